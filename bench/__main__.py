@@ -1,0 +1,24 @@
+"""python -m bench [speed|memory|quality|all] [-- extra args for that benchmark]"""
+import sys
+
+import torch
+
+
+def main():
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    rest = sys.argv[2:]
+    torch.set_num_threads(torch.get_num_threads())
+    if which in ("speed", "all"):
+        from .speed import main as speed
+        speed(rest if which == "speed" else [])
+    if which in ("memory", "all"):
+        from .memory import main as memory
+        memory(rest if which == "memory" else [])
+    if which in ("quality", "all"):
+        from .quality import main as quality
+        quality(rest if which == "quality" else [])
+    if which not in ("speed", "memory", "quality", "all"):
+        raise SystemExit(__doc__)
+
+
+main()

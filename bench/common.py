@@ -1,0 +1,69 @@
+"""Helpers shared by the benchmarks: markdown tables, medians, the random ViT-B-32 backbone."""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    def fmt(x):
+        return f"{x:.4g}" if isinstance(x, float) else str(x)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(x) for x in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write(name: str, title: str, body: str) -> str:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = f"# {title}\n\n{machine()}\n\n{body}\n"
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text)
+    return text
+
+
+def machine() -> str:
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return (f"Machine: {dev}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "
+            f"measured {time.strftime('%Y-%m-%d %H:%M')}.")
+
+
+def median_time(fn, repeats: int, sync=None) -> float:
+    times = []
+    for _ in range(repeats):
+        if sync:
+            sync()
+        t = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def random_backbone(arch: str = "ViT-B-32", device: str = "auto"):
+    """An open_clip architecture with random weights, registered as 'random-<arch>'."""
+    import tuning
+
+    def loader(dev):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import open_clip
+        torch.manual_seed(0)
+        model = open_clip.create_model(arch, pretrained=None)
+        preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
+        return model, preprocess, open_clip.get_tokenizer(arch), f"random-{arch}-seed0"
+
+    tuning.register_backbone(f"random-{arch}", loader, label=f"{arch} (random weights)")
+    return tuning.load_backbone(f"random-{arch}", device=device)
+
+
+def class_names(K: int) -> list[str]:
+    words = ["scratch", "dent", "crack", "stain", "burr", "pit", "bubble", "chip", "warp", "rust", "hole", "fold"]
+    return [f"{words[k % len(words)]} type {k}" for k in range(K)]

@@ -1,0 +1,184 @@
+/* Live curves of one tuning job: polls metrics.json?after=<last seq> and appends only the new points.
+ * Polls every POLL_MS while the job is queued or running; stops once the job has ended, after drawing
+ * its last points and results. Plotly comes from our own static files (vendor/plotly). */
+(function () {
+  "use strict";
+  var POLL_MS = 1500;
+  var RETRY_MAX_MS = 10000;
+  var root = document.getElementById("job-live");
+  if (!root || typeof Plotly === "undefined") { return; }
+  var url = root.dataset.metricsUrl;
+
+  var PLOTS = [
+    {id: "plot-loss", key: "train_loss", title: "Training loss", y: "loss"},
+    {id: "plot-val", key: "val_acc", title: "Validation accuracy", y: "accuracy", percent: true},
+    {id: "plot-sharpness", key: "sharpness", title: "Sharpness estimate", y: "L(w + ε*) − L(w)"},
+    {id: "plot-sparsity", key: "sparsity", title: "Adapter sparsity (coordinates masked)", y: "sparsity", percent: true,
+     range: [0, 1]}
+  ];
+  var lastSeq = 0;
+  var switchAt = null;
+  var failures = 0;
+
+  function layout(plot) {
+    return {
+      title: {text: plot.title, font: {size: 14}, x: 0.01, xanchor: "left"},
+      margin: {l: 55, r: 15, t: 40, b: 40},
+      height: 280,
+      xaxis: {title: {text: "queries"}, rangemode: "tozero"},
+      yaxis: {title: {text: plot.y}, tickformat: plot.percent ? ".0%" : "", range: plot.range,
+              autorange: plot.range ? false : true},
+      showlegend: false,
+      shapes: [], annotations: []
+    };
+  }
+
+  PLOTS.forEach(function (plot) {
+    var trace = {x: [], y: [], mode: "lines+markers", marker: {size: 4}, line: {width: 1.5},
+                 hovertemplate: "%{y} at %{x} queries<extra></extra>"};
+    Plotly.newPlot(plot.id, [trace], layout(plot), {displaylogo: false, responsive: true, displayModeBar: "hover"});
+  });
+
+  function appendPoints(points) {
+    if (!points || !points.seq || points.seq.length === 0) { return; }
+    PLOTS.forEach(function (plot) {
+      var xs = [], ys = [];
+      points[plot.key].forEach(function (value, i) {
+        if (value !== null) { xs.push(points.queries[i]); ys.push(value); }
+      });
+      if (xs.length) { Plotly.extendTraces(plot.id, {x: [xs], y: [ys]}, [0]); }
+    });
+    lastSeq = points.seq[points.seq.length - 1];
+  }
+
+  function markStageSwitch(queries) {
+    if (queries === null || queries === undefined || queries === switchAt) { return; }
+    switchAt = queries;
+    PLOTS.forEach(function (plot) {
+      Plotly.relayout(plot.id, {
+        shapes: [{type: "line", xref: "x", yref: "paper", x0: queries, x1: queries, y0: 0, y1: 1,
+                  line: {color: "#c62828", width: 1.5, dash: "dot"}}],
+        annotations: [{x: queries, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
+                       text: "stage 2", font: {size: 11, color: "#c62828"}}]
+      });
+    });
+  }
+
+  function setText(id, text) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = text; }
+  }
+
+  function pct(value) { return value === null || value === undefined ? "–" : (value * 100).toFixed(1) + " %"; }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) { return "–"; }
+    seconds = Math.round(seconds);
+    if (seconds < 60) { return seconds + " s"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min " + (seconds % 60) + " s"; }
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function showStatus(data) {
+    var badge = document.getElementById("job-status");
+    badge.textContent = data.status_label;
+    badge.className = "badge status-" + data.status;
+    root.dataset.status = data.status;
+    setText("job-status-text", data.status_text);
+    setText("job-queries", data.queries_used);
+    setText("job-stage", data.stage || "–");
+    setText("job-attempts", data.attempts);
+    document.querySelector("#job-progress > span").style.width = (data.progress * 100).toFixed(1) + "%";
+    var error = document.getElementById("job-error"), note = document.getElementById("job-note");
+    error.hidden = !(data.status === "failed" && data.error);
+    note.hidden = !(data.status !== "failed" && data.error);
+    error.textContent = data.status === "failed" ? data.error : "";
+    note.textContent = data.status !== "failed" ? data.error : "";
+    var cancel = document.getElementById("cancel-form");
+    if (cancel && data.finished) { cancel.hidden = true; }
+    if (cancel && data.cancel_requested) { document.getElementById("cancel-button").disabled = true; }
+  }
+
+  function cell(tag, text) { var el = document.createElement(tag); el.textContent = text; return el; }
+
+  function evaluationTables(evaluation) {
+    var box = document.getElementById("evaluation-detail");
+    box.replaceChildren();
+    if (!evaluation || !evaluation.class_names) { return; }
+    var names = evaluation.class_names;
+    var table = document.createElement("table");
+    table.className = "grid compact";
+    var head = document.createElement("tr");
+    ["Class", "Zero-shot", "Tuned"].forEach(function (t) { head.appendChild(cell("th", t)); });
+    table.appendChild(head);
+    names.forEach(function (name) {
+      var row = document.createElement("tr");
+      row.appendChild(cell("td", name));
+      row.appendChild(cell("td", pct((evaluation.zero_shot || {}).per_class_accuracy[name])));
+      row.appendChild(cell("td", pct((evaluation.tuned || {}).per_class_accuracy[name])));
+      table.appendChild(row);
+    });
+    box.appendChild(cell("h3", "Accuracy per class"));
+    box.appendChild(table);
+    [["zero_shot", "Confusion matrix, zero-shot"], ["tuned", "Confusion matrix, tuned"]].forEach(function (pair) {
+      var matrix = (evaluation[pair[0]] || {}).confusion;
+      if (!matrix) { return; }
+      var t = document.createElement("table");
+      t.className = "grid compact confusion";
+      var h = document.createElement("tr");
+      h.appendChild(cell("th", "true \\ predicted"));
+      names.forEach(function (n) { h.appendChild(cell("th", n)); });
+      t.appendChild(h);
+      matrix.forEach(function (counts, i) {
+        var r = document.createElement("tr");
+        r.appendChild(cell("th", names[i]));
+        counts.forEach(function (n, j) { var c = cell("td", n); if (i === j) { c.className = "diag"; } r.appendChild(c); });
+        t.appendChild(r);
+      });
+      box.appendChild(cell("h3", pair[1]));
+      box.appendChild(t);
+    });
+  }
+
+  function showResults(results) {
+    if (!results) { return; }
+    document.getElementById("job-results").hidden = false;
+    setText("zero-shot-acc", pct(results.zero_shot_accuracy));
+    setText("tuned-acc", pct(results.tuned_accuracy));
+    setText("best-val-acc", pct(results.best_val_accuracy));
+    setText("result-queries", results.queries_used);
+    setText("result-cost", duration(results.worker_seconds) + " · " + results.cost.toFixed(2) + " " + results.currency);
+    setText("result-memory", results.peak_memory_bytes ? Math.round(results.peak_memory_bytes / 1048576) + " MiB" : "–");
+    setText("result-adapter", results.adapter_version || "none (no adapter was produced)");
+    evaluationTables(results.evaluation);
+  }
+
+  function poll() {
+    fetch(url + "?after=" + lastSeq, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        failures = 0;
+        setText("poll-note", "");
+        appendPoints(data.points);
+        markStageSwitch(data.stage_switch_queries);
+        showStatus(data);
+        if (data.finished) {
+          showResults(data.results);
+          root.dataset.finished = "true";
+          return;  // done: no more polling
+        }
+        window.setTimeout(poll, POLL_MS);
+      })
+      .catch(function () {
+        failures += 1;
+        setText("poll-note", " · connection lost, retrying");
+        window.setTimeout(poll, Math.min(RETRY_MAX_MS, POLL_MS * Math.pow(2, failures)));
+      });
+  }
+
+  poll();
+})();

@@ -1,0 +1,77 @@
+/* Charts of the manager reports. Each page puts its data in a json_script element and calls one
+   function here; Plotly is served from our own static files (no CDN). The tables beside the charts
+   carry the same numbers, so a report stays readable without JavaScript and when printed. */
+(function () {
+  "use strict";
+
+  const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };  // a report, not a workbench
+  const LAYOUT = { margin: { t: 40, r: 20, b: 60, l: 60 }, font: { size: 13 }, height: 360 };
+
+  function data(id) {
+    const element = document.getElementById(id);
+    return element ? JSON.parse(element.textContent) : null;
+  }
+
+  function pct(values) {
+    return values.map((v) => (v === null || v === undefined ? null : 100 * v));
+  }
+
+  function draw(id, traces, layout) {
+    const element = document.getElementById(id);
+    if (!element || !window.Plotly) return;
+    Plotly.newPlot(element, traces, Object.assign({}, LAYOUT, layout), CONFIG);
+    element.dataset.drawn = "true"; // tests and print styles can tell a drawn chart from an empty box
+  }
+
+  function confusion(id, matrix, names, title) {
+    if (!matrix || !matrix.length) return;
+    draw(id, [{
+      type: "heatmap", z: matrix.slice().reverse(), x: names, y: names.slice().reverse(),
+      colorscale: "Blues", reversescale: true, showscale: false, texttemplate: "%{z}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>",
+    }], { title: { text: title }, xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true class" } } });
+  }
+
+  function evaluation(id) {
+    const d = data(id);
+    if (!d) return;
+    draw("chart-per-class", [
+      { type: "bar", name: "zero-shot", x: d.class_names, y: pct(d.zero_shot), marker: { color: "#9aa7b8" } },
+      { type: "bar", name: "tuned", x: d.class_names, y: pct(d.tuned), marker: { color: "#1f6feb" } },
+    ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] } });
+    confusion("chart-confusion-zero-shot", d.confusion_zero_shot, d.class_names, "Zero-shot");
+    confusion("chart-confusion-tuned", d.confusion_tuned, d.class_names, "Tuned");
+  }
+
+  function scatter(id) {
+    const d = data(id);
+    if (!d) return;
+    const byMethod = {};
+    d.points.filter((p) => p.tuned !== null && p.cost !== null).forEach((p) => {
+      (byMethod[p.method] = byMethod[p.method] || []).push(p);
+    });
+    const traces = Object.keys(byMethod).sort().map((method) => ({
+      type: "scatter", mode: "markers", name: method, marker: { size: 10 },
+      x: byMethod[method].map((p) => p.cost), y: byMethod[method].map((p) => 100 * p.tuned),
+      text: byMethod[method].map((p) => p.label), customdata: byMethod[method].map((p) => p.url),
+      hovertemplate: "%{text}<br>%{y:.1f}% for %{x:.2f} " + d.currency + "<extra>%{fullData.name}</extra>",
+    }));
+    draw("chart-scatter", traces, {
+      title: { text: "Cost vs tuned accuracy" },
+      xaxis: { title: { text: "estimated cost (" + d.currency + ")" }, rangemode: "tozero" },
+      yaxis: { title: { text: "tuned accuracy (%)" }, range: [0, 100] },
+    });
+    const element = document.getElementById("chart-scatter");
+    if (element && element.on) {
+      element.on("plotly_click", (event) => { window.location = event.points[0].customdata; });
+    }
+  }
+
+  function overview(id) {
+    const d = data(id);
+    if (!d) return;
+    draw("chart-spend", [{ type: "bar", x: d.spend.days, y: d.spend.cost, marker: { color: "#1f6feb" } }],
+      { yaxis: { title: { text: d.spend.currency } }, xaxis: { type: "category" }, height: 280 });  // one bar per day that had spend
+  }
+
+  window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
+})();

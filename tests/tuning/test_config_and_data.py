@@ -1,0 +1,58 @@
+import dataclasses
+
+import pytest
+import torch
+
+import tuning
+from images import make_folder
+
+
+def test_every_field_has_help_and_round_trips():
+    for f in dataclasses.fields(tuning.TuneConfig):
+        assert f.metadata.get("help"), f.name
+    cfg = tuning.TuneConfig(method="coop", budget=10)
+    assert tuning.TuneConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ({"colour": 1}, "Unknown setting"),
+    ({"method": "sgd"}, "must be one of"),
+    ({"budget": 0}, "at least 1"),
+    ({"budget": "many"}, "must be a int"),
+    ({"sparsity": 1.5}, "at most"),
+    ({"lr": float("nan")}, "NaN"),
+    ({"device": "tpu"}, "device"),
+])
+def test_bad_settings_raise_plain_value_errors(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        tuning.TuneConfig.from_dict(bad)
+
+
+def test_image_folder_split_and_cache(causal_backbone, tmp_path):
+    root = make_folder(tmp_path / "data", per_class=7)
+    d = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0, cache_dir=tmp_path / "cache")
+    assert d.class_names == ["blue", "green", "red"]
+    assert (len(d.train), len(d.val), len(d.test)) == (6, 6, 9)
+    assert set(d.train.paths).isdisjoint(d.val.paths) and set(d.val.paths).isdisjoint(d.test.paths)
+    assert torch.allclose(d.train.features.norm(dim=1), torch.ones(6))
+    assert any((tmp_path / "cache").rglob("features.safetensors"))
+    again = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0, cache_dir=tmp_path / "cache")
+    assert torch.equal(again.test.features, d.test.features) and again.dataset_hash == d.dataset_hash
+    other = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=1)
+    assert other.train.paths != d.train.paths
+
+
+def test_data_errors(causal_backbone, tmp_path):
+    root = make_folder(tmp_path / "data", per_class=3)
+    with pytest.raises(tuning.DataError, match="has 3 images but 2 shots need at least 4"):
+        tuning.load_image_folder(root, backbone=causal_backbone, shots=2)
+    with pytest.raises(tuning.DataError, match="does not exist"):
+        tuning.load_image_folder(tmp_path / "none", backbone=causal_backbone)
+    (root / "red" / "broken.png").write_bytes(b"nope")
+    with pytest.raises(tuning.DataError, match="Cannot read image"):
+        tuning.load_image_folder(root, backbone=causal_backbone, shots=1)
+
+
+def test_features_from_another_backbone_are_refused(synth, hf_backbone):
+    with pytest.raises(tuning.DataError, match="computed with backbone"):
+        tuning.tune(tuning.TuneConfig(backbone="tiny-hf", device="cpu", budget=5, intrinsic_dim=4), synth)

@@ -1,0 +1,142 @@
+"""Stage 1 and stage 2 on a tiny random backbone: budget, metrics, stop, resume, determinism."""
+import json
+
+import pytest
+
+import tuning
+from conftest import tiny_config
+
+KEYS = {"step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "elapsed_s"}
+
+
+class MemoryCheckpoint:
+    def __init__(self):
+        self.state = None
+        self.saves = 0
+
+    def load(self):
+        return None if self.state is None else json.loads(self.state)
+
+    def save(self, state):
+        self.state = json.dumps(state)  # JSON-safe, and a copy
+        self.saves += 1
+
+
+def _strip_time(history):
+    return [{k: v for k, v in m.items() if k != "elapsed_s"} for m in history]
+
+
+@pytest.mark.parametrize("method", ["sharpzo", "cmaes", "zosgd", "coop", "zeroshot"])
+@pytest.mark.parametrize("budget", [97, 400])
+def test_budget_respected_and_metrics_reported(method, budget, synth):
+    seen = []
+    r = tuning.tune(tiny_config(method=method, budget=budget), synth, on_metrics=seen.append)
+    assert r.queries_used <= budget
+    if method != "zeroshot":
+        assert r.queries_used >= budget - 40  # the budget is actually used
+    assert seen == r.history and seen
+    for m in seen:
+        assert set(m) == KEYS
+        assert m["queries"] <= budget
+    assert [m["queries"] for m in seen] == sorted(m["queries"] for m in seen)
+    assert r.best_val_acc >= r.zero_shot_val_acc
+    assert not r.stopped
+
+
+def test_sharpzo_reports_both_stages_with_sharpness_and_sparsity(synth):
+    r = tuning.tune(tiny_config(budget=600), synth)
+    stages = [m["stage"] for m in r.history]
+    assert stages[0] == "zeroshot" and "cmaes" in stages and "zo" in stages
+    assert stages.index("zo") > max(i for i, s in enumerate(stages) if s == "cmaes")
+    assert all(m["sharpness"] is not None for m in r.history if m["stage"] == "cmaes")
+    zo = [m for m in r.history if m["stage"] == "zo"]
+    assert all(m["sparsity"] == pytest.approx(0.5) for m in zo)
+
+
+def test_stage1_cost_matches_design(synth):
+    cfg = tiny_config(budget=200, stage1_generations=3, stage1_budget_fraction=1.0, method="sharpzo")
+    r = tuning.tune(cfg, synth)
+    cm = [m for m in r.history if m["stage"] == "cmaes"]
+    # per generation: 2d (CGE) + S candidates + 2 (mean eval + sharpness point)
+    assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [2 * 16 + 6 + 2] * 2
+
+
+def test_should_stop_returns_best_so_far(synth):
+    polls = {"n": 0}
+
+    def stop():
+        polls["n"] += 1
+        return polls["n"] > 4
+
+    r = tuning.tune(tiny_config(budget=2000), synth, should_stop=stop)
+    assert r.stopped and r.queries_used < 2000
+    assert r.adapter.class_embeddings.shape[0] == len(synth.class_names)
+    assert r.best_val_acc == max(m["val_acc"] for m in r.history)
+
+
+@pytest.mark.parametrize("method,stop_after", [("sharpzo", 3), ("sharpzo", 12), ("coop", 7), ("cmaes", 5),
+                                               ("zosgd", 9)])
+def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, synth, tmp_path):
+    cfg = tiny_config(method=method, budget=200 if method == "coop" else 500)
+    full = tuning.tune(cfg, synth)
+
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    polls = {"n": 0}
+
+    def stop():
+        polls["n"] += 1
+        return polls["n"] > stop_after
+
+    first = tuning.tune(cfg, synth, should_stop=stop, checkpoint=ckpt)
+    assert first.stopped
+    state = ckpt.load()
+    assert state["queries"] == first.queries_used and state["step"] > 0
+    second = tuning.tune(cfg, synth, checkpoint=ckpt)
+    assert not second.stopped
+    assert second.history[: len(first.history)] == first.history  # continues the same record
+    assert second.queries_used == full.queries_used
+    assert _strip_time(second.history) == _strip_time(full.history)
+    assert second.adapter.w.tolist() == full.adapter.w.tolist()
+    assert second.best_val_acc == full.best_val_acc
+
+
+def test_checkpoint_with_other_settings_is_refused(synth, tmp_path):
+    ckpt = tuning.FileCheckpoint(tmp_path / "c.json")
+    tuning.tune(tiny_config(budget=100), synth, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="other settings"):
+        tuning.tune(tiny_config(budget=200), synth, checkpoint=ckpt)
+
+
+def test_finished_checkpoint_returns_without_queries(synth, tmp_path):
+    ckpt = tuning.FileCheckpoint(tmp_path / "c.json")
+    a = tuning.tune(tiny_config(budget=150), synth, checkpoint=ckpt)
+    b = tuning.tune(tiny_config(budget=150), synth, checkpoint=ckpt)
+    assert b.queries_used == a.queries_used and b.history == a.history
+    assert b.adapter.w.tolist() == a.adapter.w.tolist()
+
+
+@pytest.mark.parametrize("method", ["sharpzo", "coop"])
+def test_deterministic_for_a_seed(method, synth):
+    budget = 120 if method == "coop" else 300
+    a = tuning.tune(tiny_config(method=method, budget=budget), synth)
+    b = tuning.tune(tiny_config(method=method, budget=budget), synth)
+    assert _strip_time(a.history) == _strip_time(b.history)
+    assert a.adapter.w.tolist() == b.adapter.w.tolist()
+    c = tuning.tune(tiny_config(method=method, budget=budget, seed=1), synth)
+    assert _strip_time(c.history) != _strip_time(a.history)
+
+
+@pytest.mark.parametrize("rule", ["salient", "lowest"])
+@pytest.mark.parametrize("start", ["mean", "recent_average"])
+def test_mask_rules_and_start_points_run(rule, start, synth):
+    r = tuning.tune(tiny_config(budget=300, mask_rule=rule, stage2_start=start, stage2_estimator="kernel_rge"), synth)
+    assert r.queries_used <= 300
+
+
+def test_z_pruning_mask_rules():
+    import torch
+    from tuning.stage2_sparse_zo import z_pruning_mask
+    w = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+    G = torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=torch.float64)
+    assert z_pruning_mask(w, G, 0.5, "salient").tolist() == [1, 1, 0, 0]
+    assert z_pruning_mask(w, G, 0.5, "lowest").tolist() == [0, 0, 1, 1]

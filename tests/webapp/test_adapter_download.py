@@ -1,0 +1,84 @@
+"""Downloading a version: one archive (two files and a README with the commands) or each file alone,
+only through the permission-checked views, never for another workspace."""
+
+import hashlib
+import io
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from tests.webapp.adapter_factories import csrf_client, make_job, make_version_for_job
+from webapp.adapters.models import AdapterEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def version(make_user, tmp_path):
+    alice = make_user("alice", workspace="Press line")
+    return make_version_for_job(make_job("Press line", user=alice, model_line_name="press line 3 scratches"), tmp_path)
+
+
+def _stored(name):
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
+def test_archive_holds_both_files_and_a_readme_with_the_exact_commands(make_user, version):
+    client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))  # reading is enough
+    response = client.get(f"/adapters/versions/{version.pk}/archive/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert 'filename="press-line-3-scratches-v1.zip"' in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == ["press-line-3-scratches-v1/README.txt",
+                                          "press-line-3-scratches-v1/adapter.json",
+                                          "press-line-3-scratches-v1/adapter.safetensors"]
+    weights = archive.read("press-line-3-scratches-v1/adapter.safetensors")
+    assert weights == _stored(version.weights_file) and hashlib.sha256(weights).hexdigest() == version.sha256
+    readme = archive.read("press-line-3-scratches-v1/README.txt").decode()
+    assert "python -m tuning predict --adapter press-line-3-scratches-v1 --images /path/to/images" in readme
+    assert version.sha256 in readme and "blue, green, red" in readme and "tiny-test" in readme
+
+
+def test_each_file_alone_and_unknown_names_are_not_served(make_user, version):
+    client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
+    weights = client.get(f"/adapters/versions/{version.pk}/files/adapter.safetensors")
+    card = client.get(f"/adapters/versions/{version.pk}/files/adapter.json")
+    assert weights.content == _stored(version.weights_file) and card.json()["class_names"] == ["blue", "green", "red"]
+    assert client.get(f"/adapters/versions/{version.pk}/files/..%2Fadapter.json").status_code == 404
+    assert client.get(f"/adapters/versions/{version.pk}/files/README.txt").status_code == 404
+
+
+def test_downloads_are_recorded_in_the_history(make_user, version):
+    victor = make_user("victor", workspace="Press line", role="viewer")
+    csrf_client(victor).get(f"/adapters/versions/{version.pk}/archive/")
+    event = AdapterEvent.objects.filter(action="downloaded").get()
+    assert event.actor == victor and event.version == version and "archive" in event.detail
+    page = csrf_client(victor).get(f"/adapters/lines/{version.model_line_id}/").content.decode()
+    assert "victor" in page and "downloaded v1 archive" in page
+
+
+def test_another_workspace_gets_404_everywhere(make_user, version):
+    client = csrf_client(make_user("mallory", workspace="Other site"))
+    for url in (f"/adapters/versions/{version.pk}/", f"/adapters/versions/{version.pk}/archive/",
+                f"/adapters/versions/{version.pk}/files/adapter.safetensors", f"/adapters/lines/{version.model_line_id}/"):
+        assert client.get(url).status_code == 404, url
+    assert version.model_line.name not in client.get("/adapters/").content.decode()
+    assert not AdapterEvent.objects.filter(action="downloaded").exists()
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, version):
+    response = client.get(f"/adapters/versions/{version.pk}/archive/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_file_changed_in_storage_is_refused_in_plain_words(make_user, version):
+    default_storage.delete(version.weights_file)
+    default_storage.save(version.weights_file, ContentFile(b"tampered"))
+    client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
+    response = client.get(f"/adapters/versions/{version.pk}/archive/")
+    assert response.status_code == 500
+    assert "no longer matches the checksum" in response.content.decode()
+    assert "Traceback" not in response.content.decode()

@@ -1,0 +1,133 @@
+"""Uploading an adapter tuned at another site: validated with clear errors (never unpickled), stored as
+the next version of a model line, and evaluated on one of our dataset versions."""
+
+import io
+import pickle
+from html import unescape
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.webapp.adapter_factories import csrf_client, csrf_post, make_job, make_version_for_job, write_adapter_dir
+from tests.webapp.factories import make_ready_version
+from webapp.adapters.evaluation import adapter_version_evaluate
+from webapp.adapters.models import AdapterEvent, AdapterVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def site(make_user, tmp_path):
+    """Press line: an engineer, a job adapter on the tiny backbone (v1), and a dataset to evaluate on."""
+    erin = make_user("erin", workspace="Press line")
+    dataset = make_ready_version("Press line", name="scratches images", classes=("red", "green", "blue"), per_class=6)
+    v1 = make_version_for_job(make_job("Press line", model_line_name="scratches", dataset_version=dataset), tmp_path)
+    return {"erin": erin, "dataset": dataset, "v1": v1, "client": csrf_client(erin)}
+
+
+def _zip(directory, *, extra: dict | None = None) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in directory.iterdir():
+            zf.write(path, f"site-b-v4/{path.name}")
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return SimpleUploadedFile("site-b-v4.zip", buffer.getvalue(), content_type="application/zip")
+
+
+def _upload(site, **files):
+    data = {"workspace": site["dataset"].dataset.workspace_id, "model_line": "scratches",
+            "dataset_version": site["dataset"].pk, "note": "tuned at site B", **files}
+    return csrf_post(site["client"], "/adapters/upload/", data)
+
+
+def test_archive_from_another_site_becomes_the_next_version_and_its_evaluation_is_queued(
+        site, tmp_path, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "b", seed=7), extra={"site-b-v4/README.txt": "hi"}))
+    version = AdapterVersion.objects.get(source="upload")
+    assert response.status_code == 302 and response["Location"] == f"/adapters/versions/{version.pk}/"
+    assert (version.model_line, version.number) == (site["v1"].model_line, 2)
+    assert version.evaluation_status == "queued" and version.evaluation_dataset_version == site["dataset"]
+    assert version.created_by == site["erin"] and version.note == "tuned at site B" and version.job is None
+    assert len(callbacks) == 1  # the evaluation task is sent once the upload is committed
+    assert AdapterEvent.objects.filter(action="uploaded", version=version, actor=site["erin"]).exists()
+
+
+def test_evaluation_scores_every_image_against_zero_shot_and_the_page_shows_it(site, tmp_path):
+    _upload(site, weights=SimpleUploadedFile("adapter.safetensors", (write_adapter_dir(tmp_path / "b") / "adapter.safetensors").read_bytes()),
+            card=SimpleUploadedFile("adapter.json", (tmp_path / "b" / "adapter.json").read_bytes()))
+    version = AdapterVersion.objects.get(source="upload")
+    adapter_version_evaluate(version_id=version.pk)
+
+    version.refresh_from_db()
+    assert version.evaluation_status == "done", version.evaluation_error
+    assert version.metrics["images"] == 18 and 0.0 <= version.metrics["tuned_accuracy"] <= 1.0
+    confusion = version.metrics["evaluation"]["tuned"]["confusion"]
+    assert [sum(row) for row in confusion] == [6, 6, 6]  # every image, in the adapter's class order
+    page = site["client"].get(f"/adapters/versions/{version.pk}/").content.decode()
+    assert "On all 18 images" in page and f"{100 * version.metrics['tuned_accuracy']:.1f}%" in page
+    assert AdapterEvent.objects.filter(action="evaluated", version=version).exists()
+
+
+def test_evaluation_failure_is_shown_in_plain_words(site, tmp_path):
+    """Same backbone id and weights hash, but embeddings of another size: the worker's check says so."""
+    _upload(site, archive=_zip(write_adapter_dir(tmp_path / "b", embed_dim=16)))
+    version = AdapterVersion.objects.get(source="upload")
+    adapter_version_evaluate(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.evaluation_status == "failed"
+    assert "size 16" in version.evaluation_error and "size 32" in version.evaluation_error
+    assert version.evaluation_error in unescape(site["client"].get(f"/adapters/versions/{version.pk}/").content.decode())
+
+
+@pytest.mark.parametrize("card_overrides, expected", [
+    ({"format_version": 99}, "format version 99"),
+    ({"class_names": ["blue", "green", "rust"]}, "the dataset has classes the adapter does not know: red"),
+    ({"backbone_id": "someones-private-clip"}, "tuned on backbone 'someones-private-clip', which this installation does not have"),
+    ({"backbone_sha256": "0" * 64}, "with other weights"),
+])
+def test_invalid_adapters_are_refused_with_a_clear_message_and_nothing_is_stored(site, tmp_path, card_overrides, expected):
+    response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", **card_overrides)))
+    assert response.status_code == 400
+    assert expected in unescape(response.content.decode())
+    assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_a_pickle_posing_as_adapter_weights_is_refused_without_being_run(site, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    adapter = write_adapter_dir(tmp_path / "evil")
+    (adapter / "adapter.safetensors").write_bytes(pickle.dumps(Exploit()))
+    response = _upload(site, archive=_zip(adapter))
+    assert response.status_code == 400 and "damaged" in response.content.decode()
+    assert not marker.exists()
+    assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_wrong_files_get_plain_answers(site, tmp_path, settings):
+    not_zip = _upload(site, archive=SimpleUploadedFile("adapter.zip", b"just text"))
+    assert not_zip.status_code == 400 and "not a zip archive" in not_zip.content.decode()
+    nothing = _upload(site)
+    assert nothing.status_code == 400 and "or both adapter.safetensors and adapter.json" in nothing.content.decode()
+    settings.ADAPTER_MAX_UPLOAD_BYTES = 1000
+    too_big = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "big")))
+    assert too_big.status_code == 400 and "larger than the limit" in too_big.content.decode()
+    assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_viewers_get_403_and_other_workspaces_404(site, make_user, tmp_path):
+    viewer = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
+    assert viewer.get("/adapters/upload/").status_code == 403
+    data = {"workspace": site["dataset"].dataset.workspace_id, "model_line": "scratches",
+            "dataset_version": site["dataset"].pk, "archive": _zip(write_adapter_dir(tmp_path / "a"))}
+    assert csrf_post(viewer, "/adapters/upload/", data).status_code == 403
+    mallory = csrf_client(make_user("mallory", workspace="Other site"))
+    data["archive"] = _zip(tmp_path / "a")
+    assert csrf_post(mallory, "/adapters/upload/", data).status_code == 404
+    assert not AdapterVersion.objects.filter(source="upload").exists()

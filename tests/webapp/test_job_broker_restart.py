@@ -1,0 +1,95 @@
+"""Redis restarting in the middle of a job loses no metric and no result: points and outcome go to
+the database, the running task does not depend on the broker, and the worker reconnects.
+
+The test starts its own redis-server on a free port (with an append-only file, as a production
+Redis would keep) and a worker that uses it as its broker, so the shared Redis is never touched."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+from celery import Celery
+
+from tests.conftest import wait_for
+from tests.webapp.factories import make_job, make_ready_version
+from webapp.adapters.models import AdapterVersion
+from webapp.jobs.models import Job, MetricPoint
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server program"),
+]
+
+
+class RedisServer:
+    def __init__(self, directory):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _answers(client), timeout=20, message="the test's redis-server")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: redis writes its append-only file and exits
+            self.proc.wait(timeout=20)
+
+
+def _answers(client) -> bool:
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redis_restart_during_a_job_loses_no_metric_and_no_result(own_redis, start_worker, make_user, jobs_hold):
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=6)
+    job = make_job(version, user=alice, budget=1200)
+    worker = start_worker(queues="tuning", extra_env={"CELERY_BROKER_URL": own_redis.url})
+    sender = Celery("sender", broker=own_redis.url, set_as_current=False)  # shared tasks keep the main app
+    sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[job.pk], queue="tuning")
+
+    wait_for(lambda: MetricPoint.objects.filter(job=job).count() >= 3, timeout=180, message="points before the outage")
+    own_redis.stop()
+    time.sleep(3)  # the worker notices the broker is gone while the job keeps running
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+    own_redis.start()
+    jobs_hold.release()
+
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=240, message="the job to finish")
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    assert job.attempts == 1 and job.tuned_accuracy is not None
+    points = list(MetricPoint.objects.filter(job=job).order_by("seq").values_list("seq", "queries"))
+    assert [seq for seq, _ in points] == list(range(1, len(points) + 1))  # not one point missing
+    assert points[-1][1] == job.queries_used
+    assert AdapterVersion.objects.filter(job=job).count() == 1
+
+    # The worker is connected again: a second job sent through the restarted broker runs too.
+    second = make_job(version, user=alice, method="zeroshot", budget=1)
+    sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[second.pk], queue="tuning")
+    wait_for(lambda: Job.objects.get(pk=second.pk).is_finished, timeout=120, message="a job after the restart")
+    assert Job.objects.get(pk=second.pk).status == Job.Status.COMPLETED
+    assert worker.proc.poll() is None

@@ -1,0 +1,60 @@
+"""The run-time and cost estimate shown before launch: a cautious default until a worker has
+measured the backbone, then the measured rate; the JSON endpoint the form asks as values change."""
+
+import pytest
+from django.utils import timezone
+
+from tests.webapp.factories import csrf_client, make_ready_version
+from webapp.jobs.estimates import DEFAULT_RATES, job_estimate
+from webapp.jobs.models import WorkerStatus
+from webapp.jobs.services import worker_status_record_rate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_without_measurements_a_cautious_default_is_used_and_said(settings):
+    settings.COST_PER_WORKER_HOUR = 3.6
+    estimate = job_estimate(backbone="demo", budget=1000, num_classes=4, kind="cpu")
+    assert not estimate.measured
+    assert estimate.seconds == pytest.approx(1000 * 4 / DEFAULT_RATES["cpu"])
+    assert estimate.cost == pytest.approx(estimate.seconds / 3600 * 3.6, rel=1e-3)
+    assert "cautious default" in estimate.basis
+
+
+def test_measured_rate_of_that_backbone_on_that_kind_of_worker_is_used():
+    worker_status_record_rate(backbone="demo", class_prompts_per_second=400.0, hostname="gpu-1", kind="gpu")
+    worker_status_record_rate(backbone="demo", class_prompts_per_second=100.0, hostname="box-1", kind="cpu")
+    worker_status_record_rate(backbone="other", class_prompts_per_second=5.0, hostname="box-2", kind="cpu")
+    estimate = job_estimate(backbone="demo", budget=1000, num_classes=2, kind="cpu")
+    assert estimate.measured and estimate.rate == 100.0
+    assert estimate.seconds == pytest.approx(20.0)
+    assert "Measured on 1 cpu worker" in estimate.basis
+
+
+def test_each_finished_job_moves_the_workers_rate():
+    worker_status_record_rate(backbone="demo", class_prompts_per_second=100.0, hostname="box", kind="cpu")
+    status = worker_status_record_rate(backbone="demo", class_prompts_per_second=200.0, hostname="box", kind="cpu")
+    assert status.queries_per_second["demo"] == pytest.approx(150.0)
+
+
+def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, settings):
+    settings.WORKER_KIND = "cpu"
+    version = make_ready_version("Press line", classes=("a", "b", "c", "d"), per_class=3)
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), queries_per_second={"demo": 40.0})
+    client = csrf_client(alice)
+    small = client.get("/jobs/estimate.json", {"budget": 100, "backbone": "demo", "dataset_version": version.pk}).json()
+    large = client.get("/jobs/estimate.json", {"budget": 1000, "backbone": "demo", "dataset_version": version.pk}).json()
+    assert small["num_classes"] == 4 and small["measured"]
+    assert small["seconds"] == pytest.approx(10.0) and large["seconds"] == pytest.approx(100.0)
+    assert large["text"].startswith("About 1 min 40 s of tuning")
+
+
+def test_endpoint_refuses_a_bad_budget_in_words(alice):
+    response = csrf_client(alice).get("/jobs/estimate.json", {"budget": "lots", "backbone": "demo"})
+    assert response.status_code == 400 and "whole number" in response.json()["error"]
+
+
+def test_endpoint_does_not_reveal_another_workspaces_dataset(alice, make_user):
+    version = make_ready_version("Paint shop", per_class=3)
+    response = csrf_client(alice).get("/jobs/estimate.json", {"budget": 10, "backbone": "demo", "dataset_version": version.pk})
+    assert response.status_code == 404

@@ -1,0 +1,135 @@
+"""Jobs end to end through the real Redis broker and real worker processes (tiny random backbone):
+launch -> live metrics -> completion with accuracies and an adapter version; cancel mid-run; a
+failure in plain words; a worker killed mid-job whose job resumes from its checkpoint elsewhere."""
+
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+
+from tests.conftest import wait_for
+from tests.webapp.factories import csrf_client, make_job, make_ready_version, post_with_csrf, tiny_config
+from tests.webapp.tiny_backbone import TINY_BACKBONE
+from webapp.adapters.models import AdapterVersion
+from webapp.jobs.models import Job, MetricPoint, WorkerStatus
+from webapp.jobs.services import job_create, jobs_requeue_stale
+from webapp.jobs.tasks import run_tuning_job
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def refreshed(job: Job) -> Job:
+    job.refresh_from_db()
+    return job
+
+
+def running_with_points(job: Job, at_least: int = 1):
+    """True once the job is still RUNNING and already has stored points (read in one snapshot order:
+    points first, then the status, so a job that finished in between does not count)."""
+    points = MetricPoint.objects.filter(job=job).count()
+    return points >= at_least and refreshed(job).status == Job.Status.RUNNING
+
+
+def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_adapter(celery_worker, make_user,
+                                                                                      jobs_hold):
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", name="scratches", user=alice, per_class=6)
+    client = csrf_client(alice)
+    form = {"dataset_version": version.pk, "name": "", "model_line_name": "", "method": "sharpzo",
+            **tiny_config(budget=600)}
+    assert post_with_csrf(client, "/jobs/new/", form).status_code == 302
+    job = Job.objects.get()
+
+    wait_for(lambda: running_with_points(job), timeout=120, message="metric points while the job runs")
+    live = client.get(f"/jobs/{job.pk}/metrics.json").json()
+    assert live["points"]["seq"] and live["status"] == "running"
+    jobs_hold.release()  # the rest of the run goes at full speed
+
+    wait_for(lambda: refreshed(job).is_finished, timeout=180, message="the job to finish")
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    assert 0 < job.queries_used <= job.budget and job.stage_switch_queries is not None
+    assert job.zero_shot_accuracy is not None and job.tuned_accuracy is not None
+    assert job.evaluation["class_names"] == ["blue", "green", "red"]
+    assert len(job.evaluation["tuned"]["confusion"]) == 3 and len(job.evaluation["zero_shot"]["confusion"]) == 3
+    assert job.worker_seconds > 0 and job.peak_memory_bytes > 0 and job.attempts == 1
+    adapter = AdapterVersion.objects.get(job=job)
+    assert adapter.model_line.name == "scratches" and adapter.number == 1 and adapter.backbone == TINY_BACKBONE
+    assert job.checkpoint == "" and not default_storage.listdir(f"jobs/{job.pk}")[1]
+    rate = WorkerStatus.objects.get().queries_per_second[TINY_BACKBONE]
+    assert rate > 0  # the next estimate for this backbone is measured, not the default
+
+    done = client.get(f"/jobs/{job.pk}/metrics.json?after={live['last_seq']}").json()
+    assert done["finished"] and done["results"]["tuned_accuracy"] == job.tuned_accuracy
+    assert done["results"]["adapter_version"] == "scratches v1"
+    assert MetricPoint.objects.filter(job=job).count() == live["last_seq"] + len(done["points"]["seq"])
+
+
+def test_cancel_mid_run_stops_the_worker_and_keeps_the_best_adapter(celery_worker, make_user, jobs_hold):
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=6)
+    job = job_create(user=alice, dataset_version=version, config=tiny_config(budget=20000))
+    wait_for(lambda: running_with_points(job, at_least=3), timeout=120, message="a running job with points")
+    assert post_with_csrf(csrf_client(alice), f"/jobs/{job.pk}/cancel/").status_code == 302
+    wait_for(lambda: refreshed(job).is_finished, timeout=120, message="the worker to stop")
+    assert job.status == Job.Status.CANCELLED, job.error + job.log
+    assert job.queries_used < job.budget and job.tuned_accuracy is not None
+    assert "best adapter" in job.error
+    assert AdapterVersion.objects.filter(job=job).count() == 1
+
+
+def test_a_failing_job_says_why_in_plain_words_and_keeps_the_traceback(celery_worker, make_user):
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=4)
+    job = job_create(user=alice, dataset_version=version,
+                     config=tiny_config(backbone="ViT-B-32@/nowhere/clip.pt"))
+    wait_for(lambda: refreshed(job).is_finished, timeout=120, message="the job to fail")
+    assert job.status == Job.Status.FAILED
+    assert job.error.startswith("The backbone could not be loaded: Checkpoint file not found: /nowhere/clip.pt")
+    assert "Traceback (most recent call last)" in job.log and "Traceback" not in job.error
+    assert not AdapterVersion.objects.filter(job=job).exists()
+
+
+def test_job_of_a_killed_worker_is_requeued_and_resumes_from_its_checkpoint(start_worker, make_user, jobs_hold):
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=6)
+    job = make_job(version, user=alice, budget=1500)
+    doomed = start_worker(queues="tuning-crash-test")  # only this worker gets the first delivery
+    run_tuning_job.apply_async(args=[job.pk], queue="tuning-crash-test")
+    wait_for(lambda: refreshed(job).checkpoint and job.queries_used >= 200 and job.status == Job.Status.RUNNING,
+             timeout=180, message="a running job with a checkpoint")
+    doomed.kill()  # SIGKILL, like a power cut: no cleanup, no acknowledgement
+    jobs_hold.release()
+    killed_at = refreshed(job).queries_used
+    with default_storage.open(job.checkpoint) as handle:
+        checkpoint_queries = json.load(handle)["queries"]
+    assert 0 < checkpoint_queries <= killed_at
+
+    start_worker(queues="tuning")  # a live machine
+    wait_for(lambda: jobs_requeue_stale().requeued == [job.pk], timeout=60, message="the reaper to requeue it")
+    wait_for(lambda: refreshed(job).is_finished, timeout=240, message="the resumed job to finish")
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    assert job.attempts == 2 and job.queries_used <= job.budget
+    resumed = [line for line in job.log.splitlines() if "resumed from a checkpoint" in line]
+    assert resumed, job.log
+    assert f"at {checkpoint_queries} queries" in resumed[0]
+    went_on_at = int(resumed[0].split("went on at ")[1].split()[0])
+    assert went_on_at > checkpoint_queries  # not from zero: the first new query after the checkpoint
+    points = list(MetricPoint.objects.filter(job=job).order_by("seq").values_list("seq", "queries"))
+    assert [seq for seq, _ in points] == list(range(1, len(points) + 1))
+    assert all(a[1] <= b[1] for a, b in zip(points, points[1:]))  # one monotone curve across both attempts
+    assert AdapterVersion.objects.filter(job=job).count() == 1
+
+
+def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
+    from tuning.demo_backbone import CHECKPOINT_PATH
+
+    if not CHECKPOINT_PATH.exists():
+        pytest.skip(f"the demo backbone is not built ({CHECKPOINT_PATH} is missing)")
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=5)
+    job = job_create(user=alice, dataset_version=version,
+                     config=tiny_config(backbone="demo", budget=60, intrinsic_dim=4))
+    wait_for(lambda: refreshed(job).is_finished, timeout=300, message="the demo-backbone job to finish")
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    assert job.zero_shot_accuracy is not None and job.tuned_accuracy is not None
+    assert AdapterVersion.objects.get(job=job).backbone == "demo"

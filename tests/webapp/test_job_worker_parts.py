@@ -1,0 +1,138 @@
+"""The pieces a worker runs a job with: batched metric writes, the storage checkpoint, the
+heartbeat, the cancel check and the plain failure reasons."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from tests.webapp.factories import make_job, make_ready_version
+from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.jobs.metrics import MetricSink
+from webapp.jobs.models import Job, MetricPoint
+from webapp.jobs.pulse import Pulse, StopCheck
+from webapp.jobs.reasons import plain_reason
+from webapp.jobs.services import Fence, job_claim
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fence(make_user) -> Fence:
+    job = make_job(make_ready_version("Press line", per_class=4))
+    return job_claim(job_id=job.pk, worker="w1@host")
+
+
+def point(queries, step, stage="cmaes", **values):
+    return {"step": step, "stage": stage, "queries": queries, "train_loss": 1.0, "val_acc": None,
+            "sharpness": None, "sparsity": None, "elapsed_s": step / 10, **values}
+
+
+def test_points_are_written_in_batches_with_the_jobs_progress(fence):
+    sink = MetricSink(fence, flush_seconds=3600, flush_points=3)
+    sink.add(point(1, 0, "zeroshot"))
+    sink.add(point(41, 1))
+    assert MetricPoint.objects.count() == 0  # buffered
+    sink.add(point(81, 2))
+    assert list(MetricPoint.objects.values_list("seq", "queries")) == [(1, 1), (2, 41), (3, 81)]
+    sink.add(point(83, 3, "zo", sparsity=0.5))
+    sink.flush()
+    job = Job.objects.get(pk=fence.job_id)
+    assert (job.queries_used, job.stage, job.stage_switch_queries) == (83, "zo", 81)
+
+
+def test_non_finite_values_are_stored_as_missing(fence):
+    sink = MetricSink(fence)
+    sink.add(point(1, 0, train_loss=float("nan"), sharpness=float("inf")))
+    sink.flush()
+    row = MetricPoint.objects.get()
+    assert row.train_loss is None and row.sharpness is None
+
+
+def test_after_a_resume_replayed_points_are_dropped_and_numbering_continues(fence):
+    first = MetricSink(fence)
+    for q, s in [(1, 0), (41, 1), (81, 2), (121, 3)]:
+        first.add(point(q, s))
+    first.flush()
+    resumed = MetricSink(fence)  # the checkpoint was at step 1: the tuner replays steps 2 and 3
+    for q, s in [(81, 2), (121, 3), (161, 4)]:
+        resumed.add(point(q, s))
+    resumed.flush()
+    assert list(MetricPoint.objects.values_list("seq", "queries")) == [(1, 1), (2, 41), (3, 81), (4, 121), (5, 161)]
+    assert resumed.first_received == (81, 2)
+
+
+def test_points_of_an_attempt_that_lost_its_job_are_dropped(fence):
+    Job.objects.filter(pk=fence.job_id).update(status=Job.Status.QUEUED)
+    sink = MetricSink(fence)
+    sink.add(point(1, 0))
+    sink.flush()
+    assert not MetricPoint.objects.exists() and fence.lost
+
+
+def test_checkpoint_round_trips_through_storage_and_replaces_the_previous_file(fence):
+    checkpoint = StorageCheckpoint(fence, min_interval_s=0)
+    assert checkpoint.load() is None
+    checkpoint.save({"queries": 40, "phase": "stage1"})
+    first = Job.objects.get(pk=fence.job_id).checkpoint
+    checkpoint.save({"queries": 80, "phase": "stage1"})
+    second = Job.objects.get(pk=fence.job_id).checkpoint
+    assert first != second and second.startswith(f"jobs/{fence.job_id}/checkpoint")
+    assert not default_storage.exists(first)
+    with default_storage.open(second) as handle:
+        assert json.load(handle)["queries"] == 80
+    again = StorageCheckpoint(fence)  # e.g. on another machine
+    assert again.load() == {"queries": 80, "phase": "stage1"} and again.resumed_queries == 80
+    checkpoint_delete(fence.job_id)
+    assert not default_storage.exists(second) and Job.objects.get(pk=fence.job_id).checkpoint == ""
+
+
+def test_checkpoint_saves_are_spaced_out(fence):
+    checkpoint = StorageCheckpoint(fence, min_interval_s=3600)
+    checkpoint.save({"queries": 1})
+    checkpoint.save({"queries": 2})
+    assert StorageCheckpoint(fence).load() == {"queries": 1}
+
+
+def test_a_lost_attempt_does_not_move_the_checkpoint_pointer(fence):
+    StorageCheckpoint(fence, min_interval_s=0).save({"queries": 1})
+    kept = Job.objects.get(pk=fence.job_id).checkpoint
+    Job.objects.filter(pk=fence.job_id).update(attempts=2)  # requeued and claimed by someone else
+    StorageCheckpoint(fence, min_interval_s=0).save({"queries": 2})
+    assert Job.objects.get(pk=fence.job_id).checkpoint == kept and fence.lost
+
+
+def test_heartbeat_touches_the_row_and_counts_worker_time(fence):
+    Job.objects.filter(pk=fence.job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    pulse = Pulse(fence, every_s=1)
+    pulse._accounted -= 2.0  # two seconds have passed since the attempt began
+    pulse.beat()
+    job = Job.objects.get(pk=fence.job_id)
+    assert (timezone.now() - job.heartbeat_at).total_seconds() < 5
+    assert job.worker_seconds >= 2.0
+
+
+def test_stop_check_sees_cancel_and_reads_the_row_sparingly(fence, django_assert_num_queries):
+    stop = StopCheck(fence, every_s=3600)
+    with django_assert_num_queries(1):
+        assert stop() is False
+        assert stop() is False  # answered from memory
+    Job.objects.filter(pk=fence.job_id).update(cancel_requested=True)
+    assert StopCheck(fence)() is True and not fence.lost
+
+
+def test_stop_check_stops_an_attempt_that_lost_its_job(fence):
+    Job.objects.filter(pk=fence.job_id).update(status=Job.Status.QUEUED)
+    assert StopCheck(fence)() is True and fence.lost
+
+
+def test_failure_reasons_are_plain_words():
+    import tuning
+
+    assert plain_reason(tuning.BackboneError("Checkpoint file not found: /x.pt")) == \
+        "The backbone could not be loaded: Checkpoint file not found: /x.pt"
+    assert plain_reason(tuning.DataError("Class 'a' has 3 images")).startswith("The dataset could not be used")
+    assert "ran out of memory" in plain_reason(RuntimeError("CUDA out of memory. Tried to allocate"))
+    assert "Traceback" not in plain_reason(KeyError("x")) and "job log" in plain_reason(KeyError("x"))

@@ -1,0 +1,244 @@
+"""Backbone registry: one place that turns a backbone id into a loaded, frozen CLIP model.
+
+Ids: "demo" (the project's own backbone, see tuning/demo_backbone), "<arch>:<pretrained_tag>"
+(open_clip download/cache), "<arch>@/path/to/ckpt.pt" (local checkpoint for air-gapped sites) and
+names registered with `register_backbone`. Loaded backbones are cached per process so a worker
+loads its backbone once and keeps it between jobs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import BackboneError
+
+DEFAULT_BACKBONE = "demo"
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    id: str
+    label: str
+    description: str
+    is_demo: bool = False
+
+
+@dataclass
+class Backbone:
+    id: str
+    model: Any
+    preprocess: Callable
+    tokenizer: Callable
+    device: torch.device
+    checkpoint_sha256: str | None
+    is_demo: bool = False
+    embed_dim: int = 0
+    label: str = ""
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """Frozen towers run in bf16 (fp16 on older GPUs) under autocast on CUDA, fp32 on the CPU."""
+        if self.device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@dataclass
+class _Entry:
+    info: BackboneInfo
+    loader: Callable[[torch.device], Any]
+
+
+_REGISTRY: dict[str, _Entry] = {}
+_CACHE: dict[tuple[str, str], Backbone] = {}
+_LOCK = threading.RLock()
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackboneError(f"Device '{device}' was asked for but this machine has no usable CUDA GPU; "
+                            "use device 'auto' or 'cpu'.")
+    return torch.device(device)
+
+
+def register_backbone(id: str, loader: Callable[[torch.device], Any], *, label: str | None = None,
+                      description: str = "", is_demo: bool = False) -> None:
+    """Register a backbone id. `loader(device)` returns a Backbone, or a tuple
+    (model, preprocess, tokenizer, checkpoint_sha256). It is called lazily, once per process and device."""
+    if ":" in id or "@" in id:
+        raise ValueError("Registered backbone ids may not contain ':' or '@' (those select open_clip loading).")
+    with _LOCK:
+        _REGISTRY[id] = _Entry(BackboneInfo(id, label or id, description, is_demo), loader)
+        for key in [k for k in _CACHE if k[0] == id]:
+            del _CACHE[key]
+
+
+def list_backbones() -> list[BackboneInfo]:
+    return [e.info for e in _REGISTRY.values()]
+
+
+def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.device = "auto") -> Backbone:
+    dev = resolve_device(device)
+    key = (backbone_id, str(dev))
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load_uncached(backbone_id, dev)
+        return _CACHE[key]
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- loading
+
+def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
+    if backbone_id in _REGISTRY:
+        loaded = _REGISTRY[backbone_id].loader(device)
+        # read the entry again: loading "demo" lets its module register its own label
+        return _finish(loaded, backbone_id, device, _REGISTRY[backbone_id].info)
+    if "@" in backbone_id:
+        arch, path = backbone_id.split("@", 1)
+        return _finish(_load_local_checkpoint(arch, path, device), backbone_id, device,
+                       BackboneInfo(backbone_id, arch, f"open_clip {arch} from {path}"))
+    if ":" in backbone_id:
+        arch, tag = backbone_id.split(":", 1)
+        return _finish(_load_pretrained_tag(arch, tag, device), backbone_id, device,
+                       BackboneInfo(backbone_id, f"{arch} ({tag})", f"open_clip {arch}, pretrained {tag}"))
+    known = ", ".join(sorted(_REGISTRY)) or "none"
+    raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
+                        "'<arch>:<pretrained_tag>' or '<arch>@/path/to/checkpoint.pt'.")
+
+
+def _finish(loaded: Any, backbone_id: str, device: torch.device, info: BackboneInfo) -> Backbone:
+    if isinstance(loaded, Backbone):
+        bb = loaded
+        bb.id = backbone_id
+        bb.device = device
+    else:
+        model, preprocess, tokenizer, sha = tuple(loaded)[:4]
+        bb = Backbone(id=backbone_id, model=model, preprocess=preprocess, tokenizer=tokenizer, device=device,
+                      checkpoint_sha256=sha, is_demo=info.is_demo, label=info.label)
+    bb.model = bb.model.to(device).eval()
+    for p in bb.model.parameters():  # frozen: forward-only tuning never changes the backbone
+        p.requires_grad_(False)
+    if not bb.embed_dim:
+        with torch.no_grad():
+            bb.embed_dim = int(bb.model.encode_text(bb.tokenizer(["a"]).to(device)).shape[-1])
+    bb.label = bb.label or info.label
+    return bb
+
+
+def _open_clip():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import open_clip
+    return open_clip
+
+
+def _register_arch_config_beside(arch: str, ckpt: Path) -> None:
+    """An air-gapped site may use an architecture open_clip does not ship: accept its config JSON
+    placed next to the checkpoint as <arch>.json (or <checkpoint stem>.json)."""
+    open_clip = _open_clip()
+    if arch in open_clip.list_models():
+        return
+    for candidate in (ckpt.parent / f"{arch}.json", ckpt.with_suffix(".json")):
+        if candidate.is_file():
+            if candidate.stem != arch:  # open_clip names a config after its file
+                raise BackboneError(f"Found {candidate} but its name must be '{arch}.json' to define "
+                                    f"architecture '{arch}'.")
+            open_clip.add_model_config(candidate)
+            return
+
+
+def _load_local_checkpoint(arch: str, path: str, device: torch.device):
+    open_clip = _open_clip()
+    ckpt = Path(path).expanduser()
+    if not ckpt.is_file():
+        raise BackboneError(f"Checkpoint file not found: {ckpt}. Copy the CLIP checkpoint to this machine and "
+                            f"use the backbone id '{arch}@/full/path/to/the/file.pt'.")
+    _register_arch_config_beside(arch, ckpt)
+    if arch not in open_clip.list_models():
+        raise BackboneError(f"Unknown open_clip architecture '{arch}'. Use one of open_clip's architectures "
+                            f"(e.g. ViT-B-32) or put its config next to the checkpoint as {ckpt.parent / (arch + '.json')}.")
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None, device="cpu")
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+        model.load_state_dict(state)
+    except BackboneError:
+        raise
+    except Exception as exc:
+        raise BackboneError(f"Could not load checkpoint {ckpt} into architecture '{arch}': {exc}") from exc
+    return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(ckpt)
+
+
+def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
+    open_clip = _open_clip()
+    if arch not in open_clip.list_models():
+        raise BackboneError(f"Unknown open_clip architecture '{arch}' in backbone id '{arch}:{tag}'.")
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if not cfg:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
+        raise BackboneError(f"open_clip has no pretrained tag '{tag}' for {arch}. Known tags: {tags}.")
+    try:
+        weights = open_clip.download_pretrained(cfg)
+    except Exception as exc:
+        wanted = []
+        if cfg.get("hf_hub"):
+            repo, filename = os.path.split(cfg["hf_hub"])
+            names = f"'{filename}'" if filename else "'open_clip_model.safetensors' (or 'open_clip_pytorch_model.bin')"
+            wanted.append(f"{names} from the Hugging Face repo '{repo}'")
+        if cfg.get("url"):
+            wanted.append(f"{cfg['url']}")
+        raise BackboneError(
+            f"Could not get the weights of {arch}:{tag}; this machine seems to be offline. It wanted "
+            f"{' or '.join(wanted)}. To install them without internet: download that file on another "
+            f"machine, copy it here and use the backbone id '{arch}@/path/to/that/file'. "
+            f"(Details: {type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from exc
+    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=weights, device="cpu")
+    return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(weights)
+
+
+def _load_demo(device: torch.device):
+    """The demo backbone lives in tuning/demo_backbone (built by its own module). It may register
+    itself under "demo" when imported; otherwise it offers create_demo_model(device)."""
+    try:
+        import importlib
+        module = importlib.import_module("tuning.demo_backbone")
+    except ImportError as exc:
+        raise BackboneError("The demo backbone is not available in this installation (tuning.demo_backbone "
+                            f"could not be imported: {exc}). Pick another backbone.") from exc
+    entry = _REGISTRY.get("demo")
+    if entry is not None and entry.loader is not _load_demo:
+        return entry.loader(device)
+    if hasattr(module, "create_demo_model"):
+        return module.create_demo_model(device)
+    raise BackboneError("tuning.demo_backbone offers no create_demo_model(); the demo backbone is not built yet.")
+
+
+register_backbone("demo", _load_demo, label="Demo CLIP (MiniLM text tower, small ViT)",
+                  description="The project's own small CLIP: pretrained MiniLM text tower, ViT image tower "
+                              "trained by the project. Embedded default; runs on a CPU.", is_demo=True)

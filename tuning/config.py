@@ -1,0 +1,152 @@
+"""TuneConfig: every setting of a tuning job, as data (JSON-safe), with help text per field.
+
+Defaults follow DESIGN.md section 4 scaled down for small datasets and small backbones on a CPU
+(the paper's values are quoted in each help text). `from_dict` validates everything and raises a
+ValueError whose message a person can act on.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "zeroshot")
+
+
+def _f(default, help, choices=None, min=None, max=None):
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if min is not None:
+        meta["min"] = min
+    if max is not None:
+        meta["max"] = max
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TuneConfig:
+    # What to run
+    method: str = _f("sharpzo", "Tuning method: 'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
+                     "'cmaes' (CMA-ES only, BBT-like), 'zosgd' (dense ZO-SGD only, MeZO-like), "
+                     "'coop' (backpropagation baseline, not forward-only) or 'zeroshot' (no tuning).",
+                     choices=METHODS)
+    backbone: str = _f("demo", "Backbone id: 'demo', '<arch>:<pretrained_tag>', '<arch>@/path/to/ckpt.pt' "
+                       "or a registered name.")
+    budget: int = _f(20000, "Query budget. One query = the class prompts through the text tower at one "
+                     "setting of the prompt (plus a cheap product with cached image features).", min=1)
+    shots: int = _f(16, "Training images per class (the rest of each class goes to validation and test).", min=1)
+    seed: int = _f(0, "Random seed: the split, the projection matrix and all sampling derive from it.", min=0)
+    device: str = _f("auto", "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
+    # Prompt parameterisation P = P0 + reshape(A w)
+    ctx_init: str = _f("a photo of a", "Phrase whose token embeddings initialise the learned context P0; "
+                       "its token count is the number of context tokens m (paper: m = 4).")
+    intrinsic_dim: int = _f(128, "Dimension d of the tuned vector w (paper: 512; smaller suits small "
+                            "budgets since a CGE sweep costs 2d queries).", min=1)
+    proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
+                           "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
+                           "embedding std.", min=0.0)
+    # Stage 1: sharpness-aware CMA-ES
+    popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2)
+    sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0)
+    rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
+                    "0 turns the sharpness-aware shift off).", min=0.0)
+    stage1_grad: str = _f("cge", "Gradient estimate for the worst-case shift: 'cge' (2d queries, exact "
+                          "to O(mu^2)), 'rge' or 'kernel_rge' (2*rge_queries queries).",
+                          choices=("cge", "rge", "kernel_rge"))
+    rge_queries: int = _f(8, "Random directions per stage-1 RGE estimate (only for stage1_grad rge/kernel_rge).",
+                          min=1)
+    mu_cge: float = _f(1e-3, "Coordinate step of the CGE estimate (paper: 1e-3).", min=0.0)
+    stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).", min=0)
+    patience: int = _f(10, "Switch to stage 2 early after this many generations without a better "
+                       "validation accuracy (0 = never early).", min=0)
+    stage1_budget_fraction: float = _f(0.5, "Stage 1 stops before it spends more than this share of the "
+                                       "budget (sharpzo only), so stage 2 always gets the rest.",
+                                       min=0.0, max=1.0)
+    stage2_start: str = _f("mean", "Where stage 2 starts: 'mean' (the CMA-ES mean) or 'recent_average' "
+                           "(the average of the last few generations' candidates).",
+                           choices=("mean", "recent_average"))
+    recent_generations: int = _f(5, "Generations averaged by stage2_start='recent_average'.", min=1)
+    # Stage 2: sparse ZO-SGD with Z-pruning
+    lr: float = _f(0.1, "ZO-SGD learning rate (paper: 1e-3 at d = 512 on real CLIP; the flatter demo "
+                   "backbone wants 0.1-1).", min=0.0)
+    mu: float = _f(1e-3, "ZO-SGD perturbation size (paper: 1e-3).", min=0.0)
+    q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1).", min=1)
+    stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
+                               "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
+    mask_every: int = _f(200, "Steps between mask refreshes K_mask (each refresh costs 2d + 2 queries; "
+                         "paper: 200).", min=1)
+    sparsity: float = _f(0.5, "Fraction of the d coordinates frozen by the mask (paper: 0.5).",
+                         min=0.0, max=0.99)
+    mask_rule: str = _f("salient", "Which coordinates the mask keeps: 'salient' (highest score "
+                        "w_i^2 * zscore|G_i|, as the paper says) or 'lowest' (as the published code does).",
+                        choices=("salient", "lowest"))
+    eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1)
+    # Baseline: CoOp by backpropagation
+    coop_lr: float = _f(1e-2, "Adam learning rate of the CoOp baseline (on w; for coop_param='context' "
+                        "it is rescaled to the token-embedding scale).", min=0.0)
+    coop_param: str = _f("projected", "CoOp parameters: 'projected' (the same w as the forward-only "
+                         "methods) or 'context' (plain m x width context vectors, as in CoOp).",
+                         choices=("projected", "context"))
+    # Engineering
+    text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).", min=1)
+    checkpoint_every: int = _f(50, "Stage-2/CoOp steps between checkpoints (stage 1 saves every generation).",
+                               min=1)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "TuneConfig":
+        d = dict(d or {})
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown setting(s): {', '.join(unknown)}. Known settings: {', '.join(known)}.")
+        values = {}
+        for name, value in d.items():
+            values[name] = _coerce(known[name], value)
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            _coerce(f, getattr(self, f.name))
+        if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
+        if not self.ctx_init.strip():
+            raise ValueError("Setting 'ctx_init' must contain at least one word.")
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Check one value against its field's type, choices and range; return it in the field's type."""
+    kind = type(f.default)
+    name = f.name
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ValueError(f"Setting '{name}' must be a {kind.__name__}, got {value!r}.")
+    meta = f.metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise ValueError(f"Setting '{name}' must be one of {', '.join(meta['choices'])}; got {value!r}.")
+    if kind in (int, float):
+        if value != value:  # NaN
+            raise ValueError(f"Setting '{name}' must be a number, got NaN.")
+        if "min" in meta and value < meta["min"]:
+            raise ValueError(f"Setting '{name}' must be at least {meta['min']}, got {value!r}.")
+        if "max" in meta and value > meta["max"]:
+            raise ValueError(f"Setting '{name}' must be at most {meta['max']}, got {value!r}.")
+    return value

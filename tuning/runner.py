@@ -1,0 +1,103 @@
+"""Bookkeeping shared by every method: metrics, best-so-far by validation, stop flag, checkpoints.
+
+The validation split alone chooses the best adapter and drives the stage switch; the test split
+never reaches this module.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import torch
+
+from .objective import Evaluated, Objective
+
+STATE_VERSION = 1
+
+
+class Run:
+    def __init__(self, cfg, obj: Objective, *, on_metrics: Callable[[dict], Any] | None = None,
+                 should_stop: Callable[[], bool] | None = None, checkpoint=None):
+        self.cfg = cfg
+        self.obj = obj
+        self.on_metrics = on_metrics
+        self.should_stop = should_stop
+        self.checkpoint = checkpoint
+        self.history: list[dict] = []
+        self.step = 0
+        self.best: dict | None = None  # w (list), val_acc, val_loss, train_loss, step
+        self.best_features: torch.Tensor | None = None
+        self.zero_shot: dict | None = None
+        self.stopped = False
+        self.phase = "start"
+        self.phase_state: dict = {}
+        self._elapsed_before = 0.0
+        self._t0 = time.perf_counter()
+
+    # ------------------------------------------------------------------ time, stop, best
+    @property
+    def elapsed_s(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._t0
+
+    def stop_requested(self) -> bool:
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+        return self.stopped
+
+    def consider(self, w: torch.Tensor, ev: Evaluated, P: torch.Tensor | None = None) -> bool:
+        """Keep the w with the best validation accuracy (ties: lower validation loss). P is given
+        only when the context is not P0 + A w (CoOp on plain context vectors)."""
+        b = self.best
+        if b is None or ev.val_acc > b["val_acc"] or (ev.val_acc == b["val_acc"] and ev.val_loss < b["val_loss"]):
+            self.best = {"w": [float(x) for x in w.double()], "val_acc": ev.val_acc, "val_loss": ev.val_loss,
+                         "train_loss": ev.train_loss, "step": self.step,
+                         "P": None if P is None else P.flatten().tolist()}
+            self.best_features = ev.text_features
+            return True
+        return False
+
+    def emit(self, stage: str, ev: Evaluated | None, *, train_loss: float | None = None,
+             sharpness: float | None = None, sparsity: float | None = None) -> dict:
+        m = {
+            "step": self.step,
+            "stage": stage,
+            "queries": self.obj.queries,
+            "train_loss": ev.train_loss if ev is not None else train_loss,
+            "val_acc": ev.val_acc if ev is not None else None,
+            "sharpness": sharpness,
+            "sparsity": sparsity,
+            "elapsed_s": round(self.elapsed_s, 4),
+        }
+        self.history.append(m)
+        if self.on_metrics is not None:
+            self.on_metrics(dict(m))
+        return m
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, phase: str, phase_state: dict) -> None:
+        self.phase, self.phase_state = phase, phase_state
+        if self.checkpoint is not None:
+            self.checkpoint.save(self.to_state())
+
+    def to_state(self) -> dict:
+        return {"version": STATE_VERSION, "config": self.cfg.to_dict(), "queries": self.obj.queries,
+                "step": self.step, "elapsed_s": self.elapsed_s, "history": self.history, "best": self.best,
+                "zero_shot": self.zero_shot, "phase": self.phase, "phase_state": self.phase_state}
+
+    def restore(self, state: dict) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"The checkpoint has state version {state.get('version')}, expected {STATE_VERSION}.")
+        saved, now = dict(state["config"]), self.cfg.to_dict()
+        saved.pop("device", None), now.pop("device", None)  # a job may resume on another device
+        if saved != now:
+            changed = sorted(k for k in now if saved.get(k) != now[k])
+            raise ValueError(f"The checkpoint belongs to a run with other settings ({', '.join(changed)}); "
+                             "resume with the same settings or start without the checkpoint.")
+        self.obj.queries = int(state["queries"])
+        self.step = int(state["step"])
+        self._elapsed_before = float(state["elapsed_s"])
+        self.history = list(state["history"])
+        self.best = state["best"]
+        self.zero_shot = state["zero_shot"]
+        self.phase = state["phase"]
+        self.phase_state = state["phase_state"]

@@ -1,0 +1,136 @@
+"""`tune`: the one entry point. Loads the backbone, builds the prompt learner and the budgeted
+objective, runs the chosen method (resuming from a checkpoint when one holds state) and returns
+the best adapter by validation accuracy."""
+from __future__ import annotations
+
+import datetime as _dt
+import resource
+from dataclasses import dataclass, field
+
+import torch
+
+from .adapter import FORMAT_VERSION, Adapter
+from .backbones import load_backbone
+from .config import TuneConfig
+from .errors import DataError
+from .objective import Objective
+from .prompts import PromptLearner
+from .runner import Run
+from .stage1_cmaes import run_stage1
+from .stage2_sparse_zo import run_stage2
+from .coop import run_coop
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class TuneResult:
+    adapter: Adapter
+    queries_used: int
+    best_val_acc: float
+    stopped: bool
+    elapsed_s: float
+    peak_memory_bytes: int
+    history: list[dict] = field(default_factory=list)
+    zero_shot_val_acc: float | None = None
+
+
+def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, backbone=None) -> TuneResult:
+    cfg = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
+    cfg.validate()
+    bb = backbone if backbone is not None else load_backbone(cfg.backbone, device=cfg.device)
+    if data.backbone_id is not None and data.backbone_id != bb.id:
+        raise DataError(f"The image features were computed with backbone '{data.backbone_id}' but the job uses "
+                        f"'{bb.id}'; load the data again with the job's backbone.")
+    if bb.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(bb.device)
+    torch.manual_seed(cfg.seed)
+    learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
+                            proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size)
+    obj = Objective(learner, data, cfg.budget)
+    run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint)
+    state = checkpoint.load() if checkpoint is not None else None
+    if state:
+        run.restore(state)
+
+    if run.phase == "start":  # zero-shot (w = 0): the baseline and the first candidate adapter
+        zeros = torch.zeros(cfg.intrinsic_dim, dtype=torch.float64)
+        ev = obj.evaluate(zeros)
+        run.zero_shot = {"train_loss": ev.train_loss, "val_acc": ev.val_acc, "val_loss": ev.val_loss}
+        run.consider(zeros, ev)
+        run.emit("zeroshot", ev)
+        run.save("started", {})
+    if run.phase != "done" and _run_method(run) and not run.stopped:
+        run.save("done", {})
+    return TuneResult(adapter=_build_adapter(run, learner, bb, data), queries_used=obj.queries,
+                      best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
+                      peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
+                      zero_shot_val_acc=run.zero_shot["val_acc"])
+
+
+def _run_method(run: Run) -> bool:
+    """Runs (or resumes) the method; False when stopped early."""
+    cfg, method = run.cfg, run.cfg.method
+    if method == "zeroshot":
+        return True
+    if method == "coop":
+        return run_coop(run)
+    if method == "zosgd":
+        return run_stage2(run, torch.zeros(cfg.intrinsic_dim, dtype=torch.float64), sparse=False)
+    if method == "cmaes":  # BBT-like: plain CMA-ES over the whole budget
+        no_limit = cfg.budget + 1
+        return run_stage1(run, sharpness_aware=False, query_cap=cfg.budget, max_generations=no_limit,
+                          patience=0) is not None
+    # sharpzo
+    start = None
+    if run.phase in ("started", "stage1"):
+        cap = int(cfg.stage1_budget_fraction * cfg.budget)
+        start = run_stage1(run, sharpness_aware=True, query_cap=cap, max_generations=cfg.stage1_generations,
+                           patience=cfg.patience)
+        if start is None:
+            return False
+    return run_stage2(run, start, sparse=True)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """CUDA: peak allocated by torch on the device since the run started. CPU: the process's peak
+    resident set size (includes the backbone and everything before the run)."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _build_adapter(run: Run, learner: PromptLearner, bb, data) -> Adapter:
+    cfg, best = run.cfg, run.best
+    w = torch.tensor(best["w"], dtype=torch.float32)
+    if best.get("P") is not None:
+        P = torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
+    else:
+        with torch.no_grad():
+            P = learner.contexts(w[None])[0].cpu()
+    T = run.best_features
+    if T is None:  # resumed: the features of the chosen w were computed (and paid for) before
+        T = learner.features_from_contexts(P.to(learner.device)[None])[0].cpu()
+    card = {
+        "format_version": FORMAT_VERSION,
+        "tuning_version": __version__,
+        "backbone_id": bb.id,
+        "backbone_sha256": bb.checkpoint_sha256,
+        "class_names": list(data.class_names),
+        "prompt_template": f"[learned context: {cfg.ctx_init!r}] {{class}}.",
+        "ctx_init": cfg.ctx_init,
+        "n_ctx": learner.m,
+        "context_width": learner.width,
+        "embed_dim": int(T.shape[1]),
+        "logit_scale": learner.logit_scale,
+        "projection": {"seed": cfg.seed, "shape": [learner.m * learner.width, cfg.intrinsic_dim],
+                       "std": learner.proj_std, "generator": "torch.Generator(cpu).manual_seed(seed); randn * std"},
+        "method": cfg.method,
+        "config": cfg.to_dict(),
+        "dataset_version": data.dataset_hash,
+        "metrics": {"zero_shot_val_acc": run.zero_shot["val_acc"], "best_val_acc": best["val_acc"],
+                    "best_val_loss": best["val_loss"], "best_step": best["step"],
+                    "queries_used": run.obj.queries, "elapsed_s": round(run.elapsed_s, 3), "stopped": run.stopped},
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Adapter(card, w, P.cpu(), T.float().cpu())

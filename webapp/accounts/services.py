@@ -1,0 +1,24 @@
+"""Writes for accounts: API tokens. The key is returned once and only its hash is kept."""
+
+from django.db import transaction
+from django.http import Http404
+
+from webapp.accounts.models import ApiToken
+
+
+@transaction.atomic
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and the key; the key cannot be recovered later, only revoked."""
+    key = ApiToken.new_key()
+    token = ApiToken(user=user, name=" ".join((name or "").split()), key_hash=ApiToken.hash_key(key), prefix=key[:8])
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, user, token_id: int) -> None:
+    """Deleting the row is the revocation: the API looks tokens up by hash, so the key stops working."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    if not deleted:
+        raise Http404("Not found.")

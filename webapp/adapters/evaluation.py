@@ -1,0 +1,118 @@
+"""Evaluate an uploaded adapter on one of our dataset versions (runs in a worker, default queue).
+
+An adapter tuned at another site has seen none of our images, so it is scored on every image of
+the dataset version, next to the zero-shot prompts of the same backbone for comparison.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+from webapp.adapters import files
+from webapp.adapters.models import AdapterVersion
+from webapp.adapters.services import adapter_version_save_evaluation
+from webapp.jobs.backbones import load_plugins
+
+log = logging.getLogger(__name__)
+
+Status = AdapterVersion.Evaluation
+
+
+def _all_images(data):
+    """One split with every image: train, validation and test of load_image_folder together."""
+    import torch
+    from tuning import Split
+
+    parts = (data.train, data.val, data.test)
+    return Split(torch.cat([p.features for p in parts]), torch.cat([p.labels for p in parts]),
+                 [path for p in parts for path in p.paths])
+
+
+def align_classes(adapter_classes: list[str], dataset_classes: list[str], split):
+    """Relabel the split in the adapter's class order; refuse when the class sets differ."""
+    import torch
+
+    missing = sorted(set(dataset_classes) - set(adapter_classes))
+    extra = sorted(set(adapter_classes) - set(dataset_classes))
+    if missing or extra:
+        raise ValueError(class_mismatch_message(adapter_classes, dataset_classes))
+    position = {name: i for i, name in enumerate(adapter_classes)}
+    mapping = torch.tensor([position[name] for name in dataset_classes], dtype=torch.long)
+    split.labels = mapping[split.labels]
+    return split
+
+
+def class_mismatch_message(adapter_classes, dataset_classes) -> str:
+    missing = sorted(set(dataset_classes) - set(adapter_classes))
+    extra = sorted(set(adapter_classes) - set(dataset_classes))
+    parts = []
+    if missing:
+        parts.append(f"the dataset has classes the adapter does not know: {', '.join(missing)}")
+    if extra:
+        parts.append(f"the adapter has classes the dataset lacks: {', '.join(extra)}")
+    return ("The adapter's classes do not match the dataset's: " + "; ".join(parts) +
+            ". Evaluate it on a dataset with exactly the classes it was tuned for.")
+
+
+def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
+    import tuning
+    from webapp.datasets.services import dataset_version_materialize
+
+    load_plugins()  # the same backbones as the tuning worker (settings.TUNING_BACKBONE_PLUGINS)
+    adapter = tuning.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
+    backbone = tuning.load_backbone(adapter.card["backbone_id"])
+    tuning.check_compatible(adapter, backbone)
+    dataset_version = version.evaluation_dataset_version
+    cache = Path(settings.WORKER_CACHE_DIR)
+    image_root = dataset_version_materialize(version=dataset_version, cache_dir=cache / "datasets")
+    data = tuning.load_image_folder(image_root, backbone=backbone, shots=1, seed=0, cache_dir=cache / "features")
+    split = align_classes(adapter.class_names, data.class_names, _all_images(data))
+    tuned = tuning.evaluate(backbone, split, adapter=adapter, class_names=adapter.class_names)
+    zero_shot = tuning.evaluate(backbone, split, class_names=adapter.class_names)
+    return {
+        "tuned_accuracy": tuned.accuracy,
+        "zero_shot_accuracy": zero_shot.accuracy,
+        "images": len(split),
+        "dataset_version_id": dataset_version.pk,
+        "dataset_hash": dataset_version.content_hash,
+        # The same shape as Job.evaluation, so that one report component draws both.
+        "evaluation": {"class_names": adapter.class_names, "tuned": _as_dict(tuned), "zero_shot": _as_dict(zero_shot)},
+    }
+
+
+def _as_dict(evaluation) -> dict:
+    return {"accuracy": evaluation.accuracy, "per_class_accuracy": dict(evaluation.per_class_accuracy),
+            "confusion": [[int(n) for n in row] for row in evaluation.confusion]}
+
+
+def adapter_version_evaluate(*, version_id: int) -> AdapterVersion | None:
+    """Claim the evaluation (also when a lost worker left it running: it is safe to redo), run it,
+    and record the result or an error in plain words."""
+    from tuning import TuningError
+
+    claimed = AdapterVersion.objects.filter(
+        pk=version_id, evaluation_status__in=[Status.QUEUED, Status.RUNNING]
+    ).update(evaluation_status=Status.RUNNING)
+    if not claimed:
+        return None
+    version = AdapterVersion.objects.select_related("model_line", "evaluation_dataset_version__dataset").get(pk=version_id)
+    if version.evaluation_dataset_version is None:
+        return adapter_version_save_evaluation(
+            version=version, status=Status.FAILED,
+            error="The dataset version chosen for this evaluation was deleted. Upload the adapter again.")
+    try:
+        with tempfile.TemporaryDirectory(prefix="adapter-eval-") as tmp:
+            metrics = _evaluate(version, Path(tmp))
+    except (TuningError, ValueError, files.StoredFileDamaged) as exc:
+        return adapter_version_save_evaluation(version=version, status=Status.FAILED, error=str(exc))
+    except Exception:
+        log.exception("evaluation of adapter version %s failed", version_id)
+        return adapter_version_save_evaluation(
+            version=version, status=Status.FAILED,
+            error="The evaluation failed on our side. Try again; if it keeps failing, tell your administrator "
+                  "(details are in the worker log).")
+    return adapter_version_save_evaluation(version=version, status=Status.DONE, metrics=metrics)

@@ -1,0 +1,138 @@
+"""The two adapter files in storage: where they live, reading them back, and the download archive.
+
+Everything goes through `default_storage` (local disk or S3), so web and workers may run on
+different machines. Adapter files are kilobytes, so reading them whole into memory is fine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+WEIGHTS_NAME = "adapter.safetensors"
+CARD_NAME = "adapter.json"
+README_NAME = "README.txt"
+
+
+class StoredFileDamaged(Exception):
+    """A stored adapter file no longer matches the checksum recorded when its version was created."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def storage_prefix(model_line_id: int, number: int) -> str:
+    return f"adapters/{model_line_id}/v{number}"
+
+
+def store_file(name: str, data: bytes) -> str:
+    """Write one file under its canonical name and return the name storage used.
+
+    A leftover at that name can only come from an attempt whose database transaction was rolled back
+    (version numbers are allocated under a lock), so nothing refers to it and it is replaced."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(data))
+
+
+def read_file(name: str) -> bytes:
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
+def read_verified(version) -> dict[str, bytes]:
+    """Both files of a version, refusing any whose content changed since the version was created."""
+    files = {WEIGHTS_NAME: read_file(version.weights_file), CARD_NAME: read_file(version.card_file)}
+    expected = {WEIGHTS_NAME: version.sha256, CARD_NAME: version.card_sha256}
+    for name, data in files.items():
+        if expected[name] and sha256_hex(data) != expected[name]:
+            raise StoredFileDamaged(
+                f"The stored {name} of {version} no longer matches the checksum recorded when it was created, "
+                "so it is not offered for download. Ask an administrator to restore it from a backup."
+            )
+    return files
+
+
+def write_to_directory(version, directory: Path) -> Path:
+    """Copy a version's two files into a local folder, as `tuning.load_adapter` expects them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in read_verified(version).items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
+def folder_name(version) -> str:
+    """A file-system-safe name such as 'press-line-3-scratches-v3' for the archive and its folder."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", version.model_line.name).strip("-").lower() or "adapter"
+    return f"{slug[:60]}-v{version.number}"
+
+
+def build_archive(version) -> tuple[str, bytes]:
+    """(filename, zip bytes): one folder holding the two adapter files and a README with the commands."""
+    files = read_verified(version)
+    folder = folder_name(version)
+    readme = readme_text(version, folder, {name: sha256_hex(data) for name, data in files.items()})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(f"{folder}/{name}", data)
+        zf.writestr(f"{folder}/{README_NAME}", readme)
+    return f"{folder}.zip", buffer.getvalue()
+
+
+def _percent(value) -> str:
+    return "not measured" if value is None else f"{100 * float(value):.1f}%"
+
+
+def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
+    """Instructions for the person at the line PC; the round-trip test runs the predict command."""
+    metrics = version.metrics or {}
+    origin = (f"tuning job {version.job_id}" if version.job_id else "an uploaded adapter") + (
+        f" ({version.note})" if version.note else ""
+    )
+    backbone_hint = ""
+    if "@" in version.backbone:
+        backbone_hint = (
+            "\n   The backbone is a local checkpoint. If it sits at another path on this machine, add\n"
+            f"       --backbone '{version.backbone.split('@', 1)[0]}@/full/path/to/the/checkpoint'\n"
+            "   (the checkpoint's sha256 must still be the one above, or the adapter is refused).\n"
+        )
+    classes = ", ".join(version.class_names)
+    return f"""Adapter "{version.model_line.name}", version {version.number}
+Created {version.created_at:%Y-%m-%d %H:%M} UTC from {origin}.
+Backbone:        {version.backbone}
+Backbone sha256: {version.backbone_sha256 or "not recorded"}
+Method:          {version.method}
+Classes, in order: {classes}
+Test accuracy:   zero-shot {_percent(metrics.get("zero_shot_accuracy"))}, tuned {_percent(metrics.get("tuned_accuracy"))}
+
+Files
+  {WEIGHTS_NAME}  sha256 {hashes[WEIGHTS_NAME]}
+      the learned prompt context and the class embeddings (safetensors: plain tensors, no pickle)
+  {CARD_NAME}         sha256 {hashes[CARD_NAME]}
+      the card: backbone, classes in order, method, settings and metrics
+
+How to apply it on a machine that has the backbone
+1. Install the `tuning` package: the folder tuning/ of the dashboard's source, with the packages it needs
+   (torch, open_clip_torch, safetensors, pillow: pinned in requirements.txt), on PYTHONPATH.
+2. Unpack this archive and check the files against the sums above:
+       unzip {folder}.zip
+       sha256sum {folder}/{WEIGHTS_NAME} {folder}/{CARD_NAME}
+3. Classify a folder of images (one line per image: file, predicted class, confidence; --json for JSON lines):
+       python -m tuning predict --adapter {folder} --images /path/to/images
+{backbone_hint}4. Or from Python:
+       import tuning
+       adapter = tuning.load_adapter("{folder}")
+       backbone = tuning.load_backbone(adapter.card["backbone_id"])
+       for p in tuning.predict(adapter, backbone, ["/path/to/image.png"]):
+           print(p.label, p.probabilities[p.index])
+
+The adapter only works with the backbone it was tuned for: tuning refuses another one with a clear message.
+"""

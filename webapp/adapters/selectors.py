@@ -1,0 +1,53 @@
+"""Reads for model lines and adapter versions, always restricted to the user's workspaces."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, QuerySet
+
+from webapp.accounts.access import get_for_user, role_in, visible
+from webapp.accounts.models import Role
+from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
+
+
+def model_line_list(*, user) -> QuerySet[ModelLine]:
+    return (
+        visible(ModelLine.objects.all(), user)
+        .select_related("workspace", "production_version")
+        .annotate(version_count=Count("versions"), latest_number=Max("versions__number"))
+        .order_by("workspace__name", "name")
+    )
+
+
+def model_line_get(*, user, pk: int, write: bool = False) -> ModelLine:
+    return get_for_user(ModelLine.objects.select_related("workspace", "production_version"), user, write=write, pk=pk)
+
+
+def model_line_versions(*, model_line: ModelLine) -> QuerySet[AdapterVersion]:
+    return model_line.versions.select_related("job", "created_by", "evaluation_dataset_version__dataset").order_by(
+        "-number"
+    )
+
+
+def model_line_events(*, model_line: ModelLine, limit: int = 200) -> QuerySet[AdapterEvent]:
+    return model_line.events.select_related("actor", "version").order_by("-at", "-id")[:limit]
+
+
+def adapter_version_get(*, user, pk: int, write: bool = False) -> AdapterVersion:
+    """The one lookup of a version by id: 404 outside the user's workspaces, 403 on writes by readers."""
+    return get_for_user(
+        AdapterVersion.objects.select_related(
+            "model_line", "model_line__workspace", "job", "created_by", "evaluation_dataset_version__dataset"
+        ),
+        user,
+        write=write,
+        workspace_path="model_line__workspace",
+        pk=pk,
+    )
+
+
+def adapter_version_for_job(*, job) -> AdapterVersion | None:
+    return job.adapter_versions.filter(source="job").select_related("model_line").first()
+
+
+def can_write(*, user, workspace) -> bool:
+    return role_in(user, workspace) == Role.ENGINEER

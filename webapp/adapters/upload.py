@@ -1,0 +1,123 @@
+"""Check an adapter brought back from another site before anything is stored.
+
+Accepted: the archive this dashboard offers for download (a zip holding adapter.safetensors and
+adapter.json, a README beside them is ignored), or the two files on their own. Checked: sizes,
+the format (by `tuning.load_adapter`, which never unpickles), the backbone, and the class names
+against the dataset version it is to be evaluated on. Every refusal says what to do.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+from webapp.adapters.evaluation import class_mismatch_message
+from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
+from webapp.adapters.models import AdapterVersion
+from webapp.datasets.models import DatasetVersion
+from webapp.jobs.backbones import load_plugins
+
+
+class AdapterUploadRejected(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _human(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
+
+
+def _read_limited(handle, name: str, limit: int) -> bytes:
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise AdapterUploadRejected(f"{name} is larger than the limit of {_human(limit)}; adapters are usually "
+                                    "a few kilobytes. Is this the right file?")
+    return data
+
+
+def _from_archive(upload, limit: int) -> dict[str, bytes]:
+    try:
+        zf = zipfile.ZipFile(upload)
+    except (zipfile.BadZipFile, OSError):
+        raise AdapterUploadRejected("This file is not a zip archive. Upload the .zip downloaded from an adapter "
+                                    "version, or the two files adapter.safetensors and adapter.json.") from None
+    found: dict[str, list[zipfile.ZipInfo]] = {WEIGHTS_NAME: [], CARD_NAME: []}
+    with zf:
+        for info in zf.infolist():
+            base = PurePosixPath(info.filename.replace("\\", "/")).name
+            if not info.is_dir() and base in found:
+                found[base].append(info)
+        for name, infos in found.items():
+            if not infos:
+                raise AdapterUploadRejected(f"The zip has no {name}. An adapter archive holds adapter.safetensors "
+                                            "and adapter.json (as downloaded from an adapter version).")
+            if len(infos) > 1:
+                raise AdapterUploadRejected(f"The zip holds {len(infos)} files named {name}; put one adapter in it.")
+        out = {}
+        for name, (info,) in found.items():
+            if info.file_size > limit:  # declared size: refuse before inflating anything
+                raise AdapterUploadRejected(f"{name} in the zip unpacks to {_human(info.file_size)}, more than the "
+                                            f"limit of {_human(limit)}.")
+            try:
+                with zf.open(info) as handle:
+                    out[name] = _read_limited(handle, name, limit)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError):
+                raise AdapterUploadRejected(f"{name} in the zip is damaged or encrypted; download it again.") from None
+        return out
+
+
+def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> dict:
+    """Write the uploaded adapter into `directory` and return its card, or raise AdapterUploadRejected."""
+    from tuning import AdapterError, load_adapter
+
+    limit = settings.ADAPTER_MAX_UPLOAD_BYTES
+    if archive is not None:
+        contents = _from_archive(archive, limit)
+    elif weights is not None and card is not None:
+        contents = {WEIGHTS_NAME: _read_limited(weights, WEIGHTS_NAME, limit), CARD_NAME: _read_limited(card, CARD_NAME, limit)}
+    else:
+        raise AdapterUploadRejected("Choose the adapter archive (.zip), or both adapter.safetensors and adapter.json.")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in contents.items():
+        (directory / name).write_bytes(data)
+    try:
+        return load_adapter(directory).card
+    except AdapterError as exc:
+        raise AdapterUploadRejected(str(exc)) from None
+
+
+def check_backbone(card: dict, *, workspace) -> None:
+    """The backbone must be one this installation runs; when we already hold adapters tuned on a
+    backbone of that id, the weights (sha256) must be the same ones. The worker checks again with
+    the loaded backbone before evaluating (tuning.check_compatible)."""
+    import tuning
+
+    want_id, want_sha = str(card.get("backbone_id") or ""), card.get("backbone_sha256")
+    known = (
+        AdapterVersion.objects.filter(model_line__workspace=workspace, backbone=want_id, source="job")
+        .exclude(backbone_sha256="")
+        .values_list("backbone_sha256", flat=True)
+        .first()
+    )
+    if known and want_sha and known != want_sha:
+        raise AdapterUploadRejected(
+            f"This adapter was tuned on backbone '{want_id}' with other weights (sha256 {str(want_sha)[:12]}...) "
+            f"than the '{want_id}' used here (sha256 {known[:12]}...). An adapter only works with the exact "
+            "weights it was tuned on.")
+    load_plugins()
+    registered = {b.id for b in tuning.list_backbones()}
+    if want_id not in registered and ":" not in want_id and "@" not in want_id:
+        names = ", ".join(sorted(registered)) or "none"
+        raise AdapterUploadRejected(
+            f"This adapter was tuned on backbone '{want_id}', which this installation does not have "
+            f"(available: {names}). Ask your administrator to install that backbone first.")
+
+
+def check_classes(card: dict, *, dataset_version: DatasetVersion) -> None:
+    adapter_classes = list(card.get("class_names") or [])
+    dataset_classes = list((dataset_version.class_counts or {}).keys())
+    if set(adapter_classes) != set(dataset_classes):
+        raise AdapterUploadRejected(class_mismatch_message(adapter_classes, dataset_classes))

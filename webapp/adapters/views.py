@@ -1,0 +1,176 @@
+"""Adapter pages and downloads. Thin: selectors check the workspace, services write."""
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from webapp.accounts.access import require_write, workspaces_for
+from webapp.accounts.selectors import workspaces_writable
+from webapp.adapters import files, selectors, services
+from webapp.adapters.forms import AdapterUploadForm
+from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
+from webapp.datasets.uploads import UploadLimitHandler
+from webapp.reports.selectors import evaluation_tables
+
+
+@require_GET
+def adapter_list(request):
+    return render(request, "adapters/list.html", {
+        "lines": selectors.model_line_list(user=request.user),
+        "can_upload": workspaces_writable(user=request.user).exists(),
+    })
+
+
+@require_GET
+def model_line_detail(request, pk: int):
+    line = selectors.model_line_get(user=request.user, pk=pk)
+    return render(request, "adapters/line.html", {
+        "line": line,
+        "versions": selectors.model_line_versions(model_line=line),
+        "events": selectors.model_line_events(model_line=line),
+        "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
+    })
+
+
+@require_GET
+def version_detail(request, pk: int):
+    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    return render(request, "adapters/version.html", {
+        "version": version,
+        "line": version.model_line,
+        "is_production": version.model_line.production_version_id == version.pk,
+        "can_write": selectors.can_write(user=request.user, workspace=version.model_line.workspace),
+        "evaluation": version.metrics if version.source == "upload" else None,
+        "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
+    })
+
+
+def _damaged(request, exc: files.StoredFileDamaged) -> HttpResponse:
+    return render(request, "adapters/problem.html", {"message": str(exc)}, status=500)
+
+
+def download_response(data: bytes, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Length"] = str(len(data))
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def archive_response(*, version, user) -> HttpResponse:
+    """Shared by the page and the JSON API: the zip, and a line in the version's history."""
+    filename, data = files.build_archive(version)
+    services.adapter_version_record_download(version=version, user=user, what="archive")
+    return download_response(data, filename, "application/zip")
+
+
+def file_response(*, version, user, name: str) -> HttpResponse:
+    if name not in (files.WEIGHTS_NAME, files.CARD_NAME):
+        raise Http404("Not found.")
+    data = files.read_verified(version)[name]
+    services.adapter_version_record_download(version=version, user=user, what=name)
+    content_type = "application/json" if name == files.CARD_NAME else "application/octet-stream"
+    return download_response(data, name, content_type)
+
+
+@require_GET
+def version_archive(request, pk: int):
+    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    try:
+        return archive_response(version=version, user=request.user)
+    except files.StoredFileDamaged as exc:
+        return _damaged(request, exc)
+
+
+@require_GET
+def version_file(request, pk: int, name: str):
+    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    try:
+        return file_response(version=version, user=request.user, name=name)
+    except files.StoredFileDamaged as exc:
+        return _damaged(request, exc)
+
+
+@require_POST
+def version_set_production(request, pk: int):
+    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    services.model_line_set_production(version=version, user=request.user)
+    messages.success(request, f"v{version.number} is now the production version of {version.model_line.name}.")
+    return redirect("adapters:line", pk=version.model_line_id)
+
+
+@require_POST
+def line_clear_production(request, pk: int):
+    line = selectors.model_line_get(user=request.user, pk=pk, write=True)
+    services.model_line_clear_production(model_line=line, user=request.user)
+    messages.success(request, f"{line.name} has no production version now.")
+    return redirect("adapters:line", pk=line.pk)
+
+
+def _upload_page(request, form, status=200):
+    lines = selectors.model_line_list(user=request.user).filter(workspace__in=workspaces_writable(user=request.user))
+    return render(request, "adapters/upload.html", {
+        "form": form, "line_names": sorted({line.name for line in lines}),
+        "max_upload_mb": settings.ADAPTER_MAX_UPLOAD_BYTES // 2**20,
+    }, status=status)
+
+
+@csrf_exempt  # the size limit must be installed before the body is read; CSRF is checked right below
+@require_http_methods(["GET", "POST"])
+def adapter_upload(request):
+    if request.method == "GET":
+        if not workspaces_writable(user=request.user).exists():
+            raise PermissionDenied("Your role is read-only: ask an engineer to upload adapters.")
+        return _upload_page(request, AdapterUploadForm(user=request.user))
+    limiter = UploadLimitHandler(request, settings.ADAPTER_MAX_UPLOAD_BYTES)
+    request.upload_handlers.insert(0, limiter)
+    return _adapter_upload_post(request, limiter)
+
+
+def _check_posted_workspace(request) -> None:
+    """404 for a workspace the user is not in, 403 where their role is read-only."""
+    raw = request.POST.get("workspace", "")
+    if raw.isdigit():
+        workspace = workspaces_for(request.user).filter(pk=int(raw)).first()
+        if workspace is None:
+            raise Http404("Not found.")
+        require_write(request.user, workspace)
+    elif not workspaces_writable(user=request.user).exists():
+        raise PermissionDenied("Your role is read-only: ask an engineer to upload adapters.")
+
+
+@csrf_protect
+def _adapter_upload_post(request, limiter: UploadLimitHandler):
+    _check_posted_workspace(request)
+    form = AdapterUploadForm(request.POST, request.FILES, user=request.user)
+    if limiter.too_large:
+        form.is_valid()
+        form.add_error(None, f"The upload is larger than the limit of {settings.ADAPTER_MAX_UPLOAD_BYTES // 2**20} MB; "
+                             "adapters are usually a few kilobytes. Is this the right file?")
+        return _upload_page(request, form, status=400)
+    if not form.is_valid():
+        return _upload_page(request, form, status=400)
+    data = form.cleaned_data
+    try:
+        with tempfile.TemporaryDirectory(prefix="adapter-upload-") as tmp:
+            adapter_dir = Path(tmp) / "adapter"
+            card = unpack_upload(archive=data["archive"], weights=data["weights"], card=data["card"],
+                                 directory=adapter_dir)
+            check_backbone(card, workspace=data["workspace"])
+            check_classes(card, dataset_version=data["dataset_version"])
+            version = services.adapter_version_create_from_upload(
+                user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
+                adapter_dir=adapter_dir, dataset_version=data["dataset_version"], note=data["note"],
+            )
+    except AdapterUploadRejected as exc:
+        form.add_error(None, exc.message)
+        return _upload_page(request, form, status=400)
+    messages.success(request, f"Stored as {version}. The evaluation on {data['dataset_version']} is queued.")
+    return redirect("adapters:version", pk=version.pk)

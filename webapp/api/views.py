@@ -1,0 +1,93 @@
+"""JSON API v1 for scripts and line PCs (see README, "JSON API"). Thin: selectors read with the same
+workspace checks as the pages, services write."""
+
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.urls import reverse
+
+from webapp.adapters import selectors as adapter_selectors
+from webapp.adapters.views import archive_response, file_response
+from webapp.api import selectors, services
+from webapp.api.auth import api_endpoint, json_body
+from webapp.api.errors import BadRequest
+from webapp.datasets.selectors import dataset_get
+from webapp.jobs.selectors import job_get
+from webapp.jobs.services import job_cancel
+
+JOBS_PER_PAGE = 50
+
+
+def _after(request) -> int:
+    raw = request.GET.get("after", "0")
+    if not raw.isdigit():
+        raise BadRequest("'after' must be the last seq you have (a whole number, 0 for all points).")
+    return int(raw)
+
+
+@api_endpoint("GET")
+def dataset_list(request):
+    return JsonResponse({"results": [selectors.dataset_payload(d) for d in selectors.datasets(user=request.user)]})
+
+
+@api_endpoint("GET")
+def dataset_detail(request, pk: int):
+    dataset = dataset_get(user=request.user, pk=pk)
+    return JsonResponse(selectors.dataset_payload(dataset))
+
+
+@api_endpoint("GET", "POST")
+def job_list(request):
+    if request.method == "POST":
+        job = services.api_job_create(user=request.user, payload=json_body(request))
+        return JsonResponse(selectors.job_payload(job, after=0), status=201)
+    page = Paginator(selectors.jobs(user=request.user), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return JsonResponse({
+        "count": page.paginator.count,
+        "next": f"{reverse('api:jobs')}?page={page.next_page_number()}" if page.has_next() else None,
+        "results": [selectors.job_summary(job) for job in page.object_list],
+    })
+
+
+@api_endpoint("GET")
+def job_detail(request, pk: int):
+    job = job_get(user=request.user, pk=pk)
+    return JsonResponse(selectors.job_payload(job, after=_after(request)))
+
+
+@api_endpoint("POST")
+def job_cancel_view(request, pk: int):
+    job = job_cancel(job=job_get(user=request.user, pk=pk, write=True), user=request.user)
+    return JsonResponse(selectors.job_payload(job, after=_after(request)))
+
+
+@api_endpoint("GET")
+def model_line_list(request):
+    return JsonResponse({"results": [selectors.model_line_payload(line) for line in selectors.model_lines(user=request.user)]})
+
+
+@api_endpoint("GET")
+def adapter_detail(request, pk: int):
+    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    return JsonResponse(selectors.adapter_version_payload(version, line=version.model_line))
+
+
+@api_endpoint("GET")
+def adapter_archive(request, pk: int):
+    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    return archive_response(version=version, user=request.user)
+
+
+@api_endpoint("GET")
+def adapter_file(request, pk: int, name: str):
+    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    return file_response(version=version, user=request.user, name=name)
+
+
+@api_endpoint("GET")
+def production_archive(request, pk: int):
+    """What a line PC fetches: the version currently marked as production on this model line."""
+    line = adapter_selectors.model_line_get(user=request.user, pk=pk)
+    if line.production_version is None:
+        return JsonResponse({"error": f"{line.name} has no production version yet."}, status=404)
+    version = adapter_selectors.adapter_version_get(user=request.user, pk=line.production_version_id)
+    return archive_response(version=version, user=request.user)

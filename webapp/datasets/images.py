@@ -1,0 +1,109 @@
+"""Turning any image an engineer may have (grayscale, 16-bit, RGBA, CMYK, palette, rotated by EXIF)
+into one form the tuner can rely on: an 8-bit RGB PNG. Problems come back as plain sentences."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+# PNG compression level: 1 is several times faster than the default 6 and only ~10% larger on photos,
+# and ingestion time is what an engineer waits for.
+PNG_COMPRESS_LEVEL = 1
+# Pillow warns between its own limit and twice that; we apply DATASET_MAX_IMAGE_PIXELS ourselves, from
+# the header, so the warning says nothing new. (A module-level filter: catch_warnings is not thread-safe.)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class ImageProblem(Exception):
+    """A single file that cannot be used; the message says why, for the report."""
+
+
+@dataclass(frozen=True)
+class NormalisedImage:
+    png: bytes
+    sha256: str
+    size: tuple[int, int]
+    source_mode: str
+    thumbnail: bytes  # small JPEG, made while the decoded image is at hand (cheap next to the PNG)
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and 32-bit grayscale keep their contrast when brought down to 8 bits."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+    else:
+        # I;16 files store 0..65535; mode "I" from a 16-bit PNG does too. Smaller ranges are 8-bit data.
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        scaled = arr.astype(np.float64) * (255.0 / top)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent pixels have no colour of their own: lay the image on white, as viewers show it.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    return img
+
+
+def normalise_image(data: bytes, *, max_pixels: int, name_looks_like_image: bool) -> NormalisedImage:
+    """Decode `data` and return it as an 8-bit RGB PNG, or raise ImageProblem with the reason."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        width, height = img.size
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, Image.DecompressionBombError):
+            # Pillow stops at the header of a gigapixel image (a "decompression bomb"); say how big it claims to be.
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            claimed = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            raise ImageProblem(f"the image has {claimed}, more than the limit of {max_pixels:,} pixels") from exc
+        if name_looks_like_image:
+            raise ImageProblem("the file could not be read as an image (it is damaged or not really an image)") from exc
+        raise ImageProblem("not an image file") from exc
+    except Exception as exc:  # Pillow raises assorted errors on malformed headers
+        raise ImageProblem("the image file is damaged or cut short (its header cannot be read)") from exc
+
+    if width * height > max_pixels:
+        # Checked from the header, before decoding: a tiny file can declare gigapixels.
+        raise ImageProblem(
+            f"the image is {width:,} x {height:,} pixels, more than the limit of {max_pixels:,} pixels"
+        )
+    if width < 1 or height < 1:
+        raise ImageProblem("the image has no pixels")
+    source_mode = img.mode
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+        rgb = _to_rgb(img)
+    except Exception as exc:  # truncated JPEG/PNG data, bad compression streams, ...
+        raise ImageProblem("the image data is damaged or cut short and could not be decoded") from exc
+
+    out = io.BytesIO()
+    rgb.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    png = out.getvalue()
+    return NormalisedImage(png=png, sha256=hashlib.sha256(png).hexdigest(), size=rgb.size, source_mode=source_mode,
+                           thumbnail=thumbnail_jpeg(rgb))
+
+
+def thumbnail_jpeg(img: Image.Image, *, size: int = 128) -> bytes:
+    img = img.copy()
+    img.thumbnail((size, size))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=80)
+    return out.getvalue()

@@ -1,0 +1,89 @@
+"""Reads for datasets, always restricted to the user's workspaces."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Prefetch, QuerySet
+
+from webapp.accounts.access import get_for_user, visible
+from webapp.datasets.models import Dataset, DatasetVersion
+
+# A class must keep 1 image for validation and 1 for the final test on top of its training shots.
+HELD_OUT_PER_CLASS = 2
+
+
+def dataset_list(*, user) -> QuerySet[Dataset]:
+    return (
+        visible(Dataset.objects.all(), user)
+        .select_related("workspace")
+        .annotate(version_count=Count("versions"), latest_number=Max("versions__number"))
+        .prefetch_related(Prefetch("versions", queryset=DatasetVersion.objects.order_by("-number")))
+        .order_by("-created_at")
+    )
+
+
+def dataset_get(*, user, pk: int) -> Dataset:
+    return get_for_user(Dataset.objects.select_related("workspace"), user, pk=pk)
+
+
+def dataset_version_get(*, user, pk: int, write: bool = False) -> DatasetVersion:
+    """The one lookup of a version by id: 404 outside the user's workspaces, 403 on writes by readers."""
+    return get_for_user(
+        DatasetVersion.objects.select_related("dataset", "dataset__workspace"),
+        user,
+        write=write,
+        workspace_path="dataset__workspace",
+        pk=pk,
+    )
+
+
+def dataset_versions_ready(*, user, workspace=None) -> QuerySet[DatasetVersion]:
+    """READY versions the user may see (for job forms), newest first."""
+    qs = visible(DatasetVersion.objects.filter(status=DatasetVersion.Status.READY), user,
+                 workspace_path="dataset__workspace").select_related("dataset", "dataset__workspace")
+    if workspace is not None:
+        qs = qs.filter(dataset__workspace=workspace)
+    return qs.order_by("dataset__name", "-number")
+
+
+def dataset_version_shots_per_class(version: DatasetVersion) -> dict[str, int]:
+    """The most shots each class can give: its images less one validation and one test image."""
+    return {label: max(0, count - HELD_OUT_PER_CLASS) for label, count in (version.class_counts or {}).items()}
+
+
+def dataset_version_max_shots(version: DatasetVersion) -> int:
+    per_class = dataset_version_shots_per_class(version)
+    return min(per_class.values()) if per_class else 0
+
+
+def dataset_version_check_shots(version: DatasetVersion, shots: int) -> str | None:
+    """None when every class has `shots` training images plus 1 validation and 1 test image;
+    otherwise a sentence for the engineer saying which classes are short and what to do."""
+    if version.status != DatasetVersion.Status.READY:
+        return f"Dataset {version} is not ready (it is {version.get_status_display().lower()}); choose a ready version."
+    if shots < 1:
+        return "Choose at least 1 shot (training image) per class."
+    need = shots + HELD_OUT_PER_CLASS
+    short = {label: n for label, n in sorted(version.class_counts.items()) if n < need}
+    if not short:
+        return None
+    listed = ", ".join(f"{label!r} has {n}" for label, n in list(short.items())[:5])
+    more = f" (and {len(short) - 5} more classes)" if len(short) > 5 else ""
+    best = dataset_version_max_shots(version)
+    advice = f"choose at most {best} shots, or add images" if best >= 1 else "add images to these classes"
+    return (
+        f"{shots} shots need {need} images in every class ({shots} for training, 1 for validation, 1 for "
+        f"testing), but {listed}{more}. In {version}, {advice}."
+    )
+
+
+def dataset_version_status(version: DatasetVersion) -> dict:
+    """The small payload the dataset page polls while a version is being imported."""
+    return {
+        "id": version.pk,
+        "status": version.status,
+        "status_display": version.get_status_display(),
+        "progress": round(version.progress, 3),
+        "done": version.status != DatasetVersion.Status.INGESTING,
+        "error": version.error,
+        "class_counts": version.class_counts,
+    }

@@ -1,0 +1,151 @@
+"""Dataset pages. Thin: forms check input, services write, selectors read with the workspace check."""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from webapp.accounts.access import require_write, workspaces_for
+from webapp.accounts.selectors import workspaces_writable
+from webapp.datasets import selectors, services
+from webapp.datasets.errors import human_bytes
+from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
+from webapp.datasets.models import Dataset
+from webapp.datasets.uploads import UploadLimitHandler
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_posted_workspace(request) -> None:
+    """404 for a workspace the user is not in, 403 when their role there is read-only."""
+    raw = request.POST.get("workspace", "")
+    if not raw.isdigit():
+        if not workspaces_writable(user=request.user).exists():
+            raise PermissionDenied("Your role is read-only: ask an engineer to do this.")
+        return  # the form explains what is missing
+    workspace = workspaces_for(request.user).filter(pk=int(raw)).first()
+    if workspace is None:
+        raise Http404("Not found.")
+    require_write(request.user, workspace)
+
+
+def _list_page(request, *, upload_form=None, status=200):
+    initial = {"name": request.GET.get("name", "")}
+    if request.GET.get("workspace"):
+        initial["workspace"] = request.GET["workspace"]
+    context = {
+        "datasets": selectors.dataset_list(user=request.user),
+        "can_upload": workspaces_writable(user=request.user).exists(),
+        "upload_form": upload_form or DatasetUploadForm(user=request.user, initial=initial),
+        "demo_form": DemoDatasetForm(user=request.user),
+        "max_upload": human_bytes(settings.DATASET_MAX_UPLOAD_BYTES),
+    }
+    return render(request, "datasets/list.html", context, status=status)
+
+
+@require_GET
+def dataset_list(request):
+    return _list_page(request)
+
+
+@csrf_exempt  # the limit handler must be installed before the body is read; CSRF is checked just below
+@require_POST
+def dataset_upload(request):
+    limiter = UploadLimitHandler(request, settings.DATASET_MAX_UPLOAD_BYTES)
+    request.upload_handlers.insert(0, limiter)
+    return _dataset_upload(request, limiter)
+
+
+@csrf_protect
+def _dataset_upload(request, limiter: UploadLimitHandler):
+    _check_posted_workspace(request)
+    form = DatasetUploadForm(request.POST, request.FILES, user=request.user)
+    if limiter.too_large:
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error(None, f"The file is larger than the upload limit of "
+                             f"{human_bytes(settings.DATASET_MAX_UPLOAD_BYTES)}. Upload a smaller zip.")
+        return _list_page(request, upload_form=form, status=400)
+    if not form.is_valid():
+        return _list_page(request, upload_form=form, status=400)
+    try:
+        version = services.dataset_upload_create(
+            user=request.user,
+            workspace=form.cleaned_data["workspace"],
+            name=form.cleaned_data["name"],
+            upload=form.cleaned_data["file"],
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _list_page(request, upload_form=form, status=400)
+    return redirect("datasets:version", pk=version.pk)
+
+
+@require_POST
+def dataset_demo(request):
+    _check_posted_workspace(request)
+    form = DemoDatasetForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _list_page(request, status=400)
+    version = services.dataset_demo_create(user=request.user, workspace=form.cleaned_data["workspace"])
+    return redirect("datasets:version", pk=version.pk)
+
+
+@require_GET
+def dataset_detail(request, pk: int):
+    dataset: Dataset = selectors.dataset_get(user=request.user, pk=pk)
+    latest = dataset.versions.order_by("-number").first()
+    if latest is None:
+        raise Http404("This dataset has no versions.")
+    return redirect("datasets:version", pk=latest.pk)
+
+
+@require_GET
+def version_detail(request, pk: int):
+    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    shots = selectors.dataset_version_shots_per_class(version)
+    thumbnails = (version.report or {}).get("thumbnails", {})
+    classes = [
+        {"label": label, "count": count, "shots": shots.get(label, 0), "thumbnails": thumbnails.get(label, [])}
+        # manifest["classes"] keeps the order; a jsonb dict (PostgreSQL) does not.
+        for label, count in sorted((version.class_counts or {}).items())
+    ]
+    context = {
+        "version": version,
+        "dataset": version.dataset,
+        "versions": version.dataset.versions.order_by("-number"),
+        "classes": classes,
+        "max_shots": selectors.dataset_version_max_shots(version),
+        "report": version.report or {},
+        "status": selectors.dataset_version_status(version),
+        "can_upload": workspaces_writable(user=request.user).filter(pk=version.dataset.workspace_id).exists(),
+    }
+    return render(request, "datasets/version.html", context)
+
+
+@require_GET
+def version_status(request, pk: int):
+    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    return JsonResponse(selectors.dataset_version_status(version))
+
+
+@require_GET
+def version_thumbnail(request, pk: int, sha256: str):
+    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    listed = {sha for shas in (version.report or {}).get("thumbnails", {}).values() for sha in shas}
+    # Only names we generated are served: the URL cannot be bent into another storage path.
+    if not SHA256_RE.match(sha256) or sha256 not in listed:
+        raise Http404("Not found.")
+    name = services.version_thumbnail_name(version.pk, sha256)
+    try:
+        handle = default_storage.open(name, "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("Not found.")
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"  # content-addressed: never changes
+    return response

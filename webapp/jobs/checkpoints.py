@@ -1,0 +1,91 @@
+"""The tuner's checkpoint in shared storage (local folder or S3), so a job resumes on another machine.
+
+Storage offers no atomic overwrite, so each save writes a new file and then points the job row at
+it (a fenced UPDATE: the row is the pointer, and swapping it is atomic); the previous file is
+deleted only after that. A crash at any moment leaves the row pointing at a complete file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from webapp.jobs.models import Job
+from webapp.jobs.services import Fence, job_checkpoint_set
+
+log = logging.getLogger(__name__)
+
+# The tuner may save after every CMA-ES generation; on a small model that is many times a second.
+# Saving at most this often bounds the storage traffic; a resume then repeats at most this much work.
+MIN_SECONDS_BETWEEN_SAVES = 2.0
+
+
+def checkpoint_prefix(job_id: int) -> str:
+    return f"jobs/{job_id}/checkpoint"
+
+
+class StorageCheckpoint:
+    def __init__(self, fence: Fence, *, min_interval_s: float = MIN_SECONDS_BETWEEN_SAVES):
+        self.fence = fence
+        self.min_interval_s = min_interval_s
+        self._last_save = float("-inf")
+        self._saves = 0
+        self.loaded_from: str | None = None
+        self.resumed_queries: int | None = None
+
+    def _current(self) -> str:
+        return Job.objects.values_list("checkpoint", flat=True).get(pk=self.fence.job_id)
+
+    def load(self) -> dict | None:
+        name = self._current()
+        if not name:
+            return None
+        try:
+            with default_storage.open(name, "rb") as handle:
+                state = json.loads(handle.read().decode("utf-8"))
+        except FileNotFoundError:
+            log.warning("job %s: checkpoint %s is missing; starting over", self.fence.job_id, name)
+            return None
+        self.loaded_from = name
+        self.resumed_queries = int(state.get("queries", 0)) if isinstance(state, dict) else None
+        return state
+
+    def save(self, state: dict) -> None:
+        now = time.monotonic()
+        if now - self._last_save < self.min_interval_s or self.fence.lost:
+            return
+        self._last_save = now
+        self._saves += 1
+        previous = self._current()
+        wanted = f"{checkpoint_prefix(self.fence.job_id)}-a{self.fence.attempt}-{self._saves:06d}.json"
+        name = default_storage.save(wanted, ContentFile(json.dumps(state).encode("utf-8")))
+        if not job_checkpoint_set(fence=self.fence, name=name):
+            default_storage.delete(name)  # the job is no longer ours: leave its pointer alone
+            return
+        if previous and previous != name:
+            _delete_quietly(previous)
+
+
+def checkpoint_delete(job_id: int) -> None:
+    """Once a job has finished its resume state is of no use: remove the pointer and every checkpoint
+    file of the job, including any an attempt killed between two writes left behind."""
+    Job.objects.filter(pk=job_id).update(checkpoint="")
+    folder, stem = checkpoint_prefix(job_id).rsplit("/", 1)
+    try:
+        files = default_storage.listdir(folder)[1]
+    except FileNotFoundError:
+        return
+    for file in files:
+        if file.startswith(stem):
+            _delete_quietly(f"{folder}/{file}")
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        log.warning("could not delete old checkpoint %s", name)

@@ -1,0 +1,122 @@
+"""One attempt at a tuning job, on a worker: claim, load, tune with callbacks, evaluate, store.
+
+Read top to bottom in `_run`. Everything the attempt writes to the job row goes through its Fence,
+so an attempt that lost its job (requeued after a silence, or cancelled while queued) writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import traceback
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from webapp.datasets.selectors import dataset_version_check_shots
+from webapp.datasets.services import dataset_version_materialize
+from webapp.jobs.backbones import load_plugins
+from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.jobs.metrics import MetricSink
+from webapp.jobs.models import Job
+from webapp.jobs.pulse import Pulse, StopCheck
+from webapp.jobs.reasons import JobProblem, plain_reason
+from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_log_append,
+                                  worker_status_record_rate)
+
+log = logging.getLogger(__name__)
+
+MIN_QUERIES_FOR_RATE = 20  # a zero-shot job (1 query) says nothing about a backbone's throughput
+
+
+def job_execute(*, job_id: int, worker: str) -> str:
+    """Run the job if this delivery can claim it. Returns what happened, for the worker's log."""
+    fence = job_claim(job_id=job_id, worker=worker)
+    if fence is None:
+        return "not claimed (already taken, finished or cancelled)"
+    job_log_append(fence=fence, text=f"[{_now()}] attempt {fence.attempt} started on {worker}")
+    sink = MetricSink(fence)
+    pulse = Pulse(fence, sink)
+    try:
+        with pulse:
+            return _run(fence, sink, pulse)
+    except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with a plain reason
+        if fence.lost:
+            return "lost the job to another attempt"
+        log.exception("job %s failed", job_id)
+        try:
+            sink.flush()  # keep the curve up to the failure
+        except Exception:  # noqa: BLE001
+            log.exception("job %s: could not store its last metric points", job_id)
+        detail = f"[{_now()}] attempt {fence.attempt} failed on {worker}:\n{traceback.format_exc()}"
+        job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds())
+        return "failed"
+
+
+def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
+    load_plugins()
+    import tuning
+
+    job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
+    config = tuning.TuneConfig.from_dict(job.config)
+    problem = dataset_version_check_shots(job.dataset_version, config.shots)
+    if problem:
+        raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
+
+    cache = Path(settings.WORKER_CACHE_DIR)
+    backbone = tuning.load_backbone(config.backbone, device=config.device)  # cached per worker process
+    folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
+    data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
+                                    cache_dir=cache / "features")
+    zero_shot = evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
+
+    checkpoint = StorageCheckpoint(fence)
+    result = tuning.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
+                         backbone=backbone)
+    sink.flush()
+    if fence.lost:
+        return "lost the job to another attempt"
+    if checkpoint.loaded_from:
+        first = sink.first_received or (None, None)
+        job_log_append(fence=fence, text=f"[{_now()}] resumed from a checkpoint at {checkpoint.resumed_queries} queries; "
+                                         f"the tuner went on at {first[0]} queries (step {first[1]})")
+
+    tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names))
+    adapter_dir = cache / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    tuning.save_adapter(result.adapter, adapter_dir)
+    try:
+        finished = job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned,
+                              class_names=data.class_names, adapter_dir=adapter_dir,
+                              worker_seconds=pulse.unaccounted_seconds())
+    finally:
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+    if finished is None:
+        return "lost the job to another attempt"
+    try:  # housekeeping: the job has its result already, a hiccup here must not report it as failed
+        checkpoint_delete(job.pk)
+        if result.queries_used >= MIN_QUERIES_FOR_RATE and result.elapsed_s > 0:
+            rate = result.queries_used * len(data.class_names) / result.elapsed_s
+            worker_status_record_rate(backbone=config.backbone, class_prompts_per_second=rate)
+    except Exception:  # noqa: BLE001
+        log.exception("job %s: cleanup after the result failed", job.pk)
+    return finished.status
+
+
+def evaluation_dict(evaluation) -> dict:
+    """tuning.Evaluation as JSON the database accepts (PostgreSQL's jsonb refuses NaN)."""
+
+    def number(x):
+        return float(x) if x is not None and math.isfinite(float(x)) else None
+
+    return {
+        "accuracy": number(evaluation.accuracy),
+        "per_class_accuracy": {name: number(v) for name, v in evaluation.per_class_accuracy.items()},
+        "confusion": [[int(n) for n in row] for row in evaluation.confusion],
+    }
+
+
+def _now() -> str:
+    return timezone.now().strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,98 @@
+"""Tuning jobs, their live metrics, and the workers that run them. The row is the source of truth."""
+
+from django.conf import settings
+from django.db import models
+
+from webapp.accounts.models import Workspace
+from webapp.datasets.models import DatasetVersion
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="jobs")
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=120, blank=True)
+    model_line_name = models.CharField(max_length=120, blank=True)  # where the adapter version goes
+
+    # What to run: `config` is tuning.TuneConfig.to_dict(); the columns below copy its key fields
+    # so that lists and reports can filter and sort on them.
+    backbone = models.CharField(max_length=300)
+    method = models.CharField(max_length=32)
+    shots = models.PositiveIntegerField()
+    seed = models.IntegerField(default=0)
+    budget = models.PositiveIntegerField(help_text="Queries (forward evaluations of the loss)")
+    config = models.JSONField(default=dict)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Progress and outcome
+    queries_used = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=16, blank=True)
+    stage_switch_queries = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)  # plain words for the engineer
+    log = models.TextField(blank=True)  # technical detail kept for support
+    checkpoint = models.CharField(max_length=300, blank=True)  # storage name of the resume state
+    zero_shot_accuracy = models.FloatField(null=True, blank=True)
+    tuned_accuracy = models.FloatField(null=True, blank=True)
+    best_val_accuracy = models.FloatField(null=True, blank=True)
+    evaluation = models.JSONField(default=dict, blank=True)  # per-class accuracy, confusion matrices
+    worker_seconds = models.FloatField(default=0.0)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [models.Index(fields=["workspace", "status"])]
+
+    def __str__(self) -> str:
+        return self.name or f"Job {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class MetricPoint(models.Model):
+    """One logged point of a job's curves; written in batches by the worker."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metrics")
+    seq = models.PositiveIntegerField()  # strictly increasing per job: the browser asks for seq > last
+    step = models.PositiveIntegerField()
+    stage = models.CharField(max_length=16)
+    queries = models.PositiveIntegerField()
+    train_loss = models.FloatField(null=True)
+    val_acc = models.FloatField(null=True)
+    sharpness = models.FloatField(null=True)
+    sparsity = models.FloatField(null=True)
+    elapsed_s = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="metric_seq_per_job")]
+        ordering = ["seq"]
+
+
+class WorkerStatus(models.Model):
+    """Last sign of life of each worker, and the query rate it measured (for run-time estimates)."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, default="cpu")
+    last_seen = models.DateTimeField()
+    queries_per_second = models.JSONField(default=dict, blank=True)  # {"<backbone>": rate per class-normalised query}
+
+    def __str__(self) -> str:
+        return self.hostname

@@ -1,0 +1,151 @@
+"""Reads for jobs: lists, one job, its queue position, progress and ETA, and its metric points."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from webapp.accounts.access import get_for_user, visible
+from webapp.accounts.models import Membership, Role, Workspace
+from webapp.jobs.estimates import human_duration
+from webapp.jobs.metrics import FIELDS
+from webapp.jobs.models import Job, MetricPoint
+
+POINT_COLUMNS = ("seq", *FIELDS)
+
+
+def job_list(*, user) -> QuerySet[Job]:
+    return visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset").order_by("-queued_at", "-pk")
+
+
+def job_get(*, user, pk: int, write: bool = False) -> Job:
+    """The one lookup of a job by id: 404 outside the user's workspaces, 403 on writes by readers."""
+    return get_for_user(Job.objects.select_related("workspace", "dataset_version__dataset"), user, write=write, pk=pk)
+
+
+def writable_workspaces(*, user) -> QuerySet[Workspace]:
+    return Workspace.objects.filter(memberships__user=user, memberships__role=Role.ENGINEER)
+
+
+def user_can_write(*, user, job: Job) -> bool:
+    return Membership.objects.filter(user=user, workspace_id=job.workspace_id, role=Role.ENGINEER).exists()
+
+
+def job_queue_position(job: Job) -> int | None:
+    """1 = next to start. The tuning queue is shared by all workspaces, so everyone's jobs count
+    (as a number only). Requeued jobs keep their original place, which is roughly what Redis does."""
+    if job.status != Job.Status.QUEUED:
+        return None
+    ahead = Job.objects.filter(status=Job.Status.QUEUED).filter(
+        Q(queued_at__lt=job.queued_at) | Q(queued_at=job.queued_at, pk__lt=job.pk))
+    return ahead.count() + 1
+
+
+def job_worker_silent(job: Job, now=None) -> bool:
+    """A running job whose worker has not been heard from for longer than the stale limit: the page
+    says so instead of showing it as running (the reaper will requeue it shortly)."""
+    if job.status != Job.Status.RUNNING or job.heartbeat_at is None:
+        return False
+    now = now or timezone.now()
+    return now - job.heartbeat_at > timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+
+
+def job_eta_seconds(job: Job) -> float | None:
+    """Remaining queries at the rate the tuner reached so far (its own clock, resumes included)."""
+    if job.status != Job.Status.RUNNING:
+        return None
+    last = MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s").first()
+    if not last or last[0] <= 0 or last[1] <= 0:
+        return None
+    rate = last[0] / last[1]
+    return max(0.0, (job.budget - job.queries_used) / rate)
+
+
+def job_progress(job: Job) -> float:
+    if job.status == Job.Status.COMPLETED:
+        return 1.0
+    return min(1.0, job.queries_used / job.budget) if job.budget else 0.0
+
+
+def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False) -> str:
+    """One line that says where the job stands, in words."""
+    if job.status == Job.Status.QUEUED:
+        text = f"Queued, position {position} in the queue" if position else "Queued"
+        return text + (" (resumes from its checkpoint)" if job.attempts else "")
+    if job.status == Job.Status.RUNNING:
+        if silent:
+            return "The worker has stopped responding; the job will be requeued and resume from its checkpoint."
+        if job.cancel_requested:
+            return "Stopping: the worker saves the best adapter found so far."
+        return f"Running, {job.queries_used:,} of {job.budget:,} queries" + (f", about {human_duration(eta)} left" if eta is not None else "")
+    if job.status == Job.Status.COMPLETED:
+        return f"Finished after {job.queries_used:,} queries."
+    if job.status == Job.Status.CANCELLED:
+        return f"Cancelled at {job.queries_used:,} of {job.budget:,} queries." if job.attempts else "Cancelled before it started."
+    return "Stopped by an error; the reason is below."
+
+
+def metric_columns(job: Job, *, after: int = 0) -> dict[str, list]:
+    """Points with seq > after, column by column (what Plotly's extendTraces takes)."""
+    query = MetricPoint.objects.filter(job=job, seq__gt=after).order_by("seq").values_list(*POINT_COLUMNS)
+    # The ORM's per-row work costs as much as the query on a 20,000-point job (see bench_metrics.py):
+    # run its SQL on a plain cursor. The columns are plain numbers and one string: nothing to convert.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows)) if rows else [()] * len(POINT_COLUMNS)
+    return {name: list(values) for name, values in zip(POINT_COLUMNS, columns)}
+
+
+def job_results(job: Job) -> dict | None:
+    if not job.is_finished:
+        return None
+    adapter = job.adapter_versions.select_related("model_line").order_by("-created_at").first()
+    return {
+        "zero_shot_accuracy": job.zero_shot_accuracy,
+        "tuned_accuracy": job.tuned_accuracy,
+        "best_val_accuracy": job.best_val_accuracy,
+        "queries_used": job.queries_used,
+        "worker_seconds": round(job.worker_seconds, 1),
+        "cost": round(job.worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR, 4),
+        "currency": settings.COST_CURRENCY,
+        "peak_memory_bytes": job.peak_memory_bytes,
+        "adapter_version": f"{adapter.model_line.name} v{adapter.number}" if adapter else None,
+        "adapter_version_id": adapter.pk if adapter else None,
+        "evaluation": job.evaluation or None,  # per-class accuracy and confusion matrices
+    }
+
+
+def job_live_payload(job: Job, *, after: int | None = 0) -> dict:
+    """What the job page polls: status, progress and only the points it has not drawn yet
+    (none at all with after=None: the page itself then asks for them)."""
+    position = job_queue_position(job)
+    eta = job_eta_seconds(job)
+    silent = job_worker_silent(job)
+    points = metric_columns(job, after=after) if after is not None else None
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "status_text": job_status_text(job, position=position, eta=eta, silent=silent),
+        "finished": job.is_finished,
+        "cancel_requested": job.cancel_requested,
+        "queue_position": position,
+        "worker_silent": silent,
+        "queries_used": job.queries_used,
+        "budget": job.budget,
+        "progress": round(job_progress(job), 4),
+        "eta_seconds": None if eta is None else round(eta, 1),
+        "stage": job.stage,
+        "stage_switch_queries": job.stage_switch_queries,
+        "attempts": job.attempts,
+        "error": job.error,
+        "last_seq": points["seq"][-1] if points and points["seq"] else after,
+        "points": points,
+        "results": job_results(job),
+    }

@@ -1,0 +1,246 @@
+"""Writes for jobs: create, cancel, and the state transitions a worker and the reaper make.
+
+Every transition of a running job is a conditional UPDATE on (status, attempts): the attempt number
+is a fencing token, so a worker that was given up for dead (and whose job was requeued) can no
+longer write anything to the row, and a second delivery of a Celery message finds nothing to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
+
+from webapp.accounts.access import require_write
+from webapp.datasets.models import DatasetVersion
+from webapp.datasets.selectors import dataset_version_check_shots
+from webapp.jobs.models import Job, WorkerStatus
+
+log = logging.getLogger(__name__)
+
+MAIN_FIELDS = ("method", "backbone", "budget", "shots", "seed")
+METHOD_LABELS = {
+    "sharpzo": "SharpZO",
+    "zeroshot": "Zero-shot",
+    "cmaes": "CMA-ES",
+    "zosgd": "ZO-SGD",
+    "coop": "CoOp",
+}
+RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
+
+
+def tune_config_from(values: dict):
+    """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about."""
+    import tuning
+
+    try:
+        return tuning.TuneConfig.from_dict(values)
+    except ValueError as exc:
+        message = str(exc)
+        match = re.search(r"Setting '(\w+)'", message)
+        raise ValidationError({match.group(1) if match else "__all__": message}) from exc
+
+
+@transaction.atomic
+def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str = "",
+               model_line_name: str = "") -> Job:
+    """Record a QUEUED job and send `run_tuning_job(job_id)` to the tuning queue once committed."""
+    workspace = dataset_version.dataset.workspace
+    require_write(user, workspace)
+    cfg = tune_config_from(config)
+    problem = dataset_version_check_shots(dataset_version, cfg.shots)
+    if problem:
+        raise ValidationError({"shots" if dataset_version.status == DatasetVersion.Status.READY else "dataset_version": problem})
+    job = Job(
+        workspace=workspace,
+        dataset_version=dataset_version,
+        created_by=user,
+        name=name.strip() or f"{METHOD_LABELS.get(cfg.method, cfg.method)} on {dataset_version}",
+        model_line_name=model_line_name.strip() or dataset_version.dataset.name,
+        backbone=cfg.backbone,
+        method=cfg.method,
+        shots=cfg.shots,
+        seed=cfg.seed,
+        budget=cfg.budget,
+        config=cfg.to_dict(),
+    )
+    job.full_clean()
+    job.save()
+    _enqueue_after_commit(job.pk)
+    return job
+
+
+def _enqueue_after_commit(job_id: int) -> None:
+    from webapp.jobs.tasks import run_tuning_job  # tasks import services: import here, not at the top
+
+    transaction.on_commit(lambda: run_tuning_job.delay(job_id))
+
+
+@transaction.atomic
+def job_cancel(*, job: Job, user) -> Job:
+    """A queued job is cancelled at once (its message then finds nothing to claim); a running job is
+    asked to stop, and its worker saves the best adapter so far at its next check."""
+    require_write(user, job.workspace)
+    now = timezone.now()
+    cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now,
+        error="Cancelled before it started; nothing was tuned.",
+    )
+    if not cancelled:
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    return job
+
+
+# ----------------------------------------------------------------------------------------- workers
+
+@dataclass
+class Fence:
+    """Write access of one attempt to its job row: every write is conditional on still owning it."""
+
+    job_id: int
+    attempt: int
+    lost: bool = field(default=False)
+
+    def rows(self):
+        return Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING, attempts=self.attempt)
+
+    def update(self, **fields) -> bool:
+        if self.lost:
+            return False
+        if self.rows().update(**fields) != 1:
+            self.lost = True
+        return not self.lost
+
+
+def job_claim(*, job_id: int, worker: str) -> Fence | None:
+    """QUEUED -> RUNNING for exactly one delivery; None when there is nothing to do."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, attempts=F("attempts") + 1, worker=worker, heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), Value(now)), error="",
+    )
+    if not claimed:
+        return None
+    attempt = Job.objects.values_list("attempts", flat=True).get(pk=job_id)
+    return Fence(job_id=job_id, attempt=attempt)
+
+
+def _append(text: str):
+    return Concat(F("log"), Value(text), output_field=TextField())
+
+
+def job_log_append(*, fence: Fence, text: str) -> None:
+    fence.update(log=_append(text.rstrip("\n") + "\n"))
+
+
+def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 0.0) -> bool:
+    return fence.update(
+        status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        log=_append(detail.rstrip("\n") + "\n"), worker_seconds=F("worker_seconds") + worker_seconds,
+    )
+
+
+@transaction.atomic
+def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_names: list[str], adapter_dir,
+               worker_seconds: float) -> Job | None:
+    """COMPLETED (or CANCELLED when the run was stopped) with evaluations and a new adapter version,
+    all in one transaction with the fenced status change: a job is never shown finished without its
+    adapter, nor does an adapter appear for a job this worker no longer owned."""
+    from webapp.adapters.services import adapter_version_create_from_job
+
+    job = Job.objects.select_for_update().filter(pk=fence.job_id, status=Job.Status.RUNNING,
+                                                 attempts=fence.attempt).first()
+    if job is None:
+        fence.lost = True
+        return None
+    job.queries_used = result.queries_used
+    job.best_val_accuracy = result.best_val_acc
+    job.zero_shot_accuracy = zero_shot["accuracy"]
+    job.tuned_accuracy = tuned["accuracy"]
+    job.evaluation = {"class_names": list(class_names), "zero_shot": zero_shot, "tuned": tuned}
+    job.peak_memory_bytes = result.peak_memory_bytes
+    job.worker_seconds += worker_seconds
+    job.status = Job.Status.CANCELLED if result.stopped else Job.Status.COMPLETED
+    if result.stopped:
+        job.error = "Cancelled on request; the best adapter found until then was saved."
+    now = timezone.now()
+    job.finished_at = job.heartbeat_at = now
+    job.full_clean()
+    job.save()
+    adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
+    return job
+
+
+def job_checkpoint_set(*, fence: Fence, name: str) -> bool:
+    return fence.update(checkpoint=name)
+
+
+def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float, hostname: str | None = None,
+                              kind: str | None = None) -> WorkerStatus:
+    """Fold a finished job's measured rate into this worker's figure for that backbone."""
+    hostname = hostname or socket.gethostname()
+    with transaction.atomic():
+        status, _ = WorkerStatus.objects.select_for_update().get_or_create(
+            hostname=hostname, defaults={"last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND})
+        rates = dict(status.queries_per_second or {})
+        old = rates.get(backbone)
+        rates[backbone] = round(class_prompts_per_second if not old else
+                                RATE_SMOOTHING * class_prompts_per_second + (1 - RATE_SMOOTHING) * float(old), 3)
+        status.queries_per_second = rates
+        status.kind = kind or settings.WORKER_KIND
+        status.last_seen = timezone.now()
+        status.full_clean()
+        status.save()
+    return status
+
+
+# ------------------------------------------------------------------------------------------ reaper
+
+@dataclass
+class ReaperReport:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+
+
+def jobs_requeue_stale(*, now=None) -> ReaperReport:
+    """Running jobs whose worker stopped sending heartbeats (killed, powered off, frozen): requeue them
+    to resume from their last checkpoint, or fail them after JOB_MAX_ATTEMPTS, so that no job stays
+    shown as running with no worker behind it."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    report = ReaperReport()
+    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
+        "pk", "attempts", "cancel_requested", "worker")
+    for job_id, attempts, cancel_requested, worker in stale:
+        # Conditional on the same attempt still being stale: a heartbeat that arrives meanwhile wins.
+        same = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempts=attempts, heartbeat_at__lt=cutoff)
+        note = f"[{now:%Y-%m-%d %H:%M:%S}] worker {worker or '?'} stopped responding during attempt {attempts}.\n"
+        if cancel_requested:
+            if same.update(status=Job.Status.CANCELLED, finished_at=now, log=_append(note),
+                           error="Cancelled. The worker stopped responding before it could save an adapter."):
+                report.cancelled.append(job_id)
+        elif attempts >= settings.JOB_MAX_ATTEMPTS:
+            reason = (f"The worker running this job stopped responding {attempts} times, so it was not started "
+                      "again. Check the workers (memory, power, logs) and launch the job again.")
+            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note)):
+                report.failed.append(job_id)
+        else:
+            with transaction.atomic():
+                if same.update(status=Job.Status.QUEUED, worker="",
+                               log=_append(note + "  Requeued; it resumes from its last checkpoint.\n")):
+                    report.requeued.append(job_id)
+                    _enqueue_after_commit(job_id)
+    if report.requeued or report.failed or report.cancelled:
+        log.warning("stale jobs: requeued %s, failed %s, cancelled %s", report.requeued, report.failed, report.cancelled)
+    return report

@@ -1,0 +1,128 @@
+"""Job pages and their JSON endpoints. Thin: reads through selectors, writes through services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from webapp.datasets.selectors import dataset_version_get
+from webapp.jobs.estimates import human_duration, job_estimate
+from webapp.jobs.forms import JobCreateForm
+from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
+                                   job_status_text, job_worker_silent, user_can_write, writable_workspaces)
+from webapp.jobs.services import job_cancel, job_create
+
+MAX_BUDGET_FOR_ESTIMATE = 10**9
+
+
+@require_GET
+def job_list_view(request):
+    jobs = list(job_list(user=request.user)[:500])
+    rows = []
+    for job in jobs:
+        position = job_queue_position(job)
+        eta = job_eta_seconds(job)  # a query per running job only
+        rows.append({"job": job, "progress": job_progress(job), "position": position,
+                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job))})
+    return render(request, "jobs/list.html", {
+        "rows": rows,
+        "active": any(not job.is_finished for job in jobs),
+        "can_launch": writable_workspaces(user=request.user).exists(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def job_create_view(request):
+    if not writable_workspaces(user=request.user).exists():
+        raise PermissionDenied("Your role is read-only in every workspace: ask an engineer to launch jobs.")
+    if request.method == "POST":
+        # The ownership check comes first and answers 404/403; the form then checks the values.
+        version_id = request.POST.get("dataset_version", "")
+        if version_id.isdigit():
+            dataset_version_get(user=request.user, pk=int(version_id), write=True)
+        form = JobCreateForm(request.POST, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                job = job_create(user=request.user, dataset_version=data["dataset_version"], config=form.config,
+                                 name=data["name"], model_line_name=data["model_line_name"])
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(None if field == "__all__" else field, errors)
+            else:
+                messages.success(request, f"{job} is queued.")
+                return redirect("jobs:detail", pk=job.pk)
+    else:
+        initial = {}
+        if request.GET.get("dataset_version", "").isdigit():
+            initial["dataset_version"] = int(request.GET["dataset_version"])
+        form = JobCreateForm(user=request.user, initial=initial)
+    return render(request, "jobs/create.html", {"form": form})
+
+
+@require_GET
+def job_detail_view(request, pk: int):
+    job = job_get(user=request.user, pk=pk)
+    payload = job_live_payload(job, after=None)  # the page fetches the curves itself, as for every update
+    return render(request, "jobs/detail.html", {
+        "job": job,
+        "live": payload,
+        "can_write": user_can_write(user=request.user, job=job),
+        "evaluation_rows": _evaluation_rows(job),
+    })
+
+
+@require_GET
+def job_metrics_view(request, pk: int):
+    job = job_get(user=request.user, pk=pk)
+    after = request.GET.get("after", "0")
+    if not after.isdigit():
+        return JsonResponse({"error": "'after' must be a whole number (the last seq already drawn)."}, status=400)
+    return JsonResponse(job_live_payload(job, after=int(after)))
+
+
+@require_POST
+def job_cancel_view(request, pk: int):
+    job = job_get(user=request.user, pk=pk, write=True)
+    if job.is_finished:
+        messages.info(request, f"{job} had already ended ({job.get_status_display().lower()}).")
+    else:
+        job = job_cancel(job=job, user=request.user)
+        if job.status == job.Status.CANCELLED:
+            messages.success(request, f"{job} was cancelled before it started.")
+        else:
+            messages.success(request, f"{job} is stopping; the best adapter found so far will be saved.")
+    return redirect("jobs:detail", pk=job.pk)
+
+
+@require_GET
+def job_estimate_view(request):
+    """Run time and cost for the launch form, recomputed as the engineer changes budget or backbone."""
+    budget, version_id = request.GET.get("budget", ""), request.GET.get("dataset_version", "")
+    backbone = request.GET.get("backbone", "")
+    if not budget.isdigit() or not 0 < int(budget) <= MAX_BUDGET_FOR_ESTIMATE:
+        return JsonResponse({"error": "Enter the budget as a whole number of queries, at least 1."}, status=400)
+    if not backbone:
+        return JsonResponse({"error": "Choose a backbone."}, status=400)
+    num_classes = None
+    if version_id.isdigit():
+        version = dataset_version_get(user=request.user, pk=int(version_id))
+        num_classes = len(version.class_counts or {})
+    estimate = job_estimate(backbone=backbone, budget=int(budget), num_classes=num_classes or 2)
+    body = estimate.as_dict()
+    body["num_classes"] = num_classes
+    body["text"] = (f"About {human_duration(estimate.seconds)} of tuning, about {estimate.cost:.2f} "
+                    f"{estimate.currency}.")
+    return JsonResponse(body)
+
+
+def _evaluation_rows(job) -> list[dict]:
+    """Per-class accuracy, zero-shot beside tuned, for the results table."""
+    evaluation = job.evaluation or {}
+    names = evaluation.get("class_names") or []
+    zero = (evaluation.get("zero_shot") or {}).get("per_class_accuracy", {})
+    tuned = (evaluation.get("tuned") or {}).get("per_class_accuracy", {})
+    return [{"name": n, "zero_shot": zero.get(n), "tuned": tuned.get(n)} for n in names]

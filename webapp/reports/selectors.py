@@ -1,0 +1,291 @@
+"""Reads for the manager reports: one job, a comparison of many, a workspace overview.
+
+Costs are estimates: worker-seconds / 3600 * COST_PER_WORKER_HOUR. Lists build their rows from one
+annotated query (the adapter version of each job comes in as subqueries), so a page costs the same
+number of queries with 10 jobs or with 300.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, F, FloatField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
+
+from webapp.accounts.access import get_for_user, visible, workspaces_for
+from webapp.accounts.models import Workspace
+from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.jobs.models import Job
+
+
+def cost_of(worker_seconds: float | None) -> float | None:
+    if worker_seconds is None:
+        return None
+    return worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR
+
+
+def _finite(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def summary_sentence(job: Job) -> str:
+    """The line a manager reads first, e.g. 'Tuning raised accuracy from 61% to 88% for about 0.40 EUR
+    in worker time.'"""
+    cost = f"about {cost_of(job.worker_seconds):.2f} {settings.COST_CURRENCY} in worker time"
+    if job.status == Job.Status.FAILED:
+        return f"This job failed after {cost}: {job.error or 'no reason was recorded.'}"
+    if not job.is_finished:
+        return f"This job is {job.get_status_display().lower()}; the report is complete once it finishes."
+    zero, tuned = _finite(job.zero_shot_accuracy), _finite(job.tuned_accuracy)
+    if zero is None or tuned is None:
+        return f"This job ended without a tuned adapter ({job.error or job.get_status_display()}), for {cost}."
+    prefix = "Stopped early on request, tuning" if job.status == Job.Status.CANCELLED else "Tuning"
+    if round(tuned, 2) > round(zero, 2):
+        change = f"raised accuracy from {_pct(zero)} to {_pct(tuned)}"
+    elif round(tuned, 2) < round(zero, 2):
+        change = f"lowered accuracy from {_pct(zero)} to {_pct(tuned)}"
+    else:
+        change = f"left accuracy at {_pct(tuned)}"
+    return f"{prefix} {change} for {cost}."
+
+
+# ------------------------------------------------------------------------------------------ one job
+
+@dataclass
+class EvaluationTables:
+    class_names: list[str]
+    per_class: list[dict]  # {"name", "zero_shot", "tuned", "images"}
+    confusion: dict[str, list[dict]]  # "zero_shot"/"tuned" -> [{"name", "cells"}]
+    chart: dict  # what report_charts.js draws
+
+    @property
+    def has_confusion(self) -> bool:
+        return any(self.confusion.values())
+
+
+def evaluation_tables(evaluation: dict | None) -> EvaluationTables | None:
+    """Job.evaluation (written by the worker) or an uploaded version's evaluation, as tables and
+    chart data: {"class_names", "zero_shot"/"tuned": {"accuracy", "per_class_accuracy", "confusion"}}."""
+    if not evaluation:
+        return None
+    parts = {key: evaluation.get(key) or {} for key in ("zero_shot", "tuned")}
+    names = list(evaluation.get("class_names") or parts["tuned"].get("per_class_accuracy") or
+                 parts["zero_shot"].get("per_class_accuracy") or [])
+    if not names:
+        return None
+    confusion = {key: part.get("confusion") or [] for key, part in parts.items()}
+    reference = confusion["tuned"] or confusion["zero_shot"]
+    per_class = []
+    for i, name in enumerate(names):
+        per_class.append({
+            "name": name,
+            "zero_shot": _finite((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
+            "tuned": _finite((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
+            "images": sum(reference[i]) if i < len(reference) else None,
+        })
+    rows = {key: [{"name": names[i], "cells": row} for i, row in enumerate(matrix) if i < len(names)]
+            for key, matrix in confusion.items()}
+    chart = {"class_names": names,
+             "zero_shot": [row["zero_shot"] for row in per_class], "tuned": [row["tuned"] for row in per_class],
+             "confusion_zero_shot": confusion["zero_shot"], "confusion_tuned": confusion["tuned"]}
+    return EvaluationTables(names, per_class, rows, chart)
+
+
+def job_report_get(*, user, pk: int) -> Job:
+    return get_for_user(
+        Job.objects.select_related("workspace", "dataset_version__dataset", "created_by"), user, pk=pk)
+
+
+def job_report_context(job: Job) -> dict:
+    version = (job.adapter_versions.filter(source="job").select_related("model_line").order_by("-number").first())
+    counts = job.dataset_version.class_counts or {}
+    return {
+        "job": job,
+        "summary": summary_sentence(job),
+        "cost": cost_of(job.worker_seconds),
+        "currency": settings.COST_CURRENCY,
+        "rate": settings.COST_PER_WORKER_HOUR,
+        "gain": (None if _finite(job.tuned_accuracy) is None or _finite(job.zero_shot_accuracy) is None
+                 else job.tuned_accuracy - job.zero_shot_accuracy),
+        "classes": [{"name": name, "count": count} for name, count in counts.items()],
+        "total_images": sum(counts.values()),
+        "adapter": version,
+        "tables": evaluation_tables(job.evaluation),
+    }
+
+
+# --------------------------------------------------------------------------------------- comparison
+
+@dataclass
+class Row:
+    """One line of the comparison table, the CSV and the scatter: a job, or a model line's version."""
+
+    label: str
+    url: str
+    job_id: int | None
+    workspace: str
+    dataset: str
+    model_line: str
+    version: int | None
+    method: str
+    backbone: str
+    budget: int | None
+    queries: int | None
+    zero_shot: float | None
+    tuned: float | None
+    worker_seconds: float | None
+    finished_at: datetime | None
+    status: str
+
+    @property
+    def gain(self) -> float | None:
+        return None if self.tuned is None or self.zero_shot is None else self.tuned - self.zero_shot
+
+    @property
+    def cost(self) -> float | None:
+        return cost_of(self.worker_seconds)
+
+    def point(self) -> dict:
+        return {"label": self.label, "method": self.method, "cost": self.cost, "tuned": self.tuned,
+                "zero_shot": self.zero_shot, "url": self.url}
+
+
+COMPARABLE = (Job.Status.COMPLETED, Job.Status.CANCELLED)
+
+
+def comparison_jobs(*, user, workspace_id: int | None = None, job_ids: list[int] | None = None,
+                    method: str = "") -> QuerySet[Job]:
+    """Finished jobs with a result (or exactly the selected ones), each with its adapter version."""
+    versions = AdapterVersion.objects.filter(job=OuterRef("pk"), source="job").order_by("-number")
+    qs = visible(Job.objects.all(), user)
+    if job_ids:
+        qs = qs.filter(pk__in=job_ids)
+    else:
+        qs = qs.filter(status__in=COMPARABLE)
+    if workspace_id:
+        qs = qs.filter(workspace_id=workspace_id)
+    if method:
+        qs = qs.filter(method=method)
+    return (
+        qs.select_related("workspace", "dataset_version__dataset")
+        .annotate(adapter_number=Subquery(versions.values("number")[:1]),
+                  adapter_line=Subquery(versions.values("model_line__name")[:1]))
+        .order_by(F("finished_at").desc(nulls_last=True), "-pk")
+    )
+
+
+def row_from_job(job: Job) -> Row:
+    from django.urls import reverse
+
+    return Row(
+        label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
+        dataset=str(job.dataset_version), model_line=job.adapter_line or job.model_line_name,
+        version=job.adapter_number, method=job.method, backbone=job.backbone, budget=job.budget,
+        queries=job.queries_used, zero_shot=_finite(job.zero_shot_accuracy), tuned=_finite(job.tuned_accuracy),
+        worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
+    )
+
+
+def comparison_line_versions(*, line: ModelLine) -> QuerySet[AdapterVersion]:
+    return line.versions.select_related("job__dataset_version__dataset", "evaluation_dataset_version__dataset").order_by(
+        "-number")
+
+
+def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
+    from django.urls import reverse
+
+    job, metrics = version.job, version.metrics or {}
+    if job is not None:  # the job row holds the final figures (worker time includes the evaluation)
+        zero, tuned, seconds = job.zero_shot_accuracy, job.tuned_accuracy, job.worker_seconds
+    else:
+        zero, tuned, seconds = metrics.get("zero_shot_accuracy"), metrics.get("tuned_accuracy"), None
+    return Row(
+        label=f"v{version.number}" + (f" (job {job.pk})" if job else " (uploaded)"),
+        url=reverse("adapters:version", args=[version.pk]), job_id=job.pk if job else None,
+        workspace=line.workspace.name,
+        dataset=str(job.dataset_version if job else version.evaluation_dataset_version or ""),
+        model_line=line.name, version=version.number, method=version.method, backbone=version.backbone,
+        budget=job.budget if job else None, queries=job.queries_used if job else None,
+        zero_shot=_finite(zero), tuned=_finite(tuned), worker_seconds=seconds,
+        finished_at=job.finished_at if job else version.created_at,
+        status=job.get_status_display() if job else version.get_evaluation_status_display(),
+    )
+
+
+def model_line_for_report(*, user, pk: int) -> ModelLine:
+    return get_for_user(ModelLine.objects.select_related("workspace"), user, pk=pk)
+
+
+CSV_HEADER = ["job", "name", "workspace", "dataset", "model line", "version", "method", "backbone", "budget",
+              "queries used", "zero-shot accuracy", "tuned accuracy", "gain", "worker seconds", "cost", "currency",
+              "finished at", "status"]
+
+
+def csv_row(row: Row) -> list:
+    def num(value, digits=4):
+        return "" if value is None else round(value, digits)
+
+    return [row.job_id or "", row.label, row.workspace, row.dataset, row.model_line, row.version or "", row.method,
+            row.backbone, row.budget or "", row.queries if row.queries is not None else "", num(row.zero_shot),
+            num(row.tuned), num(row.gain), num(row.worker_seconds, 1), num(row.cost), settings.COST_CURRENCY,
+            row.finished_at.isoformat() if row.finished_at else "", row.status]
+
+
+# ----------------------------------------------------------------------------------------- overview
+
+def overview_workspaces(*, user) -> QuerySet[Workspace]:
+    return workspaces_for(user).order_by("name")
+
+
+def workspace_overview(*, workspace: Workspace) -> dict:
+    jobs = Job.objects.filter(workspace=workspace)
+    states = dict(jobs.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    by_state = [{"status": label, "key": key, "count": states.get(key, 0)} for key, label in Job.Status.choices]
+    spend = list(
+        jobs.filter(finished_at__isnull=False).annotate(day=TruncDate("finished_at")).values("day")
+        .annotate(seconds=Sum("worker_seconds"), n=Count("pk")).order_by("day")
+    )
+    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": cost_of(r["seconds"] or 0.0)}
+                  for r in spend]
+    return {
+        "by_state": by_state,
+        "total_jobs": sum(states.values()),
+        "spend": spend_rows,
+        "total_seconds": sum(r["seconds"] for r in spend_rows),
+        "total_cost": sum(r["cost"] for r in spend_rows),
+        "best_per_line": best_accuracy_per_line(workspace=workspace),
+        "chart": {
+            "states": {"labels": [s["status"] for s in by_state], "counts": [s["count"] for s in by_state]},
+            "spend": {"days": [r["day"].isoformat() for r in spend_rows], "cost": [round(r["cost"], 4) for r in spend_rows],
+                      "currency": settings.COST_CURRENCY},
+        },
+    }
+
+
+def best_accuracy_per_line(*, workspace: Workspace) -> list[dict]:
+    """For each model line: its best version by tuned accuracy, and the one in production."""
+    versions = (
+        AdapterVersion.objects.filter(model_line__workspace=workspace)
+        .annotate(acc=Cast(KT("metrics__tuned_accuracy"), FloatField()))
+        .values("pk", "number", "acc", "model_line_id")
+    )
+    best: dict[int, dict] = {}
+    for v in versions:
+        if v["acc"] is not None and (v["model_line_id"] not in best or v["acc"] > best[v["model_line_id"]]["acc"]):
+            best[v["model_line_id"]] = v
+    lines = ModelLine.objects.filter(workspace=workspace).select_related("production_version").annotate(
+        n=Count("versions")).order_by("name")
+    return [{"line": line, "versions": line.n, "best": best.get(line.pk),
+             "production": line.production_version} for line in lines]

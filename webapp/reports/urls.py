@@ -1,0 +1,12 @@
+from django.urls import path
+
+from webapp.reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("jobs/<int:pk>/", views.job_report, name="job"),
+    path("compare/", views.compare, name="compare"),
+    path("compare.csv", views.compare_csv, name="compare_csv"),
+]

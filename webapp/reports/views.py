@@ -1,0 +1,104 @@
+"""Manager reports. Thin: selectors read (with the workspace check), templates and report_charts.js draw."""
+
+import csv
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from webapp.jobs.services import METHOD_LABELS
+from webapp.reports import selectors
+
+PAGE_SIZE = 50
+MAX_POINTS = 1000  # the scatter shows at most this many (the newest); the table pages through all
+
+
+def _int_or_none(raw):
+    return int(raw) if raw and str(raw).isdigit() else None
+
+
+@require_GET
+def overview(request):
+    workspaces = list(selectors.overview_workspaces(user=request.user))
+    wanted = _int_or_none(request.GET.get("workspace"))
+    if wanted is not None:
+        chosen = next((w for w in workspaces if w.pk == wanted), None)
+        if chosen is None:
+            raise Http404("Not found.")
+    else:
+        chosen = workspaces[0] if workspaces else None
+    context = {"workspaces": workspaces, "workspace": chosen}
+    if chosen is not None:
+        context.update(selectors.workspace_overview(workspace=chosen))
+    return render(request, "reports/overview.html", context)
+
+
+@require_GET
+def job_report(request, pk: int):
+    job = selectors.job_report_get(user=request.user, pk=pk)
+    return render(request, "reports/job.html", selectors.job_report_context(job))
+
+
+class Comparison:
+    """What the query string asks to compare: a model line's versions, selected jobs, or all finished
+    jobs (optionally of one workspace or method). Shared by the page and the CSV export."""
+
+    def __init__(self, request):
+        params = request.GET
+        self.line = None
+        self.job_ids = [int(v) for v in params.getlist("job") if v.isdigit()]
+        self.workspace_id = _int_or_none(params.get("workspace"))
+        self.method = params.get("method", "") if params.get("method", "") in METHOD_LABELS else ""
+        line_id = _int_or_none(params.get("line"))
+        if line_id is not None:
+            self.line = selectors.model_line_for_report(user=request.user, pk=line_id)
+            self.queryset = selectors.comparison_line_versions(line=self.line)
+        else:
+            self.queryset = selectors.comparison_jobs(user=request.user, workspace_id=self.workspace_id,
+                                                      job_ids=self.job_ids, method=self.method)
+
+    def row(self, obj) -> selectors.Row:
+        return selectors.row_from_version(obj, self.line) if self.line else selectors.row_from_job(obj)
+
+    @property
+    def title(self) -> str:
+        if self.line:
+            return f"Versions of {self.line.name}"
+        return f"{len(self.job_ids)} selected jobs" if self.job_ids else "Finished jobs"
+
+
+@require_GET
+def compare(request):
+    comparison = Comparison(request)
+    page = Paginator(comparison.queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [comparison.row(obj) for obj in page.object_list]
+    points = [comparison.row(obj).point() for obj in comparison.queryset[:MAX_POINTS]]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "reports/compare.html", {
+        "comparison": comparison, "page": page, "rows": rows, "chart": {"points": points, "currency": settings.COST_CURRENCY},
+        "query": query.urlencode(), "workspaces": selectors.overview_workspaces(user=request.user),
+        "methods": METHOD_LABELS, "max_points": MAX_POINTS,
+    })
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+def compare_csv(request):
+    comparison = Comparison(request)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(selectors.CSV_HEADER)
+        for obj in comparison.queryset.iterator(chunk_size=500):
+            yield writer.writerow(selectors.csv_row(comparison.row(obj)))
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="comparison.csv"'
+    return response

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from webapp.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("status/", core_views.status_page, name="status"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("webapp.accounts.urls")),
+    path("datasets/", include("webapp.datasets.urls")),
+    path("jobs/", include("webapp.jobs.urls")),
+    path("adapters/", include("webapp.adapters.urls")),
+    path("reports/", include("webapp.reports.urls")),
+    path("api/v1/", include("webapp.api.urls")),
+]
