@@ -1,4 +1,8 @@
-"""python -m bench [speed|memory|quality|all] [-- extra args for that benchmark]"""
+"""python -m bench [speed|memory|quality|sweep|all] [extra args for that benchmark]
+
+`all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
+arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
+"""
 import sys
 
 import torch
@@ -17,7 +21,10 @@ def main():
     if which in ("quality", "all"):
         from .quality import main as quality
         quality(rest if which == "quality" else [])
-    if which not in ("speed", "memory", "quality", "all"):
+    if which == "sweep":
+        from .sweep import main as sweep
+        sweep(rest)
+    if which not in ("speed", "memory", "quality", "sweep", "all"):
         raise SystemExit(__doc__)
 
 

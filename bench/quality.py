@@ -33,6 +33,45 @@ GPU_SETTINGS = dict(budget=20000, intrinsic_dim=128, popsize=20, stage1_generati
                     mask_every=200, eval_every=25)
 
 
+def parse_value(text: str):
+    """A command-line setting value: JSON where it parses (numbers, true, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def with_overrides(base: dict, items: list[str]) -> dict:
+    """`base` with each KEY=VALUE of `items` (from --set) applied."""
+    settings = dict(base)
+    for item in items:
+        key, value = item.split("=", 1)
+        settings[key] = parse_value(value)
+    return settings
+
+
+def run_arguments() -> argparse.ArgumentParser:
+    """The options every run over a dataset takes (quality and sweep)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backbone", default="demo")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--shots", type=int, default=16)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--cache-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "tuning-bench-cache"))
+    return ap
+
+
+def backbone_and_settings(args, what: str):
+    """(backbone, settings: the CPU or GPU defaults with --set applied), or None when the data is absent."""
+    if not Path(args.data).is_dir():
+        print(f"{what} skipped: dataset folder {args.data} is absent.")
+        return None
+    bb = tuning.load_backbone(args.backbone, device=args.device)
+    return bb, with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
+
+
 def _fmt(xs):
     if not xs:
         return "-"
@@ -42,25 +81,14 @@ def _fmt(xs):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--backbone", default="demo")
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--shots", type=int, default=16)
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--device", default="auto")
+    ap = run_arguments()
     ap.add_argument("--methods", default="zeroshot,cmaes,zosgd,sharpzo,coop")
     ap.add_argument("--no-ablation", action="store_true")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--cache-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "tuning-bench-cache"))
     args = ap.parse_args(argv)
-    if not Path(args.data).is_dir():
-        print(f"quality benchmark skipped: dataset folder {args.data} is absent.")
+    loaded = backbone_and_settings(args, "quality benchmark")
+    if loaded is None:
         return None
-    bb = tuning.load_backbone(args.backbone, device=args.device)
-    settings = dict(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS)
-    for item in args.set:
-        k, v = item.split("=", 1)
-        settings[k] = json.loads(v) if v[:1] in "0123456789-[{tfn" else v
+    bb, settings = loaded
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = args.methods.split(",")
     t_start = time.perf_counter()
@@ -115,7 +143,8 @@ def main(argv=None):
         body += "\n\nAblation (SharpZO stage 2: mask rule / start point; chosen by mean validation accuracy):\n\n"
         body += table(head, rows)
     body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
-    return write(f"quality_{bb.id.replace('/', '_').replace('@', '_').replace(':', '_')}",
+    safe_backbone = bb.id.replace('/', '_').replace('@', '_').replace(':', '_')
+    return write(f"quality_{safe_backbone}_{Path(args.data).name}",
                  "Quality: equal-budget comparison on a real few-shot dataset", body)
 
 

@@ -49,6 +49,14 @@ def rge(loss_fn, w: torch.Tensor, mu: float, q: int, generator: torch.Generator,
     return (coef[:, None] * U).mean(0), float(L.mean())
 
 
+def population(mean: torch.Tensor, X: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+    """Evolution-strategy estimate from one CMA-ES generation's own samples X (S, d) and their
+    losses: mean_i (L_i - mean L) (x_i - mean). It points along the gradient of the loss smoothed at
+    the search's own scale and costs no query, because CMA-ES has already paid for the losses."""
+    X, losses = X.double(), losses.double()
+    return ((losses - losses.mean())[:, None] * (X - mean.double())).mean(0)
+
+
 def estimate(kind: str, loss_fn, w, *, mu: float, q: int = 1, generator=None, mask=None):
     if kind == "cge":
         return cge(loss_fn, w, mu)
@@ -56,4 +64,4 @@ def estimate(kind: str, loss_fn, w, *, mu: float, q: int = 1, generator=None, ma
 
 
 def query_cost(kind: str, d: int, q: int) -> int:
-    return 2 * d if kind == "cge" else 2 * q
+    return {"cge": 2 * d, "population": 0}.get(kind, 2 * q)

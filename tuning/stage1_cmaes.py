@@ -5,7 +5,8 @@ eps* = rho g/||g||, score every candidate x_i at x_i + eps* and tell CMA-ES thos
 unshifted x_i, so it minimises the loss over a neighbourhood and prefers flat regions.
 With rho = 0 this is plain CMA-ES (the BBT-like baseline) and no gradient queries are spent.
 
-Query cost per generation: gradient (2d for CGE) + S candidates + 1 (mean: train loss and
+Query cost per generation: gradient (2d for CGE, 2q for RGE, none for 'population', which reuses
+the previous generation's scores) + S candidates + 1 (mean: train loss and
 validation accuracy) + 1 (mean + eps*, for the sharpness estimate) when rho > 0.
 
 Checkpoints hold no pickle: CMA-ES samples from our own seeded numpy Generator, so its whole state
@@ -34,6 +35,10 @@ def new_es(d: int, cfg):
         return cma.CMAEvolutionStrategy(np.zeros(d), cfg.sigma0, opts)
 
 
+def _tensor(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+
+
 def generation_cost(cfg, sharpness_aware: bool) -> int:
     grad = estimators.query_cost(cfg.stage1_grad, cfg.intrinsic_dim, cfg.rge_queries) if sharpness_aware else 0
     return grad + cfg.popsize + 1 + (1 if sharpness_aware else 0)
@@ -45,13 +50,15 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
     Returns the stage-2 start point, or None when stopped (the checkpoint then holds the state)."""
     cfg, obj = run.cfg, run.obj
     st = run.phase_state if run.phase == "stage1" else {"fitness": [], "since_improved": 0, "best_acc": -1.0}
-    es, recent = new_es(cfg.intrinsic_dim, cfg), []
+    es, recent, previous = new_es(cfg.intrinsic_dim, cfg), [], None
     for fit in st["fitness"]:  # replay: rebuilds the exact CMA-ES state, no queries
+        mean = es.mean.copy()
         X = es.ask()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             es.tell(X, fit)
         recent = (recent + [np.array(X)])[-cfg.recent_generations:]
+        previous = (mean, X, fit)
     cost = generation_cost(cfg, sharpness_aware)
     gen_seed = torch.Generator()
     stage = "cmaes"
@@ -68,9 +75,12 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
         X = es.ask()
         eps = torch.zeros_like(mean)
         if sharpness_aware:
-            gen_seed.manual_seed(cfg.seed * 1_000_003 + gen)
-            g, _ = estimators.estimate(cfg.stage1_grad, obj.losses, mean, mu=cfg.mu_cge, q=cfg.rge_queries,
-                                       generator=gen_seed)
+            if cfg.stage1_grad == "population":  # the last generation's scores; none before the first
+                g = estimators.population(*map(_tensor, previous)) if previous else torch.zeros_like(mean)
+            else:
+                gen_seed.manual_seed(cfg.seed * 1_000_003 + gen)
+                g, _ = estimators.estimate(cfg.stage1_grad, obj.losses, mean, mu=cfg.mu_cge, q=cfg.rge_queries,
+                                           generator=gen_seed)
             if g.norm() > 0:
                 eps = cfg.rho * g / g.norm()
         fit = obj.losses(torch.from_numpy(np.array(X)) + eps).tolist()
@@ -79,6 +89,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
             es.tell(X, fit)
         st["fitness"].append(fit)
         recent = (recent + [np.array(X)])[-cfg.recent_generations:]
+        previous = (mean, X, fit)
 
         run.step += 1
         ev = obj.evaluate(mean)

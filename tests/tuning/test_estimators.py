@@ -65,3 +65,16 @@ def test_mask_restricts_perturbation():
     mask = torch.tensor([1.0, 0.0, 1.0, 0.0])
     g, _ = estimators.rge(f, torch.ones(4, dtype=torch.float64), 1e-3, 3, torch.Generator().manual_seed(1), mask=mask)
     assert g[1] == 0 and g[3] == 0 and g[0] != 0
+
+
+def test_population_estimate_is_the_gradient_scaled_by_the_search_variance():
+    # For a quadratic the Gaussian-smoothed gradient is the true one, so with many samples
+    # X ~ N(m, sigma^2 I) the estimate approaches sigma^2 * grad L(m).
+    d, sigma = 5, 0.3
+    A = torch.diag(torch.arange(1.0, d + 1, dtype=torch.float64))
+    f = lambda W: 0.5 * ((W @ A) * W).sum(1) + W.sum(1)
+    m = torch.tensor([1.0, -1.0, 0.5, 2.0, 0.0], dtype=torch.float64)
+    X = m + sigma * torch.randn(400_000, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    g = estimators.population(m, X, f(X))
+    assert torch.allclose(g / sigma ** 2, A @ m + 1, atol=0.05)
+    assert estimators.query_cost("population", d, 1) == 0

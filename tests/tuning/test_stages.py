@@ -50,7 +50,7 @@ def test_sharpzo_reports_both_stages_with_sharpness_and_sparsity(synth):
     assert stages.index("zo") > max(i for i, s in enumerate(stages) if s == "cmaes")
     assert all(m["sharpness"] is not None for m in r.history if m["stage"] == "cmaes")
     zo = [m for m in r.history if m["stage"] == "zo"]
-    assert all(m["sparsity"] == pytest.approx(0.5) for m in zo)
+    assert all(m["sparsity"] == pytest.approx(tuning.TuneConfig().sparsity) for m in zo)
 
 
 def test_stage1_cost_matches_design(synth):
@@ -59,6 +59,15 @@ def test_stage1_cost_matches_design(synth):
     cm = [m for m in r.history if m["stage"] == "cmaes"]
     # per generation: 2d (CGE) + S candidates + 2 (mean eval + sharpness point)
     assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [2 * 16 + 6 + 2] * 2
+
+
+def test_population_gradient_costs_no_query_and_shifts_from_the_second_generation(synth):
+    cfg = tiny_config(budget=200, stage1_generations=4, stage1_budget_fraction=1.0, method="sharpzo",
+                      stage1_grad="population")
+    cm = [m for m in tuning.tune(cfg, synth).history if m["stage"] == "cmaes"]
+    assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [6 + 2] * 3  # S + mean + sharpness
+    assert cm[0]["sharpness"] == 0.0  # no earlier generation: no shift yet
+    assert all(m["sharpness"] != 0.0 for m in cm[1:])
 
 
 def test_should_stop_returns_best_so_far(synth):
@@ -74,10 +83,11 @@ def test_should_stop_returns_best_so_far(synth):
     assert r.best_val_acc == max(m["val_acc"] for m in r.history)
 
 
-@pytest.mark.parametrize("method,stop_after", [("sharpzo", 3), ("sharpzo", 12), ("coop", 7), ("cmaes", 5),
-                                               ("zosgd", 9)])
-def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, synth, tmp_path):
-    cfg = tiny_config(method=method, budget=200 if method == "coop" else 500)
+@pytest.mark.parametrize("method,stop_after,extra", [
+    ("sharpzo", 3, {}), ("sharpzo", 12, {}), ("sharpzo", 3, {"stage1_grad": "population"}),
+    ("coop", 7, {}), ("cmaes", 5, {}), ("zosgd", 9, {})])
+def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, synth, tmp_path):
+    cfg = tiny_config(method=method, budget=200 if method == "coop" else 500, **extra)
     full = tuning.tune(cfg, synth)
 
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")

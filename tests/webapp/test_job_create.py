@@ -4,6 +4,7 @@ service (a QUEUED row, a message to the tuning queue after commit) and who is re
 import pytest
 from tests.webapp.factories import FAST_TUNING, csrf_client, make_ready_version, post_with_csrf
 from tests.webapp.tiny_backbone import TINY_BACKBONE
+from tuning import TuneConfig
 from webapp.celery import app
 from webapp.datasets.models import DatasetVersion
 from webapp.jobs.models import Job
@@ -37,7 +38,7 @@ def test_form_lists_backbones_with_the_demo_one_first_and_labelled(alice, versio
 def test_form_folds_advanced_settings_away_with_their_defaults_and_help(alice, version):
     page = csrf_client(alice).get("/jobs/new/").content.decode()
     details = page[page.index('<details id="advanced"'):page.index("</details>")]
-    assert 'name="sparsity"' in details and 'value="0.5"' in details
+    assert 'name="sparsity"' in details and f'value="{TuneConfig().sparsity}"' in details
     assert "Fraction of the d coordinates frozen by the mask" in details  # TuneConfig's help text
     assert 'name="budget"' not in details
 
@@ -51,7 +52,7 @@ def test_launch_creates_a_queued_job_and_enqueues_it_after_commit(alice, version
     assert job.status == Job.Status.QUEUED and job.attempts == 0
     assert job.workspace == version.dataset.workspace and job.created_by == alice
     assert (job.backbone, job.method, job.shots, job.budget) == (TINY_BACKBONE, "sharpzo", 2, 300)
-    assert job.config["intrinsic_dim"] == 8 and job.config["sparsity"] == 0.5
+    assert job.config["intrinsic_dim"] == 8 and job.config["sparsity"] == TuneConfig().sparsity
     assert job.model_line_name == "line 3"
     assert len(callbacks) == 1  # the message leaves only once the row is committed
     assert app.amqp.router.route({}, "webapp.jobs.tasks.run_tuning_job")["queue"].name == "tuning"
