@@ -83,4 +83,4 @@ def test_reaper_task_is_the_beat_entry(job, settings):
     from webapp.jobs.tasks import requeue_stale_jobs
 
     stale(job, settings)
-    assert requeue_stale_jobs() == {"requeued": [job.pk], "failed": [], "cancelled": []}
+    assert requeue_stale_jobs() == {"requeued": [job.pk], "failed": [], "cancelled": [], "resent": []}

@@ -213,6 +213,34 @@ class ReaperReport:
     cancelled: list[int] = field(default_factory=list)
 
 
+def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int]:
+    """Queued jobs whose message is no longer in the broker (a Redis restarted without persistence,
+    or emptied) get it sent again, with a line in their log, so that no job shows "queued" with
+    nothing behind it. Only jobs queued for JOB_RESEND_AFTER_SECONDS are looked at, so a message on
+    its way is not doubled; a double would be harmless anyway, since only one delivery can claim."""
+    from webapp.jobs.broker import tuning_jobs_with_a_message
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
+    waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True))
+    present = tuning_jobs_with_a_message(queue) if waiting else None
+    if present is None:  # nothing waiting, or the broker cannot be read: conclude nothing
+        return []
+    note = (f"[{now:%Y-%m-%d %H:%M:%S}] its message was missing from the broker (was Redis restarted or "
+            "emptied?); it was sent again.\n")
+    resent = []
+    for job_id in waiting:
+        if job_id in present:
+            continue
+        with transaction.atomic():
+            if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(log=_append(note)):
+                resent.append(job_id)
+                _enqueue_after_commit(job_id)
+    if resent:
+        log.warning("queued jobs without a broker message, sent again: %s", resent)
+    return resent
+
+
 def jobs_requeue_stale(*, now=None) -> ReaperReport:
     """Running jobs whose worker stopped sending heartbeats (killed, powered off, frozen): requeue them
     to resume from their last checkpoint, or fail them after JOB_MAX_ATTEMPTS, so that no job stays

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from webapp.jobs.execution import job_execute
-from webapp.jobs.services import jobs_requeue_stale
+from webapp.jobs.services import jobs_requeue_stale, jobs_resend_lost_messages
 
 
 @shared_task(name="webapp.jobs.tasks.run_tuning_job", bind=True, acks_late=True,
@@ -16,4 +16,5 @@ def run_tuning_job(self, job_id: int) -> str:
 @shared_task(name="webapp.jobs.tasks.requeue_stale_jobs")
 def requeue_stale_jobs() -> dict:
     report = jobs_requeue_stale()
-    return {"requeued": report.requeued, "failed": report.failed, "cancelled": report.cancelled}
+    return {"requeued": report.requeued, "failed": report.failed, "cancelled": report.cancelled,
+            "resent": jobs_resend_lost_messages()}

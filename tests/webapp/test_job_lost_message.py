@@ -1,0 +1,56 @@
+"""A queued job whose broker message is gone (Redis restarted without persistence, or emptied) is
+found by the reaper and sent again, so it runs instead of showing "queued" forever; a job whose
+message is still waiting, or that was queued a moment ago, is left alone."""
+
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from tests.conftest import wait_for
+from tests.webapp.factories import make_job, make_ready_version
+from webapp.jobs.broker import tuning_jobs_with_a_message
+from webapp.jobs.models import Job
+from webapp.jobs.services import jobs_resend_lost_messages
+from webapp.jobs.tasks import run_tuning_job
+
+
+def queued_long_ago(job: Job, settings) -> None:
+    Job.objects.filter(pk=job.pk).update(
+        queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + 1))
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_job_whose_message_was_lost_is_sent_again_and_runs(celery_worker, make_user, settings):
+    alice = make_user("alice", workspace="Press line")
+    job = make_job(make_ready_version("Press line", user=alice, per_class=4), user=alice, budget=60)
+    queued_long_ago(job, settings)  # a row with no message behind it, as after a Redis restart
+
+    assert jobs_resend_lost_messages() == [job.pk]
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=120, message="the job to run")
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    assert "its message was missing from the broker" in job.log and job.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_queued_job_whose_message_is_waiting_is_left_alone(make_user, settings):
+    queue = "tuning-resend-test"  # no worker serves it, so the message stays put
+    job = make_job(make_ready_version("Press line", per_class=4))
+    queued_long_ago(job, settings)
+    run_tuning_job.apply_async(args=[job.pk], queue=queue)
+    try:
+        assert tuning_jobs_with_a_message(queue) == {job.pk}
+        assert jobs_resend_lost_messages(queue=queue) == []
+    finally:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+
+
+@pytest.mark.django_db
+def test_a_job_queued_a_moment_ago_is_not_looked_at(make_user, django_capture_on_commit_callbacks):
+    make_job(make_ready_version("Press line", per_class=4))  # its message may still be on its way
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert jobs_resend_lost_messages() == []
+    assert not callbacks
