@@ -102,7 +102,7 @@ def test_job_of_a_killed_worker_is_requeued_and_resumes_from_its_checkpoint(star
     killed_at = refreshed(job).queries_used
     with default_storage.open(job.checkpoint) as handle:
         checkpoint_queries = json.load(handle)["queries"]
-    assert 0 < checkpoint_queries <= killed_at
+    assert 0 < checkpoint_queries <= killed_at  # points are stored before each checkpoint
 
     start_worker(queues="tuning")  # a live machine
     wait_for(lambda: jobs_requeue_stale().requeued == [job.pk], timeout=60, message="the reaper to requeue it")

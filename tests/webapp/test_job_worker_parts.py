@@ -96,6 +96,16 @@ def test_checkpoint_saves_are_spaced_out(fence):
     assert StorageCheckpoint(fence).load() == {"queries": 1}
 
 
+def test_every_point_up_to_a_checkpoint_is_stored_before_it(fence):
+    sink = MetricSink(fence, flush_seconds=3600, flush_points=10_000)  # would hold its points for an hour
+    checkpoint = StorageCheckpoint(fence, before_save=sink.flush, min_interval_s=0)
+    sink.add(point(30, 1))
+    sink.add(point(60, 2))
+    checkpoint.save({"queries": 60})
+    assert list(MetricPoint.objects.values_list("queries", flat=True).order_by("seq")) == [30, 60]
+    assert Job.objects.get(pk=fence.job_id).queries_used == 60  # the row is never behind its checkpoint
+
+
 def test_a_lost_attempt_does_not_move_the_checkpoint_pointer(fence):
     StorageCheckpoint(fence, min_interval_s=0).save({"queries": 1})
     kept = Job.objects.get(pk=fence.job_id).checkpoint

@@ -29,8 +29,13 @@ def checkpoint_prefix(job_id: int) -> str:
 
 
 class StorageCheckpoint:
-    def __init__(self, fence: Fence, *, min_interval_s: float = MIN_SECONDS_BETWEEN_SAVES):
+    """`before_save` runs first at each save: the job passes its metric sink's flush, so the database
+    holds every point up to the checkpoint and a resume (which re-emits only what comes after it)
+    leaves no gap in the curve."""
+
+    def __init__(self, fence: Fence, *, before_save=None, min_interval_s: float = MIN_SECONDS_BETWEEN_SAVES):
         self.fence = fence
+        self.before_save = before_save
         self.min_interval_s = min_interval_s
         self._last_save = float("-inf")
         self._saves = 0
@@ -59,6 +64,8 @@ class StorageCheckpoint:
         if now - self._last_save < self.min_interval_s or self.fence.lost:
             return
         self._last_save = now
+        if self.before_save:
+            self.before_save()
         self._saves += 1
         previous = self._current()
         wanted = f"{checkpoint_prefix(self.fence.job_id)}-a{self.fence.attempt}-{self._saves:06d}.json"

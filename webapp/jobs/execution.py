@@ -72,7 +72,7 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
                                     cache_dir=cache / "features")
     zero_shot = evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
 
-    checkpoint = StorageCheckpoint(fence)
+    checkpoint = StorageCheckpoint(fence, before_save=sink.flush)
     result = tuning.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
                          backbone=backbone)
     sink.flush()
