@@ -42,7 +42,7 @@ def test_a_queued_job_whose_message_is_waiting_is_left_alone(make_user, settings
     queued_long_ago(job, settings)
     run_tuning_job.apply_async(args=[job.pk], queue=queue)
     try:
-        assert tuning_jobs_with_a_message(queue) == {job.pk}
+        assert job.pk in tuning_jobs_with_a_message(queue)  # beside any unacknowledged ones of other tests
         assert jobs_resend_lost_messages(queue=queue) == []
     finally:
         redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
