@@ -41,11 +41,13 @@ def test_a_queued_job_whose_message_is_waiting_is_left_alone(make_user, settings
     job = make_job(make_ready_version("Press line", per_class=4))
     queued_long_ago(job, settings)
     run_tuning_job.apply_async(args=[job.pk], queue=queue)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.lpush(queue, b"not a message")  # whatever else sits there must not stop the scan
     try:
         assert job.pk in tuning_jobs_with_a_message(queue)  # beside any unacknowledged ones of other tests
         assert jobs_resend_lost_messages(queue=queue) == []
     finally:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+        broker.delete(queue)
 
 
 @pytest.mark.django_db

@@ -34,19 +34,25 @@ def tuning_jobs_with_a_message(queue: str | None = None) -> set[int] | None:
             # kombu keeps one list per priority step; priority 0 (ours) is the plain queue name.
             lists = [queue] + [f"{queue}{channel.sep}{step}" for step in channel.priority_steps if step]
             waiting = [raw for name in lists for raw in client.lrange(name, 0, -1)]
-            delivered = [json.loads(raw)[0] for raw in client.hvals(channel.unacked_key)]
+            delivered = client.hvals(channel.unacked_key)
     except Exception:  # the broker is down: nothing can be concluded, the next pass tries again
         log.warning("could not read the broker's tuning queue", exc_info=True)
         return None
-    messages = [json.loads(raw) for raw in waiting] + delivered
-    return {job_id for job_id in map(_job_id, messages) if job_id is not None}
+    return {job_id for job_id in map(_job_id, [*waiting, *delivered]) if job_id is not None}
 
 
-def _job_id(message: dict) -> int | None:
-    if (message.get("headers") or {}).get("task") != TUNING_TASK:
+def _job_id(raw: bytes) -> int | None:
+    """The job id a run_tuning_job message carries; None for other tasks and for anything unreadable
+    (at worst its job is sent again, which is harmless)."""
+    try:
+        message = json.loads(raw)
+        if isinstance(message, list):  # an unacknowledged entry: [message, exchange, routing key]
+            message = message[0]
+        if (message.get("headers") or {}).get("task") != TUNING_TASK:
+            return None
+        body = message.get("body", "")
+        if (message.get("properties") or {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        return int(json.loads(body)[0][0])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
-    body = message.get("body", "")
-    if (message.get("properties") or {}).get("body_encoding") == "base64":
-        body = base64.b64decode(body)
-    args = json.loads(body)[0]
-    return int(args[0]) if args else None
