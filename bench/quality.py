@@ -72,6 +72,15 @@ def backbone_and_settings(args, what: str):
     return bb, with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
 
 
+def settings_record(settings: dict) -> str:
+    """The run's settings for a result file: the overrides, then every tuner setting as it was, so a
+    later change of defaults cannot change what the file says was measured."""
+    full = tuning.TuneConfig.from_dict(settings).to_dict()
+    for per_run in ("method", "backbone", "seed", "shots", "device"):
+        full.pop(per_run)
+    return f"Settings: {json.dumps(settings)}. Full tuner configuration: `{json.dumps(full)}`."
+
+
 def _fmt(xs):
     if not xs:
         return "-"
@@ -104,6 +113,7 @@ def main(argv=None):
         print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
               f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
 
+    defaults = tuning.TuneConfig.from_dict(settings)
     for seed in seeds:
         data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
         for m in methods:
@@ -112,8 +122,7 @@ def main(argv=None):
             for rule in ("salient", "lowest"):
                 for start in ("mean", "recent_average"):
                     label = f"sharpzo {rule}/{start}"
-                    same_as_default = (rule, start) == (settings.get("mask_rule", "salient"),
-                                                        settings.get("stage2_start", "mean"))
+                    same_as_default = (rule, start) == (defaults.mask_rule, defaults.stage2_start)
                     if same_as_default and ("sharpzo", seed) in runs:
                         runs[(label, seed)] = runs[("sharpzo", seed)]
                     else:
@@ -131,7 +140,7 @@ def main(argv=None):
     head = ["method", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "queries", "seconds"]
     body = (f"Backbone `{bb.id}` ({bb.label}), data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, "
             f"device {bb.device}. Equal budget for every method: {settings['budget']} queries (CoOp: one "
-            f"forward+backward = one query). Settings: {json.dumps(settings)}.\n\n"
+            f"forward+backward = one query). {settings_record(settings)}\n\n"
             + table(head, rows_for(methods)))
     if not args.no_ablation:
         labels = [f"sharpzo {r}/{s}" for r in ("salient", "lowest") for s in ("mean", "recent_average")]

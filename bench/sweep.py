@@ -1,13 +1,15 @@
 """Sweep: choose a setting on the VALIDATION split only. Runs one method over the values of one
-setting (3 seeds, the quality benchmark's CPU settings) and reports mean validation accuracy and
-final training loss per value. The test split is never evaluated here, so nothing is tuned on it.
+setting, or over named variants (sets of settings), for 3 seeds with the quality benchmark's CPU
+settings, and reports mean validation accuracy and final training loss per row. The test split is
+never evaluated here, so nothing is tuned on it.
 
     python -m bench sweep --method zosgd --grid lr=0.1,0.3,1,3,10,30
     python -m bench sweep --method sharpzo --grid sparsity=0,0.5 --set mask_every=1000
+    python -m bench sweep --name first-run --variant method=zosgd \
+        --variant method=sharpzo stage1_grad=population mask_scores=history
 """
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -15,41 +17,52 @@ from pathlib import Path
 import tuning
 
 from .common import table, write
-from .quality import backbone_and_settings, parse_value, run_arguments
+from .quality import backbone_and_settings, parse_value, run_arguments, settings_record, with_overrides
 
 
 def main(argv=None):
     ap = run_arguments()
-    ap.add_argument("--method", required=True)
-    ap.add_argument("--grid", required=True, metavar="KEY=V1,V2,...")
+    ap.add_argument("--method", default="sharpzo")
+    ap.add_argument("--grid", metavar="KEY=V1,V2,...", help="one row per value of one setting")
+    ap.add_argument("--variant", action="append", nargs="+", metavar="KEY=VALUE",
+                    help="one row with these settings (repeat for more rows)")
+    ap.add_argument("--name", help="result file: bench/results/sweep_<name>.md (default: <method>_<key> "
+                                   "for --grid, 'variants' for --variant)")
     args = ap.parse_args(argv)
+    if bool(args.grid) == bool(args.variant):
+        ap.error("give either --grid or one or more --variant")
     loaded = backbone_and_settings(args, "sweep")
     if loaded is None:
         return None
     bb, settings = loaded
-    key, values = args.grid.split("=", 1)
-    values = [parse_value(v) for v in values.split(",")]
+    if args.grid:
+        key, values = args.grid.split("=", 1)
+        rows_over = [{key: parse_value(v)} for v in values.split(",")]
+        labels, name = values.split(","), args.name or f"{args.method}_{key}"
+    else:
+        rows_over = [with_overrides({}, items) for items in args.variant]
+        labels, name, key = [" ".join(items) for items in args.variant], args.name or "variants", "variant"
     seeds = [int(s) for s in args.seeds.split(",")]
     datas = {s: tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=s, cache_dir=args.cache_dir)
              for s in seeds}
     t_start, rows = time.perf_counter(), []
-    for value in values:
+    for label, over in zip(labels, rows_over):
         vals, losses = [], []
         for seed in seeds:
-            cfg = tuning.TuneConfig.from_dict({**settings, key: value, "method": args.method, "backbone": bb.id,
+            cfg = tuning.TuneConfig.from_dict({**settings, "method": args.method, **over, "backbone": bb.id,
                                                "seed": seed, "shots": args.shots, "device": str(bb.device)})
             result = tuning.tune(cfg, datas[seed], backbone=bb)
             vals.append(result.best_val_acc)
             losses.append(next(m["train_loss"] for m in reversed(result.history) if m["train_loss"] is not None))
-        rows.append([value, f"{100 * statistics.mean(vals):.1f}", " / ".join(f"{100 * v:.1f}" for v in vals),
+        rows.append([label, f"{100 * statistics.mean(vals):.1f}", " / ".join(f"{100 * v:.1f}" for v in vals),
                      f"{statistics.mean(losses):.3f}"])
         print(" | ".join(map(str, rows[-1])), flush=True)
-    body = (f"Method `{args.method}`, backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, "
-            f"seeds {seeds}. Settings: {json.dumps(settings)}. Validation split only; the test split is not "
-            f"evaluated.\n\n"
+    body = (f"Method `{args.method}` unless a row says otherwise, backbone `{bb.id}`, data "
+            f"`{Path(args.data).name}`, {args.shots} shots, seeds {seeds}. {settings_record(settings)} "
+            "Rows change only what they name. Validation split only; the test split is not evaluated.\n\n"
             + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)"], rows)
             + f"\n\nWall time {time.perf_counter() - t_start:.0f} s.")
-    return write(f"sweep_{args.method}_{key}", f"Validation sweep: {args.method}, {key}", body)
+    return write(f"sweep_{name}", f"Validation sweep: {name}", body)
 
 
 if __name__ == "__main__":

@@ -51,9 +51,10 @@ class TuneConfig:
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0)
     rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
                     "0 turns the sharpness-aware shift off).", min=0.0)
-    stage1_grad: str = _f("cge", "Gradient estimate for the worst-case shift: 'cge' (2d queries, exact "
-                          "to O(mu^2)), 'rge' or 'kernel_rge' (2*rge_queries queries), or 'population' "
-                          "(no queries: the previous generation's samples and scores).",
+    stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
+                          "queries: the previous generation's samples and scores), 'cge' (2d queries, "
+                          "exact to O(mu^2), as the paper does) or 'rge' / 'kernel_rge' (2*rge_queries "
+                          "queries). 'population' scored higher on validation: see tuning/README.md.",
                           choices=("cge", "rge", "kernel_rge", "population"))
     rge_queries: int = _f(8, "Random directions per stage-1 RGE estimate (only for stage1_grad rge/kernel_rge).",
                           min=1)
@@ -61,7 +62,7 @@ class TuneConfig:
     stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).", min=0)
     patience: int = _f(10, "Switch to stage 2 early after this many generations without a better "
                        "validation accuracy (0 = never early).", min=0)
-    stage1_budget_fraction: float = _f(0.5, "Stage 1 stops before it spends more than this share of the "
+    stage1_budget_fraction: float = _f(0.25, "Stage 1 stops before it spends more than this share of the "
                                        "budget (sharpzo only), so stage 2 always gets the rest.",
                                        min=0.0, max=1.0)
     stage2_start: str = _f("mean", "Where stage 2 starts: 'mean' (the CMA-ES mean) or 'recent_average' "
@@ -76,10 +77,15 @@ class TuneConfig:
     q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1).", min=1)
     stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
                                "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
-    mask_every: int = _f(200, "Steps between mask refreshes K_mask (each refresh costs 2d + 2 queries; "
-                         "paper: 200).", min=1)
+    mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
+                         "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1)
     sparsity: float = _f(0.25, "Fraction of the d coordinates frozen by the mask (paper: 0.5; chosen on "
                          "validation on the demo backbone: 0.25 beat 0 and 0.5).", min=0.0, max=0.99)
+    mask_scores: str = _f("history", "Where a mask refresh gets its gradient: 'history' (the average of "
+                          "the stage's own step estimates since the last refresh: no query; the first "
+                          "K_mask steps run dense) or 'cge' (a CGE sweep at w, 2d queries, as the paper "
+                          "does). 'history' scored higher on validation: see tuning/README.md.",
+                          choices=("cge", "history"))
     mask_rule: str = _f("salient", "Which coordinates the mask keeps: 'salient' (highest score "
                         "w_i^2 * zscore|G_i|, as the paper says) or 'lowest' (as the published code does).",
                         choices=("salient", "lowest"))

@@ -87,7 +87,9 @@ class Run:
     def restore(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"The checkpoint has state version {state.get('version')}, expected {STATE_VERSION}.")
-        saved, now = dict(state["config"]), self.cfg.to_dict()
+        now = self.cfg.to_dict()
+        # A setting added since the checkpoint was written takes its current default, as the job's does.
+        saved = {**type(self.cfg)().to_dict(), **state["config"]}
         saved.pop("device", None), now.pop("device", None)  # a job may resume on another device
         if saved != now:
             changed = sorted(k for k in now if saved.get(k) != now[k])

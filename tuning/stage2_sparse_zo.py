@@ -1,11 +1,17 @@
 """Stage 2: sparse ZO-SGD with Z-pruning (dense when sparse=False: the MeZO-like baseline).
 
-Every K_mask steps: a CGE gradient G at w (2d queries) gives per-coordinate scores
-s_i = w_i^2 * zscore(|G|)_i (the z-score keeps a single outlier estimate from dominating) and a
-mask Omega keeping (1 - sparsity) of the coordinates; the sharpness L(w + rho G/||G||) - L(w) is
-logged then (2 queries). Each step perturbs and updates only the coordinates in Omega:
+Every K_mask steps: a gradient G at w gives per-coordinate scores s_i = w_i^2 * zscore(|G|)_i
+(the z-score keeps a single outlier estimate from dominating) and a mask Omega keeping
+(1 - sparsity) of the coordinates; the sharpness L(w + rho G/||G||) - L(w) is logged then
+(2 queries). Each step perturbs and updates only the coordinates in Omega:
 g = [L(w + mu u*Omega) - L(w - mu u*Omega)] / (2 mu) * (u*Omega);  w <- w - lr g   (2q queries).
 Directions come from a generator seeded by (seed, step), so they are regenerated, never stored.
+
+G comes from a CGE sweep at w (mask_scores='cge', 2d queries, as the paper does) or from the
+stage's own step estimates (mask_scores='history', no query): their average over the steps since
+the last refresh, which is unbiased for the gradient along that stretch. A coordinate the mask froze
+has no new estimate and keeps its last average; the first K_mask steps run dense, so every
+coordinate has one.
 """
 from __future__ import annotations
 
@@ -28,26 +34,29 @@ def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str)
 def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     """Runs until the budget is spent or a stop; returns False when stopped."""
     cfg, obj, d = run.cfg, run.obj, run.cfg.intrinsic_dim
+    st = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d, "k": 0,
+          "sharpness": None, "evaluated_k": -1, "step_sum": [0.0] * d, "scores_from": [0.0] * d}
     if run.phase == "stage2":
-        st = run.phase_state
-    else:
-        st = {"w": [float(x) for x in w0.double()], "mask": [1.0] * d, "k": 0, "sharpness": None,
-              "evaluated_k": -1}
+        st.update(run.phase_state)  # a checkpoint from before a key existed keeps that key's start value
     w, mask = torch.tensor(st["w"], dtype=torch.float64), torch.tensor(st["mask"], dtype=torch.float64)
+    step_sum = torch.tensor(st["step_sum"], dtype=torch.float64)  # sum of step estimates since the refresh
+    scores_from = torch.tensor(st["scores_from"], dtype=torch.float64)  # the G the last mask was built from
+    from_history = sparse and cfg.mask_scores == "history"
     gen = torch.Generator()
     step_cost = 2 * cfg.q
-    refresh_cost = 2 * d + 2
+    refresh_cost = 2 + (0 if from_history else 2 * d)
     stage = "zo"
 
     def state():
-        return {**st, "w": [float(x) for x in w], "mask": [float(x) for x in mask]}
+        return {**st, "w": [float(x) for x in w], "mask": [float(x) for x in mask],
+                "step_sum": [float(x) for x in step_sum], "scores_from": [float(x) for x in scores_from]}
 
     def sparsity():
         return float(1.0 - mask.mean())
 
     while True:
         k = st["k"]
-        refresh = sparse and k % cfg.mask_every == 0
+        refresh = sparse and k % cfg.mask_every == 0 and not (from_history and k == 0)
         evaluate = (k + 1) % cfg.eval_every == 0
         if refresh and obj.remaining < step_cost + refresh_cost + evaluate + 1 and k > 0:
             refresh = False  # too little budget left for a refresh: keep stepping with the current mask
@@ -58,7 +67,12 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
             run.save("stage2", state())
             return False
         if refresh:
-            G, _ = estimators.cge(obj.losses, w, cfg.mu_cge)
+            if from_history:
+                G = torch.where(mask > 0, step_sum / cfg.mask_every, scores_from)
+                step_sum.zero_()
+            else:
+                G, _ = estimators.cge(obj.losses, w, cfg.mu_cge)
+            scores_from = G
             mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule)
             shift = cfg.rho * G / G.norm() if G.norm() > 0 else torch.zeros_like(G)
             l_w, l_shift = obj.losses(torch.stack([w, w + shift])).tolist()
@@ -67,6 +81,8 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
         g, _ = estimators.rge(obj.losses, w, cfg.mu, cfg.q, gen, mask=mask if sparse else None,
                               kernel_weighted=(cfg.stage2_estimator == "kernel_rge"))
         w = w - cfg.lr * g
+        if from_history:
+            step_sum += g
         st["k"] = k + 1
         run.step += 1
         if evaluate:

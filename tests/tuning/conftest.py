@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -36,9 +35,3 @@ def hf_backbone(tmp_path_factory):
 def synth(causal_backbone):
     return synthetic_data(causal_backbone)
 
-
-def tiny_config(**kw):
-    base = dict(backbone="tiny-causal", device="cpu", budget=400, intrinsic_dim=16, popsize=6,
-                stage1_generations=8, patience=0, mask_every=20, eval_every=5, checkpoint_every=5)
-    base.update(kw)
-    return tuning.TuneConfig(**base)

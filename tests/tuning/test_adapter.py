@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import tuning
-from conftest import tiny_config
+from tiny_run import tiny_config
 from images import make_folder
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import tuning
-from conftest import ROOT
+from tiny_run import ROOT
 from tiny_models import TINY_CFG, tiny_causal
 
 

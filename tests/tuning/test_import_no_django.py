@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from conftest import ROOT
+from tiny_run import ROOT
 
 CODE = r"""
 import importlib, pkgutil, sys

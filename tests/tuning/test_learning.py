@@ -3,7 +3,7 @@ every forward-only method lowers the training loss and beats zero-shot on valida
 import pytest
 
 import tuning
-from conftest import tiny_config
+from tiny_run import tiny_config
 
 
 @pytest.mark.parametrize("method", ["sharpzo", "cmaes", "zosgd", "coop"])

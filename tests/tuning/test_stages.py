@@ -4,7 +4,7 @@ import json
 import pytest
 
 import tuning
-from conftest import tiny_config
+from tiny_run import tiny_config
 
 KEYS = {"step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "elapsed_s"}
 
@@ -50,11 +50,12 @@ def test_sharpzo_reports_both_stages_with_sharpness_and_sparsity(synth):
     assert stages.index("zo") > max(i for i, s in enumerate(stages) if s == "cmaes")
     assert all(m["sharpness"] is not None for m in r.history if m["stage"] == "cmaes")
     zo = [m for m in r.history if m["stage"] == "zo"]
-    assert all(m["sparsity"] == pytest.approx(tuning.TuneConfig().sparsity) for m in zo)
+    assert {m["sparsity"] for m in zo} == {0.0, tuning.TuneConfig().sparsity}  # dense first window, then masked
 
 
 def test_stage1_cost_matches_design(synth):
-    cfg = tiny_config(budget=200, stage1_generations=3, stage1_budget_fraction=1.0, method="sharpzo")
+    cfg = tiny_config(budget=200, stage1_generations=3, stage1_budget_fraction=1.0, method="sharpzo",
+                      stage1_grad="cge")
     r = tuning.tune(cfg, synth)
     cm = [m for m in r.history if m["stage"] == "cmaes"]
     # per generation: 2d (CGE) + S candidates + 2 (mean eval + sharpness point)
@@ -68,6 +69,19 @@ def test_population_gradient_costs_no_query_and_shifts_from_the_second_generatio
     assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [6 + 2] * 3  # S + mean + sharpness
     assert cm[0]["sharpness"] == 0.0  # no earlier generation: no shift yet
     assert all(m["sharpness"] != 0.0 for m in cm[1:])
+
+
+def test_history_mask_scores_cost_no_sweep_and_start_dense(synth):
+    # Stage 2 alone (no stage 1), so every query after zero-shot is a stage-2 one.
+    cfg = tiny_config(budget=300, stage1_generations=0, mask_scores="history", mask_every=20, eval_every=5)
+    zo = [m for m in tuning.tune(cfg, synth).history if m["stage"] == "zo"]
+    assert [m["sparsity"] for m in zo[:4]] == [0.0] * 4  # steps 5..20: the first window is dense
+    assert all(m["sparsity"] == pytest.approx(cfg.sparsity) for m in zo[4:-1])
+    assert zo[3]["sharpness"] is None and zo[4]["sharpness"] is not None
+    costs = [b["queries"] - a["queries"] for a, b in zip(zo, zo[1:])]
+    step_and_eval = 5 * 2 * cfg.q + 1
+    assert costs[:3] == [step_and_eval] * 3
+    assert costs[3] == step_and_eval + 2  # the refresh at step 20 pays for the sharpness point only
 
 
 def test_should_stop_returns_best_so_far(synth):
@@ -84,7 +98,8 @@ def test_should_stop_returns_best_so_far(synth):
 
 
 @pytest.mark.parametrize("method,stop_after,extra", [
-    ("sharpzo", 3, {}), ("sharpzo", 12, {}), ("sharpzo", 3, {"stage1_grad": "population"}),
+    ("sharpzo", 3, {}), ("sharpzo", 14, {}), ("sharpzo", 3, {"stage1_grad": "cge"}),
+    ("sharpzo", 12, {"stage1_grad": "cge", "mask_scores": "cge"}),
     ("coop", 7, {}), ("cmaes", 5, {}), ("zosgd", 9, {})])
 def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, synth, tmp_path):
     cfg = tiny_config(method=method, budget=200 if method == "coop" else 500, **extra)
@@ -108,6 +123,28 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, s
     assert _strip_time(second.history) == _strip_time(full.history)
     assert second.adapter.w.tolist() == full.adapter.w.tolist()
     assert second.best_val_acc == full.best_val_acc
+
+
+def test_checkpoint_from_before_a_setting_existed_resumes_where_it_stopped(synth, tmp_path):
+    cfg = tiny_config(budget=500)
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    polls = {"n": 0}
+
+    def stop():
+        polls["n"] += 1
+        return polls["n"] > 14
+
+    first = tuning.tune(cfg, synth, should_stop=stop, checkpoint=ckpt)
+    state = ckpt.load()
+    assert state["phase"] == "stage2"
+    del state["config"]["mask_scores"]  # as written by the release before mask_scores
+    for key in ("step_sum", "scores_from"):
+        del state["phase_state"][key]
+    ckpt.save(state)
+    resumed = tuning.tune(cfg, synth, checkpoint=ckpt)
+    assert not resumed.stopped and cfg.budget - 5 <= resumed.queries_used <= cfg.budget
+    assert resumed.history[: len(first.history)] == first.history
+    assert resumed.history[len(first.history)]["step"] > first.history[-1]["step"]
 
 
 def test_checkpoint_with_other_settings_is_refused(synth, tmp_path):

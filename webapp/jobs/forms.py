@@ -16,10 +16,11 @@ from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 
 METHOD_CHOICES = [
-    ("sharpzo", "SharpZO: sharpness-aware CMA-ES, then sparse ZO-SGD (recommended)"),
+    ("sharpzo", "SharpZO: sharpness-aware CMA-ES, then sparse ZO-SGD (default)"),
     ("zeroshot", "Zero-shot: no tuning, the baseline"),
     ("cmaes", "CMA-ES only (BBT-like baseline)"),
-    ("zosgd", "ZO-SGD only (MeZO-like baseline)"),
+    # Measured, not assumed: bench/results/sweep_first-run-query-economy.md and tuning/README.md.
+    ("zosgd", "ZO-SGD only (MeZO-like; scored higher than SharpZO on the demo backbone at small budgets)"),
     ("coop", "CoOp: backpropagation reference (not forward-only, needs more memory)"),
 ]
 

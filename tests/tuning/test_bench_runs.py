@@ -1,0 +1,57 @@
+"""The quality benchmark and the validation sweep run end to end (tiny backbone, tiny budgets) and
+write their result files; the sweep never evaluates the test split."""
+import pytest
+
+import bench.common
+import tuning
+from bench import quality, sweep
+from images import make_folder
+
+TINY = ["--backbone", "tiny-causal", "--device", "cpu", "--shots", "2", "--seeds", "0,1",
+        "--set", "budget=60", "--set", "intrinsic_dim=8", "--set", "popsize=4", "--set", "mask_every=5",
+        "--set", "eval_every=3"]
+
+
+@pytest.fixture
+def bench_run(causal_backbone, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path / "results")
+    data = make_folder(tmp_path / "data", per_class=6)
+    return ["--data", str(data), "--cache-dir", str(tmp_path / "cache"), *TINY]
+
+
+def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_path):
+    quality.main([*bench_run, "--methods", "zeroshot,zosgd,sharpzo"])
+    text = (tmp_path / "results" / "quality_tiny-causal_data.md").read_text()
+    for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "sharpzo lowest/recent_average"):
+        assert row in text
+    assert '"mask_scores": "history"' in text  # the full configuration is on record
+
+
+class Untouchable:
+    """Stands in for the test split: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the sweep read the test split ({name})")
+
+    def __len__(self):
+        raise AssertionError("the sweep read the test split (len)")
+
+
+def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeypatch):
+    load = tuning.load_image_folder
+
+    def without_test_split(*args, **kwargs):
+        data = load(*args, **kwargs)
+        data.test = Untouchable()
+        return data
+
+    monkeypatch.setattr(tuning, "load_image_folder", without_test_split)
+    sweep.main([*bench_run, "--name", "check", "--variant", "method=zosgd",
+                "--variant", "stage1_grad=cge", "mask_scores=cge"])
+    text = (tmp_path / "results" / "sweep_check.md").read_text()
+    assert "| method=zosgd |" in text and "| stage1_grad=cge mask_scores=cge |" in text
+
+
+def test_sweep_wants_a_grid_or_variants(bench_run):
+    with pytest.raises(SystemExit):
+        sweep.main(bench_run)
