@@ -54,7 +54,7 @@ class TuneConfig:
     stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
                           "queries: the previous generation's samples and scores), 'cge' (2d queries, "
                           "exact to O(mu^2), as the paper does) or 'rge' / 'kernel_rge' (2*rge_queries "
-                          "queries). 'population' scored higher on validation: see tuning/README.md.",
+                          "queries). 'population' scored higher on validation in our benchmarks (tuning/README.md).",
                           choices=("cge", "rge", "kernel_rge", "population"))
     rge_queries: int = _f(8, "Random directions per stage-1 RGE estimate (only for stage1_grad rge/kernel_rge).",
                           min=1)
@@ -84,7 +84,7 @@ class TuneConfig:
     mask_scores: str = _f("history", "Where a mask refresh gets its gradient: 'history' (the average of "
                           "the stage's own step estimates since the last refresh: no query; the first "
                           "K_mask steps run dense) or 'cge' (a CGE sweep at w, 2d queries, as the paper "
-                          "does). 'history' scored higher on validation: see tuning/README.md.",
+                          "does). 'history' scored higher on validation in our benchmarks (tuning/README.md).",
                           choices=("cge", "history"))
     mask_rule: str = _f("salient", "Which coordinates the mask keeps: 'salient' (highest score "
                         "w_i^2 * zscore|G_i|, as the paper says) or 'lowest' (as the published code does).",
