@@ -60,8 +60,10 @@ def random_backbone(arch: str = "ViT-B-32", device: str = "auto"):
         preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
         return model, preprocess, open_clip.get_tokenizer(arch), f"random-{arch}-seed0"
 
-    tuning.register_backbone(f"random-{arch}", loader, label=f"{arch} (random weights)")
-    return tuning.load_backbone(f"random-{arch}", device=device)
+    name = f"random-{arch}"
+    if name not in {b.id for b in tuning.list_backbones()}:  # registering again would drop the loaded model
+        tuning.register_backbone(name, loader, label=f"{arch} (random weights)")
+    return tuning.load_backbone(name, device=device)
 
 
 def class_names(K: int) -> list[str]:

@@ -89,6 +89,32 @@ def _fmt(xs):
     return f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
+def measure(bb, data, settings: dict, *, label: str, seed: int, shots: int) -> dict:
+    """One tuning run with `settings`: validation and test accuracy, queries, seconds."""
+    cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
+                                       "device": str(bb.device)})
+    r = tuning.tune(cfg, data, backbone=bb)
+    test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names).accuracy
+    print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
+          f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
+    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s}
+
+
+SUMMARY_HEAD = ["method", "seeds", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "queries", "seconds"]
+
+
+def summary_rows(runs: dict, labels, seeds) -> list[list]:
+    """One row per label over the seeds it ran: runs maps (label, seed) to `measure`'s dict."""
+    rows = []
+    for label in labels:
+        rs = [runs[(label, s)] for s in seeds if (label, s) in runs]
+        if rs:
+            rows.append([label, len(rs), _fmt([r["val"] for r in rs]), _fmt([r["test"] for r in rs]),
+                         f"{statistics.mean(r['queries'] for r in rs):.0f}",
+                         f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
+    return rows
+
+
 def main(argv=None):
     ap = run_arguments()
     ap.add_argument("--methods", default="zeroshot,cmaes,zosgd,sharpzo,coop")
@@ -104,14 +130,7 @@ def main(argv=None):
     runs = {}  # (label, seed) -> dict
 
     def run(label, seed, data, **over):
-        cfg = tuning.TuneConfig.from_dict({**settings, **over, "backbone": bb.id, "seed": seed,
-                                           "shots": args.shots, "device": str(bb.device)})
-        r = tuning.tune(cfg, data, backbone=bb)
-        test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names).accuracy
-        runs[(label, seed)] = {"val": r.best_val_acc, "test": test, "queries": r.queries_used,
-                               "seconds": r.elapsed_s}
-        print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
-              f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
+        runs[(label, seed)] = measure(bb, data, {**settings, **over}, label=label, seed=seed, shots=args.shots)
 
     defaults = tuning.TuneConfig.from_dict(settings)
     for seed in seeds:
@@ -129,19 +148,12 @@ def main(argv=None):
                         run(label, seed, data, method="sharpzo", mask_rule=rule, stage2_start=start)
 
     def rows_for(labels):
-        rows = []
-        for label in labels:
-            rs = [runs[(label, s)] for s in seeds if (label, s) in runs]
-            rows.append([label, _fmt([r["val"] for r in rs]), _fmt([r["test"] for r in rs]),
-                         f"{statistics.mean(r['queries'] for r in rs):.0f}",
-                         f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
-        return rows
+        return summary_rows(runs, labels, seeds)
 
-    head = ["method", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "queries", "seconds"]
     body = (f"Backbone `{bb.id}` ({bb.label}), data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, "
             f"device {bb.device}. Equal budget for every method: {settings['budget']} queries (CoOp: one "
             f"forward+backward = one query). {settings_record(settings)}\n\n"
-            + table(head, rows_for(methods)))
+            + table(SUMMARY_HEAD, rows_for(methods)))
     if not args.no_ablation:
         labels = [f"sharpzo {r}/{s}" for r in ("salient", "lowest") for s in ("mean", "recent_average")]
         best = max(labels, key=lambda lb: statistics.mean(runs[(lb, s)]["val"] for s in seeds))
@@ -150,7 +162,7 @@ def main(argv=None):
             if row[0] == best:
                 row[0] += " (chosen on val)"
         body += "\n\nAblation (SharpZO stage 2: mask rule / start point; chosen by mean validation accuracy):\n\n"
-        body += table(head, rows)
+        body += table(SUMMARY_HEAD, rows)
     body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
     safe_backbone = bb.id.replace('/', '_').replace('@', '_').replace(':', '_')
     return write(f"quality_{safe_backbone}_{Path(args.data).name}",

@@ -57,7 +57,7 @@ def main(argv=None):
 
     def batched_forward(W, cut=True):
         """Only the text forward of all n*K prompts at once (the limit when cut=True)."""
-        with torch.inference_mode(), learner._autocast():
+        with torch.inference_mode(), learner.forward_precision():
             P = learner.contexts(torch.as_tensor(W, dtype=torch.float32))
             n = P.shape[0]
             base, ids, pool = (learner.base, learner.ids, learner.pool_pos) if cut else (full_base, full_ids, full_pool)

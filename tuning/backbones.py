@@ -40,13 +40,10 @@ class Backbone:
     is_demo: bool = False
     embed_dim: int = 0
     label: str = ""
-
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        """Frozen towers run in bf16 (fp16 on older GPUs) under autocast on CUDA, fp32 on the CPU."""
-        if self.device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # The fast number format for inference (image features, deployment): bf16 (fp16 on older GPUs)
+    # under autocast on CUDA, plain fp32 (None) on the CPU. Finite differences never use it: see
+    # tuning/precision.py.
+    autocast_dtype: torch.dtype | None = None
 
 
 @dataclass
@@ -69,6 +66,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise BackboneError(f"Device '{device}' was asked for but this machine has no usable CUDA GPU; "
                             "use device 'auto' or 'cpu'.")
     return torch.device(device)
+
+
+def fast_dtype(device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def register_backbone(id: str, loader: Callable[[torch.device], Any], *, label: str | None = None,
@@ -139,6 +142,7 @@ def _finish(loaded: Any, backbone_id: str, device: torch.device, info: BackboneI
         bb = Backbone(id=backbone_id, model=model, preprocess=preprocess, tokenizer=tokenizer, device=device,
                       checkpoint_sha256=sha, is_demo=info.is_demo, label=info.label)
     bb.model = bb.model.to(device).eval()
+    bb.autocast_dtype = fast_dtype(device)
     for p in bb.model.parameters():  # frozen: forward-only tuning never changes the backbone
         p.requires_grad_(False)
     if not bb.embed_dim:

@@ -10,10 +10,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .precision import PRECISIONS
+
 METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "zeroshot")
 
 
-def _f(default, help, choices=None, min=None, max=None):
+def _f(default, help, choices=None, min=None, max=None, absent=None):
+    """A setting: its default, help text (the allowed range is added to it), and `absent`: the value
+    that reproduces what the tuner did before this setting existed (see TuneConfig.from_record)."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = tuple(choices)
@@ -21,7 +25,14 @@ def _f(default, help, choices=None, min=None, max=None):
         meta["min"] = min
     if max is not None:
         meta["max"] = max
+        meta["help"] = f"{help} Allowed: {_number(min)} to {_number(max)}."
+    if absent is not None:
+        meta["absent"] = absent
     return field(default=default, metadata=meta)
+
+
+def _number(x) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
 @dataclass
@@ -34,72 +45,76 @@ class TuneConfig:
     backbone: str = _f("demo", "Backbone id: 'demo', '<arch>:<pretrained_tag>', '<arch>@/path/to/ckpt.pt' "
                        "or a registered name.")
     budget: int = _f(20000, "Query budget. One query = the class prompts through the text tower at one "
-                     "setting of the prompt (plus a cheap product with cached image features).", min=1)
-    shots: int = _f(16, "Training images per class (the rest of each class goes to validation and test).", min=1)
-    seed: int = _f(0, "Random seed: the split, the projection matrix and all sampling derive from it.", min=0)
+                     "setting of the prompt (plus a cheap product with cached image features).", min=1, max=10_000_000)
+    shots: int = _f(16, "Training images per class (the rest of each class goes to validation and test).", min=1, max=1000)
+    seed: int = _f(0, "Random seed: the split, the projection matrix and all sampling derive from it.", min=0, max=2**31 - 1)
     device: str = _f("auto", "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: str = _f("fp32", "Number format of the text-tower forwards whose differences give the gradient "
+                        "estimates: 'fp32' (exact enough on every device) or 'autocast' (the GPU's bf16: faster, but "
+                        "its rounding swamps differences at mu = 1e-3; kept for jobs from before this setting). "
+                        "Image features always use the device's fast format.", choices=PRECISIONS, absent="autocast")
     # Prompt parameterisation P = P0 + reshape(A w)
     ctx_init: str = _f("a photo of a", "Phrase whose token embeddings initialise the learned context P0; "
                        "its token count is the number of context tokens m (paper: m = 4).")
     intrinsic_dim: int = _f(128, "Dimension d of the tuned vector w (paper: 512; smaller suits small "
-                            "budgets since a CGE sweep costs 2d queries).", min=1)
+                            "budgets since a CGE sweep costs 2d queries; CMA-ES keeps a d x d covariance).", min=1, max=4096)
     proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
                            "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
-                           "embedding std.", min=0.0)
+                           "embedding std.", min=0.0, max=100.0)
     # Stage 1: sharpness-aware CMA-ES
-    popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2)
-    sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0)
+    popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
+    sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
     rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
-                    "0 turns the sharpness-aware shift off).", min=0.0)
+                    "0 turns the sharpness-aware shift off).", min=0.0, max=10.0)
     stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
                           "queries: the previous generation's samples and scores), 'cge' (2d queries, "
                           "exact to O(mu^2), as the paper does) or 'rge' / 'kernel_rge' (2*rge_queries "
                           "queries). 'population' scored higher on validation in our benchmarks (tuning/README.md).",
                           choices=("cge", "rge", "kernel_rge", "population"))
     rge_queries: int = _f(8, "Random directions per stage-1 RGE estimate (only for stage1_grad rge/kernel_rge).",
-                          min=1)
-    mu_cge: float = _f(1e-3, "Coordinate step of the CGE estimate (paper: 1e-3).", min=0.0)
-    stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).", min=0)
+                          min=1, max=1000)
+    mu_cge: float = _f(1e-3, "Coordinate step of the CGE estimate (paper: 1e-3).", min=1e-6, max=1.0)
+    stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).", min=0, max=100_000)
     patience: int = _f(10, "Switch to stage 2 early after this many generations without a better "
-                       "validation accuracy (0 = never early).", min=0)
+                       "validation accuracy (0 = never early).", min=0, max=100_000)
     stage1_budget_fraction: float = _f(0.25, "Stage 1 stops before it spends more than this share of the "
                                        "budget (sharpzo only), so stage 2 always gets the rest.",
                                        min=0.0, max=1.0)
     stage2_start: str = _f("mean", "Where stage 2 starts: 'mean' (the CMA-ES mean) or 'recent_average' "
                            "(the average of the last few generations' candidates).",
                            choices=("mean", "recent_average"))
-    recent_generations: int = _f(5, "Generations averaged by stage2_start='recent_average'.", min=1)
+    recent_generations: int = _f(5, "Generations averaged by stage2_start='recent_average'.", min=1, max=1000)
     # Stage 2: sparse ZO-SGD with Z-pruning
     lr: float = _f(3.0, "ZO-SGD learning rate (paper: 1e-3, but for its own scale of w; here w ~ N(0, I) "
                    "moves the context by about one embedding std). Chosen on validation on the demo "
-                   "backbone: 10 scored best and 30 diverged, so 3 keeps a margin.", min=0.0)
-    mu: float = _f(1e-3, "ZO-SGD perturbation size (paper: 1e-3).", min=0.0)
-    q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1).", min=1)
+                   "backbone: 10 scored best and 30 diverged, so 3 keeps a margin.", min=0.0, max=1000.0)
+    mu: float = _f(1e-3, "ZO-SGD perturbation size (paper: 1e-3).", min=1e-6, max=1.0)
+    q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1).", min=1, max=1000)
     stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
                                "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
     mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
-                         "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1)
+                         "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1, max=1_000_000)
     sparsity: float = _f(0.25, "Fraction of the d coordinates frozen by the mask (paper: 0.5; chosen on "
                          "validation on the demo backbone: 0.25 beat 0 and 0.5).", min=0.0, max=0.99)
     mask_scores: str = _f("history", "Where a mask refresh gets its gradient: 'history' (the average of "
                           "the stage's own step estimates since the last refresh: no query; the first "
                           "K_mask steps run dense) or 'cge' (a CGE sweep at w, 2d queries, as the paper "
                           "does). 'history' scored higher on validation in our benchmarks (tuning/README.md).",
-                          choices=("cge", "history"))
+                          choices=("cge", "history"), absent="cge")
     mask_rule: str = _f("salient", "Which coordinates the mask keeps: 'salient' (highest score "
                         "w_i^2 * zscore|G_i|, as the paper says) or 'lowest' (as the published code does).",
                         choices=("salient", "lowest"))
-    eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1)
+    eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1, max=1_000_000)
     # Baseline: CoOp by backpropagation
     coop_lr: float = _f(1e-2, "Adam learning rate of the CoOp baseline (on w; for coop_param='context' "
-                        "it is rescaled to the token-embedding scale).", min=0.0)
+                        "it is rescaled to the token-embedding scale).", min=0.0, max=10.0)
     coop_param: str = _f("projected", "CoOp parameters: 'projected' (the same w as the forward-only "
                          "methods) or 'context' (plain m x width context vectors, as in CoOp).",
                          choices=("projected", "context"))
     # Engineering
-    text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).", min=1)
+    text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).", min=1, max=65536)
     checkpoint_every: int = _f(50, "Stage-2/CoOp steps between checkpoints (stage 1 saves every generation).",
-                               min=1)
+                               min=1, max=1_000_000)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +133,17 @@ class TuneConfig:
         cfg = cls(**values)
         cfg.validate()
         return cfg
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> "TuneConfig":
+        """A configuration stored by an earlier run (a job row, a checkpoint, an adapter card). A setting
+        it lacks did not exist when it was written: it takes the value that reproduces what the tuner
+        did then (the field's `absent`), never today's default, so a resumed job keeps its algorithm."""
+        d = dict(d)
+        for f in dataclasses.fields(cls):
+            if f.name not in d and "absent" in f.metadata:
+                d[f.name] = f.metadata["absent"]
+        return cls.from_dict(d)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

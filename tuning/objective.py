@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import BudgetExceeded
+from .precision import exact_fp32
 
 
 @dataclass
@@ -65,19 +66,21 @@ class Objective:
         # Several w per chunk keeps batches large; one w per chunk once K alone fills a chunk.
         per_chunk = max(1, self.learner.chunk_rows // self.learner.num_classes)
         out = []
-        for s in range(0, W.shape[0], per_chunk):
-            T = self.learner.text_features(W[s:s + per_chunk])
-            out.append(self._ce(T, self.train_z, self.train_y))
+        with exact_fp32(self.learner.device):  # differences of these losses are the signal
+            for s in range(0, W.shape[0], per_chunk):
+                T = self.learner.text_features(W[s:s + per_chunk])
+                out.append(self._ce(T, self.train_z, self.train_y))
         return torch.cat(out).double().cpu()
 
     def evaluate(self, w: torch.Tensor) -> Evaluated:
         """Training loss, validation accuracy and loss at one w: 1 query (one text forward)."""
         self.charge(1)
-        T = self.learner.text_features(torch.as_tensor(w, dtype=torch.float32)[None])
+        with exact_fp32(self.learner.device):
+            T = self.learner.text_features(torch.as_tensor(w, dtype=torch.float32)[None])
         return self.evaluate_features(T[0])
 
     def evaluate_features(self, T: torch.Tensor) -> Evaluated:
-        with torch.no_grad():
+        with torch.no_grad(), exact_fp32(self.learner.device):
             T = T.detach().float()
             train_loss = float(self._ce(T[None], self.train_z, self.train_y)[0])
             val_logits = self.scale * self.val_z @ T.T

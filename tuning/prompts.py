@@ -8,12 +8,12 @@ gives identical features (see text_towers.py).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 
 from .errors import BackboneError
+from .precision import text_forward_precision
 from .text_towers import normalize, text_tower
 
 
@@ -25,8 +25,9 @@ def prompt_text(class_name: str) -> str:
 class PromptLearner:
     def __init__(self, backbone, class_names: list[str], *, ctx_init: str = "a photo of a",
                  intrinsic_dim: int = 512, proj_seed: int = 0, proj_scale: float = 1.0,
-                 chunk_rows: int = 256):
+                 chunk_rows: int = 256, precision: str = "fp32"):
         self.backbone = backbone
+        self.precision = precision
         self.device = backbone.device
         self.class_names = list(class_names)
         self.ctx_init = ctx_init
@@ -75,11 +76,8 @@ class PromptLearner:
         W = W.to(self.device, torch.float32)
         return self.P0 + (W @ self.A.T).view(-1, self.m, self.width)
 
-    def _autocast(self):
-        dtype = self.backbone.autocast_dtype
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+    def forward_precision(self):
+        return text_forward_precision(self.precision, self.backbone)
 
     def features_from_contexts(self, P: torch.Tensor, *, grad: bool = False) -> torch.Tensor:
         """P: (n, m, width) -> normalised text features (n, K, D) in fp32.
@@ -89,7 +87,7 @@ class PromptLearner:
         rows = n * K
         out = []
         mode = torch.enable_grad() if grad else torch.inference_mode()
-        with mode, self._autocast():
+        with mode, self.forward_precision():
             for start in range(0, rows, self.chunk_rows):
                 r = torch.arange(start, min(start + self.chunk_rows, rows), device=self.device)
                 i, k = r // K, r % K
@@ -110,5 +108,5 @@ class PromptLearner:
         what the sequence-cut path must reproduce."""
         tok = self.backbone.tokenizer
         ids = tok([f"{self.ctx_init} {prompt_text(c)}." for c in self.class_names]).to(self.device)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.forward_precision():
             return normalize(self.backbone.model.encode_text(ids))

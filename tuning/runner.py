@@ -88,8 +88,7 @@ class Run:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"The checkpoint has state version {state.get('version')}, expected {STATE_VERSION}.")
         now = self.cfg.to_dict()
-        # A setting added since the checkpoint was written takes its current default, as the job's does.
-        saved = {**type(self.cfg)().to_dict(), **state["config"]}
+        saved = type(self.cfg).from_record(state["config"]).to_dict()
         saved.pop("device", None), now.pop("device", None)  # a job may resume on another device
         if saved != now:
             changed = sorted(k for k in now if saved.get(k) != now[k])

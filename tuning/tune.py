@@ -14,6 +14,7 @@ from .backbones import load_backbone
 from .config import TuneConfig
 from .errors import DataError
 from .objective import Objective
+from .precision import precision_label
 from .prompts import PromptLearner
 from .runner import Run
 from .stage1_cmaes import run_stage1
@@ -46,7 +47,8 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         torch.cuda.reset_peak_memory_stats(bb.device)
     torch.manual_seed(cfg.seed)
     learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
-                            proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size)
+                            proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
+                            precision=cfg.precision)
     obj = Objective(learner, data, cfg.budget)
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint)
     state = checkpoint.load() if checkpoint is not None else None
@@ -130,7 +132,8 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data) -> Adapter:
         "dataset_version": data.dataset_hash,
         "metrics": {"zero_shot_val_acc": run.zero_shot["val_acc"], "best_val_acc": best["val_acc"],
                     "best_val_loss": best["val_loss"], "best_step": best["step"],
-                    "queries_used": run.obj.queries, "elapsed_s": round(run.elapsed_s, 3), "stopped": run.stopped},
+                    "queries_used": run.obj.queries, "elapsed_s": round(run.elapsed_s, 3), "stopped": run.stopped,
+                    "query_precision": precision_label(cfg.precision, bb)},
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return Adapter(card, w, P.cpu(), T.float().cpu())

@@ -55,3 +55,17 @@ def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeyp
 def test_sweep_wants_a_grid_or_variants(bench_run):
     with pytest.raises(SystemExit):
         sweep.main(bench_run)
+
+
+def test_gpu_check_runs_its_every_part_on_the_cpu_in_smoke_mode(tmp_path, monkeypatch):
+    """`python -m bench gpu --smoke`: the code a GPU machine runs, at small sizes on the CPU."""
+    from bench import gpu
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setenv("BENCH_THREADS", "1")
+    gpu.main(["--smoke", "--device", "cpu", "--cache-dir", str(tmp_path / "cache")])
+    text = (tmp_path / "results" / "gpu_smoke_cpu.md").read_text()
+    for part in ("## Throughput", "| 10 | stage-2 step | fp32 |", "| 10 | CMA-ES generation | fp32 |",
+                 "## Peak memory", "## Finite-difference agreement with fp32", "| bf16 | fp32 | 1.0000 | 0 |",
+                 "## Quality at equal query budgets"):
+        assert part in text, part
+    assert "| sharpzo | 1 |" in text or "Skipped: the dataset folder" in text

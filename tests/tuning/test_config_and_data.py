@@ -56,3 +56,36 @@ def test_data_errors(causal_backbone, tmp_path):
 def test_features_from_another_backbone_are_refused(synth, hf_backbone):
     with pytest.raises(tuning.DataError, match="computed with backbone"):
         tuning.tune(tuning.TuneConfig(backbone="tiny-hf", device="cpu", budget=5, intrinsic_dim=4), synth)
+
+
+# The settings of the first release: a stored record always holds these. A setting added since must say,
+# with `absent`, what the tuner did before it existed, so that an older job resumes unchanged.
+FIRST_RELEASE_SETTINGS = {
+    "method", "backbone", "budget", "shots", "seed", "device", "ctx_init", "intrinsic_dim", "proj_scale",
+    "popsize", "sigma0", "rho", "stage1_grad", "rge_queries", "mu_cge", "stage1_generations", "patience",
+    "stage1_budget_fraction", "stage2_start", "recent_generations", "lr", "mu", "q", "stage2_estimator",
+    "mask_every", "sparsity", "mask_rule", "eval_every", "coop_lr", "coop_param", "text_batch_size",
+    "checkpoint_every"}
+
+
+def test_every_setting_added_since_the_first_release_says_what_its_absence_meant():
+    for f in dataclasses.fields(tuning.TuneConfig):
+        assert f.name in FIRST_RELEASE_SETTINGS or "absent" in f.metadata, f.name
+
+
+def test_a_stored_record_keeps_its_values_and_fills_only_what_it_lacks():
+    record = tuning.TuneConfig(lr=7.0, mask_scores="history").to_dict()
+    del record["precision"]
+    cfg = tuning.TuneConfig.from_record(record)
+    assert (cfg.lr, cfg.mask_scores, cfg.precision) == (7.0, "history", "autocast")
+    assert tuning.TuneConfig.from_dict({}).precision == "fp32"  # a new job gets today's default
+
+
+@pytest.mark.parametrize("name,value", [("intrinsic_dim", 10**6), ("popsize", 10**7), ("budget", 2**31 - 1),
+                                        ("text_batch_size", 10**9), ("mu", 0.0)])
+def test_every_setting_is_bounded_and_the_help_gives_the_bound(name, value):
+    with pytest.raises(ValueError, match=f"Setting '{name}' must be at (most|least)"):
+        tuning.TuneConfig.from_dict({name: value})
+    for f in dataclasses.fields(tuning.TuneConfig):
+        if isinstance(f.default, (int, float)):
+            assert "max" in f.metadata and "Allowed:" in f.metadata["help"], f.name

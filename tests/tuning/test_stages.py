@@ -125,26 +125,49 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, s
     assert second.best_val_acc == full.best_val_acc
 
 
-def test_checkpoint_from_before_a_setting_existed_resumes_where_it_stopped(synth, tmp_path):
-    cfg = tiny_config(budget=500)
-    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+def _stop_after(n):
     polls = {"n": 0}
 
     def stop():
         polls["n"] += 1
-        return polls["n"] > 14
+        return polls["n"] > n
+    return stop
 
-    first = tuning.tune(cfg, synth, should_stop=stop, checkpoint=ckpt)
+
+def test_checkpoint_from_before_a_setting_existed_resumes_with_the_algorithm_it_started_with(synth, tmp_path):
+    """A job stored before `mask_scores` and `precision` existed built its masks from CGE sweeps and ran
+    the text tower in the device's fast format. Its record lacks both keys; resumed after the upgrade, it
+    must go on exactly so, and end equal to an uninterrupted run with those settings."""
+    old_record = tiny_config(budget=500).to_dict()
+    for key in ("mask_scores", "precision"):
+        del old_record[key]
+    cfg = tuning.TuneConfig.from_record(old_record)
+    assert (cfg.mask_scores, cfg.precision) == ("cge", "autocast")
+    full = tuning.tune(cfg, synth)
+
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    first = tuning.tune(cfg, synth, should_stop=_stop_after(30), checkpoint=ckpt)
     state = ckpt.load()
-    assert state["phase"] == "stage2"
-    del state["config"]["mask_scores"]  # as written by the release before mask_scores
+    assert state["phase"] == "stage2" and state["phase_state"]["k"] > cfg.mask_every  # a refresh happened
+    state["config"] = {k: v for k, v in state["config"].items() if k in old_record}  # as the old release wrote
     for key in ("step_sum", "scores_from"):
         del state["phase_state"][key]
     ckpt.save(state)
-    resumed = tuning.tune(cfg, synth, checkpoint=ckpt)
-    assert not resumed.stopped and cfg.budget - 5 <= resumed.queries_used <= cfg.budget
+
+    resumed = tuning.tune(tuning.TuneConfig.from_record(old_record), synth, checkpoint=ckpt)
     assert resumed.history[: len(first.history)] == first.history
-    assert resumed.history[len(first.history)]["step"] > first.history[-1]["step"]
+    assert _strip_time(resumed.history) == _strip_time(full.history)
+    assert resumed.adapter.w.tolist() == full.adapter.w.tolist()
+
+
+def test_checkpoint_from_before_a_setting_existed_is_not_resumed_with_todays_default(synth, tmp_path):
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    tuning.tune(tiny_config(budget=500, mask_scores="cge"), synth, should_stop=_stop_after(14), checkpoint=ckpt)
+    state = ckpt.load()
+    del state["config"]["mask_scores"]
+    ckpt.save(state)
+    with pytest.raises(ValueError, match="other settings.*mask_scores"):
+        tuning.tune(tiny_config(budget=500), synth, checkpoint=ckpt)  # today's default: history
 
 
 def test_checkpoint_with_other_settings_is_refused(synth, tmp_path):

@@ -38,6 +38,7 @@ def write_adapter_dir(directory: Path, *, class_names=("blue", "green", "red"), 
         "config": {"method": method, "budget": 200, "seed": seed},
         "logit_scale": 100.0,
         "dataset_version": "f" * 64,
+        "metrics": {"query_precision": "fp32"},
         **card_overrides,
     }
     adapter = Adapter(card, torch.randn(8, generator=g), torch.randn(4, 64, generator=g), class_embeddings)

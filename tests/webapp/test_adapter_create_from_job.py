@@ -41,6 +41,7 @@ def test_job_adapter_becomes_v1_with_files_hashes_and_provenance(make_user, tmp_
     assert version.class_names == ["blue", "green", "red"]
     assert version.metrics["zero_shot_accuracy"] == 0.61 and version.metrics["tuned_accuracy"] == 0.88
     assert version.metrics["queries_used"] == 1980 and version.metrics["worker_seconds"] == 1440.0
+    assert version.metrics["query_precision"] == "fp32"  # the number format the tuner's queries ran in
     assert version.created_by == alice
     event = AdapterEvent.objects.get(model_line=line)
     assert (event.action, event.version, event.actor) == ("created", version, alice)

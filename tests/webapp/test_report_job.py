@@ -36,7 +36,7 @@ def test_finished_job_report_has_summary_facts_per_class_and_confusion(make_user
     assert "Tuning raised accuracy from 61% to 88% for about 0.40 EUR in worker time." in page
     for fact in ("2000 queries, 1980 used", "sharpzo", "tiny-test", "61.0% → tuned", "88.0%", "(+27.0 pts)",
                  "24 min", "300.0 MB", "0.40 EUR", "press line 3 scratches v1</a>, " + re.sub(r"\s+", " ", filesizeformat(version.size_bytes)),
-                 "3 classes, 12 images"):
+                 "3 classes, 12 images", "queries in fp32"):
         assert fact in page, fact
     per_class = page[page.index('id="per-class"'):]
     assert "<td>green</td><td>10</td><td>50.0%</td><td>80.0%</td>" in per_class.replace(" <", "<").replace("> ", ">")

@@ -140,7 +140,7 @@ def adapter_version_create_from_job(*, job: Job, adapter_dir: Path) -> AdapterVe
             "dataset_hash": job.dataset_version.content_hash,
             "method": job.method or str(card.get("method") or ""),
             "config": json_safe(job.config or card.get("config") or {}),
-            "metrics": json_safe(_job_metrics(job)),
+            "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision")}),
             "created_by": job.created_by,
         },
         action=AdapterEvent.Action.CREATED,

@@ -60,7 +60,7 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     import tuning
 
     job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
-    config = tuning.TuneConfig.from_dict(job.config)
+    config = tuning.TuneConfig.from_record(job.config)
     problem = dataset_version_check_shots(job.dataset_version, config.shots)
     if problem:
         raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
