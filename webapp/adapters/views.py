@@ -34,7 +34,8 @@ def model_line_detail(request, pk: int):
     return render(request, "adapters/line.html", {
         "line": line,
         "versions": selectors.model_line_versions(model_line=line),
-        "events": selectors.model_line_events(model_line=line),
+        "changes": selectors.model_line_events(model_line=line, downloads=False),
+        "downloads": selectors.model_line_events(model_line=line, downloads=True, limit=50),
         "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
     })
 
