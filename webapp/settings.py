@@ -31,13 +31,32 @@ def env_int(name: str, default: int) -> int:
 
 MODE = os.environ.get("WEBAPP_MODE", "development")
 PRODUCTION = MODE == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for (DEBUG=1): bin/serve is what users run, and DEBUG pages show any member the
+# settings (REDIS_URL with its password), paths and local variables.
+DEBUG = env_bool("DEBUG", False)
+
+
+def _installation_secret_key() -> str:
+    """Made on first run and kept in var/ (readable by this user only): a key in the source code
+    would let anyone forge sessions of every installation."""
+    path = VAR_DIR / "secret-key"
+    if not path.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+        except FileExistsError:
+            pass  # another process (web or a worker starting at the same time) made it first
+    return path.read_text().strip()
+
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("Set SECRET_KEY: production mode has no default secret key.")
-    SECRET_KEY = "development-only-key-never-used-in-production-4b7e1c9d2a"
+    SECRET_KEY = _installation_secret_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -195,6 +214,9 @@ WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for r
 # Modules imported once (web and worker) before backbones are listed or loaded: each may call
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")
+# Local CLIP checkpoints ("ViT-B-16@/opt/clip/ViT-B-16.pt", comma-separated) that uploaded adapters may
+# name: matched by the file's sha256, whatever path the card gives (see jobs.backbones.installed_backbone).
+TUNING_LOCAL_CHECKPOINTS = env_list("TUNING_LOCAL_CHECKPOINTS", "")
 
 # --- Celery: Redis broker; two queues; long jobs acknowledged late, one at a time per worker ---
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

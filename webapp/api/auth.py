@@ -31,7 +31,7 @@ def _bearer_key(request) -> str | None:
 def json_body(request) -> dict:
     try:
         body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested deeper than any job
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object, for example {\"dataset_version\": 3}.")
