@@ -211,6 +211,9 @@ DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_BYTES", 1024 * 1024 * 102
 DATASET_MAX_UNCOMPRESSED_BYTES = env_int("DATASET_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
 DATASET_MAX_FILES = env_int("DATASET_MAX_FILES", 20_000)
 DATASET_MAX_IMAGE_PIXELS = env_int("DATASET_MAX_IMAGE_PIXELS", 40_000_000)
+# One file, unpacked: an image within the pixel limit needs at most 8 bytes a pixel (16-bit RGBA,
+# uncompressed) plus its headers; ingestion never holds more of one file than this.
+DATASET_MAX_FILE_BYTES = env_int("DATASET_MAX_FILE_BYTES", DATASET_MAX_IMAGE_PIXELS * 8 + 2**20)
 # Threads that decode and re-encode images during ingestion (Pillow releases the GIL while it works).
 DATASET_INGEST_THREADS = env_int("DATASET_INGEST_THREADS", min(4, os.cpu_count() or 1))
 ADAPTER_MAX_UPLOAD_BYTES = env_int("ADAPTER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)

@@ -195,3 +195,25 @@ def test_slash_in_csv_label_is_refused(ingest):
 
 def test_classes_differing_only_in_case_are_refused(ingest):
     assert_rejected(ingest(good_zip({"Scratches": 3, "scratches": 3})), "differ only in upper/lower case")
+
+
+def test_one_huge_file_is_kept_out_without_being_held_in_memory(ingest, settings):
+    """64 MB of zeros in a small zip: ingestion reads no more of it than DATASET_MAX_FILE_BYTES, lists
+    it as kept out and imports the rest."""
+    import tracemalloc
+
+    settings.DATASET_MAX_FILE_BYTES = 1024 * 1024
+    entries = class_images({"scratches": 3, "no_defect": 3})
+    entries["scratches/huge.png"] = b"\0" * (64 * 1024 * 1024)
+    data = make_zip(entries)
+    del entries
+    tracemalloc.start()
+    try:
+        version = ingest(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert version.status == DatasetVersion.Status.READY, version.error
+    assert [s for s in version.report["skipped"] if s["file"].endswith("huge.png")][0]["reason"].endswith(
+        "unpacks to more than 1.0 MB, the most one file of a dataset may take")
+    assert peak < 16 * 1024 * 1024, f"ingestion held {peak / 2**20:.0f} MB"
