@@ -83,4 +83,7 @@
   }
 
   window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
+  // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
+  const me = document.currentScript;
+  if (me && me.dataset.draw) window.ReportCharts[me.dataset.draw](me.dataset.source);
 })();

@@ -67,3 +67,19 @@ def test_api_answers_hostile_json_with_a_plain_400(engineer, body):
     response = client.post("/api/v1/jobs/", body, content_type="application/json",
                            headers={"Authorization": f"Bearer {make_api_token(engineer)}"})
     assert response.status_code in (400, 404) and response.json()["error"], response.content[:300]
+
+
+def test_pages_forbid_inline_and_foreign_scripts(engineer):
+    """A Content-Security-Policy on every answer, and no page of ours needs an inline script."""
+    import re
+
+    client = Client()
+    client.force_login(engineer)
+    for path in ("/login/", "/jobs/", "/datasets/", "/reports/", "/reports/compare/", "/accounts/tokens/",
+                 "/adapters/lines/1/", "/no-such-page/"):
+        response = client.get(path, follow=path == "/login/")
+        policy = response.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        html = response.content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html), path
+        assert not re.search(r"\son(click|change|submit|load)=", html), path
