@@ -7,4 +7,4 @@ COPY . .
 RUN WEBAPP_MODE=production SECRET_KEY=build-only-collectstatic-key-not-used-at-run-time-0000 \
     python manage.py collectstatic --noinput -v 0
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi", "-b", "0.0.0.0:8000", "-w", "3", "--timeout", "300"]
+CMD ["gunicorn", "-c", "python:webapp.gunicorn_conf", "webapp.wsgi"]

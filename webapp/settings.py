@@ -5,6 +5,7 @@ SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL are given real values).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -31,13 +32,32 @@ def env_int(name: str, default: int) -> int:
 
 MODE = os.environ.get("WEBAPP_MODE", "development")
 PRODUCTION = MODE == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for (DEBUG=1): bin/serve is what users run, and DEBUG pages show any member the
+# settings (REDIS_URL with its password), paths and local variables.
+DEBUG = env_bool("DEBUG", False)
+
+
+def _installation_secret_key() -> str:
+    """Made on first run and kept in var/ (readable by this user only): a key in the source code
+    would let anyone forge sessions of every installation."""
+    path = VAR_DIR / "secret-key"
+    if not path.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+        except FileExistsError:
+            pass  # another process (web or a worker starting at the same time) made it first
+    return path.read_text().strip()
+
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("Set SECRET_KEY: production mode has no default secret key.")
-    SECRET_KEY = "development-only-key-never-used-in-production-4b7e1c9d2a"
+    SECRET_KEY = _installation_secret_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -56,10 +76,12 @@ INSTALLED_APPS = [
     "webapp.adapters",
     "webapp.reports",
     "webapp.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webapp.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,7 +90,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -114,6 +142,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user from one address,
+# that pair is refused until AXES_COOLOFF_TIME has passed since the last failure. Counting the pair
+# and expiring the lock keep an attacker from locking the real user out for good. The API counts
+# wrong tokens the same way (webapp.api.auth).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_FAILURE_LIMIT = "webapp.api.auth.failure_limit"  # LOGIN_FAILURE_LIMIT; more for scripts' tokens
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -179,6 +217,9 @@ DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_BYTES", 1024 * 1024 * 102
 DATASET_MAX_UNCOMPRESSED_BYTES = env_int("DATASET_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
 DATASET_MAX_FILES = env_int("DATASET_MAX_FILES", 20_000)
 DATASET_MAX_IMAGE_PIXELS = env_int("DATASET_MAX_IMAGE_PIXELS", 40_000_000)
+# One file, unpacked: an image within the pixel limit needs at most 8 bytes a pixel (16-bit RGBA,
+# uncompressed) plus its headers; ingestion never holds more of one file than this.
+DATASET_MAX_FILE_BYTES = env_int("DATASET_MAX_FILE_BYTES", DATASET_MAX_IMAGE_PIXELS * 8 + 2**20)
 # Threads that decode and re-encode images during ingestion (Pillow releases the GIL while it works).
 DATASET_INGEST_THREADS = env_int("DATASET_INGEST_THREADS", min(4, os.cpu_count() or 1))
 ADAPTER_MAX_UPLOAD_BYTES = env_int("ADAPTER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
@@ -195,6 +236,9 @@ WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for r
 # Modules imported once (web and worker) before backbones are listed or loaded: each may call
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")
+# Local CLIP checkpoints ("ViT-B-16@/opt/clip/ViT-B-16.pt", comma-separated) that uploaded adapters may
+# name: matched by the file's sha256, whatever path the card gives (see jobs.backbones.installed_backbone).
+TUNING_LOCAL_CHECKPOINTS = env_list("TUNING_LOCAL_CHECKPOINTS", "")
 
 # --- Celery: Redis broker; two queues; long jobs acknowledged late, one at a time per worker ---
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -238,5 +282,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},  # axes: a line per login
 }

@@ -12,6 +12,13 @@
     return element ? JSON.parse(element.textContent) : null;
   }
 
+  // Plotly renders a subset of HTML in every label (<a href> becomes a live link), and class, job and
+  // method names are typed by users: pass them as text. Plotly shows these entities as the characters.
+  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
+  function text(value) {
+    return String(value).replace(/[&<>"']/g, (ch) => ENTITIES[ch]);
+  }
+
   function pct(values) {
     return values.map((v) => (v === null || v === undefined ? null : 100 * v));
   }
@@ -25,6 +32,7 @@
 
   function confusion(id, matrix, names, title) {
     if (!matrix || !matrix.length) return;
+    names = names.map(text);
     draw(id, [{
       type: "heatmap", z: matrix.slice().reverse(), x: names, y: names.slice().reverse(),
       colorscale: "Blues", reversescale: true, showscale: false, texttemplate: "%{z}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>",
@@ -34,9 +42,10 @@
   function evaluation(id) {
     const d = data(id);
     if (!d) return;
+    const names = d.class_names.map(text);
     draw("chart-per-class", [
-      { type: "bar", name: "zero-shot", x: d.class_names, y: pct(d.zero_shot), marker: { color: "#9aa7b8" } },
-      { type: "bar", name: "tuned", x: d.class_names, y: pct(d.tuned), marker: { color: "#1f6feb" } },
+      { type: "bar", name: "zero-shot", x: names, y: pct(d.zero_shot), marker: { color: "#9aa7b8" } },
+      { type: "bar", name: "tuned", x: names, y: pct(d.tuned), marker: { color: "#1f6feb" } },
     ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] } });
     confusion("chart-confusion-zero-shot", d.confusion_zero_shot, d.class_names, "Zero-shot");
     confusion("chart-confusion-tuned", d.confusion_tuned, d.class_names, "Tuned");
@@ -50,9 +59,9 @@
       (byMethod[p.method] = byMethod[p.method] || []).push(p);
     });
     const traces = Object.keys(byMethod).sort().map((method) => ({
-      type: "scatter", mode: "markers", name: method, marker: { size: 10 },
+      type: "scatter", mode: "markers", name: text(method), marker: { size: 10 },
       x: byMethod[method].map((p) => p.cost), y: byMethod[method].map((p) => 100 * p.tuned),
-      text: byMethod[method].map((p) => p.label), customdata: byMethod[method].map((p) => p.url),
+      text: byMethod[method].map((p) => text(p.label)), customdata: byMethod[method].map((p) => p.url),
       hovertemplate: "%{text}<br>%{y:.1f}% for %{x:.2f} " + d.currency + "<extra>%{fullData.name}</extra>",
     }));
     draw("chart-scatter", traces, {
@@ -74,4 +83,7 @@
   }
 
   window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
+  // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
+  const me = document.currentScript;
+  if (me && me.dataset.draw) window.ReportCharts[me.dataset.draw](me.dataset.source);
 })();

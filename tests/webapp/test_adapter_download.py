@@ -82,3 +82,30 @@ def test_a_file_changed_in_storage_is_refused_in_plain_words(make_user, version)
     assert response.status_code == 500
     assert "no longer matches the checksum" in response.content.decode()
     assert "Traceback" not in response.content.decode()
+
+
+def test_readme_quotes_a_hostile_backbone_id_for_the_shell(make_user, tmp_path):
+    """The card's backbone_id is anyone's text: the README's command must hand it over as one word."""
+    import shlex
+
+    alice = make_user("alice", workspace="Press line")
+    hostile = "ViT-B-32'; touch /tmp/pwned; echo '@/opt/clip/b32.pt"
+    version = make_version_for_job(make_job("Press line", user=alice), tmp_path, backbone_id=hostile)
+    archive = zipfile.ZipFile(io.BytesIO(csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/").content))
+    readme = archive.read(next(n for n in archive.namelist() if n.endswith("README.txt"))).decode()
+    command = next(line for line in readme.splitlines() if "--backbone" in line)
+    assert shlex.split(command) == ["--backbone", "ViT-B-32'; touch /tmp/pwned; echo '@/full/path/to/the/checkpoint"]
+
+
+def test_downloads_cannot_push_a_change_out_of_the_history(make_user, version):
+    """A viewer may download as often as they like; "set as production" must stay in sight."""
+    from webapp.adapters.services import model_line_set_production
+
+    model_line_set_production(version=version, user=version.created_by)  # alice, an engineer
+    client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
+    for _ in range(201):
+        client.get(f"/adapters/versions/{version.pk}/files/adapter.json")
+    page = client.get(f"/adapters/lines/{version.model_line_id}/").content.decode()
+    assert "set as production v1" in page
+    history = page[page.index('id="history"'):page.index('id="downloads"')]
+    assert "set as production v1" in history and "downloaded" not in history

@@ -131,3 +131,56 @@ def test_viewers_get_403_and_other_workspaces_404(site, make_user, tmp_path):
     data["archive"] = _zip(tmp_path / "a")
     assert csrf_post(mallory, "/adapters/upload/", data).status_code == 404
     assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+@pytest.mark.parametrize("backbone_id", ["ViT-B-32@/etc/shadow", "ViT-L-14@/etc/hostname", "ViT-B-32:openai",
+                                         "ViT-bigG-14:laion2b_s39b_b160k", "/etc/passwd"])
+def test_a_card_cannot_choose_a_file_or_download_for_the_worker(site, tmp_path, backbone_id):
+    """Only backbones this installation has: a card's path or download tag is refused at once, and the
+    answer names neither the path nor anything read from it."""
+    response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", backbone_id=backbone_id,
+                                                            backbone_sha256="")))
+    import re
+
+    assert response.status_code == 400
+    refusal = unescape(re.search(r'id="upload-errors">(.*?)</div>', response.content.decode(), re.S).group(1))
+    shown = backbone_id.split("@")[0] if "/" not in backbone_id.split("@")[0] else None
+    assert refusal.startswith(f"This adapter was tuned on {f'backbone {shown!r}' if shown else 'a backbone'}, "
+                              "which this installation does not have. Ask your administrator")
+    assert "/etc/" not in refusal  # neither the path nor anything read from it
+    assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_a_local_checkpoint_the_administrator_listed_is_matched_by_its_hash(site, tmp_path, settings):
+    import hashlib
+
+    checkpoint = tmp_path / "ours" / "ViT-B-16.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"weights of our local checkpoint")
+    settings.TUNING_LOCAL_CHECKPOINTS = [f"ViT-B-16@{checkpoint}"]
+    sha = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "b", backbone_id="ViT-B-16@/their/clip/b16.pt",
+                                                            backbone_sha256=sha)))
+    assert response.status_code == 302
+    assert AdapterVersion.objects.get(source="upload").backbone == f"ViT-B-16@{checkpoint}"  # our path, not theirs
+    other = write_adapter_dir(tmp_path / "c", backbone_id="ViT-B-16@/their/clip/b16.pt", backbone_sha256="1" * 64)
+    assert _upload(site, archive=_zip(other)).status_code == 400
+
+
+def test_the_worker_never_loads_a_path_a_stored_card_names(site, tmp_path):
+    """A version stored before uploads were checked: the evaluation refuses in words, touching no file."""
+    version = make_version_for_job(make_job("Press line", dataset_version=site["dataset"]), tmp_path,
+                                   backbone_id="ViT-L-14@/etc/hostname", backbone_sha256="")
+    version.evaluation_status, version.evaluation_dataset_version = "queued", site["dataset"]
+    version.save(update_fields=["evaluation_status", "evaluation_dataset_version"])
+    adapter_version_evaluate(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.evaluation_status == "failed" and "not installed here" in version.evaluation_error
+    assert "/etc/" not in version.evaluation_error
+
+
+@pytest.mark.parametrize("overrides", [{"method": "m" * 33}, {"class_names": [1, 2, 3]}, {"backbone_id": ["tiny-test"]}])
+def test_a_card_with_fields_we_cannot_store_gets_a_plain_400(site, tmp_path, overrides):
+    response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", **overrides)))
+    assert response.status_code == 400 and "adapter.json" in unescape(response.content.decode())
+    assert not AdapterVersion.objects.filter(source="upload").exists()

@@ -57,3 +57,33 @@ def test_manager_reads_the_report_with_charts_and_downloads_the_archive(browser,
         assert sorted(zf.namelist()) == ["press-line-3-scratches-v1/README.txt", "press-line-3-scratches-v1/adapter.json",
                                          "press-line-3-scratches-v1/adapter.safetensors"]
         assert version.sha256 in zf.read("press-line-3-scratches-v1/README.txt").decode()
+
+
+def test_class_names_are_text_in_the_charts_never_links(browser, live_server, make_user):
+    """A class folder named like HTML must show as those characters, not become a clickable link."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    hostile = '<a href="http:evil.example">x</a>'
+    evaluation = {**EVALUATION, "class_names": [hostile, "green", "red"]}
+    for part in ("zero_shot", "tuned"):
+        per_class = dict(EVALUATION[part]["per_class_accuracy"])
+        per_class[hostile] = per_class.pop("blue")
+        evaluation[part] = {**EVALUATION[part], "per_class_accuracy": per_class}
+    make_user("maria", workspace="Press line", role="manager", password="pw-for-tests-1")
+    job = make_job("Press line", evaluation=evaluation, name='<a href="http:evil.example">job</a>')
+
+    log_in(browser, live_server, "maria")
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: "/login/" not in d.current_url)
+    browser.get(f"{live_server.url}/reports/jobs/{job.pk}/")
+    wait.until(lambda d: d.find_element(By.ID, "chart-per-class").get_attribute("data-drawn") == "true")
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#chart-per-class .xtick text")]
+    assert hostile in ticks and not browser.find_elements(By.CSS_SELECTOR, "#chart-per-class a")
+
+    browser.get(f"{live_server.url}/reports/compare/?job={job.pk}")
+    wait.until(lambda d: d.find_element(By.ID, "chart-scatter").get_attribute("data-drawn") == "true")
+    browser.execute_script("Plotly.Fx.hover('chart-scatter', [{curveNumber: 0, pointNumber: 0}])")
+    hover = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#chart-scatter .hoverlayer").text)
+    assert '<a href="http:evil.example">job</a>' in hover
+    assert not browser.find_elements(By.CSS_SELECTOR, "#chart-scatter a")

@@ -24,7 +24,20 @@ def test_compose_file_is_accepted_with_all_services():
     subprocess.run([*cmd, "config", "-q"], cwd=ROOT, env=env, check=True, timeout=60)
     services = subprocess.run([*cmd, "--profile", "cpu", "config", "--services"], cwd=ROOT, env=env,
                               capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    assert set(services) == {"web", "worker-gpu", "worker-cpu", "worker-default", "redis", "postgres"}
+    assert set(services) == {"proxy", "web", "worker-gpu", "worker-cpu", "worker-default", "redis", "postgres"}
+
+
+def test_only_the_buffering_proxy_is_published():
+    """Slow clients must meet nginx, not gunicorn: web is reachable only through the proxy."""
+    import yaml  # PyYAML comes with transformers
+
+    config = subprocess.run([*_compose_command(), "config"], cwd=ROOT, env={**os.environ, "SECRET_KEY": "k"},
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    services = yaml.safe_load(config)["services"]
+    assert not services["web"].get("ports") and services["proxy"]["ports"]
+    command = services["web"]["command"]
+    assert "webapp.gunicorn_conf" in (command if isinstance(command, str) else " ".join(command))
+    assert (ROOT / "deploy" / "nginx.conf").read_text().count("proxy_pass http://web;") == 1
 
 
 def test_compose_refuses_to_start_without_a_secret_key():

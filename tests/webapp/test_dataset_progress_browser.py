@@ -35,6 +35,8 @@ def test_upload_in_the_browser_ends_on_a_ready_page_with_classes_and_thumbnails(
     assert "rolled-in_scale" in classes and "up to 2 shots" in classes
     thumbs = browser.find_elements(By.CSS_SELECTOR, "img.thumb")
     assert len(thumbs) == 9
+    # The page has just reloaded itself: let the browser finish loading the thumbnails before judging them.
+    wait.until(lambda d: all(d.execute_script("return arguments[0].complete", t) for t in thumbs))
     assert all(browser.execute_script("return arguments[0].naturalWidth", t) > 0 for t in thumbs)
 
 

@@ -195,3 +195,70 @@ def test_slash_in_csv_label_is_refused(ingest):
 
 def test_classes_differing_only_in_case_are_refused(ingest):
     assert_rejected(ingest(good_zip({"Scratches": 3, "scratches": 3})), "differ only in upper/lower case")
+
+
+def test_one_huge_file_is_kept_out_without_being_held_in_memory(ingest, settings):
+    """64 MB of zeros in a small zip: ingestion reads no more of it than DATASET_MAX_FILE_BYTES, lists
+    it as kept out and imports the rest."""
+    import tracemalloc
+
+    settings.DATASET_MAX_FILE_BYTES = 1024 * 1024
+    entries = class_images({"scratches": 3, "no_defect": 3})
+    entries["scratches/huge.png"] = b"\0" * (64 * 1024 * 1024)
+    data = make_zip(entries)
+    del entries
+    tracemalloc.start()
+    try:
+        version = ingest(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert version.status == DatasetVersion.Status.READY, version.error
+    assert [s for s in version.report["skipped"] if s["file"].endswith("huge.png")][0]["reason"].endswith(
+        "unpacks to more than 1.0 MB, the most one file of a dataset may take")
+    assert peak < 16 * 1024 * 1024, f"ingestion held {peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize("name, words", [
+    pytest.param("\U0001F600" * 100, "at most 100 characters and 200 bytes", id="100-emoji"),  # 400 bytes
+    ("CON", "cannot be a folder name on Windows"),
+    ("aux.txt", "cannot be a folder name on Windows"),
+    ("scratch*?<>|", "cannot be a folder name on Windows"),
+    ("dent.", "cannot be a folder name on Windows"),
+])
+def test_class_names_that_cannot_be_folder_names_everywhere_are_refused(ingest, name, words):
+    entries = class_images({"no_defect": 3})
+    entries.update({f"{name}/{i}.png": png_bytes((10 * i, 0, 0)) for i in range(3)})
+    assert_rejected(ingest(make_zip(entries)), words)
+
+
+def test_one_name_in_two_unicode_forms_is_refused_like_two_cases():
+    """'café' typed on macOS (NFD) and on Windows (NFC) are two folders that look the same: refused,
+    as 'Dent' and 'dent' are, instead of merged without a word."""
+    import unicodedata
+
+    from webapp.datasets.layout import _check_distinct
+    from webapp.datasets.errors import UploadRejected
+
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    for pair in ({nfc, nfd}, {"Dent", "dent"}):
+        with pytest.raises(UploadRejected, match="differ only in upper/lower case or in how an accent is encoded"):
+            _check_distinct(pair)
+
+
+def test_one_name_in_two_unicode_forms_in_a_zip_is_refused(ingest):
+    import unicodedata
+
+    entries = {f"{unicodedata.normalize(form, 'café')}/{form}{i}.png": png_bytes((40 * i, 9, 9))
+               for form in ("NFC", "NFD") for i in range(3)}
+    entries.update(class_images({"no_defect": 3}))
+    assert_rejected(ingest(make_zip(entries)), "in how an accent is encoded")
+
+
+def test_a_semicolon_csv_is_read_as_excel_writes_it(ingest):
+    entries = {f"imgs/{i}.png": png_bytes((30 * i, 50, 50)) for i in range(6)}
+    entries["labels.csv"] = ("filename;label\n" + "".join(
+        f"imgs/{i}.png;{'dent' if i < 3 else 'ok'}\n" for i in range(6))).encode()
+    version = ingest(make_zip(entries))
+    assert version.status == DatasetVersion.Status.READY, version.error
+    assert version.class_counts == {"dent": 3, "ok": 3}

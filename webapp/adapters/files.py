@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -99,9 +100,11 @@ def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
     )
     backbone_hint = ""
     if "@" in version.backbone:
+        # The id comes from an adapter card, which anyone can write: quote it for the shell.
+        argument = shlex.quote(f"{version.backbone.split('@', 1)[0]}@/full/path/to/the/checkpoint")
         backbone_hint = (
             "\n   The backbone is a local checkpoint. If it sits at another path on this machine, add\n"
-            f"       --backbone '{version.backbone.split('@', 1)[0]}@/full/path/to/the/checkpoint'\n"
+            f"       --backbone {argument}\n"
             "   (the checkpoint's sha256 must still be the one above, or the adapter is refused).\n"
         )
     classes = ", ".join(version.class_names)

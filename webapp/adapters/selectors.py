@@ -28,8 +28,13 @@ def model_line_versions(*, model_line: ModelLine) -> QuerySet[AdapterVersion]:
     )
 
 
-def model_line_events(*, model_line: ModelLine, limit: int = 200) -> QuerySet[AdapterEvent]:
-    return model_line.events.select_related("actor", "version").order_by("-at", "-id")[:limit]
+def model_line_events(*, model_line: ModelLine, downloads: bool, limit: int = 200) -> QuerySet[AdapterEvent]:
+    """Changes (created, set as production, ...) or downloads, apart: any reader can download, so
+    downloads in the same list could push a change out of sight."""
+    events = model_line.events.select_related("actor", "version").order_by("-at", "-id")
+    if downloads:
+        return events.filter(action=AdapterEvent.Action.DOWNLOADED)[:limit]
+    return events.exclude(action=AdapterEvent.Action.DOWNLOADED)[:limit]
 
 
 def adapter_version_get(*, user, pk: int, write: bool = False) -> AdapterVersion:

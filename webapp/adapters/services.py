@@ -84,10 +84,9 @@ def _store_version(
             sha256=files.sha256_hex(weights),
             card_sha256=files.sha256_hex(card_bytes),
             size_bytes=len(weights),
-            backbone=str(card.get("backbone_id") or ""),
             backbone_sha256=str(card.get("backbone_sha256") or ""),
             class_names=list(card.get("class_names") or []),
-            **fields,
+            **{"backbone": str(card.get("backbone_id") or ""), **fields},
         )
         version.full_clean()
         version.save()
@@ -156,6 +155,7 @@ def adapter_version_create_from_upload(
     model_line_name: str,
     adapter_dir: Path,
     dataset_version: DatasetVersion,
+    backbone: str,
     note: str = "",
 ) -> AdapterVersion:
     """Store an adapter tuned elsewhere (already validated by adapters.upload) and queue its
@@ -173,6 +173,7 @@ def adapter_version_create_from_upload(
         fields={
             "job": None,
             "source": "upload",
+            "backbone": backbone,  # ours, as adapters.upload.check_backbone resolved it
             "note": note,
             "dataset_hash": str(card.get("dataset_version") or ""),
             "method": str(card.get("method") or "unknown"),

@@ -8,6 +8,7 @@ against the dataset version it is to be evaluated on. Every refusal says what to
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -17,7 +18,7 @@ from webapp.adapters.evaluation import class_mismatch_message
 from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
 from webapp.adapters.models import AdapterVersion
 from webapp.datasets.models import DatasetVersion
-from webapp.jobs.backbones import load_plugins
+from webapp.jobs.backbones import installed_backbone
 
 
 class AdapterUploadRejected(Exception):
@@ -84,18 +85,36 @@ def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> 
     for name, data in contents.items():
         (directory / name).write_bytes(data)
     try:
-        return load_adapter(directory).card
+        card = load_adapter(directory).card
     except AdapterError as exc:
         raise AdapterUploadRejected(str(exc)) from None
+    check_card_fields(card)
+    return card
 
 
-def check_backbone(card: dict, *, workspace) -> None:
-    """The backbone must be one this installation runs; when we already hold adapters tuned on a
-    backbone of that id, the weights (sha256) must be the same ones. The worker checks again with
-    the loaded backbone before evaluating (tuning.check_compatible)."""
-    import tuning
+def _field_limit(name: str) -> int:
+    return AdapterVersion._meta.get_field(name).max_length
 
-    want_id, want_sha = str(card.get("backbone_id") or ""), card.get("backbone_sha256")
+
+def check_card_fields(card: dict) -> None:
+    """What we store from a card must fit our columns; the card comes from anyone's editor."""
+    for key, column in (("backbone_id", "backbone"), ("method", "method"), ("backbone_sha256", "backbone_sha256")):
+        value = card.get(key, "")
+        if not isinstance(value, str) or len(value) > _field_limit(column) or (key == "backbone_id" and not value):
+            raise AdapterUploadRejected(f"adapter.json: '{key}' must be text of at most {_field_limit(column)} "
+                                        "characters. Was the card edited by hand?")
+    names = card.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise AdapterUploadRejected("adapter.json: 'class_names' must be a list of class names (text). "
+                                    "Was the card edited by hand?")
+
+
+def check_backbone(card: dict, *, workspace) -> str:
+    """The id of the backbone this installation will evaluate the adapter with: one it runs (see
+    installed_backbone); when we already hold adapters tuned on a backbone of that id, the weights
+    (sha256) must be the same ones. The worker checks again with the loaded backbone before
+    evaluating (tuning.check_compatible)."""
+    want_id, want_sha = card["backbone_id"], card.get("backbone_sha256")
     known = (
         AdapterVersion.objects.filter(model_line__workspace=workspace, backbone=want_id, source="job")
         .exclude(backbone_sha256="")
@@ -107,13 +126,16 @@ def check_backbone(card: dict, *, workspace) -> None:
             f"This adapter was tuned on backbone '{want_id}' with other weights (sha256 {str(want_sha)[:12]}...) "
             f"than the '{want_id}' used here (sha256 {known[:12]}...). An adapter only works with the exact "
             "weights it was tuned on.")
-    load_plugins()
-    registered = {b.id for b in tuning.list_backbones()}
-    if want_id not in registered and ":" not in want_id and "@" not in want_id:
-        names = ", ".join(sorted(registered)) or "none"
+    installed = installed_backbone(want_id, want_sha)
+    if installed is None:
+        # The card's id may hold a path: name only an architecture, never a file or its contents.
+        arch = want_id.split("@", 1)[0]
+        named = f"backbone '{arch}'" if re.fullmatch(r"[\w.:+-]{1,100}", arch) else "a backbone"
         raise AdapterUploadRejected(
-            f"This adapter was tuned on backbone '{want_id}', which this installation does not have "
-            f"(available: {names}). Ask your administrator to install that backbone first.")
+            f"This adapter was tuned on {named}, which this installation does not "
+            "have. Ask your administrator to install that backbone (or list its checkpoint in "
+            "TUNING_LOCAL_CHECKPOINTS) first.")
+    return installed
 
 
 def check_classes(card: dict, *, dataset_version: DatasetVersion) -> None:

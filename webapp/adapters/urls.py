@@ -7,10 +7,10 @@ app_name = "adapters"
 urlpatterns = [
     path("", views.adapter_list, name="list"),
     path("upload/", views.adapter_upload, name="upload"),
-    path("lines/<int:pk>/", views.model_line_detail, name="line"),
-    path("lines/<int:pk>/production/clear/", views.line_clear_production, name="clear_production"),
-    path("versions/<int:pk>/", views.version_detail, name="version"),
-    path("versions/<int:pk>/archive/", views.version_archive, name="archive"),
-    path("versions/<int:pk>/files/<str:name>", views.version_file, name="file"),
-    path("versions/<int:pk>/production/", views.version_set_production, name="set_production"),
+    path("lines/<id:pk>/", views.model_line_detail, name="line"),
+    path("lines/<id:pk>/production/clear/", views.line_clear_production, name="clear_production"),
+    path("versions/<id:pk>/", views.version_detail, name="version"),
+    path("versions/<id:pk>/archive/", views.version_archive, name="archive"),
+    path("versions/<id:pk>/files/<str:name>", views.version_file, name="file"),
+    path("versions/<id:pk>/production/", views.version_set_production, name="set_production"),
 ]

@@ -11,13 +11,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.accounts.access import require_write, workspaces_for
+from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.adapters import files, selectors, services
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
 from webapp.datasets.uploads import UploadLimitHandler
 from webapp.reports.selectors import evaluation_tables
+
+READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 
 
 @require_GET
@@ -34,7 +36,8 @@ def model_line_detail(request, pk: int):
     return render(request, "adapters/line.html", {
         "line": line,
         "versions": selectors.model_line_versions(model_line=line),
-        "events": selectors.model_line_events(model_line=line),
+        "changes": selectors.model_line_events(model_line=line, downloads=False),
+        "downloads": selectors.model_line_events(model_line=line, downloads=True, limit=50),
         "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
     })
 
@@ -127,28 +130,16 @@ def _upload_page(request, form, status=200):
 def adapter_upload(request):
     if request.method == "GET":
         if not workspaces_writable(user=request.user).exists():
-            raise PermissionDenied("Your role is read-only: ask an engineer to upload adapters.")
+            raise PermissionDenied(READ_ONLY)
         return _upload_page(request, AdapterUploadForm(user=request.user))
     limiter = UploadLimitHandler(request, settings.ADAPTER_MAX_UPLOAD_BYTES)
     request.upload_handlers.insert(0, limiter)
     return _adapter_upload_post(request, limiter)
 
 
-def _check_posted_workspace(request) -> None:
-    """404 for a workspace the user is not in, 403 where their role is read-only."""
-    raw = request.POST.get("workspace", "")
-    if raw.isdigit():
-        workspace = workspaces_for(request.user).filter(pk=int(raw)).first()
-        if workspace is None:
-            raise Http404("Not found.")
-        require_write(request.user, workspace)
-    elif not workspaces_writable(user=request.user).exists():
-        raise PermissionDenied("Your role is read-only: ask an engineer to upload adapters.")
-
-
 @csrf_protect
 def _adapter_upload_post(request, limiter: UploadLimitHandler):
-    _check_posted_workspace(request)
+    require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = AdapterUploadForm(request.POST, request.FILES, user=request.user)
     if limiter.too_large:
         form.is_valid()
@@ -163,11 +154,11 @@ def _adapter_upload_post(request, limiter: UploadLimitHandler):
             adapter_dir = Path(tmp) / "adapter"
             card = unpack_upload(archive=data["archive"], weights=data["weights"], card=data["card"],
                                  directory=adapter_dir)
-            check_backbone(card, workspace=data["workspace"])
+            backbone = check_backbone(card, workspace=data["workspace"])
             check_classes(card, dataset_version=data["dataset_version"])
             version = services.adapter_version_create_from_upload(
                 user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
-                adapter_dir=adapter_dir, dataset_version=data["dataset_version"], note=data["note"],
+                adapter_dir=adapter_dir, dataset_version=data["dataset_version"], note=data["note"], backbone=backbone,
             )
     except AdapterUploadRejected as exc:
         form.add_error(None, exc.message)

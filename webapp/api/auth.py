@@ -9,14 +9,29 @@ from __future__ import annotations
 import json
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from axes.handlers.proxy import AxesProxyHandler
+
 from webapp.adapters.files import StoredFileDamaged
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
+
+
+TOKEN_CREDENTIALS = {"username": "(API token)"}
+# A line PC's script with an old token retries on its own: allow it more mistakes than a person.
+# Tokens are 256-bit random, so the limit is about load and noise, not about guessing.
+TOKEN_FAILURE_LIMIT = 20
+
+
+def failure_limit(request, credentials) -> int:
+    """AXES_FAILURE_LIMIT: a person's password, or a script's token."""
+    return TOKEN_FAILURE_LIMIT if credentials == TOKEN_CREDENTIALS else settings.LOGIN_FAILURE_LIMIT
 
 
 def error(status: int, message: str, **extra) -> JsonResponse:
@@ -31,7 +46,7 @@ def _bearer_key(request) -> str | None:
 def json_body(request) -> dict:
     try:
         body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested deeper than any job
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object, for example {\"dataset_version\": 3}.")
@@ -48,7 +63,14 @@ def api_endpoint(*methods: str):
                 response = error(405, f"Use {' or '.join(methods)} here.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            user = api_token_authenticate(key=_bearer_key(request))
+            # Wrong tokens count as failed logins of one pseudo-user per address (django-axes, see settings).
+            if not AxesProxyHandler.is_allowed(request, TOKEN_CREDENTIALS):
+                minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+                return error(429, f"Too many requests with a wrong token from this address; try again in {minutes} minutes.")
+            key = _bearer_key(request)
+            user = api_token_authenticate(key=key)
+            if user is None and key:
+                user_login_failed.send(sender=__name__, credentials=TOKEN_CREDENTIALS, request=request)
             if user is None:
                 response = error(401, "A valid API token is required: send the header "
                                       "'Authorization: Bearer <token>'. Create a token under 'API tokens'.")

@@ -6,13 +6,13 @@ app_name = "api"
 
 urlpatterns = [
     path("datasets/", views.dataset_list, name="datasets"),
-    path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
+    path("datasets/<id:pk>/", views.dataset_detail, name="dataset"),
     path("jobs/", views.job_list, name="jobs"),
-    path("jobs/<int:pk>/", views.job_detail, name="job"),
-    path("jobs/<int:pk>/cancel/", views.job_cancel_view, name="job_cancel"),
+    path("jobs/<id:pk>/", views.job_detail, name="job"),
+    path("jobs/<id:pk>/cancel/", views.job_cancel_view, name="job_cancel"),
     path("model-lines/", views.model_line_list, name="model_lines"),
-    path("model-lines/<int:pk>/production/archive/", views.production_archive, name="production_archive"),
-    path("adapters/<int:pk>/", views.adapter_detail, name="adapter"),
-    path("adapters/<int:pk>/archive/", views.adapter_archive, name="adapter_archive"),
-    path("adapters/<int:pk>/files/<str:name>", views.adapter_file, name="adapter_file"),
+    path("model-lines/<id:pk>/production/archive/", views.production_archive, name="production_archive"),
+    path("adapters/<id:pk>/", views.adapter_detail, name="adapter"),
+    path("adapters/<id:pk>/archive/", views.adapter_archive, name="adapter_archive"),
+    path("adapters/<id:pk>/files/<str:name>", views.adapter_file, name="adapter_file"),
 ]

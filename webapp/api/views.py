@@ -10,6 +10,7 @@ from webapp.adapters.views import archive_response, file_response
 from webapp.api import selectors, services
 from webapp.api.auth import api_endpoint, json_body
 from webapp.api.errors import BadRequest
+from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_get
 from webapp.jobs.selectors import job_get
 from webapp.jobs.services import job_cancel
@@ -18,10 +19,10 @@ JOBS_PER_PAGE = 50
 
 
 def _after(request) -> int:
-    raw = request.GET.get("after", "0")
-    if not raw.isdigit():
+    after = whole_number(request.GET.get("after", "0"))
+    if after is None:
         raise BadRequest("'after' must be the last seq you have (a whole number, 0 for all points).")
-    return int(raw)
+    return after
 
 
 @api_endpoint("GET")

@@ -153,21 +153,36 @@ def index_archive(zf: zipfile.ZipFile, *, max_files: int, max_uncompressed_bytes
     return index
 
 
-class ByteBudget:
-    """Counts the bytes really inflated across the whole archive: headers can lie about sizes."""
+class MemberTooLarge(UploadRejected):
+    """One file is larger than any file of a dataset may be; the caller keeps that file out."""
 
-    def __init__(self, limit: int):
+
+class ByteBudget:
+    """Counts the bytes really inflated across the whole archive (headers can lie about sizes), and
+    stops reading any one member at `member_limit`: a 1 MB zip can hold a 1 GiB file of zeros."""
+
+    def __init__(self, limit: int, member_limit: int):
         self.limit = limit
+        self.member_limit = member_limit
         self.used = 0
 
+    def _too_large(self, member: Member) -> MemberTooLarge:
+        return MemberTooLarge(f"{member.name!r} unpacks to more than {human_bytes(self.member_limit)}, the most "
+                              "one file of a dataset may take")
+
     def read_member(self, zf: zipfile.ZipFile, member: Member, *, chunk: int = 1 << 20) -> bytes:
-        pieces = []
+        if member.info.file_size > self.member_limit:
+            raise self._too_large(member)
+        pieces, size = [], 0
         try:
             with zf.open(member.info) as stream:
                 while True:
                     block = stream.read(chunk)
                     if not block:
                         break
+                    size += len(block)
+                    if size > self.member_limit:
+                        raise self._too_large(member)
                     self.used += len(block)
                     if self.used > self.limit:
                         raise UploadRejected(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO, Callable, Iterator
 
-from webapp.datasets.archive import ByteBudget, index_archive, open_zip
+from webapp.datasets.archive import ByteBudget, MemberTooLarge, index_archive, open_zip
 from webapp.datasets.errors import UploadRejected, human_bytes
 from webapp.datasets.images import IMAGE_SUFFIXES, ImageProblem, NormalisedImage, normalise_image
 from webapp.datasets.layout import plan_layout
@@ -30,6 +30,7 @@ class Limits:
     max_uncompressed_bytes: int
     max_files: int
     max_image_pixels: int
+    max_file_bytes: int
     threads: int = 1  # decoding threads
 
     @classmethod
@@ -41,6 +42,7 @@ class Limits:
             max_uncompressed_bytes=settings.DATASET_MAX_UNCOMPRESSED_BYTES,
             max_files=settings.DATASET_MAX_FILES,
             max_image_pixels=settings.DATASET_MAX_IMAGE_PIXELS,
+            max_file_bytes=settings.DATASET_MAX_FILE_BYTES,
             threads=settings.DATASET_INGEST_THREADS,
         )
 
@@ -77,7 +79,7 @@ def ingest_archive(
         )
     zf = open_zip(fileobj, max_files=limits.max_files)
     index = index_archive(zf, max_files=limits.max_files, max_uncompressed_bytes=limits.max_uncompressed_bytes)
-    budget = ByteBudget(limits.max_uncompressed_bytes)
+    budget = ByteBudget(limits.max_uncompressed_bytes, limits.max_file_bytes)
     plan = plan_layout(zf, index, budget)
     planned_labels = {label for _, label in plan.items}
     if len(planned_labels) < 2:
@@ -179,8 +181,12 @@ def _decode_in_order(zf, items, budget: ByteBudget, *, max_pixels: int, threads:
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         pending: deque = deque()
         for member, label in items:
-            data = budget.read_member(zf, member)
-            pending.append((member, label, pool.submit(_normalise_or_problem, data, member.name, max_pixels)))
+            try:
+                data = budget.read_member(zf, member)
+            except MemberTooLarge as too_large:  # kept out like an image over the pixel limit, in its place
+                pending.append((member, label, pool.submit(ImageProblem, too_large.message)))
+            else:
+                pending.append((member, label, pool.submit(_normalise_or_problem, data, member.name, max_pixels)))
             if len(pending) >= 2 * max(1, threads):
                 m, lab, future = pending.popleft()
                 yield m, lab, future.result()

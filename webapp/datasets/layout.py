@@ -17,6 +17,11 @@ from webapp.datasets.archive import ArchiveIndex, ByteBudget, Member
 from webapp.datasets.errors import UploadRejected
 
 MAX_LABEL_LENGTH = 100
+MAX_LABEL_BYTES = 200  # file systems allow 255 bytes a name, and 100 emoji are 400 in UTF-8
+# Names Windows refuses for a file or folder (with any extension), and characters it refuses in one:
+# an adapter's folders and a line PC's copies of the dataset must work there too.
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+WINDOWS_FORBIDDEN = set('<>:"|?*')
 HEADER_WORDS = {"filename", "file", "path", "image", "file_name", "image_path"}
 
 
@@ -44,21 +49,28 @@ def check_label(label: str) -> str:
         )
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in label):
         raise UploadRejected(f"The class name {shown!r} contains control characters; rename the class.")
-    if len(label) > MAX_LABEL_LENGTH:
-        raise UploadRejected(f"The class name {shown!r} is longer than {MAX_LABEL_LENGTH} characters.")
+    if len(label) > MAX_LABEL_LENGTH or len(label.encode()) > MAX_LABEL_BYTES:
+        raise UploadRejected(f"The class name {shown!r} is too long: at most {MAX_LABEL_LENGTH} characters "
+                             f"and {MAX_LABEL_BYTES} bytes (an emoji or an accented letter takes 2 to 4).")
+    if WINDOWS_FORBIDDEN & set(label) or label.split(".")[0].strip().lower() in WINDOWS_RESERVED or label[-1] == ".":
+        raise UploadRejected(
+            f"The class name {shown!r} cannot be a folder name on Windows: rename the class (no <>:\"|?*, "
+            "no CON, PRN, AUX, NUL, COM1-9 or LPT1-9, no dot at the end).")
     return label
 
 
 def _check_distinct(labels: set[str]) -> None:
+    """Refuse two spellings of one name, whether they differ in case or only in Unicode form (an
+    accent typed on macOS (NFD) or on Windows (NFC)): many systems cannot keep them apart."""
     by_fold: dict[str, list[str]] = {}
     for label in labels:
-        by_fold.setdefault(label.casefold(), []).append(label)
+        by_fold.setdefault(unicodedata.normalize("NFC", label).casefold(), []).append(label)
     clashes = [sorted(group) for group in by_fold.values() if len(group) > 1]
     if clashes:
         pair = " and ".join(repr(x) for x in clashes[0])
         raise UploadRejected(
-            f"The classes {pair} differ only in upper/lower case; many systems cannot keep them apart. "
-            "Merge them or rename one."
+            f"The classes {pair} differ only in upper/lower case or in how an accent is encoded; many "
+            "systems cannot keep them apart. Merge them or rename one."
         )
 
 
@@ -81,7 +93,10 @@ def _csv_plan(zf: zipfile.ZipFile, csv_member: Member, others: list[Member], bud
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")  # Excel on Windows often saves in the local code page
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    # Excel saves "CSV" with semicolons where the comma is the decimal mark: read those as they are.
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(cell.strip() for cell in row)]
     if rows and rows[0] and rows[0][0].strip().lower() in HEADER_WORDS:
         rows = rows[1:]
     if not rows:
@@ -100,7 +115,7 @@ def _csv_plan(zf: zipfile.ZipFile, csv_member: Member, others: list[Member], bud
             bad_rows.append(line_no)
             continue
         rel = tuple(p for p in PurePosixPath(row[0].strip().replace("\\", "/")).parts if p not in ("", "."))
-        label = check_label(row[1].strip())
+        label = row[1].strip()  # checked with the folder names in plan_layout
         member = by_path.get(csv_dir + rel) or by_path.get(rel)
         if member is None and len(by_basename.get(rel[-1] if rel else "", [])) == 1:
             member = by_basename[rel[-1]][0]
@@ -154,13 +169,9 @@ def plan_layout(zf: zipfile.ZipFile, index: ArchiveIndex, budget: ByteBudget) ->
         plan = _csv_plan(zf, csvs[0], others, budget, depth)
     else:
         plan = _folder_plan(index, depth)
-    labels = set()
-    checked_items = []
-    for member, label in plan.items:
-        canonical = check_label(label)
-        labels.add(canonical)
-        checked_items.append((member, canonical))
-    plan.items = checked_items
+    spellings = {label for _, label in plan.items} | set(plan.empty_classes)
+    _check_distinct(spellings)
+    plan.items = [(member, check_label(label)) for member, label in plan.items]
+    labels = {label for _, label in plan.items}
     plan.empty_classes = [check_label(c) for c in plan.empty_classes if check_label(c) not in labels]
-    _check_distinct(labels | set(plan.empty_classes))
     return plan

@@ -3,14 +3,14 @@
 import re
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.accounts.access import require_write, workspaces_for
+from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
@@ -19,19 +19,7 @@ from webapp.datasets.models import Dataset
 from webapp.datasets.uploads import UploadLimitHandler
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _check_posted_workspace(request) -> None:
-    """404 for a workspace the user is not in, 403 when their role there is read-only."""
-    raw = request.POST.get("workspace", "")
-    if not raw.isdigit():
-        if not workspaces_writable(user=request.user).exists():
-            raise PermissionDenied("Your role is read-only: ask an engineer to do this.")
-        return  # the form explains what is missing
-    workspace = workspaces_for(request.user).filter(pk=int(raw)).first()
-    if workspace is None:
-        raise Http404("Not found.")
-    require_write(request.user, workspace)
+READ_ONLY = "Your role is read-only: ask an engineer to do this."
 
 
 def _list_page(request, *, upload_form=None, status=200):
@@ -63,7 +51,7 @@ def dataset_upload(request):
 
 @csrf_protect
 def _dataset_upload(request, limiter: UploadLimitHandler):
-    _check_posted_workspace(request)
+    require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = DatasetUploadForm(request.POST, request.FILES, user=request.user)
     if limiter.too_large:
         form.is_valid()
@@ -88,7 +76,7 @@ def _dataset_upload(request, limiter: UploadLimitHandler):
 
 @require_POST
 def dataset_demo(request):
-    _check_posted_workspace(request)
+    require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = DemoDatasetForm(request.POST, user=request.user)
     if not form.is_valid():
         return _list_page(request, status=400)

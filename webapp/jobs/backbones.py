@@ -25,6 +25,38 @@ def load_plugins() -> None:
                 _imported.add(module)
 
 
+def _sha256_of(path: str) -> str | None:
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+_checkpoint_hashes: dict[str, str | None] = {}
+
+
+def installed_backbone(backbone_id: str, sha256: str | None = None) -> str | None:
+    """The backbone id this installation loads for an adapter card's (id, sha256), or None.
+
+    Only registered backbones and the local checkpoints an administrator listed in
+    settings.TUNING_LOCAL_CHECKPOINTS ("arch@/path"), matched by their sha256 because another site
+    keeps the same weights at another path. A card's own path or download tag is never loaded: it
+    would let anyone who uploads an adapter probe the worker's files or make it build any model."""
+    if backbone_id in {info.id for info in backbone_infos()}:
+        return backbone_id
+    arch = backbone_id.split("@", 1)[0]
+    for configured in settings.TUNING_LOCAL_CHECKPOINTS:
+        with _lock:
+            if configured not in _checkpoint_hashes:
+                _checkpoint_hashes[configured] = _sha256_of(configured.split("@", 1)[1])
+        if sha256 and configured.split("@", 1)[0] == arch and _checkpoint_hashes[configured] == sha256:
+            return configured
+    return None
+
+
 def backbone_infos() -> list:
     load_plugins()
     import tuning

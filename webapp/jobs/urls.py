@@ -8,7 +8,7 @@ urlpatterns = [
     path("", views.job_list_view, name="list"),
     path("new/", views.job_create_view, name="create"),
     path("estimate.json", views.job_estimate_view, name="estimate"),
-    path("<int:pk>/", views.job_detail_view, name="detail"),
-    path("<int:pk>/metrics.json", views.job_metrics_view, name="metrics"),
-    path("<int:pk>/cancel/", views.job_cancel_view, name="cancel"),
+    path("<id:pk>/", views.job_detail_view, name="detail"),
+    path("<id:pk>/metrics.json", views.job_metrics_view, name="metrics"),
+    path("<id:pk>/cancel/", views.job_cancel_view, name="cancel"),
 ]

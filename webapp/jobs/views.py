@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
@@ -40,9 +41,9 @@ def job_create_view(request):
         raise PermissionDenied("Your role is read-only in every workspace: ask an engineer to launch jobs.")
     if request.method == "POST":
         # The ownership check comes first and answers 404/403; the form then checks the values.
-        version_id = request.POST.get("dataset_version", "")
-        if version_id.isdigit():
-            dataset_version_get(user=request.user, pk=int(version_id), write=True)
+        version_id = whole_number(request.POST.get("dataset_version"))
+        if version_id is not None:
+            dataset_version_get(user=request.user, pk=version_id, write=True)
         form = JobCreateForm(request.POST, user=request.user)
         if form.is_valid():
             data = form.cleaned_data
@@ -56,10 +57,7 @@ def job_create_view(request):
                 messages.success(request, f"{job} is queued.")
                 return redirect("jobs:detail", pk=job.pk)
     else:
-        initial = {}
-        if request.GET.get("dataset_version", "").isdigit():
-            initial["dataset_version"] = int(request.GET["dataset_version"])
-        form = JobCreateForm(user=request.user, initial=initial)
+        form = JobCreateForm(user=request.user, initial={"dataset_version": whole_number(request.GET.get("dataset_version"))})
     return render(request, "jobs/create.html", {"form": form})
 
 
@@ -78,10 +76,10 @@ def job_detail_view(request, pk: int):
 @require_GET
 def job_metrics_view(request, pk: int):
     job = job_get(user=request.user, pk=pk)
-    after = request.GET.get("after", "0")
-    if not after.isdigit():
+    after = whole_number(request.GET.get("after", "0"))
+    if after is None:
         return JsonResponse({"error": "'after' must be a whole number (the last seq already drawn)."}, status=400)
-    return JsonResponse(job_live_payload(job, after=int(after)))
+    return JsonResponse(job_live_payload(job, after=after))
 
 
 @require_POST
@@ -101,17 +99,17 @@ def job_cancel_view(request, pk: int):
 @require_GET
 def job_estimate_view(request):
     """Run time and cost for the launch form, recomputed as the engineer changes budget or backbone."""
-    budget, version_id = request.GET.get("budget", ""), request.GET.get("dataset_version", "")
+    budget, version_id = whole_number(request.GET.get("budget")), whole_number(request.GET.get("dataset_version"))
     backbone = request.GET.get("backbone", "")
-    if not budget.isdigit() or not 0 < int(budget) <= MAX_BUDGET_FOR_ESTIMATE:
+    if budget is None or not 0 < budget <= MAX_BUDGET_FOR_ESTIMATE:
         return JsonResponse({"error": "Enter the budget as a whole number of queries, at least 1."}, status=400)
     if not backbone:
         return JsonResponse({"error": "Choose a backbone."}, status=400)
     num_classes = None
-    if version_id.isdigit():
-        version = dataset_version_get(user=request.user, pk=int(version_id))
+    if version_id is not None:
+        version = dataset_version_get(user=request.user, pk=version_id)
         num_classes = len(version.class_counts or {})
-    estimate = job_estimate(backbone=backbone, budget=int(budget), num_classes=num_classes or 2)
+    estimate = job_estimate(backbone=backbone, budget=budget, num_classes=num_classes or 2)
     body = estimate.as_dict()
     body["num_classes"] = num_classes
     body["text"] = (f"About {human_duration(estimate.seconds)} of tuning, about {estimate.cost:.2f} "

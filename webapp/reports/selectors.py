@@ -233,14 +233,24 @@ CSV_HEADER = ["job", "name", "workspace", "dataset", "model line", "version", "m
               "finished at", "status"]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value):
+    """Spreadsheets run a cell that starts with one of FORMULA_STARTS as a formula (=HYPERLINK(...) when
+    a manager opens the file), and names are typed by users: such text is written with a leading '."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def csv_row(row: Row) -> list:
     def num(value, digits=4):
         return "" if value is None else round(value, digits)
 
-    return [row.job_id or "", row.label, row.workspace, row.dataset, row.model_line, row.version or "", row.method,
-            row.backbone, row.budget or "", row.queries if row.queries is not None else "", num(row.zero_shot),
-            num(row.tuned), num(row.gain), num(row.worker_seconds, 1), num(row.cost), settings.COST_CURRENCY,
-            row.finished_at.isoformat() if row.finished_at else "", row.status]
+    cells = [row.job_id or "", row.label, row.workspace, row.dataset, row.model_line, row.version or "", row.method,
+             row.backbone, row.budget or "", row.queries if row.queries is not None else "", num(row.zero_shot),
+             num(row.tuned), num(row.gain), num(row.worker_seconds, 1), num(row.cost), settings.COST_CURRENCY,
+             row.finished_at.isoformat() if row.finished_at else "", row.status]
+    return [csv_text(cell) for cell in cells]
 
 
 # ----------------------------------------------------------------------------------------- overview

@@ -6,7 +6,7 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("jobs/<int:pk>/", views.job_report, name="job"),
+    path("jobs/<id:pk>/", views.job_report, name="job"),
     path("compare/", views.compare, name="compare"),
     path("compare.csv", views.compare_csv, name="compare_csv"),
 ]

@@ -8,6 +8,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from webapp.core.params import whole_number
 from webapp.jobs.services import METHOD_LABELS
 from webapp.reports import selectors
 
@@ -15,14 +16,10 @@ PAGE_SIZE = 50
 MAX_POINTS = 1000  # the scatter shows at most this many (the newest); the table pages through all
 
 
-def _int_or_none(raw):
-    return int(raw) if raw and str(raw).isdigit() else None
-
-
 @require_GET
 def overview(request):
     workspaces = list(selectors.overview_workspaces(user=request.user))
-    wanted = _int_or_none(request.GET.get("workspace"))
+    wanted = whole_number(request.GET.get("workspace"))
     if wanted is not None:
         chosen = next((w for w in workspaces if w.pk == wanted), None)
         if chosen is None:
@@ -48,10 +45,10 @@ class Comparison:
     def __init__(self, request):
         params = request.GET
         self.line = None
-        self.job_ids = [int(v) for v in params.getlist("job") if v.isdigit()]
-        self.workspace_id = _int_or_none(params.get("workspace"))
+        self.job_ids = [n for n in map(whole_number, params.getlist("job")) if n is not None]
+        self.workspace_id = whole_number(params.get("workspace"))
         self.method = params.get("method", "") if params.get("method", "") in METHOD_LABELS else ""
-        line_id = _int_or_none(params.get("line"))
+        line_id = whole_number(params.get("line"))
         if line_id is not None:
             self.line = selectors.model_line_for_report(user=request.user, pk=line_id)
             self.queryset = selectors.comparison_line_versions(line=self.line)

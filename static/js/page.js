@@ -1,0 +1,15 @@
+/* Small behaviours of every page, bound here because the Content-Security-Policy allows no inline
+   handlers: data-print (a print button), data-autosubmit (a select that submits its form),
+   data-confirm (a button that asks first). */
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    const target = event.target.closest("[data-print], [data-confirm]");
+    if (!target) return;
+    if (target.hasAttribute("data-print")) window.print();
+    else if (!window.confirm(target.dataset.confirm)) event.preventDefault();
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
+  });
+})();
