@@ -10,9 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .precision import PRECISIONS
-
 METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "zeroshot")
+PRECISIONS = ("fp32", "autocast")  # see tuning/precision.py
 
 
 def _f(default, help, choices=None, min=None, max=None, absent=None):
@@ -25,10 +24,17 @@ def _f(default, help, choices=None, min=None, max=None, absent=None):
         meta["min"] = min
     if max is not None:
         meta["max"] = max
-        meta["help"] = f"{help} Allowed: {_number(min)} to {_number(max)}."
+        meta["help"] = f"{help} {allowed_range(meta)}"
     if absent is not None:
         meta["absent"] = absent
     return field(default=default, metadata=meta)
+
+
+def allowed_range(meta) -> str:
+    """'Allowed: 1 to 4,096.' for a setting's metadata with both bounds, else ''."""
+    if "min" not in meta or "max" not in meta:
+        return ""
+    return f"Allowed: {_number(meta['min'])} to {_number(meta['max'])}."
 
 
 def _number(x) -> str:

@@ -18,8 +18,6 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("fp32", "autocast")
-
 
 @contextlib.contextmanager
 def exact_fp32(device: torch.device):

@@ -40,17 +40,9 @@ def _tune_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(tuning.TuneConfig))
 
 
-def with_bounds(help_text: str, f: dataclasses.Field) -> str:
-    """A help text and the TuneConfig field's bounds; the check itself is TuneConfig's, in its words."""
-    low, high = f.metadata.get("min"), f.metadata.get("max")
-    bounds = (f"From {low} to {high}." if low is not None and high is not None else
-              f"At least {low}." if low is not None else f"At most {high}." if high is not None else "")
-    return " ".join(part for part in (help_text, bounds) if part)
-
-
 def _advanced_field(f: dataclasses.Field) -> forms.Field:
-    """A form field for one TuneConfig field, with the bounds in its help text."""
-    common = {"required": False, "initial": f.default, "help_text": with_bounds(f.metadata.get("help", ""), f),
+    """A form field for one TuneConfig field; its help (TuneConfig's) says its bounds."""
+    common = {"required": False, "initial": f.default, "help_text": f.metadata.get("help", ""),
               "label": f.name.replace("_", " ").capitalize()}
     kind = type(f.default)
     if "choices" in f.metadata:
@@ -79,6 +71,8 @@ class JobCreateForm(forms.Form):
                                       help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
 
     def __init__(self, *args, user, **kwargs):
+        from tuning.config import allowed_range
+
         super().__init__(*args, **kwargs)
         fields = {f.name: f for f in _tune_fields()}
         self.fields["dataset_version"].queryset = dataset_versions_ready(user=user).filter(
@@ -87,7 +81,7 @@ class JobCreateForm(forms.Form):
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default
-            self.fields[name].help_text = with_bounds(self.fields[name].help_text, fields[name])
+            self.fields[name].help_text += " " + allowed_range(fields[name].metadata)
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
         self.advanced_names = [name for name in fields if name not in MAIN_FIELDS]
