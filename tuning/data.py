@@ -46,6 +46,16 @@ class FewShotData:
     seed: int | None = None
 
 
+def split_sizes(images: int, shots: int) -> tuple[int, int, int]:
+    """(train, validation, test) images a class with `images` images gives at `shots` shots:
+    stratified, so every class keeps at least one validation and one test image. (0, 0, 0) when the
+    class has too few images (shots + 2 are needed)."""
+    if shots < 1 or images < shots + 2:
+        return 0, 0, 0
+    n_val = max(1, min(shots, (images - shots) // 2))
+    return shots, n_val, images - shots - n_val
+
+
 def list_image_folder(root: str | Path) -> tuple[list[str], list[list[Path]]]:
     root = Path(root)
     if not root.is_dir():
@@ -77,7 +87,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
     parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
     for label, fs in enumerate(files):
         order = np.random.default_rng([seed, label]).permutation(len(fs))
-        n_val = max(1, min(shots, (len(fs) - shots) // 2))
+        _, n_val, _ = split_sizes(len(fs), shots)
         cuts = {"train": order[:shots], "val": order[shots:shots + n_val], "test": order[shots + n_val:]}
         for split, idx in cuts.items():
             parts[split][0].extend(fs[i] for i in idx)
