@@ -73,12 +73,25 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         run.save("started", {})
     if run.phase != "done" and _run_method(run) and not run.stopped:
         run.save("done", {})
+    _keep_zero_shot_unless_better(run)
     return TuneResult(adapter=_build_adapter(run, learner, bb, data), queries_used=obj.queries,
                       best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
                       peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
                       zero_shot_val_acc=run.zero_shot["val_acc"],
                       best_val_balanced_acc=run.best.get("val_balanced_acc"),
                       zero_shot_val_balanced_acc=run.zero_shot.get("val_balanced_acc"))
+
+
+def _keep_zero_shot_unless_better(run: Run) -> None:
+    """Do no harm: an adapter that does not beat zero-shot on validation (a tie with a lower loss
+    included) is replaced by the zero-shot prompts themselves (w = 0)."""
+    zs, best = run.zero_shot, run.best
+    if beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")) or (
+            best.get("P") is None and not any(best["w"])):
+        return
+    run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
+                "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
+    run.best_features = None  # recomputed from the zero-shot context when the adapter is built
 
 
 def _run_method(run: Run) -> bool:
