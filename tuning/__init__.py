@@ -10,6 +10,8 @@ from .config import METHODS, TuneConfig
 from .data import FewShotData, Split, load_image_folder
 from .errors import AdapterError, BackboneError, BudgetExceeded, DataError, TuningError
 from .evaluate import Evaluation, evaluate
+from .quality import (ClassDrop, Quality, Recommendation, balanced_accuracy, beats_zero_shot, not_better_sentence,
+                      quality_of, recall_drops, recommend, wilson_interval)
 from .tune import TuneResult, __version__, tune
 
 __all__ = [
@@ -17,4 +19,6 @@ __all__ = [
     "DataError", "Evaluation", "FewShotData", "FileCheckpoint", "METHODS", "Prediction", "Split", "TuneConfig",
     "TuneResult", "TuningError", "apply_adapter", "check_compatible", "evaluate", "list_backbones",
     "load_adapter", "load_backbone", "load_image_folder", "predict", "register_backbone", "save_adapter", "tune",
+    "ClassDrop", "Quality", "Recommendation", "balanced_accuracy", "beats_zero_shot", "not_better_sentence",
+    "quality_of", "recall_drops", "recommend", "wilson_interval",
 ]

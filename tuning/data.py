@@ -44,6 +44,17 @@ class FewShotData:
     dataset_hash: str | None = None
     shots: int | None = None
     seed: int | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of damaged images left out
+
+
+def split_sizes(images: int, shots: int) -> tuple[int, int, int]:
+    """(train, validation, test) images a class with `images` images gives at `shots` shots:
+    stratified, so every class keeps at least one validation and one test image. (0, 0, 0) when the
+    class has too few images (shots + 2 are needed)."""
+    if shots < 1 or images < shots + 2:
+        return 0, 0, 0
+    n_val = max(1, min(shots, (images - shots) // 2))
+    return shots, n_val, images - shots - n_val
 
 
 def list_image_folder(root: str | Path) -> tuple[list[str], list[list[Path]]]:
@@ -62,13 +73,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_dir=None) -> FewShotData:
+def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_dir=None,
+                      skip_damaged: bool = False) -> FewShotData:
+    """skip_damaged: leave out images that cannot be read and list them in `.skipped` (as the web
+    upload does) instead of raising DataError."""
     if shots < 1:
         raise DataError("shots must be at least 1.")
     if isinstance(backbone, str):
         from .backbones import load_backbone
         backbone = load_backbone(backbone)
     names, files = list_image_folder(root)
+    skipped: list[tuple[str, str]] = []
+    if skip_damaged:
+        kept = []
+        for fs in files:
+            kept.append([f for f in fs if _readable(f, skipped)])
+        files = kept
     need = shots + 2
     for name, fs in zip(names, files):
         if len(fs) < need:
@@ -77,7 +97,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
     parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
     for label, fs in enumerate(files):
         order = np.random.default_rng([seed, label]).permutation(len(fs))
-        n_val = max(1, min(shots, (len(fs) - shots) // 2))
+        _, n_val, _ = split_sizes(len(fs), shots)
         cuts = {"train": order[:shots], "val": order[shots:shots + n_val], "test": order[shots + n_val:]}
         for split, idx in cuts.items():
             parts[split][0].extend(fs[i] for i in idx)
@@ -92,7 +112,18 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
     digest = hashlib.sha256("\n".join(f"{names[l]}/{shas[p]}" for split in parts.values()
                                       for p, l in zip(*split)).encode()).hexdigest()
     return FewShotData(names, splits["train"], splits["val"], splits["test"], backbone_id=backbone.id,
-                       dataset_hash=digest, shots=shots, seed=seed)
+                       dataset_hash=digest, shots=shots, seed=seed, skipped=skipped)
+
+
+def _readable(path: Path, skipped: list) -> bool:
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return True
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is damaged
+        skipped.append((str(path), f"cannot be read as an image ({type(exc).__name__})"))
+        return False
 
 
 def _load_image(path: Path):

@@ -2,12 +2,13 @@
 which only this function, called after tuning, ever reads)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .adapter import Adapter, check_compatible
 from .errors import AdapterError
+from .quality import Quality, balanced_accuracy, quality_of
 
 
 @dataclass
@@ -16,6 +17,12 @@ class Evaluation:
     per_class_accuracy: dict[str, float]
     confusion: list[list[int]]  # confusion[true][predicted]
     predictions: list[int]
+    confidences: list[float] = field(default_factory=list)  # probability of the predicted class
+    balanced_accuracy: float | None = None  # mean per-class recall (tuning.quality)
+
+    def quality(self, class_names: list[str] | None = None) -> Quality:
+        """Accuracy and balanced accuracy with 95% intervals and the number of images."""
+        return quality_of(self.confusion, class_names or list(self.per_class_accuracy))
 
 
 def class_text_features(backbone, class_names, adapter: Adapter | None = None, ctx_init: str = "a photo of a"):
@@ -30,7 +37,13 @@ def class_text_features(backbone, class_names, adapter: Adapter | None = None, c
 
 def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
     T = class_text_features(backbone, class_names, adapter)
-    pred = (split.features.float() @ T.T).argmax(1)
+    logits = split.features.float() @ T.T
+    model = backbone.model
+    scale = adapter.card.get("logit_scale") if adapter is not None else None
+    if scale is None:
+        scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
+    probs = (float(scale) * logits).softmax(1) if len(logits) else logits
+    pred = logits.argmax(1)
     y = split.labels
     K = len(class_names)
     confusion = torch.zeros(K, K, dtype=torch.long)
@@ -40,4 +53,6 @@ def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) ->
         n = int(confusion[k].sum())
         per_class[name] = float(confusion[k, k]) / n if n else float("nan")
     acc = float((pred == y).float().mean()) if len(y) else float("nan")
-    return Evaluation(acc, per_class, confusion.tolist(), pred.tolist())
+    confidences = probs.gather(1, pred[:, None])[:, 0].tolist() if len(pred) else []
+    return Evaluation(acc, per_class, confusion.tolist(), pred.tolist(), confidences,
+                      balanced_accuracy(confusion.tolist()))

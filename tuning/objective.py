@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from .errors import BudgetExceeded
 from .precision import exact_fp32
+from .quality import balanced_accuracy_of
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Evaluated:
     val_acc: float
     val_loss: float
     text_features: torch.Tensor  # (K, D) on the CPU, kept for the adapter
+    val_balanced_acc: float | None = None  # mean per-class recall: what chooses the adapter
 
 
 class Objective:
@@ -85,5 +87,7 @@ class Objective:
             train_loss = float(self._ce(T[None], self.train_z, self.train_y)[0])
             val_logits = self.scale * self.val_z @ T.T
             val_loss = float(F.cross_entropy(val_logits, self.val_y))
-            val_acc = float((val_logits.argmax(1) == self.val_y).float().mean())
-        return Evaluated(train_loss, val_acc, val_loss, T.cpu())
+            val_pred = val_logits.argmax(1)
+            val_acc = float((val_pred == self.val_y).float().mean())
+            val_bacc = balanced_accuracy_of(self.val_y.tolist(), val_pred.tolist(), T.shape[0])
+        return Evaluated(train_loss, val_acc, val_loss, T.cpu(), val_bacc)

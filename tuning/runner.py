@@ -45,11 +45,14 @@ class Run:
         return self.stopped
 
     def consider(self, w: torch.Tensor, ev: Evaluated, P: torch.Tensor | None = None) -> bool:
-        """Keep the w with the best validation accuracy (ties: lower validation loss). P is given
-        only when the context is not P0 + A w (CoOp on plain context vectors)."""
+        """Keep the w with the best balanced validation accuracy (mean per-class recall; ties: lower
+        validation loss). P is given only when the context is not P0 + A w (CoOp on plain context vectors)."""
         b = self.best
-        if b is None or ev.val_acc > b["val_acc"] or (ev.val_acc == b["val_acc"] and ev.val_loss < b["val_loss"]):
+        score = _score(ev.val_balanced_acc, ev.val_acc)
+        best = None if b is None else _score(b.get("val_balanced_acc"), b["val_acc"])
+        if b is None or score > best or (score == best and ev.val_loss < b["val_loss"]):
             self.best = {"w": [float(x) for x in w.double()], "val_acc": ev.val_acc, "val_loss": ev.val_loss,
+                         "val_balanced_acc": ev.val_balanced_acc,
                          "train_loss": ev.train_loss, "step": self.step,
                          "P": None if P is None else P.flatten().tolist()}
             self.best_features = ev.text_features
@@ -102,3 +105,8 @@ class Run:
         self.zero_shot = state["zero_shot"]
         self.phase = state["phase"]
         self.phase_state = state["phase_state"]
+
+
+def _score(balanced: float | None, plain: float) -> float:
+    """A checkpoint written before balanced accuracy was kept has only the plain accuracy."""
+    return plain if balanced is None else balanced

@@ -16,6 +16,7 @@ from .errors import DataError
 from .objective import Objective
 from .precision import precision_label
 from .prompts import PromptLearner
+from .quality import beats_zero_shot
 from .runner import Run
 from .stage1_cmaes import run_stage1
 from .stage2_sparse_zo import run_stage2
@@ -34,6 +35,13 @@ class TuneResult:
     peak_memory_bytes: int
     history: list[dict] = field(default_factory=list)
     zero_shot_val_acc: float | None = None
+    best_val_balanced_acc: float | None = None
+    zero_shot_val_balanced_acc: float | None = None
+
+    @property
+    def beats_zero_shot(self) -> bool:
+        """Do no harm: True only when the adapter beats the untuned model on validation."""
+        return beats_zero_shot(self.best_val_balanced_acc, self.zero_shot_val_balanced_acc)
 
 
 def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, backbone=None) -> TuneResult:
@@ -58,16 +66,32 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     if run.phase == "start":  # zero-shot (w = 0): the baseline and the first candidate adapter
         zeros = torch.zeros(cfg.intrinsic_dim, dtype=torch.float64)
         ev = obj.evaluate(zeros)
-        run.zero_shot = {"train_loss": ev.train_loss, "val_acc": ev.val_acc, "val_loss": ev.val_loss}
+        run.zero_shot = {"train_loss": ev.train_loss, "val_acc": ev.val_acc, "val_loss": ev.val_loss,
+                         "val_balanced_acc": ev.val_balanced_acc}
         run.consider(zeros, ev)
         run.emit("zeroshot", ev)
         run.save("started", {})
     if run.phase != "done" and _run_method(run) and not run.stopped:
         run.save("done", {})
+    _keep_zero_shot_unless_better(run)
     return TuneResult(adapter=_build_adapter(run, learner, bb, data), queries_used=obj.queries,
                       best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
                       peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
-                      zero_shot_val_acc=run.zero_shot["val_acc"])
+                      zero_shot_val_acc=run.zero_shot["val_acc"],
+                      best_val_balanced_acc=run.best.get("val_balanced_acc"),
+                      zero_shot_val_balanced_acc=run.zero_shot.get("val_balanced_acc"))
+
+
+def _keep_zero_shot_unless_better(run: Run) -> None:
+    """Do no harm: an adapter that does not beat zero-shot on validation (a tie with a lower loss
+    included) is replaced by the zero-shot prompts themselves (w = 0)."""
+    zs, best = run.zero_shot, run.best
+    if beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")) or (
+            best.get("P") is None and not any(best["w"])):
+        return
+    run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
+                "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
+    run.best_features = None  # recomputed from the zero-shot context when the adapter is built
 
 
 def _run_method(run: Run) -> bool:
@@ -131,6 +155,10 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data) -> Adapter:
         "config": cfg.to_dict(),
         "dataset_version": data.dataset_hash,
         "metrics": {"zero_shot_val_acc": run.zero_shot["val_acc"], "best_val_acc": best["val_acc"],
+                    "zero_shot_val_balanced_acc": run.zero_shot.get("val_balanced_acc"),
+                    "best_val_balanced_acc": best.get("val_balanced_acc"),
+                    "better_than_zero_shot": beats_zero_shot(best.get("val_balanced_acc"),
+                                                             run.zero_shot.get("val_balanced_acc")),
                     "best_val_loss": best["val_loss"], "best_step": best["step"],
                     "queries_used": run.obj.queries, "elapsed_s": round(run.elapsed_s, 3), "stopped": run.stopped,
                     "query_precision": precision_label(cfg.precision, bb)},

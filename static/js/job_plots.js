@@ -141,11 +141,29 @@
     });
   }
 
+  function withInterval(quality, key, fallback) {
+    // same words as the job_format filters: "83.1 % (95% interval 75.0–89.0 %) on 120 test images"
+    if (!quality || quality[key] === null || quality[key] === undefined) { return pct(fallback); }
+    var text = (100 * quality[key]).toFixed(1) + " %";
+    var ci = quality[key + "_interval"];
+    if (ci) { text += " (95% interval " + (100 * ci[0]).toFixed(1) + "–" + (100 * ci[1]).toFixed(1) + " %)"; }
+    if (quality.images) { text += " on " + quality.images + " test images"; }
+    return text;
+  }
+
   function showResults(results) {
     if (!results) { return; }
     document.getElementById("job-results").hidden = false;
-    setText("zero-shot-acc", pct(results.zero_shot_accuracy));
-    setText("tuned-acc", pct(results.tuned_accuracy));
+    var q = results.quality || {};
+    setText("zero-shot-acc", withInterval(q.zero_shot_test, "accuracy", results.zero_shot_accuracy));
+    setText("tuned-acc", withInterval(q.tuned_test, "accuracy", results.tuned_accuracy));
+    setText("zero-shot-bacc", withInterval(q.zero_shot_test, "balanced_accuracy", null));
+    setText("tuned-bacc", withInterval(q.tuned_test, "balanced_accuracy", null));
+    var notBetter = document.getElementById("not-better");
+    if (notBetter && q.better_than_zero_shot === false) {
+      notBetter.textContent = (q.validation || {}).sentence || "Tuning did not beat the zero-shot model on validation.";
+      notBetter.hidden = false;
+    }
     setText("best-val-acc", pct(results.best_val_accuracy));
     setText("result-queries", results.queries_used);
     setText("result-cost", duration(results.worker_seconds) + " · " + results.cost.toFixed(2) + " " + results.currency);

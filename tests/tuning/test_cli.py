@@ -32,3 +32,82 @@ def test_cli_reports_plain_errors(tmp_path, capsys):
     assert rc == 2 and "Unknown setting" in capsys.readouterr().err
     rc = main(["predict", "--adapter", str(tmp_path), "--images", str(tmp_path)])
     assert rc == 2 and "missing" in capsys.readouterr().err
+
+
+# ---- issue 11 item 14 (and items 1-2 in the CLI summary)
+
+def _tune_args(data, backbone, out, *extra):
+    return ["tune", "--data", str(data), "--backbone", backbone, "--budget", "60", "--out", str(out),
+            "--shots", "2", "--device", "cpu", "--no-progress", "--set", "intrinsic_dim=8", "--set", "popsize=4",
+            "--set", "stage1_generations=2", "--set", "mask_every=10", *extra]
+
+
+def test_damaged_image_is_left_out_and_listed_and_summary_has_balanced_accuracy(tmp_path, capsys):
+    data = make_folder(tmp_path / "data", per_class=6)
+    (data / "red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    _, ckpt = write_checkpoint(tmp_path)
+    out = tmp_path / "adapter"
+    rc = main(_tune_args(data, f"TinyTestClip@{ckpt}", out, "--method", "zosgd"))
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "Left out 1 damaged image" in captured.err and "broken.png" in captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped_images"] == [str(data / "red" / "broken.png")]
+    tuned = summary["tuned_test"]
+    assert tuned["images"] == summary["test_images"] and 0 <= tuned["balanced_accuracy"] <= 1
+    lo, hi = tuned["balanced_accuracy_interval"]
+    assert lo <= tuned["balanced_accuracy"] <= hi
+    assert "balanced accuracy" in captured.out and "test images" in captured.out
+    assert summary["better_than_zero_shot"] in (True, False)
+    if not summary["better_than_zero_shot"]:
+        assert "did not beat the untuned (zero-shot) model" in captured.out
+        assert "The adapter written is the zero-shot one." in captured.out
+
+
+def test_run_that_never_beats_zero_shot_says_so(tmp_path, capsys):
+    data = make_folder(tmp_path / "data", per_class=6)
+    _, ckpt = write_checkpoint(tmp_path)
+    out = tmp_path / "adapter"
+    # lr = 0: every candidate equals zero-shot, so tuning cannot beat it
+    rc = main(_tune_args(data, f"TinyTestClip@{ckpt}", out, "--method", "zosgd", "--set", "lr=0"))
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "did not beat the untuned (zero-shot) model" in text and "zero-shot one" in text
+    assert json.loads((out / "summary.json").read_text())["better_than_zero_shot"] is False
+
+
+def test_wrong_data_is_reported_before_the_backbone_loads(tmp_path, capsys, monkeypatch):
+    import tuning
+
+    def must_not_load(*a, **k):
+        raise AssertionError("the backbone was loaded before --data was checked")
+
+    monkeypatch.setattr(tuning, "load_backbone", must_not_load)
+    rc = main(["tune", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_every_option_has_help_with_its_default(capsys):
+    import pytest
+
+    from tuning.cli import build_parser
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices
+    for name in ("tune", "predict"):
+        for action in sub[name]._actions:
+            if action.dest != "help":
+                assert action.help, (name, action.dest)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tune", "--help"])
+    text = capsys.readouterr().out
+    assert "default: 20000" in text and "default: demo" in text
+
+
+def test_zeroshot_progress_bar_does_not_count_to_the_budget(tmp_path, capsys):
+    data = make_folder(tmp_path / "data", per_class=6)
+    _, ckpt = write_checkpoint(tmp_path)
+    args = [a for a in _tune_args(data, f"TinyTestClip@{ckpt}", tmp_path / "o", "--method", "zeroshot")
+            if a != "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1/1" in err and "/60" not in err

@@ -56,3 +56,27 @@ def adapter_version_for_job(*, job) -> AdapterVersion | None:
 
 def can_write(*, user, workspace) -> bool:
     return role_in(user, workspace) == Role.ENGINEER
+
+
+def version_is_not_better(version: AdapterVersion) -> bool:
+    return (version.metrics or {}).get("better_than_zero_shot") is False
+
+
+def model_line_recommended(*, model_line: ModelLine) -> AdapterVersion | None:
+    """The version offered as the line's latest and its default download: the newest version that
+    beat zero-shot on validation and is not worse (validation balanced accuracy) than an earlier
+    version tuned on the same data. None when no version qualifies."""
+    best_on_data: dict[str, float] = {}
+    chosen = None
+    for version in model_line.versions.order_by("number"):
+        metrics = version.metrics or {}
+        if version_is_not_better(version):
+            continue
+        score = metrics.get("val_balanced_accuracy")
+        earlier = best_on_data.get(version.dataset_hash)
+        if score is not None and earlier is not None and score < earlier:
+            continue
+        if score is not None:
+            best_on_data[version.dataset_hash] = max(score, earlier if earlier is not None else score)
+        chosen = version
+    return chosen

@@ -114,7 +114,16 @@ def _job_metrics(job: Job) -> dict:
         "budget": job.budget,
         "worker_seconds": job.worker_seconds,
         "peak_memory_bytes": job.peak_memory_bytes,
+        **_validation_metrics(job),
     }
+
+
+def _validation_metrics(job: Job) -> dict:
+    """Do no harm: whether the version beat zero-shot on validation (None: not recorded)."""
+    validation = (job.evaluation or {}).get("validation") or {}
+    return {"better_than_zero_shot": validation.get("better_than_zero_shot"),
+            "val_balanced_accuracy": validation.get("tuned_balanced_accuracy"),
+            "zero_shot_val_balanced_accuracy": validation.get("zero_shot_balanced_accuracy")}
 
 
 @transaction.atomic

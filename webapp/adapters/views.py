@@ -24,8 +24,11 @@ READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 
 @require_GET
 def adapter_list(request):
+    lines = list(selectors.model_line_list(user=request.user))
+    for line in lines:  # "latest" is never a version worse than zero-shot or than an earlier one
+        line.recommended = selectors.model_line_recommended(model_line=line)
     return render(request, "adapters/list.html", {
-        "lines": selectors.model_line_list(user=request.user),
+        "lines": lines,
         "can_upload": workspaces_writable(user=request.user).exists(),
     })
 
@@ -36,6 +39,7 @@ def model_line_detail(request, pk: int):
     return render(request, "adapters/line.html", {
         "line": line,
         "versions": selectors.model_line_versions(model_line=line),
+        "recommended": selectors.model_line_recommended(model_line=line),
         "changes": selectors.model_line_events(model_line=line, downloads=False),
         "downloads": selectors.model_line_events(model_line=line, downloads=True, limit=50),
         "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
@@ -49,6 +53,7 @@ def version_detail(request, pk: int):
         "version": version,
         "line": version.model_line,
         "is_production": version.model_line.production_version_id == version.pk,
+        "not_better": selectors.version_is_not_better(version),
         "can_write": selectors.can_write(user=request.user, workspace=version.model_line.workspace),
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),

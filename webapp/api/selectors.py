@@ -9,6 +9,7 @@ from django.urls import reverse
 from webapp.accounts.access import visible
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.datasets.models import Dataset, DatasetVersion
+from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_live_payload
 
@@ -51,8 +52,22 @@ def job_summary(job: Job) -> dict:
         "backbone": job.backbone, "budget": job.budget, "shots": job.shots, "seed": job.seed,
         "model_line": job.model_line_name, "queries_used": job.queries_used,
         "zero_shot_accuracy": job.zero_shot_accuracy, "tuned_accuracy": job.tuned_accuracy,
+        **_balanced(job),
         "queued_at": _time(job.queued_at), "started_at": _time(job.started_at), "finished_at": _time(job.finished_at),
         "url": reverse("api:job", args=[job.pk]),
+    }
+
+
+def _balanced(job: Job) -> dict:
+    quality = job_quality(job)
+    zero, tuned = (quality.zero_shot, quality.tuned) if quality else (None, None)
+    return {
+        "zero_shot_balanced_accuracy": (zero or {}).get("balanced_accuracy"),
+        "tuned_balanced_accuracy": (tuned or {}).get("balanced_accuracy"),
+        "tuned_balanced_accuracy_interval": (tuned or {}).get("balanced_accuracy_interval"),
+        "tuned_accuracy_interval": (tuned or {}).get("accuracy_interval"),
+        "test_images": (tuned or zero or {}).get("images"),
+        "better_than_zero_shot": quality.better if quality else None,
     }
 
 

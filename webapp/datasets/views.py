@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
+from webapp.jobs.quality import default_shots, split_sizes
 from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
@@ -103,12 +104,16 @@ def version_detail(request, pk: int):
         # manifest["classes"] keeps the order; a jsonb dict (PostgreSQL) does not.
         for label, count in sorted((version.class_counts or {}).items())
     ]
+    split_shots = min(default_shots(), selectors.dataset_version_max_shots(version))
+    for c in classes:  # what a job at split_shots gives each class: stratified, every class in validation
+        c["train"], c["val"], c["test"] = split_sizes(c["count"], split_shots) if split_shots >= 1 else (0, 0, 0)
     context = {
         "version": version,
         "dataset": version.dataset,
         "versions": version.dataset.versions.order_by("-number"),
         "classes": classes,
         "max_shots": selectors.dataset_version_max_shots(version),
+        "split_shots": split_shots,
         "report": version.report or {},
         "status": selectors.dataset_version_status(version),
         "can_upload": workspaces_writable(user=request.user).filter(pk=version.dataset.workspace_id).exists(),

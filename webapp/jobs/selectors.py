@@ -13,6 +13,7 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.accounts.models import Membership, Role, Workspace
 from webapp.jobs.estimates import human_duration
 from webapp.jobs.metrics import FIELDS
+from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
 
 POINT_COLUMNS = ("seq", *FIELDS)
@@ -106,6 +107,7 @@ def job_results(job: Job) -> dict | None:
     if not job.is_finished:
         return None
     adapter = job.adapter_versions.select_related("model_line").order_by("-created_at").first()
+    quality = job_quality(job)
     return {
         "zero_shot_accuracy": job.zero_shot_accuracy,
         "tuned_accuracy": job.tuned_accuracy,
@@ -118,6 +120,7 @@ def job_results(job: Job) -> dict | None:
         "adapter_version": f"{adapter.model_line.name} v{adapter.number}" if adapter else None,
         "adapter_version_id": adapter.pk if adapter else None,
         "evaluation": job.evaluation or None,  # per-class accuracy and confusion matrices
+        "quality": quality.as_payload() if quality else None,  # balanced accuracy, intervals, verdict
     }
 
 

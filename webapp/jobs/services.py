@@ -157,6 +157,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     all in one transaction with the fenced status change: a job is never shown finished without its
     adapter, nor does an adapter appear for a job this worker no longer owned."""
     from webapp.adapters.services import adapter_version_create_from_job
+    from webapp.jobs.quality import validation_verdict
 
     job = Job.objects.select_for_update().filter(pk=fence.job_id, status=Job.Status.RUNNING,
                                                  attempts=fence.attempt).first()
@@ -167,12 +168,15 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     job.best_val_accuracy = result.best_val_acc
     job.zero_shot_accuracy = zero_shot["accuracy"]
     job.tuned_accuracy = tuned["accuracy"]
-    job.evaluation = {"class_names": list(class_names), "zero_shot": zero_shot, "tuned": tuned}
+    job.evaluation = {"class_names": list(class_names), "zero_shot": zero_shot, "tuned": tuned,
+                      "validation": validation_verdict(result)}
     job.peak_memory_bytes = result.peak_memory_bytes
     job.worker_seconds += worker_seconds
     job.status = Job.Status.CANCELLED if result.stopped else Job.Status.COMPLETED
     if result.stopped:
         job.error = "Cancelled on request; the best adapter found until then was saved."
+    if not job.evaluation["validation"]["better_than_zero_shot"]:  # do no harm, said in plain words
+        job.error = " ".join(filter(None, [job.error, job.evaluation["validation"]["sentence"]]))
     now = timezone.now()
     job.finished_at = job.heartbeat_at = now
     job.full_clean()

@@ -12,6 +12,7 @@ from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
+from webapp.jobs.quality import job_quality
 from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
                                    job_status_text, job_worker_silent, user_can_write, writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
@@ -70,6 +71,7 @@ def job_detail_view(request, pk: int):
         "live": payload,
         "can_write": user_can_write(user=request.user, job=job),
         "evaluation_rows": _evaluation_rows(job),
+        "quality": (payload.get("results") or {}).get("quality") and job_quality(job),
     })
 
 

@@ -20,6 +20,7 @@ from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.jobs.models import Job
+from webapp.jobs.quality import evaluation_quality, job_quality
 
 
 def cost_of(worker_seconds: float | None) -> float | None:
@@ -123,6 +124,7 @@ def job_report_context(job: Job) -> dict:
         "total_images": sum(counts.values()),
         "adapter": version,
         "tables": evaluation_tables(job.evaluation),
+        "quality": job_quality(job),
     }
 
 
@@ -148,6 +150,11 @@ class Row:
     worker_seconds: float | None
     finished_at: datetime | None
     status: str
+    zero_shot_balanced: float | None = None
+    tuned_balanced: float | None = None
+    tuned_balanced_interval: tuple | None = None
+    test_images: int | None = None
+    better: bool | None = None
 
     @property
     def gain(self) -> float | None:
@@ -195,7 +202,18 @@ def row_from_job(job: Job) -> Row:
         version=job.adapter_number, method=job.method, backbone=job.backbone, budget=job.budget,
         queries=job.queries_used, zero_shot=_finite(job.zero_shot_accuracy), tuned=_finite(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
+        **_balanced_fields(job.evaluation),
     )
+
+
+def _balanced_fields(evaluation: dict | None) -> dict:
+    quality = evaluation_quality(evaluation)
+    if quality is None:
+        return {}
+    zero, tuned = quality.zero_shot or {}, quality.tuned or {}
+    return {"zero_shot_balanced": zero.get("balanced_accuracy"), "tuned_balanced": tuned.get("balanced_accuracy"),
+            "tuned_balanced_interval": tuned.get("balanced_accuracy_interval"),
+            "test_images": tuned.get("images") or zero.get("images"), "better": quality.better}
 
 
 def comparison_line_versions(*, line: ModelLine) -> QuerySet[AdapterVersion]:
@@ -221,6 +239,7 @@ def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
         zero_shot=_finite(zero), tuned=_finite(tuned), worker_seconds=seconds,
         finished_at=job.finished_at if job else version.created_at,
         status=job.get_status_display() if job else version.get_evaluation_status_display(),
+        **_balanced_fields(job.evaluation if job else metrics.get("evaluation")),
     )
 
 
@@ -230,7 +249,9 @@ def model_line_for_report(*, user, pk: int) -> ModelLine:
 
 CSV_HEADER = ["job", "name", "workspace", "dataset", "model line", "version", "method", "backbone", "budget",
               "queries used", "zero-shot accuracy", "tuned accuracy", "gain", "worker seconds", "cost", "currency",
-              "finished at", "status"]
+              "finished at", "status", "zero-shot balanced accuracy", "tuned balanced accuracy",
+              "tuned balanced accuracy 95% low", "tuned balanced accuracy 95% high", "test images",
+              "better than zero-shot on validation"]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -249,7 +270,12 @@ def csv_row(row: Row) -> list:
     cells = [row.job_id or "", row.label, row.workspace, row.dataset, row.model_line, row.version or "", row.method,
              row.backbone, row.budget or "", row.queries if row.queries is not None else "", num(row.zero_shot),
              num(row.tuned), num(row.gain), num(row.worker_seconds, 1), num(row.cost), settings.COST_CURRENCY,
-             row.finished_at.isoformat() if row.finished_at else "", row.status]
+             row.finished_at.isoformat() if row.finished_at else "", row.status,
+             num(row.zero_shot_balanced), num(row.tuned_balanced),
+             num(row.tuned_balanced_interval[0]) if row.tuned_balanced_interval else "",
+             num(row.tuned_balanced_interval[1]) if row.tuned_balanced_interval else "",
+             row.test_images if row.test_images is not None else "",
+             "" if row.better is None else ("yes" if row.better else "no")]
     return [csv_text(cell) for cell in cells]
 
 
