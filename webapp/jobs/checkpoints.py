@@ -78,13 +78,13 @@ class StorageCheckpoint:
 
 
 def checkpoint_delete(job_id: int) -> None:
-    """Once a job has finished its resume state is of no use: remove the pointer and every checkpoint
-    file of the job, including any an attempt killed between two writes left behind."""
-    Job.objects.filter(pk=job_id).update(checkpoint="")
+    """Once a job has finished its resume state is of no use: remove every checkpoint file of the job,
+    including any an attempt killed between two writes left behind. The row stopped naming them in
+    the very UPDATE that finished the job, so no reader ever sees a finished job with a checkpoint."""
     folder, stem = checkpoint_prefix(job_id).rsplit("/", 1)
     try:
         files = default_storage.listdir(folder)[1]
-    except FileNotFoundError:
+    except OSError:  # missing, or storage away for now: the periodic clean-up comes back for them
         return
     for file in files:
         if file.startswith(stem):

@@ -51,7 +51,8 @@ def job_execute(*, job_id: int, worker: str) -> str:
         except Exception:  # noqa: BLE001
             log.exception("job %s: could not store its last metric points", job_id)
         detail = f"[{_now()}] attempt {fence.attempt} failed on {worker}:\n{traceback.format_exc()}"
-        job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds())
+        if job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds()):
+            checkpoint_delete(job_id)
         return "failed"
 
 

@@ -85,6 +85,13 @@ def _enqueue_after_commit(job_id: int) -> None:
     transaction.on_commit(lambda: run_tuning_job.delay(job_id))
 
 
+def _delete_checkpoint_after_commit(job_id: int) -> None:
+    """The row that finished the job already names no checkpoint; its files go once that is committed."""
+    from webapp.jobs.checkpoints import checkpoint_delete  # checkpoints import services
+
+    transaction.on_commit(lambda: checkpoint_delete(job_id))
+
+
 @transaction.atomic
 def job_cancel(*, job: Job, user) -> Job:
     """A queued job is cancelled at once (its message then finds nothing to claim); a running job is
@@ -92,10 +99,12 @@ def job_cancel(*, job: Job, user) -> Job:
     require_write(user, job.workspace)
     now = timezone.now()
     cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now,
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now, checkpoint="",
         error="Cancelled before it started; nothing was tuned.",
     )
-    if not cancelled:
+    if cancelled:
+        _delete_checkpoint_after_commit(job.pk)  # a requeued job may have left one
+    else:
         Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
     job.refresh_from_db()
     return job
@@ -145,7 +154,7 @@ def job_log_append(*, fence: Fence, text: str) -> None:
 
 def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 0.0) -> bool:
     return fence.update(
-        status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(), checkpoint="",
         log=_append(detail.rstrip("\n") + "\n"), worker_seconds=F("worker_seconds") + worker_seconds,
     )
 
@@ -175,6 +184,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
         job.error = "Cancelled on request; the best adapter found until then was saved."
     now = timezone.now()
     job.finished_at = job.heartbeat_at = now
+    job.checkpoint = ""  # in the same write as the status: a finished job never names a checkpoint
     job.full_clean()
     job.save()
     adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
@@ -255,14 +265,16 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
         same = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempts=attempts, heartbeat_at__lt=cutoff)
         note = f"[{now:%Y-%m-%d %H:%M:%S}] worker {worker or '?'} stopped responding during attempt {attempts}.\n"
         if cancel_requested:
-            if same.update(status=Job.Status.CANCELLED, finished_at=now, log=_append(note),
+            if same.update(status=Job.Status.CANCELLED, finished_at=now, log=_append(note), checkpoint="",
                            error="Cancelled. The worker stopped responding before it could save an adapter."):
                 report.cancelled.append(job_id)
+                _delete_checkpoint_after_commit(job_id)
         elif attempts >= settings.JOB_MAX_ATTEMPTS:
             reason = (f"The worker running this job stopped responding {attempts} times, so it was not started "
                       "again. Check the workers (memory, power, logs) and launch the job again.")
-            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note)):
+            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note), checkpoint=""):
                 report.failed.append(job_id)
+                _delete_checkpoint_after_commit(job_id)
         else:
             with transaction.atomic():
                 if same.update(status=Job.Status.QUEUED, worker="",
