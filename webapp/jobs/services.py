@@ -232,7 +232,9 @@ def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
-    waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True))
+    # Oldest first, as they were first sent: the broker then serves them in the order the queue positions show.
+    waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).order_by("queued_at", "pk")
+                   .values_list("pk", flat=True))
     present = tuning_jobs_with_a_message(queue) if waiting else None
     if present is None:  # nothing waiting, or the broker cannot be read: conclude nothing
         return []
