@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from webapp.datasets.selectors import dataset_version_check_shots
@@ -46,6 +47,8 @@ def job_execute(*, job_id: int, worker: str) -> str:
         if fence.lost:
             return "lost the job to another attempt"
         log.exception("job %s failed", job_id)
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            connection.close()  # the failing write below needs a fresh connection, not the dead one
         try:
             sink.flush()  # keep the curve up to the failure
         except Exception:  # noqa: BLE001
