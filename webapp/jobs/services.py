@@ -160,6 +160,17 @@ def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 
 
 
 @transaction.atomic
+def job_retry(*, fence: Fence, detail: str, worker_seconds: float = 0.0) -> bool:
+    """Back to QUEUED after a transient error, keeping the checkpoint: the next attempt resumes from it.
+    The reaper's JOB_MAX_ATTEMPTS bounds the retries, since every attempt counts."""
+    if not fence.update(status=Job.Status.QUEUED, worker="", log=_append(detail.rstrip("\n") + "\n"),
+                        worker_seconds=F("worker_seconds") + worker_seconds):
+        return False
+    _enqueue_after_commit(fence.job_id)
+    return True
+
+
+@transaction.atomic
 def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_names: list[str], adapter_dir,
                worker_seconds: float) -> Job | None:
     """COMPLETED (or CANCELLED when the run was stopped) with evaluations and a new adapter version,
