@@ -75,14 +75,25 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
     )
     job.full_clean()
     job.save()
-    _enqueue_after_commit(job.pk)
+    _enqueue_after_commit(job.pk, job=job)
     return job
 
 
-def _enqueue_after_commit(job_id: int) -> None:
+def _enqueue_after_commit(job_id: int, *, job: Job | None = None) -> None:
+    """Send the job's message once committed. With the broker away the row stays QUEUED (it is saved,
+    so a retrying client must not create it again) and the reaper's resend pass sends it once the
+    broker is back; `job.sent_to_broker` tells the caller which happened."""
     from webapp.jobs.tasks import run_tuning_job  # tasks import services: import here, not at the top
 
-    transaction.on_commit(lambda: run_tuning_job.delay(job_id))
+    def send() -> None:
+        try:
+            run_tuning_job.delay(job_id)
+        except Exception:  # noqa: BLE001 - kombu's connection errors vary with the transport
+            log.warning("job %s: broker unreachable, its message will be sent again later", job_id, exc_info=True)
+            if job is not None:
+                job.sent_to_broker = False
+
+    transaction.on_commit(send)
 
 
 def _delete_checkpoint_after_commit(job_id: int) -> None:
