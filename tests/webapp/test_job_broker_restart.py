@@ -7,7 +7,6 @@ Redis would keep) and a worker that uses it as its broker, so the shared Redis i
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 import redis
@@ -72,7 +71,8 @@ def test_redis_restart_during_a_job_loses_no_metric_and_no_result(own_redis, sta
 
     wait_for(lambda: MetricPoint.objects.filter(job=job).count() >= 3, timeout=180, message="points before the outage")
     own_redis.stop()
-    time.sleep(3)  # the worker notices the broker is gone while the job keeps running
+    wait_for(lambda: "Connection to broker lost" in worker.log_path.read_text(errors="replace"), timeout=60,
+             message="the worker to notice the broker is gone")  # while the job keeps running
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING
     own_redis.start()

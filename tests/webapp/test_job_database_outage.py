@@ -3,11 +3,13 @@ buffer keeps its points and writes them with a fresh connection, and the cancel 
 PostgreSQL only: the test cuts the worker's connection from the server side."""
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from tests.webapp.factories import make_job, make_ready_version
+from webapp.jobs.checkpoints import StorageCheckpoint
 from webapp.jobs.metrics import MetricSink
-from webapp.jobs.models import MetricPoint
+from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.pulse import StopCheck
 from webapp.jobs.services import job_claim
 
@@ -49,4 +51,23 @@ def test_metric_points_survive_a_dropped_database_connection(make_user):
     assert MetricPoint.objects.filter(job=job).count() == 0
     sink.add(point(6, 3))  # a fresh connection: everything is written, nothing lost, in order
     assert list(MetricPoint.objects.filter(job=job).values_list("seq", "queries")) == [(1, 2), (2, 4), (3, 6)]
+    assert not fence.lost
+
+
+def test_a_checkpoint_save_that_meets_a_dropped_connection_is_skipped_not_fatal(make_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("cuts a PostgreSQL session; run with DATABASE_URL=postgresql://...")
+    job = make_job(make_ready_version("Press line", per_class=4))
+    fence = job_claim(job_id=job.pk, worker="w1@host")
+    checkpoint = StorageCheckpoint(fence, min_interval_s=0)
+    checkpoint.save({"queries": 10})
+    kept = Job.objects.get(pk=job.pk).checkpoint
+
+    files = set(default_storage.listdir(f"jobs/{job.pk}")[1])
+    cut_connection()
+    checkpoint.save({"queries": 20})  # meets the dead session: this save is skipped, the attempt goes on
+    assert Job.objects.get(pk=job.pk).checkpoint == kept and default_storage.exists(kept)
+    assert set(default_storage.listdir(f"jobs/{job.pk}")[1]) == files  # no stray file
+    checkpoint.save({"queries": 30})  # a fresh connection: saved, the old file replaced
+    assert StorageCheckpoint(fence).load() == {"queries": 30} and not default_storage.exists(kept)
     assert not fence.lost

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.webapp.factories import make_job, make_ready_version
-from webapp.jobs.broker import tuning_jobs_with_a_message
+from webapp.jobs.broker import _job_id, tuning_jobs_with_a_message
 from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_resend_lost_messages
 from webapp.jobs.tasks import run_tuning_job
@@ -56,3 +56,23 @@ def test_a_job_queued_a_moment_ago_is_not_looked_at(make_user, django_capture_on
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert jobs_resend_lost_messages() == []
     assert not callbacks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lost_messages_are_sent_again_oldest_first(make_user, settings, monkeypatch):
+    """The queue positions on the job pages count from the oldest queued job: the broker must serve
+    the resent messages in that order too."""
+    queue = "tuning-resend-order-test"  # no worker serves it: the messages stay where they were put
+    version = make_ready_version("Press line", per_class=4)
+    jobs = [make_job(version) for _ in range(3)]
+    for age, job in zip([300, 200, 100], jobs):  # jobs[0] was queued first
+        Job.objects.filter(pk=job.pk).update(
+            queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + age))
+    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        assert jobs_resend_lost_messages(queue=queue) == [job.pk for job in jobs]
+        served = [_job_id(raw) for raw in reversed(broker.lrange(queue, 0, -1))]  # a worker pops from the tail
+        assert served == [job.pk for job in jobs]
+    finally:
+        broker.delete(queue)

@@ -85,8 +85,8 @@ def test_checkpoint_round_trips_through_storage_and_replaces_the_previous_file(f
         assert json.load(handle)["queries"] == 80
     again = StorageCheckpoint(fence)  # e.g. on another machine
     assert again.load() == {"queries": 80, "phase": "stage1"} and again.resumed_queries == 80
-    checkpoint_delete(fence.job_id)
-    assert not default_storage.exists(second) and Job.objects.get(pk=fence.job_id).checkpoint == ""
+    checkpoint_delete(fence.job_id)  # the files only: the UPDATE that finishes a job clears the pointer
+    assert not default_storage.exists(second)
 
 
 def test_checkpoint_saves_are_spaced_out(fence):

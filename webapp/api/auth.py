@@ -7,12 +7,14 @@ browser's cookies cannot be used against it and CSRF does not apply.
 from __future__ import annotations
 
 import json
+import logging
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -22,6 +24,7 @@ from webapp.adapters.files import StoredFileDamaged
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
 
+log = logging.getLogger(__name__)
 
 TOKEN_CREDENTIALS = {"username": "(API token)"}
 # A line PC's script with an old token retries on its own: allow it more mistakes than a person.
@@ -91,6 +94,18 @@ def api_endpoint(*methods: str):
             except StoredFileDamaged as exc:
                 return error(500, str(exc))
 
-        return csrf_exempt(login_not_required(wrapper))
+        @wraps(view)
+        def answer_in_json(request, *args, **kwargs):
+            """Outages too (the token check already reads the database): a script parses every reply."""
+            try:
+                return wrapper(request, *args, **kwargs)
+            except DatabaseError:
+                log.exception("API %s %s: database error", request.method, request.path)
+                return error(503, "The database is unreachable just now; try again in a minute.")
+            except Exception:  # noqa: BLE001
+                log.exception("API %s %s failed", request.method, request.path)
+                return error(500, "The server failed to answer this request; the details are in its log.")
+
+        return csrf_exempt(login_not_required(answer_in_json))
 
     return decorate

@@ -40,7 +40,11 @@ def dataset_detail(request, pk: int):
 def job_list(request):
     if request.method == "POST":
         job = services.api_job_create(user=request.user, payload=json_body(request))
-        return JsonResponse(selectors.job_payload(job, after=0), status=201)
+        payload = selectors.job_payload(job, after=0)
+        if not getattr(job, "sent_to_broker", True):
+            payload["note"] = ("The job is saved and queued; the task broker is unreachable just now, so it "
+                               "will be sent when the broker is back. Do not create it again.")
+        return JsonResponse(payload, status=201)
     page = Paginator(selectors.jobs(user=request.user), JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return JsonResponse({
         "count": page.paginator.count,

@@ -13,6 +13,7 @@ import time
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, connection
 
 from webapp.jobs.models import Job
 from webapp.jobs.services import Fence, job_checkpoint_set
@@ -67,24 +68,34 @@ class StorageCheckpoint:
         if self.before_save:
             self.before_save()
         self._saves += 1
-        previous = self._current()
-        wanted = f"{checkpoint_prefix(self.fence.job_id)}-a{self.fence.attempt}-{self._saves:06d}.json"
-        name = default_storage.save(wanted, ContentFile(json.dumps(state).encode("utf-8")))
-        if not job_checkpoint_set(fence=self.fence, name=name):
-            default_storage.delete(name)  # the job is no longer ours: leave its pointer alone
+        name = None
+        try:
+            previous = self._current()
+            wanted = f"{checkpoint_prefix(self.fence.job_id)}-a{self.fence.attempt}-{self._saves:06d}.json"
+            name = default_storage.save(wanted, ContentFile(json.dumps(state).encode("utf-8")))
+            if not job_checkpoint_set(fence=self.fence, name=name):
+                default_storage.delete(name)  # the job is no longer ours: leave its pointer alone
+                return
+        except (OperationalError, InterfaceError):
+            # The database is briefly away (as MetricSink and Pulse also allow): skip this save, the
+            # next one opens a fresh connection. The row still names the previous complete file.
+            connection.close()
+            if name:
+                _delete_quietly(name)
+            log.warning("job %s: database away, checkpoint not saved this time", self.fence.job_id)
             return
         if previous and previous != name:
             _delete_quietly(previous)
 
 
 def checkpoint_delete(job_id: int) -> None:
-    """Once a job has finished its resume state is of no use: remove the pointer and every checkpoint
-    file of the job, including any an attempt killed between two writes left behind."""
-    Job.objects.filter(pk=job_id).update(checkpoint="")
+    """Once a job has finished its resume state is of no use: remove every checkpoint file of the job,
+    including any an attempt killed between two writes left behind. The row stopped naming them in
+    the very UPDATE that finished the job, so no reader ever sees a finished job with a checkpoint."""
     folder, stem = checkpoint_prefix(job_id).rsplit("/", 1)
     try:
         files = default_storage.listdir(folder)[1]
-    except FileNotFoundError:
+    except OSError:  # missing, or storage away for now: the periodic clean-up comes back for them
         return
     for file in files:
         if file.startswith(stem):

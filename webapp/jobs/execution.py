@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from webapp.datasets.selectors import dataset_version_check_shots
@@ -22,8 +23,8 @@ from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
 from webapp.jobs.metrics import MetricSink
 from webapp.jobs.models import Job
 from webapp.jobs.pulse import Pulse, StopCheck
-from webapp.jobs.reasons import JobProblem, plain_reason
-from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_log_append,
+from webapp.jobs.reasons import JobProblem, is_transient, plain_reason
+from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_log_append, job_retry,
                                   worker_status_record_rate)
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,19 @@ def job_execute(*, job_id: int, worker: str) -> str:
         if fence.lost:
             return "lost the job to another attempt"
         log.exception("job %s failed", job_id)
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            connection.close()  # the failing write below needs a fresh connection, not the dead one
         try:
             sink.flush()  # keep the curve up to the failure
         except Exception:  # noqa: BLE001
             log.exception("job %s: could not store its last metric points", job_id)
         detail = f"[{_now()}] attempt {fence.attempt} failed on {worker}:\n{traceback.format_exc()}"
-        job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds())
+        if is_transient(exc) and fence.attempt < settings.JOB_MAX_ATTEMPTS:
+            if job_retry(fence=fence, detail=detail + "  Requeued; it resumes from its last checkpoint.",
+                         worker_seconds=pulse.unaccounted_seconds()):
+                return "requeued after a transient error"
+        if job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds()):
+            checkpoint_delete(job_id)
         return "failed"
 
 

@@ -33,6 +33,12 @@ def plain_reason(exc: BaseException) -> str:
             "The technical details are kept in the job log for support.")
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A storage or network hiccup (shared folder, S3, a full disk being cleared): worth another
+    attempt, which resumes from the last checkpoint, rather than failing the job for good."""
+    return isinstance(exc, OSError)
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True

@@ -75,14 +75,32 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
     )
     job.full_clean()
     job.save()
-    _enqueue_after_commit(job.pk)
+    _enqueue_after_commit(job.pk, job=job)
     return job
 
 
-def _enqueue_after_commit(job_id: int) -> None:
+def _enqueue_after_commit(job_id: int, *, job: Job | None = None) -> None:
+    """Send the job's message once committed. With the broker away the row stays QUEUED (it is saved,
+    so a retrying client must not create it again) and the reaper's resend pass sends it once the
+    broker is back; `job.sent_to_broker` tells the caller which happened."""
     from webapp.jobs.tasks import run_tuning_job  # tasks import services: import here, not at the top
 
-    transaction.on_commit(lambda: run_tuning_job.delay(job_id))
+    def send() -> None:
+        try:
+            run_tuning_job.delay(job_id)
+        except Exception:  # noqa: BLE001 - kombu's connection errors vary with the transport
+            log.warning("job %s: broker unreachable, its message will be sent again later", job_id, exc_info=True)
+            if job is not None:
+                job.sent_to_broker = False
+
+    transaction.on_commit(send)
+
+
+def _delete_checkpoint_after_commit(job_id: int) -> None:
+    """The row that finished the job already names no checkpoint; its files go once that is committed."""
+    from webapp.jobs.checkpoints import checkpoint_delete  # checkpoints import services
+
+    transaction.on_commit(lambda: checkpoint_delete(job_id))
 
 
 @transaction.atomic
@@ -92,10 +110,12 @@ def job_cancel(*, job: Job, user) -> Job:
     require_write(user, job.workspace)
     now = timezone.now()
     cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now,
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now, checkpoint="",
         error="Cancelled before it started; nothing was tuned.",
     )
-    if not cancelled:
+    if cancelled:
+        _delete_checkpoint_after_commit(job.pk)  # a requeued job may have left one
+    else:
         Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
     job.refresh_from_db()
     return job
@@ -145,9 +165,20 @@ def job_log_append(*, fence: Fence, text: str) -> None:
 
 def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 0.0) -> bool:
     return fence.update(
-        status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(), checkpoint="",
         log=_append(detail.rstrip("\n") + "\n"), worker_seconds=F("worker_seconds") + worker_seconds,
     )
+
+
+@transaction.atomic
+def job_retry(*, fence: Fence, detail: str, worker_seconds: float = 0.0) -> bool:
+    """Back to QUEUED after a transient error, keeping the checkpoint: the next attempt resumes from it.
+    The reaper's JOB_MAX_ATTEMPTS bounds the retries, since every attempt counts."""
+    if not fence.update(status=Job.Status.QUEUED, worker="", log=_append(detail.rstrip("\n") + "\n"),
+                        worker_seconds=F("worker_seconds") + worker_seconds):
+        return False
+    _enqueue_after_commit(fence.job_id)
+    return True
 
 
 @transaction.atomic
@@ -179,6 +210,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
         job.error = " ".join(filter(None, [job.error, job.evaluation["validation"]["sentence"]]))
     now = timezone.now()
     job.finished_at = job.heartbeat_at = now
+    job.checkpoint = ""  # in the same write as the status: a finished job never names a checkpoint
     job.full_clean()
     job.save()
     adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
@@ -226,7 +258,9 @@ def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
-    waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True))
+    # Oldest first, as they were first sent: the broker then serves them in the order the queue positions show.
+    waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).order_by("queued_at", "pk")
+                   .values_list("pk", flat=True))
     present = tuning_jobs_with_a_message(queue) if waiting else None
     if present is None:  # nothing waiting, or the broker cannot be read: conclude nothing
         return []
@@ -259,14 +293,16 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
         same = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempts=attempts, heartbeat_at__lt=cutoff)
         note = f"[{now:%Y-%m-%d %H:%M:%S}] worker {worker or '?'} stopped responding during attempt {attempts}.\n"
         if cancel_requested:
-            if same.update(status=Job.Status.CANCELLED, finished_at=now, log=_append(note),
+            if same.update(status=Job.Status.CANCELLED, finished_at=now, log=_append(note), checkpoint="",
                            error="Cancelled. The worker stopped responding before it could save an adapter."):
                 report.cancelled.append(job_id)
+                _delete_checkpoint_after_commit(job_id)
         elif attempts >= settings.JOB_MAX_ATTEMPTS:
             reason = (f"The worker running this job stopped responding {attempts} times, so it was not started "
                       "again. Check the workers (memory, power, logs) and launch the job again.")
-            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note)):
+            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note), checkpoint=""):
                 report.failed.append(job_id)
+                _delete_checkpoint_after_commit(job_id)
         else:
             with transaction.atomic():
                 if same.update(status=Job.Status.QUEUED, worker="",

@@ -1,0 +1,69 @@
+"""Outages answer in JSON, and a job created while the broker is away is saved once, said to be
+queued, and sent when the broker is back (by the reaper's resend pass), so a client has no reason
+to create it again."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import redis
+from django.test import Client
+from django.utils import timezone
+
+from tests.webapp.adapter_factories import make_api_token
+from tests.webapp.factories import make_ready_version
+from webapp.celery import app
+from webapp.jobs.broker import tuning_jobs_with_a_message
+from webapp.jobs.models import Job
+from webapp.jobs.services import jobs_resend_lost_messages
+from webapp.jobs.tasks import run_tuning_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The web side's broker is a port where nothing listens: a real refused connection. The app's
+    connection pools are set aside so that new ones are made for this address, and put back after."""
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+
+def test_a_job_created_while_the_broker_is_down_is_saved_once_and_sent_when_it_is_back(make_user, settings,
+                                                                                       broker_down, monkeypatch):
+    user = make_user("erin", workspace="Press line")
+    version = make_ready_version("Press line", name="scratches", per_class=6)
+    auth = f"Bearer {make_api_token(user)}"
+    body = json.dumps({"dataset_version": version.pk, "budget": 300, "shots": 2, "backbone": "tiny-test"})
+    response = Client().post("/api/v1/jobs/", body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 201 and response["Content-Type"] == "application/json"
+    assert "sent when the broker is back" in response.json()["note"]
+    job = Job.objects.get()
+    assert job.status == Job.Status.QUEUED and response.json()["id"] == job.pk
+
+    monkeypatch.undo()  # the broker is back
+    Job.objects.filter(pk=job.pk).update(queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + 1))
+    queue = "tuning-outage-test"  # no worker serves it: the message stays where the test can see it
+    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    try:
+        assert jobs_resend_lost_messages(queue=queue) == [job.pk]
+        assert job.pk in tuning_jobs_with_a_message(queue) and Job.objects.count() == 1  # beside unacknowledged ones of other tests
+    finally:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+
+
+def test_a_database_error_is_answered_in_json(make_user, monkeypatch):
+    from django.db import OperationalError
+
+    from webapp.api import views
+
+    user = make_user("erin", workspace="Press line")
+    auth = f"Bearer {make_api_token(user)}"
+
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views.selectors, "jobs", database_gone)
+    response = Client().get("/api/v1/jobs/", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 503 and "database is unreachable" in response.json()["error"]

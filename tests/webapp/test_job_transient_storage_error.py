@@ -1,0 +1,52 @@
+"""A temporary storage error (the shared folder or S3 away for a moment) does not fail a job for good:
+the attempt is requeued with its checkpoint kept, and the next attempt, on a real worker, resumes
+from it and completes."""
+
+import errno
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.webapp.factories import make_job, make_ready_version
+from webapp.adapters.models import AdapterVersion
+from webapp.jobs.checkpoints import StorageCheckpoint
+from webapp.jobs.execution import job_execute
+from webapp.jobs.models import Job
+from webapp.jobs.tasks import run_tuning_job
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_storage_hiccup_requeues_the_job_which_resumes_from_its_checkpoint(start_worker, alice, monkeypatch):
+    queue = "tuning-transient-test"  # the retry goes where only this test's worker listens
+    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
+    real_save = StorageCheckpoint.save
+
+    def second_save_fails(self, state):
+        if self.fence.attempt == 1 and Job.objects.get(pk=job.pk).checkpoint:
+            raise OSError(errno.EIO, "Input/output error")  # storage away, after a first checkpoint
+        real_save(self, state)
+
+    monkeypatch.setattr(StorageCheckpoint, "save", second_save_fails)
+    monkeypatch.setattr(StorageCheckpoint, "__init__", _no_spacing(StorageCheckpoint.__init__))
+    assert job_execute(job_id=job.pk, worker="in-process@test") == "requeued after a transient error"
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED and job.checkpoint and job.attempts == 1, job.error + job.log
+    assert "Input/output error" in job.log and not job.error
+
+    start_worker(queues=queue)
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=240, message="the retried job to finish")
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED and job.attempts == 2, job.error + job.log
+    assert "resumed from a checkpoint" in job.log and job.checkpoint == ""
+    assert AdapterVersion.objects.filter(job=job).count() == 1
+
+
+def _no_spacing(init):
+    """Every checkpoint the tuner offers is saved, so the second one comes soon on any machine."""
+
+    def wrapped(self, fence, **kwargs):
+        init(self, fence, **{**kwargs, "min_interval_s": 0})
+
+    return wrapped
