@@ -7,6 +7,7 @@ ValueError whose message a person can act on.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,38 @@ class TuneConfig:
     @classmethod
     def help(cls) -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+
+def minimum_budget(cfg: TuneConfig) -> int:
+    """The fewest queries with which every stage of the method moves once: the zero-shot evaluation
+    (1, every method), one step of each stage, and the evaluation of where it lands. Mirrors what the
+    stages charge (README "Query accounting"). Less would return the zero-shot adapter, or run SharpZO
+    without its sharpness-aware stage, after a worker's start-up."""
+    if cfg.method == "zeroshot":
+        return 1
+    from .stage1_cmaes import generation_cost
+
+    if cfg.method == "cmaes":  # one generation: S candidates + the mean
+        return 1 + generation_cost(cfg, sharpness_aware=False)
+    eval_on_first_step = 1 if cfg.eval_every == 1 else 0  # charged on top of the query kept for the final one
+    if cfg.method == "coop":  # one forward + backward
+        return 1 + 1 + eval_on_first_step + 1
+    # One stage-2 step (2q); sharpzo refreshes its mask before it unless the scores come from the step history.
+    first_refresh = 2 + 2 * cfg.intrinsic_dim if cfg.method == "sharpzo" and cfg.mask_scores == "cge" else 0
+    stage2 = 2 * cfg.q + first_refresh + eval_on_first_step + 1
+    fraction = cfg.stage1_budget_fraction
+    if cfg.method != "sharpzo" or not (cfg.stage1_generations and fraction):
+        return 1 + stage2
+    # One stage-1 generation within stage 1's share (tune.py caps it at int(fraction * budget)), and
+    # stage 2's step in what the generations that fit under the cap leave.
+    generation = generation_cost(cfg, sharpness_aware=True)
+    budget = max(math.ceil((1 + generation) / fraction), 1 + stage2)
+    while True:
+        generations = min(cfg.stage1_generations, (int(fraction * budget) - 1) // generation)
+        if generations >= 1 and budget - 1 - generations * generation >= stage2:
+            break
+        budget += 1
+    return budget
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:

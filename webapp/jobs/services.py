@@ -42,12 +42,20 @@ def tune_config_from(values: dict):
     """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about."""
     import tuning
 
+    from tuning.config import minimum_budget
+
     try:
-        return tuning.TuneConfig.from_dict(values)
+        cfg = tuning.TuneConfig.from_dict(values)
     except ValueError as exc:
         message = str(exc)
         match = re.search(r"Setting '(\w+)'", message)
         raise ValidationError({match.group(1) if match else "__all__": message}) from exc
+    # A smaller budget would only return the zero-shot adapter after a worker's start-up.
+    minimum = minimum_budget(cfg)
+    if cfg.budget < minimum:
+        raise ValidationError({"budget": f"A budget of {cfg.budget:,} queries is too small to tune anything: "
+                                         f"{cfg.method} needs at least {minimum:,} queries with these settings."})
+    return cfg
 
 
 @transaction.atomic
