@@ -97,6 +97,9 @@
     note.textContent = data.status !== "failed" ? data.error : "";
     var cancel = document.getElementById("cancel-form");
     if (cancel && data.finished) { cancel.hidden = true; }
+    if (data.finished) {  // "is stopping" and the like are no longer true
+      document.querySelectorAll(".flash.until-job-ends").forEach(function (el) { el.hidden = true; });
+    }
     if (cancel && data.cancel_requested) { document.getElementById("cancel-button").disabled = true; }
   }
 
@@ -151,6 +154,22 @@
     return text;
   }
 
+  function link(id, href, text) {
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    el.hidden = !href;
+    if (href) { el.href = href; }
+    if (text) { el.textContent = text; }
+  }
+
+  function showLinks(results) {
+    var links = results.links || {};
+    link("link-report", links.report);
+    link("link-adapter", links.adapter_version, "Adapter " + results.adapter_version);
+    link("link-download", links.adapter_archive);
+    link("link-dataset", links.dataset_version);
+  }
+
   function showResults(results) {
     if (!results) { return; }
     document.getElementById("job-results").hidden = false;
@@ -169,6 +188,7 @@
     setText("result-cost", duration(results.worker_seconds) + " · " + results.cost.toFixed(2) + " " + results.currency);
     setText("result-memory", results.peak_memory_bytes ? Math.round(results.peak_memory_bytes / 1048576) + " MiB" : "–");
     setText("result-adapter", results.adapter_version || "none (no adapter was produced)");
+    showLinks(results);
     evaluationTables(results.evaluation);
   }
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
@@ -119,6 +120,13 @@ def job_results(job: Job) -> dict | None:
         "peak_memory_bytes": job.peak_memory_bytes,
         "adapter_version": f"{adapter.model_line.name} v{adapter.number}" if adapter else None,
         "adapter_version_id": adapter.pk if adapter else None,
+        # where a finished job leads; the page fills its links from these without a reload
+        "links": {
+            "report": reverse("reports:job", args=[job.pk]),
+            "dataset_version": reverse("datasets:version", args=[job.dataset_version_id]),
+            "adapter_version": reverse("adapters:version", args=[adapter.pk]) if adapter else None,
+            "adapter_archive": reverse("adapters:archive", args=[adapter.pk]) if adapter else None,
+        },
         "evaluation": job.evaluation or None,  # per-class accuracy and confusion matrices
         "quality": quality.as_payload() if quality else None,  # balanced accuracy, intervals, verdict
     }

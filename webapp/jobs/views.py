@@ -94,7 +94,9 @@ def job_cancel_view(request, pk: int):
         if job.status == job.Status.CANCELLED:
             messages.success(request, f"{job} was cancelled before it started.")
         else:
-            messages.success(request, f"{job} is stopping; the best adapter found so far will be saved.")
+            # tagged so the job page can take the banner down once the job has ended
+            messages.success(request, f"{job} is stopping; the best adapter found so far will be saved.",
+                             extra_tags="until-job-ends")
     return redirect("jobs:detail", pk=job.pk)
 
 
