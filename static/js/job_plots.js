@@ -11,7 +11,7 @@
 
   var PLOTS = [
     {id: "plot-loss", key: "train_loss", title: "Training loss", y: "loss"},
-    {id: "plot-val", key: "val_acc", title: "Validation accuracy", y: "accuracy", percent: true},
+    {id: "plot-val", key: "val_acc", title: "Validation accuracy", y: "accuracy", percent: true, range: [0, 1]},
     {id: "plot-sharpness", key: "sharpness", title: "Sharpness estimate", y: "L(w + ε*) − L(w)"},
     {id: "plot-sparsity", key: "sparsity", title: "Adapter sparsity (coordinates masked)", y: "sparsity", percent: true,
      range: [0, 1]}
@@ -25,9 +25,10 @@
       title: {text: plot.title, font: {size: 14}, x: 0.01, xanchor: "left"},
       margin: {l: 55, r: 15, t: 40, b: 40},
       height: 280,
-      xaxis: {title: {text: "queries"}, rangemode: "tozero"},
+      // No ticks before the first point: an empty axis would show Plotly's made-up -1 to 4.
+      xaxis: {title: {text: "queries"}, rangemode: "tozero", showticklabels: false},
       yaxis: {title: {text: plot.y}, tickformat: plot.percent ? ".0%" : "", range: plot.range,
-              autorange: plot.range ? false : true},
+              autorange: plot.range ? false : true, showticklabels: Boolean(plot.range)},
       showlegend: false,
       shapes: [], annotations: []
     };
@@ -46,7 +47,10 @@
       points[plot.key].forEach(function (value, i) {
         if (value !== null) { xs.push(points.queries[i]); ys.push(value); }
       });
-      if (xs.length) { Plotly.extendTraces(plot.id, {x: [xs], y: [ys]}, [0]); }
+      if (xs.length) {
+        Plotly.extendTraces(plot.id, {x: [xs], y: [ys]}, [0]);
+        if (!plot.drawn) { plot.drawn = true; Plotly.relayout(plot.id, {"xaxis.showticklabels": true, "yaxis.showticklabels": true}); }
+      }
     });
     lastSeq = points.seq[points.seq.length - 1];
   }
