@@ -37,6 +37,7 @@ class WorkerProcess:
                                      start_new_session=True)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
+        import redis
         from celery import Celery
 
         from webapp.celery import app
@@ -48,8 +49,11 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log()}")
-            if pinger.control.ping(destination=[self.name], timeout=0.5):
-                return
+            try:
+                if pinger.control.ping(destination=[self.name], timeout=0.5):
+                    return
+            except (ConnectionError, OSError, redis.RedisError):
+                continue  # a broker that has just restarted may drop the first pings
         raise RuntimeError(f"worker did not come up in {timeout}s:\n{self.log()}")
 
     def kill(self, sig: int = 9) -> None:

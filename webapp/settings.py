@@ -249,6 +249,11 @@ CELERY_TASK_ROUTES = {"webapp.jobs.tasks.run_tuning_job": {"queue": "tuning"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Prefetch 1 is not enough: after a broker reconnect the running job's message belongs to the old
+# connection, and Celery lets the new one reserve a message (it never lowers the count below one), so
+# a busy worker would hold the next job while another worker idles. With Redis, this makes a worker
+# take a message only when a pool process is free.
+CELERY_WORKER_DISABLE_PREFETCH = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_SECONDS + 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A tuning job keeps running through a broker outage (its progress lives in the database, and a

@@ -1,6 +1,7 @@
 """docker-compose.yml is a valid deployment: the compose tool accepts it and it has every service."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,3 +46,22 @@ def test_compose_refuses_to_start_without_a_secret_key():
     result = subprocess.run([*_compose_command(), "config", "-q"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_the_image_runs_as_a_user_who_owns_the_mounted_folders():
+    """Processes in the containers are not root, and they can write where compose mounts volumes."""
+    import yaml
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    owned_by = re.findall(r"chown (\S+?):\S+ ([^&\n]+)", dockerfile)
+    owned = {path for user, paths in owned_by if user == users[-1] for path in paths.split()}
+    config = subprocess.run([*_compose_command(), "--profile", "cpu", "config"], cwd=ROOT,
+                            env={**os.environ, "SECRET_KEY": "k"}, capture_output=True, text=True, check=True,
+                            timeout=60).stdout
+    services = yaml.safe_load(config)["services"]
+    targets = {volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
+               for name, service in services.items() if service.get("image") == "forward-tuning:latest"
+               for volume in service.get("volumes", [])}
+    assert targets and targets <= owned, targets - owned

@@ -93,3 +93,39 @@ def test_redis_restart_during_a_job_loses_no_metric_and_no_result(own_redis, sta
     wait_for(lambda: Job.objects.get(pk=second.pk).is_finished, timeout=120, message="a job after the restart")
     assert Job.objects.get(pk=second.pk).status == Job.Status.COMPLETED
     assert worker.proc.poll() is None
+
+
+def test_after_a_broker_restart_a_busy_worker_leaves_the_next_job_to_an_idle_one(own_redis, start_worker, make_user,
+                                                                                jobs_hold):
+    """Celery restores a reconnected consumer's prefetch to at least one message, and the running job's
+    message belonged to the old connection: a busy worker would reserve the next job and hold it until
+    its own job ends, while an idle worker waits."""
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", user=alice, per_class=6)
+    long_job = make_job(version, user=alice, budget=20000)  # held: it runs until the test cancels it
+    broker = {"CELERY_BROKER_URL": own_redis.url}
+    busy = start_worker(queues="tuning", extra_env=broker)
+    sender = Celery("sender", broker=own_redis.url, set_as_current=False)
+    sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[long_job.pk], queue="tuning")
+    wait_for(lambda: MetricPoint.objects.filter(job=long_job).exists(), timeout=180, message="the long job to run")
+
+    own_redis.stop()
+    wait_for(lambda: "Connection to broker lost" in busy.log_path.read_text(errors="replace"), timeout=60,
+             message="the worker to notice the broker is gone")
+    own_redis.start()
+    wait_for(lambda: busy.log_path.read_text(errors="replace").count("Connected to redis") >= 2, timeout=120,
+             message="the busy worker to reconnect")
+    next_job = make_job(version, user=alice, method="zeroshot", budget=1)
+    sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[next_job.pk], queue="tuning")
+    idle = start_worker(queues="tuning", extra_env=broker)
+
+    wait_for(lambda: Job.objects.get(pk=next_job.pk).status != Job.Status.QUEUED, timeout=180,
+             message="the idle worker to take the next job")
+    assert Job.objects.get(pk=next_job.pk).worker == idle.name
+    assert Job.objects.get(pk=long_job.pk).status == Job.Status.RUNNING  # still held by the busy worker
+    Job.objects.filter(pk=long_job.pk).update(cancel_requested=True)
+    jobs_hold.release()
+    wait_for(lambda: all(j.is_finished for j in Job.objects.filter(pk__in=[long_job.pk, next_job.pk])), timeout=240,
+             message="both jobs to finish")
+    assert Job.objects.get(pk=long_job.pk).status == Job.Status.CANCELLED
+    assert Job.objects.get(pk=next_job.pk).status == Job.Status.COMPLETED

@@ -117,9 +117,10 @@ def test_job_of_a_killed_worker_is_requeued_and_resumes_from_its_checkpoint(star
     assert f"at {checkpoint_queries} queries" in resumed[0]
     went_on_at = int(resumed[0].split("went on at ")[1].split()[0])
     assert went_on_at > checkpoint_queries  # not from zero: the first new query after the checkpoint
-    points = list(MetricPoint.objects.filter(job=job).order_by("seq").values_list("seq", "queries"))
-    assert [seq for seq, _ in points] == list(range(1, len(points) + 1))
+    points = list(MetricPoint.objects.filter(job=job).order_by("seq").values_list("seq", "queries", "elapsed_s"))
+    assert [seq for seq, *_ in points] == list(range(1, len(points) + 1))
     assert all(a[1] <= b[1] for a, b in zip(points, points[1:]))  # one monotone curve across both attempts
+    assert all(a[2] <= b[2] for a, b in zip(points, points[1:]))  # the second attempt's clock starts behind
     assert AdapterVersion.objects.filter(job=job).count() == 1
 
 

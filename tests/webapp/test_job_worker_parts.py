@@ -64,6 +64,19 @@ def test_after_a_resume_replayed_points_are_dropped_and_numbering_continues(fenc
     assert resumed.first_received == (81, 2)
 
 
+def test_elapsed_time_never_goes_backwards_after_a_resume(fence):
+    first = MetricSink(fence)
+    for q, s in [(1, 0), (41, 1), (81, 2), (121, 3)]:
+        first.add(point(q, s, elapsed_s=10.0 * s))
+    first.flush()
+    resumed = MetricSink(fence)  # the tuner's clock restarts at the checkpoint's time (step 1: 10 s)
+    for q, s, elapsed in [(81, 2, 12.0), (121, 3, 14.0), (161, 4, 16.0), (201, 5, 40.0)]:
+        resumed.add(point(q, s, elapsed_s=elapsed))
+    resumed.flush()
+    elapsed = list(MetricPoint.objects.order_by("seq").values_list("elapsed_s", flat=True))
+    assert elapsed == sorted(elapsed) and elapsed[-1] == 40.0
+
+
 def test_points_of_an_attempt_that_lost_its_job_are_dropped(fence):
     Job.objects.filter(pk=fence.job_id).update(status=Job.Status.QUEUED)
     sink = MetricSink(fence)

@@ -58,9 +58,57 @@ def job_execute(*, job_id: int, worker: str) -> str:
             if job_retry(fence=fence, detail=detail + "  Requeued; it resumes from its last checkpoint.",
                          worker_seconds=pulse.unaccounted_seconds()):
                 return "requeued after a transient error"
+        if _keep_best_so_far(fence, pulse, reason=plain_reason(exc), detail=detail):
+            checkpoint_delete(job_id)
+            return "failed; the best adapter so far was kept"
         if job_fail(fence=fence, reason=plain_reason(exc), detail=detail, worker_seconds=pulse.unaccounted_seconds()):
             checkpoint_delete(job_id)
         return "failed"
+
+
+class _ReadOnlyCheckpoint:
+    def __init__(self, checkpoint: StorageCheckpoint):
+        self.load = checkpoint.load
+
+    def save(self, state: dict) -> None:
+        pass
+
+
+def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -> bool:
+    """A job that fails for good after a checkpoint keeps the best adapter found until then: the tuner,
+    resumed from the checkpoint and told to stop at once, returns it without a new query. False when
+    there is no checkpoint or this fails too (then the job fails as before)."""
+    try:
+        job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
+        if not job.checkpoint:
+            return False
+        import tuning
+
+        config = tuning.TuneConfig.from_record(job.config)
+        cache = Path(settings.WORKER_CACHE_DIR)
+        backbone = tuning.load_backbone(config.backbone, device=config.device)
+        folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
+        data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
+                                        cache_dir=cache / "features")
+        result = tuning.tune(config, data, should_stop=lambda: True, backbone=backbone,
+                             checkpoint=_ReadOnlyCheckpoint(StorageCheckpoint(fence)))
+        zero_shot = evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
+        tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter,
+                                                class_names=data.class_names))
+        adapter_dir = cache / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+        tuning.save_adapter(result.adapter, adapter_dir)
+        try:
+            job_log_append(fence=fence, text=detail)
+            finished = job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned,
+                                  class_names=data.class_names, adapter_dir=adapter_dir,
+                                  worker_seconds=pulse.unaccounted_seconds(), failure=reason)
+        finally:
+            shutil.rmtree(adapter_dir, ignore_errors=True)
+        return finished is not None
+    except Exception:  # noqa: BLE001
+        log.exception("job %s: could not keep the best adapter so far", fence.job_id)
+        return False
 
 
 def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:

@@ -47,6 +47,8 @@ class MetricSink:
         self._last_key = (last.queries, last.step) if last else None
         self._last_stage = last.stage if last else ""
         self._last_queries = last.queries if last else 0
+        # A resumed tuner counts time from its checkpoint, which may be behind the last stored point.
+        self._last_elapsed = last.elapsed_s if last else 0.0
         self._switch_at = None
         self.points_written = 0
         self.first_received: tuple[int, int] | None = None  # (queries, step): shows where a resume began
@@ -63,13 +65,14 @@ class MetricSink:
             if self._last_stage == SWITCH_FROM and stage == SWITCH_TO:
                 self._switch_at = self._last_queries  # where stage 1 ended
             self._last_stage, self._last_queries = stage, key[0]
+            self._last_elapsed = max(self._last_elapsed, _finite(metrics.get("elapsed_s")) or 0.0)
             if not self._pending:
                 self._oldest_pending = time.monotonic()
             self._pending.append(MetricPoint(
                 job_id=self.fence.job_id, seq=self._next_seq, step=key[1], stage=stage, queries=key[0],
                 train_loss=_finite(metrics.get("train_loss")), val_acc=_finite(metrics.get("val_acc")),
                 sharpness=_finite(metrics.get("sharpness")), sparsity=_finite(metrics.get("sparsity")),
-                elapsed_s=_finite(metrics.get("elapsed_s")) or 0.0,
+                elapsed_s=self._last_elapsed,
             ))
             self._next_seq += 1
             if len(self._pending) >= self.flush_points or time.monotonic() - self._oldest_pending >= self.flush_seconds:

@@ -191,8 +191,9 @@ def job_retry(*, fence: Fence, detail: str, worker_seconds: float = 0.0) -> bool
 
 @transaction.atomic
 def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_names: list[str], adapter_dir,
-               worker_seconds: float) -> Job | None:
-    """COMPLETED (or CANCELLED when the run was stopped) with evaluations and a new adapter version,
+               worker_seconds: float, failure: str = "") -> Job | None:
+    """COMPLETED (CANCELLED when the run was stopped, FAILED with the `failure` reason when it ended
+    on an error and this is the best adapter found until then) with evaluations and a new adapter version,
     all in one transaction with the fenced status change: a job is never shown finished without its
     adapter, nor does an adapter appear for a job this worker no longer owned."""
     from webapp.adapters.services import adapter_version_create_from_job
@@ -214,6 +215,9 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     job.status = Job.Status.CANCELLED if result.stopped else Job.Status.COMPLETED
     if result.stopped:
         job.error = "Cancelled on request; the best adapter found until then was saved."
+    if failure:
+        job.status = Job.Status.FAILED
+        job.error = f"{failure} The best adapter found until then was kept as a version."
     if not job.evaluation["validation"]["better_than_zero_shot"]:  # do no harm, said in plain words
         job.error = " ".join(filter(None, [job.error, job.evaluation["validation"]["sentence"]]))
     now = timezone.now()
