@@ -85,27 +85,11 @@ def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -
         import tuning
 
         config = tuning.TuneConfig.from_record(job.config)
-        cache = Path(settings.WORKER_CACHE_DIR)
-        backbone = tuning.load_backbone(config.backbone, device=config.device)
-        folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
-        data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
-                                        cache_dir=cache / "features")
+        backbone, data, zero_shot = _job_inputs(job, config)
         result = tuning.tune(config, data, should_stop=lambda: True, backbone=backbone,
                              checkpoint=_ReadOnlyCheckpoint(StorageCheckpoint(fence)))
-        zero_shot = evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
-        tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter,
-                                                class_names=data.class_names))
-        adapter_dir = cache / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
-        shutil.rmtree(adapter_dir, ignore_errors=True)
-        tuning.save_adapter(result.adapter, adapter_dir)
-        try:
-            job_log_append(fence=fence, text=detail)
-            finished = job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned,
-                                  class_names=data.class_names, adapter_dir=adapter_dir,
-                                  worker_seconds=pulse.unaccounted_seconds(), failure=reason)
-        finally:
-            shutil.rmtree(adapter_dir, ignore_errors=True)
-        return finished is not None
+        job_log_append(fence=fence, text=detail)
+        return _finish(fence, pulse, job, backbone, data, result, zero_shot, failure=reason) is not None
     except Exception:  # noqa: BLE001
         log.exception("job %s: could not keep the best adapter so far", fence.job_id)
         return False
@@ -121,13 +105,7 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     if problem:
         raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
 
-    cache = Path(settings.WORKER_CACHE_DIR)
-    backbone = tuning.load_backbone(config.backbone, device=config.device)  # cached per worker process
-    folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
-    data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
-                                    cache_dir=cache / "features")
-    zero_shot = evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
-
+    backbone, data, zero_shot = _job_inputs(job, config)
     checkpoint = StorageCheckpoint(fence, before_save=sink.flush)
     result = tuning.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
                          backbone=backbone)
@@ -139,16 +117,7 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
         job_log_append(fence=fence, text=f"[{_now()}] resumed from a checkpoint at {checkpoint.resumed_queries} queries; "
                                          f"the tuner went on at {first[0]} queries (step {first[1]})")
 
-    tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names))
-    adapter_dir = cache / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
-    shutil.rmtree(adapter_dir, ignore_errors=True)
-    tuning.save_adapter(result.adapter, adapter_dir)
-    try:
-        finished = job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned,
-                              class_names=data.class_names, adapter_dir=adapter_dir,
-                              worker_seconds=pulse.unaccounted_seconds())
-    finally:
-        shutil.rmtree(adapter_dir, ignore_errors=True)
+    finished = _finish(fence, pulse, job, backbone, data, result, zero_shot)
     if finished is None:
         return "lost the job to another attempt"
     try:  # housekeeping: the job has its result already, a hiccup here must not report it as failed
@@ -159,6 +128,36 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     except Exception:  # noqa: BLE001
         log.exception("job %s: cleanup after the result failed", job.pk)
     return finished.status
+
+
+def _job_inputs(job: Job, config):
+    """The job's backbone (cached per worker process), its few-shot data (image features cached on
+    disk) and the zero-shot evaluation on its test split."""
+    import tuning
+
+    cache = Path(settings.WORKER_CACHE_DIR)
+    backbone = tuning.load_backbone(config.backbone, device=config.device)
+    folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
+    data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
+                                    cache_dir=cache / "features")
+    return backbone, data, evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
+
+
+def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_shot: dict,
+            failure: str = "") -> Job | None:
+    """Evaluate the tuned adapter on the test split, then store it and finish the job (None: the job
+    was lost to another attempt)."""
+    import tuning
+
+    tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names))
+    adapter_dir = Path(settings.WORKER_CACHE_DIR) / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    tuning.save_adapter(result.adapter, adapter_dir)
+    try:
+        return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned, class_names=data.class_names,
+                          adapter_dir=adapter_dir, worker_seconds=pulse.unaccounted_seconds(), failure=failure)
+    finally:
+        shutil.rmtree(adapter_dir, ignore_errors=True)
 
 
 def evaluation_dict(evaluation) -> dict:
