@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .adapter import Adapter, check_compatible
+from .adapter import Adapter, check_compatible, class_logits
 from .errors import AdapterError
 from .quality import Quality, balanced_accuracy, quality_of
 
@@ -29,20 +29,29 @@ def class_text_features(backbone, class_names, adapter: Adapter | None = None, c
     if adapter is None:
         from .prompts import PromptLearner
         return PromptLearner(backbone, class_names, ctx_init=ctx_init, intrinsic_dim=1).zero_shot_features().cpu()
-    check_compatible(adapter, backbone)
-    if list(class_names) != adapter.class_names:
-        raise AdapterError(f"The adapter's classes {adapter.class_names} differ from this data's {list(class_names)}.")
+    _check_adapter(adapter, backbone, class_names)
     return adapter.class_embeddings.float()
 
 
-def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
-    T = class_text_features(backbone, class_names, adapter)
-    logits = split.features.float() @ T.T
+def _check_adapter(adapter: Adapter, backbone, class_names) -> None:
+    check_compatible(adapter, backbone)
+    if list(class_names) != adapter.class_names:
+        raise AdapterError(f"The adapter's classes {adapter.class_names} differ from this data's {list(class_names)}.")
+
+
+def split_logits(backbone, features: torch.Tensor, *, adapter: Adapter | None = None, class_names) -> torch.Tensor:
+    """(N, K) logits of cached image features: the adapter's (its head or cache included) or zero-shot's."""
+    if adapter is not None:
+        _check_adapter(adapter, backbone, class_names)
+        return class_logits(adapter, features)
     model = backbone.model
-    scale = adapter.card.get("logit_scale") if adapter is not None else None
-    if scale is None:
-        scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
-    probs = (float(scale) * logits).softmax(1) if len(logits) else logits
+    scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
+    return scale * features.float() @ class_text_features(backbone, class_names).T
+
+
+def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
+    logits = split_logits(backbone, split.features, adapter=adapter, class_names=class_names)
+    probs = logits.softmax(1) if len(logits) else logits
     pred = logits.argmax(1)
     y = split.labels
     K = len(class_names)

@@ -20,9 +20,11 @@ def bench_run(causal_backbone, tmp_path, monkeypatch):
 
 
 def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_path):
-    quality.main([*bench_run, "--methods", "zeroshot,zosgd,sharpzo"])
+    quality.main([*bench_run, "--methods", "zeroshot,zosgd,sharpzo,sharpzo+tip,linear_probe,tip_adapter,coop",
+                  "--ablation"])
     text = (tmp_path / "results" / "quality_tiny-causal_data.md").read_text()
-    for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "sharpzo lowest/recent_average"):
+    for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "| sharpzo+tip |", "| linear_probe |", "| tip_adapter |",
+                "| coop |", "sharpzo lowest/recent_average", "test 95% interval"):
         assert row in text
     assert '"mask_scores": "history"' in text  # the full configuration is on record
 

@@ -34,6 +34,8 @@ METHOD_LABELS = {
     "cmaes": "CMA-ES",
     "zosgd": "ZO-SGD",
     "coop": "CoOp",
+    "linear_probe": "Linear probe",
+    "tip_adapter": "Tip-Adapter",
 }
 RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
 

@@ -113,7 +113,10 @@ def job_estimate_view(request):
     if version_id is not None:
         version = dataset_version_get(user=request.user, pk=version_id)
         num_classes = len(version.class_counts or {})
-    estimate = job_estimate(backbone=backbone, budget=budget, num_classes=num_classes or 2)
+    from tuning.config import queries_to_spend
+
+    estimate = job_estimate(backbone=backbone, budget=queries_to_spend(request.GET.get("method", ""), budget),
+                            num_classes=num_classes or 2)
     body = estimate.as_dict()
     body["num_classes"] = num_classes
     body["text"] = (f"About {human_duration(estimate.seconds)} of tuning, about {estimate.cost:.2f} "
