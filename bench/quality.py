@@ -21,6 +21,7 @@ import torch
 
 import tuning
 
+from . import common, curves
 from .common import table, write
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "neu-det"
@@ -129,11 +130,13 @@ def measure(bb, data, settings: dict, *, label: str, seed: int, shots: int) -> d
     """One tuning run with `settings`: validation and test accuracy, queries, seconds."""
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
                                        "device": str(bb.device)})
-    r = tuning.tune(cfg, data, backbone=bb)
+    with curves.recording(data, []) as points:
+        r = tuning.tune(cfg, data, backbone=bb)
     test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names).accuracy
     print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
           f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
-    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s}
+    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s,
+            "curve": curves.best_so_far(points)}
 
 
 SUMMARY_HEAD = ["method", "seeds", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "test 95% interval",
@@ -150,6 +153,24 @@ def summary_rows(runs: dict, labels, seeds) -> list[list]:
                          _interval([r["test"] for r in rs]), f"{statistics.mean(r['queries'] for r in rs):.0f}",
                          f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
     return rows
+
+
+def curves_section(runs: dict, labels, seeds, name: str, title: str) -> str:
+    """The queries-to-accuracy table and the PNG beside the result file."""
+    by_label = {lb: [runs[(lb, s)]["curve"] for s in seeds if (lb, s) in runs] for lb in labels}
+    rows = []
+    for label, cs in by_label.items():
+        reach = [curves.queries_to_reach(c) for c in cs if c]
+        if reach:
+            rows.append([label, f"{statistics.mean(reach):.0f}", f"{100 * statistics.mean(c[-1].val_acc for c in cs):.1f}",
+                         f"{100 * statistics.mean(c[-1].test_acc for c in cs):.1f}",
+                         f"{statistics.mean(c[-1].seconds for c in cs):.1f}"])
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    curves.plot(by_label, common.RESULTS / f"{name}.png", f"Best-so-far accuracy, {title}")
+    return ("Queries to accuracy (the adapter a run returns if stopped there: best so far on validation; the "
+            "test column is reported, never used to choose). Queries needed to reach 90% of the method's final "
+            f"validation accuracy, mean over seeds; curves in `{name}.png`.\n\n"
+            + table(["method", "queries to 90% of final val", "final val %", "final test %", "worker-seconds"], rows))
 
 
 def main(argv=None):
@@ -201,9 +222,11 @@ def main(argv=None):
                 row[0] += " (chosen on val)"
         body += "\n\nAblation (SharpZO stage 2: mask rule / start point; chosen by mean validation accuracy):\n\n"
         body += table(SUMMARY_HEAD, rows)
-    body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
     safe_backbone = bb.id.replace('/', '_').replace('@', '_').replace(':', '_')
-    return write(f"quality_{safe_backbone}_{Path(args.data).name}",
+    name = f"quality_{safe_backbone}_{Path(args.data).name}"
+    body += "\n\n" + curves_section(runs, methods, seeds, name, f"{bb.id} on {Path(args.data).name}")
+    body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
+    return write(name,
                  "Quality: equal-budget comparison on a real few-shot dataset", body)
 
 
