@@ -30,6 +30,24 @@ def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_p
     assert '"mask_scores": "history"' in text  # the full configuration is on record
 
 
+def test_claims_benchmark_measures_variance_and_kerzoo_without_the_held_out_splits(bench_run, tmp_path, monkeypatch):
+    from bench import claims
+    load = tuning.load_image_folder
+
+    def training_only(*args, **kwargs):
+        data = load(*args, **kwargs)
+        data.test = Untouchable()
+        return data
+
+    monkeypatch.setattr(tuning, "load_image_folder", training_only)
+    claims.main([*bench_run, "--draws", "3", "--set", "stage1_generations=2"])
+    text = (tmp_path / "results" / "claims_tiny-causal_data.md").read_text()
+    for row in ("| after sharpness-aware CMA-ES |", "| after plain CMA-ES (same queries) |", "| 0.3 |",
+                "kernel, r ~ U[-1/2, 1/2]"):
+        assert row in text
+    assert (tmp_path / "results" / "claims_tiny-causal_data.png").stat().st_size > 0
+
+
 class Untouchable:
     """Stands in for the test split: any use of it fails the test."""
 
