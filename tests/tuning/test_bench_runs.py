@@ -73,6 +73,13 @@ def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeyp
     assert "| method=zosgd |" in text and "| stage1_grad=cge mask_scores=cge |" in text
 
 
+def test_sweep_at_equal_time_stops_every_run_at_the_limit(bench_run, tmp_path):
+    sweep.main([*bench_run, "--name", "timed", "--method", "zosgd", "--grid", "q=1,4", "--seconds", "0"])
+    text = (tmp_path / "results" / "sweep_timed.md").read_text()
+    assert "every run stopped after 0 worker-seconds" in text
+    assert text.count(" | 1 |") == 2  # the zero-shot query, then the limit: nothing more was spent
+
+
 def test_sweep_wants_a_grid_or_variants(bench_run):
     with pytest.raises(SystemExit):
         sweep.main(bench_run)
