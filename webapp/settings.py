@@ -255,6 +255,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # take a message only when a pool process is free.
 CELERY_WORKER_DISABLE_PREFETCH = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_SECONDS + 3600}
+# A worker that serves no tuning queue (dataset ingestion, clean-up) uses this instead, and its own
+# unacknowledged-message keys (webapp/celery.py): a message of a killed short task comes back soon.
+SHORT_TASK_VISIBILITY_TIMEOUT = env_int("SHORT_TASK_VISIBILITY_TIMEOUT", 15 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A tuning job keeps running through a broker outage (its progress lives in the database, and a
 # redelivered message finds the row already claimed): never cancel it because Redis went away.
@@ -265,6 +268,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "webapp.jobs.tasks.requeue_stale_jobs",
+        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+    },
+    "recover-ingestions": {  # the same pass for dataset imports, with the jobs' limits
+        "task": "webapp.datasets.tasks.recover_ingestions",
         "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
     },
 }
