@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import celeryd_init
+from celery.signals import celeryd_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -41,3 +41,17 @@ def _queue_names(value) -> list[str]:
 @celeryd_init.connect
 def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
     conf.broker_transport_options = transport_options_for(_queue_names((options or {}).get("queues")))
+
+
+@worker_ready.connect
+def _start_checkin(sender=None, **kwargs):
+    from webapp.core.checkin import checkin_start
+
+    checkin_start(hostname=sender.hostname, queues=sorted(sender.app.amqp.queues.consume_from))
+
+
+@worker_shutdown.connect
+def _stop_checkin(sender=None, **kwargs):
+    from webapp.core.checkin import checkin_stop
+
+    checkin_stop(hostname=getattr(sender, "hostname", str(sender)))

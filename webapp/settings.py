@@ -233,6 +233,10 @@ JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 120)
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
+# Every worker records itself and its queues this often; one silent for WORKER_FRESH_SECONDS counts as gone
+# (a queued job with no live worker on its queue then says so).
+WORKER_CHECKIN_SECONDS = env_int("WORKER_CHECKIN_SECONDS", 20)
+WORKER_FRESH_SECONDS = env_int("WORKER_FRESH_SECONDS", 120)
 # Modules imported once (web and worker) before backbones are listed or loaded: each may call
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")

@@ -233,6 +233,13 @@ def job_checkpoint_set(*, fence: Fence, name: str) -> bool:
     return fence.update(checkpoint=name)
 
 
+def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
+    """A worker's sign of life, with the queues it consumes (see webapp/core/checkin.py)."""
+    WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
+        "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND,
+        "queues": "".join(f",{queue}" for queue in sorted(queues)) + ("," if queues else "")})
+
+
 def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float, hostname: str | None = None,
                               kind: str | None = None) -> WorkerStatus:
     """Fold a finished job's measured rate into this worker's figure for that backbone."""
