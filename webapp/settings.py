@@ -211,6 +211,15 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 
 # --- uploads and their limits (checked before anything is extracted) ---
+# Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here (not /tmp), inside media so that the
+# scheduler's worker, which shares media, removes the files of killed requests (webapp/core/cleanup.py).
+FILE_UPLOAD_TEMP_DIR = Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", MEDIA_ROOT / "upload-temp"))
+try:
+    FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only machine that receives no uploads
+    pass
+UPLOAD_TEMP_MAX_AGE_SECONDS = env_int("UPLOAD_TEMP_MAX_AGE_SECONDS", 6 * 3600)
+CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024)
@@ -273,6 +282,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "webapp.jobs.tasks.requeue_stale_jobs",
         "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+    },
+    "clean-up-leftovers": {
+        "task": "webapp.core.tasks.clean_up_leftovers",
+        "schedule": float(CLEANUP_INTERVAL_SECONDS),
     },
     "recover-ingestions": {  # the same pass for dataset imports, with the jobs' limits
         "task": "webapp.datasets.tasks.recover_ingestions",

@@ -16,3 +16,12 @@ def worker_checkin(self) -> str:
         hostname=hostname, defaults={"last_seen": timezone.now(), "kind": settings.WORKER_KIND}
     )
     return hostname
+
+
+@shared_task(name="webapp.core.tasks.clean_up_leftovers")
+def clean_up_leftovers() -> dict:
+    from dataclasses import asdict
+
+    from webapp.core.cleanup import clean_up_leftovers as clean
+
+    return asdict(clean())
