@@ -90,6 +90,9 @@ NO_WORKER_TEXT = "No tuning worker is running; the job will start when one is."
 def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False,
                     no_worker: bool = False) -> str:
     """One line that says where the job stands, in words."""
+    if job.status == Job.Status.QUEUED and job.cancel_requested:
+        return ("Stopping: the next free worker keeps the best adapter from the job's last checkpoint."
+                + (" " + NO_WORKER_TEXT.split(";")[0] + "." if no_worker else ""))
     if job.status == Job.Status.QUEUED and no_worker:
         return NO_WORKER_TEXT
     if job.status == Job.Status.QUEUED:

@@ -113,18 +113,18 @@ def _delete_checkpoint_after_commit(job_id: int) -> None:
 
 @transaction.atomic
 def job_cancel(*, job: Job, user) -> Job:
-    """A queued job is cancelled at once (its message then finds nothing to claim); a running job is
-    asked to stop, and its worker saves the best adapter so far at its next check."""
+    """A queued job that never tuned is cancelled at once (its message then finds nothing to claim).
+    A running job is asked to stop, and its worker saves the best adapter so far at its next check;
+    so is a queued one that holds a checkpoint (requeued after an error or a dead worker): the next
+    worker resumes from it and stops at once, instead of the tuning done so far being thrown away."""
     require_write(user, job.workspace)
     now = timezone.now()
-    cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now, checkpoint="",
+    cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, checkpoint="").update(
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now,
         error="Cancelled before it started; nothing was tuned.",
     )
-    if cancelled:
-        _delete_checkpoint_after_commit(job.pk)  # a requeued job may have left one
-    else:
-        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
+    if not cancelled:
+        Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(cancel_requested=True)
     job.refresh_from_db()
     return job
 
