@@ -184,7 +184,6 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
         version.content_hash = result.content_hash
         version.progress = 1.0
         version.status = DatasetVersion.Status.READY
-        version.heartbeat_at = None
         version.full_clean()
         version.save()
     return version
