@@ -23,8 +23,9 @@ from tests.webapp.factories import csrf_client, make_ready_version, post_with_cs
 from webapp.accounts.models import Workspace
 from webapp.celery import SHORT_TASK_UNACKED_KEYS, transport_options_for
 from webapp.datasets.models import DatasetVersion
-from webapp.datasets.recovery import ingestions_recover
+from webapp.datasets.recovery import INGEST_TASK, ingestions_recover
 from webapp.datasets.tasks import ingest_dataset_version
+from webapp.jobs.broker import _row_id
 
 QUEUE = "ingest-recovery-test"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,7 +69,7 @@ def upload(user, data: bytes, name: str = "Steel"):
     return client, response
 
 
-def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes(alice, start_worker, own_queue):
+def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes(alice, start_worker, own_queue, settings):
     first = start_worker(queues=QUEUE)
     _, response = upload(alice, slow_zip(per_class=60))
     assert response.status_code == 302
@@ -78,6 +79,9 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes(alice, 
     first.kill()  # SIGKILL to the whole process group, like a power cut
     version.refresh_from_db()
     assert version.status == DatasetVersion.Status.INGESTING and version.progress < 1 and version.attempts == 1
+    # Its delivery waits in the short-task key set, which comes back within minutes, not a day.
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert any(_row_id(raw, {INGEST_TASK}) == version.pk for raw in broker.hvals(SHORT_TASK_UNACKED_KEYS["unacked_key"]))
 
     # Once its heartbeat is older than the stale limit the reaper sends the import again.
     report = wait_for(lambda: (r := ingestions_recover(queue=QUEUE)).requeued and r, timeout=60,
