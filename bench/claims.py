@@ -36,7 +36,7 @@ KERNELS = {  # label -> rge keyword arguments
     "plain RGE": {},
     "kernel, r ~ U[-1, 1]": {"kernel_weighted": True},
     "kernel, r ~ U[-1/2, 1/2]": {"kernel_weighted": True, "kernel_range": 0.5},
-    "kernel, r ~ U[-1, 1], |weight| <= 4": {"kernel_weighted": True, "kernel_clip": 4.0},
+    "kernel, r ~ U[-1, 1], weight clipped at 4": {"kernel_weighted": True, "kernel_clip": 4.0},
 }
 
 
@@ -124,7 +124,7 @@ def main(argv=None):
             "## Flattening and the variance of stage-2 estimates\n\n"
             f"RGE, q = 1, mu = {cfg.mu:g}. Variance: E||g_i - mean g||^2 over the draws; relative: divided by "
             "||grad||^2 (for Gaussian directions about d + 1 when the loss is smooth at the scale of mu).\n\n"
-            + table(["point", "training loss", "||grad||^2 (CGE)", "variance", "relative variance"], var_rows)
+            + table(["point", "training loss", "squared gradient norm (CGE)", "variance", "relative variance"], var_rows)
             + "\n\n## KerZOO: error of each draw along its direction\n\n"
             "E[(s_i - u_i . grad)^2] / E[(u_i . grad)^2] at the sharpness-aware stage-1 end point; s_i is the draw's "
             "derivative estimate along its direction u_i (plain RGE: the two-point difference; kernel: weighted by "
