@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.core.params import whole_number
+from webapp.datasets.thumbnails import thumbnail_response
+from webapp.jobs.mistakes import recorded_mistake
 from webapp.jobs.services import METHOD_LABELS
 from webapp.reports import selectors
 
@@ -36,6 +38,15 @@ def overview(request):
 def job_report(request, pk: int):
     job = selectors.job_report_get(user=request.user, pk=pk)
     return render(request, "reports/job.html", selectors.job_report_context(job))
+
+
+@require_GET
+def mistake_image(request, pk: int, sha256: str):
+    """A thumbnail in the report's mistakes gallery: only images this job recorded as mistakes."""
+    job = selectors.job_report_get(user=request.user, pk=pk)
+    if not recorded_mistake(job.evaluation, sha256):
+        raise Http404("Not found.")
+    return thumbnail_response(job.dataset_version_id, sha256)
 
 
 class Comparison:
