@@ -1,6 +1,7 @@
 /* Small behaviours of every page, bound here because the Content-Security-Policy allows no inline
    handlers: data-print (a print button), data-autosubmit (a select that submits its form),
-   data-confirm (a button that asks first). */
+   data-confirm (a button that asks first), data-reload-after (seconds until the page reloads while
+   a worker is busy: a meta refresh does nothing on a URL with a #fragment). */
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -12,4 +13,6 @@
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
   });
+  const reload = document.querySelector("[data-reload-after]");
+  if (reload) window.setTimeout(function () { window.location.reload(); }, 1000 * Number(reload.dataset.reloadAfter));
 })();
