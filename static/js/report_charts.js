@@ -36,7 +36,8 @@
     draw(id, [{
       type: "heatmap", z: matrix.slice().reverse(), x: names, y: names.slice().reverse(),
       colorscale: "Blues", reversescale: true, showscale: false, texttemplate: "%{z}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>",
-    }], { title: { text: title }, xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true class" } } });
+    }], { title: { text: title }, xaxis: { title: { text: "predicted" }, automargin: true },
+          yaxis: { title: { text: "true class" }, automargin: true } });  // long class names push the margin out, never get cut
   }
 
   function evaluation(id) {
@@ -46,7 +47,7 @@
     draw("chart-per-class", [
       { type: "bar", name: "zero-shot", x: names, y: pct(d.zero_shot), marker: { color: "#9aa7b8" } },
       { type: "bar", name: "tuned", x: names, y: pct(d.tuned), marker: { color: "#1f6feb" } },
-    ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] } });
+    ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] }, xaxis: { automargin: true } });
     confusion("chart-confusion-zero-shot", d.confusion_zero_shot, d.class_names, "Zero-shot");
     confusion("chart-confusion-tuned", d.confusion_tuned, d.class_names, "Tuned");
   }
@@ -81,6 +82,13 @@
     draw("chart-spend", [{ type: "bar", x: d.spend.days, y: d.spend.cost, marker: { color: "#1f6feb" } }],
       { yaxis: { title: { text: d.spend.currency } }, xaxis: { type: "category" }, height: 280 });  // one bar per day that had spend
   }
+
+  // A printed page is narrower than the screen the charts were drawn for: fit them to it, and back.
+  function resizeAll() {
+    document.querySelectorAll('[data-drawn="true"]').forEach((element) => Plotly.Plots.resize(element));
+  }
+  window.addEventListener("beforeprint", resizeAll);
+  window.addEventListener("afterprint", resizeAll);
 
   window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
   // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
