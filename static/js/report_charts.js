@@ -60,7 +60,8 @@
       (byMethod[p.method] = byMethod[p.method] || []).push(p);
     });
     const traces = Object.keys(byMethod).sort().map((method) => ({
-      type: "scatter", mode: "markers", name: text(method), marker: { size: 10 },
+      type: "scatter", mode: "markers+text", textposition: "top center", textfont: { size: 11 },
+      name: text(method), marker: { size: 10 },
       x: byMethod[method].map((p) => p.cost), y: byMethod[method].map((p) => 100 * p.tuned),
       text: byMethod[method].map((p) => text(p.label)), customdata: byMethod[method].map((p) => p.url),
       hovertemplate: "%{text}<br>%{y:.1f}% for %{x:.2f} " + d.currency + "<extra>%{fullData.name}</extra>",
@@ -74,6 +75,27 @@
     if (element && element.on) {
       element.on("plotly_click", (event) => { window.location = event.points[0].customdata; });
     }
+  }
+
+  // The selected jobs of a comparison: learning curves overlaid, per-class recall side by side.
+  function selected(id) {
+    const d = data(id);
+    if (!d) return;
+    draw("chart-curves", d.curves.map((c) => ({
+      type: "scatter", mode: "lines+markers", name: text(c.label), x: c.queries, y: pct(c.val_acc),
+      connectgaps: true, marker: { size: 4 },
+    })), {
+      title: { text: "Validation accuracy while tuning" }, showlegend: true, legend: { orientation: "h", y: -0.3 },
+      xaxis: { title: { text: "queries" }, rangemode: "tozero" }, yaxis: { title: { text: "%" }, range: [0, 100] },
+      height: 420,
+    });
+    const names = d.recall.rows.map((row) => text(row.name));
+    draw("chart-recall", d.recall.jobs.map((label, j) => ({
+      type: "bar", name: text(label), x: names, y: pct(d.recall.rows.map((row) => row.recalls[j])),
+    })), {
+      title: { text: "Recall per class (%)" }, barmode: "group", showlegend: true, legend: { orientation: "h", y: -0.3 },
+      yaxis: { range: [0, 100] }, xaxis: { automargin: true }, height: 420,
+    });
   }
 
   function overview(id) {
@@ -90,8 +112,12 @@
   window.addEventListener("beforeprint", resizeAll);
   window.addEventListener("afterprint", resizeAll);
 
-  window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
+  window.ReportCharts = { evaluation: evaluation, scatter: scatter, selected: selected, overview: overview };
   // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
+  // Several drawings are space-separated, each with its data element in data-source at the same place.
   const me = document.currentScript;
-  if (me && me.dataset.draw) window.ReportCharts[me.dataset.draw](me.dataset.source);
+  if (me && me.dataset.draw) {
+    const sources = (me.dataset.source || "").split(" ");
+    me.dataset.draw.split(" ").forEach((name, i) => window.ReportCharts[name](sources[i]));
+  }
 })();

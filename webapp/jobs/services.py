@@ -72,7 +72,7 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
         workspace=workspace,
         dataset_version=dataset_version,
         created_by=user,
-        name=name.strip() or f"{METHOD_LABELS.get(cfg.method, cfg.method)} on {dataset_version}",
+        name=name.strip(),
         model_line_name=model_line_name.strip() or dataset_version.dataset.name,
         backbone=cfg.backbone,
         method=cfg.method,
@@ -83,8 +83,18 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
     )
     job.full_clean()
     job.save()
+    if not job.name:
+        job.name = automatic_job_name(job, cfg.method)
+        job.save(update_fields=["name"])
     _enqueue_after_commit(job.pk, job=job)
     return job
+
+
+def automatic_job_name(job: Job, method: str) -> str:
+    """'SharpZO on scratches v2, 2026-11-27 14:05 (#41)': the same settings launched twice still read
+    as two jobs in lists, the compare page and its legends."""
+    when = timezone.localtime(job.queued_at).strftime("%Y-%m-%d %H:%M")
+    return f"{METHOD_LABELS.get(method, method)} on {job.dataset_version}, {when} (#{job.pk})"
 
 
 def _enqueue_after_commit(job_id: int, *, job: Job | None = None) -> None:
