@@ -24,6 +24,7 @@ from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.jobs.models import Job, WorkerStatus
+from webapp.jobs.notifications import job_notify_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,13 @@ def job_log_append(*, fence: Fence, text: str) -> None:
 
 
 def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 0.0) -> bool:
-    return fence.update(
+    failed = fence.update(
         status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(), checkpoint="",
         log=_append(detail.rstrip("\n") + "\n"), worker_seconds=F("worker_seconds") + worker_seconds,
     )
+    if failed:
+        job_notify_after_commit(fence.job_id)
+    return failed
 
 
 @transaction.atomic
@@ -236,6 +240,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     job.full_clean()
     job.save()
     adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
+    job_notify_after_commit(job.pk)
     return job
 
 
@@ -325,6 +330,7 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
             if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note), checkpoint=""):
                 report.failed.append(job_id)
                 _delete_checkpoint_after_commit(job_id)
+                job_notify_after_commit(job_id)
         else:
             with transaction.atomic():
                 if same.update(status=Job.Status.QUEUED, worker="",
