@@ -13,6 +13,7 @@ from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
 from webapp.jobs.quality import job_quality
+from webapp.jobs.queue_outlook import job_queue_others_ahead
 from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
                                    job_status_text, job_worker_silent, user_can_write, writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
@@ -28,7 +29,8 @@ def job_list_view(request):
         position = job_queue_position(job)
         eta = job_eta_seconds(job)  # a query per running job only
         rows.append({"job": job, "progress": job_progress(job), "position": position,
-                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job))})
+                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job),
+                                                    others_ahead=job_queue_others_ahead(job))})
     return render(request, "jobs/list.html", {
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),
