@@ -7,8 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -20,6 +19,7 @@ from webapp.adapters import files, selectors, services, trials
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
 from webapp.datasets.errors import human_bytes
+from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler
 from webapp.reports.selectors import evaluation_tables
 
@@ -202,10 +202,4 @@ def _version_try_post(request, pk: int, limiter: UploadLimitHandler):
 
 @require_GET
 def trial_image(request, pk: int, index: int):
-    name = trials.adapter_trial_thumbnail(user=request.user, pk=pk, index=index)
-    try:
-        response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-    except (FileNotFoundError, OSError):
-        raise Http404("Not found.")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return jpeg_response(trials.adapter_trial_thumbnail(user=request.user, pk=pk, index=index))

@@ -15,10 +15,15 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 def thumbnail_response(version_id: int, sha256: str) -> FileResponse:
     if not SHA256_RE.match(sha256):
         raise Http404("Not found.")
+    return jpeg_response(version_thumbnail_name(version_id, sha256))
+
+
+def jpeg_response(name: str) -> FileResponse:
+    """A stored JPEG whose name the caller made itself (never taken from a URL)."""
     try:
-        handle = default_storage.open(version_thumbnail_name(version_id, sha256), "rb")
+        handle = default_storage.open(name, "rb")
     except (FileNotFoundError, OSError):
         raise Http404("Not found.")
     response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=86400"  # content-addressed: never changes
+    response["Cache-Control"] = "private, max-age=86400"  # written once, never changed
     return response
