@@ -16,8 +16,8 @@ RATE = 10.0  # class prompts per second, as a worker measured it
 @pytest.fixture
 def measured(settings):
     settings.WORKER_KIND = "cpu"
-    WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(),
-                                queries_per_second={"tiny-test": RATE})
+    WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
+                                queries_per_second={"tiny-test": RATE})  # a live tuning worker
 
 
 def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_user, measured):
