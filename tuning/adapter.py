@@ -62,8 +62,10 @@ def save_adapter(adapter: Adapter, directory) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: getattr(adapter, name) for name in TENSORS} | adapter.extras
     tensors = {name: t.detach().float().cpu().contiguous() for name, t in tensors.items()}
-    version = format_version(adapter.extras)
-    card = {**adapter.card, "format_version": version}
+    card = dict(adapter.card)
+    if adapter.extras:  # a reader from before extras must refuse the file, not predict without them
+        card["format_version"] = EXTRAS_FORMAT_VERSION
+    version = card.get("format_version", FORMAT_VERSION)
     atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(version)}))
     atomic_write_text(directory / "adapter.json", json.dumps(card, indent=2, sort_keys=True))
     return directory
