@@ -13,6 +13,7 @@ import torch
 
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
+from .vision_delta import encode_pil_with_delta, from_tensors, to_tensors
 
 FORMAT_VERSION = 1
 TENSORS = ("w", "P", "class_embeddings")
@@ -26,6 +27,10 @@ class Adapter:
     w: torch.Tensor  # (d,)
     P: torch.Tensor  # (m, width) learned context embeddings
     class_embeddings: torch.Tensor  # (K, D) normalised text features, ready for inference
+    # adapt='sparse' (tuning/vision_delta.py): {param name: (flat indices, values)} added to the image
+    # tower, and the linear head's change (K, D) already included in class_embeddings.
+    vision_delta: dict | None = None
+    head_delta: torch.Tensor | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -44,6 +49,7 @@ def save_adapter(adapter: Adapter, directory) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: getattr(adapter, name).detach().float().cpu().contiguous() for name in TENSORS}
+    tensors.update(sparse_tensors(adapter))
     atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(FORMAT_VERSION)}))
     atomic_write_text(directory / "adapter.json", json.dumps(adapter.card, indent=2, sort_keys=True))
     return directory
@@ -81,7 +87,19 @@ def load_adapter(directory) -> Adapter:
     if emb.dim() != 2 or emb.shape[0] != len(card["class_names"]):
         raise AdapterError(f"The adapter holds {tuple(emb.shape)} class embeddings for "
                            f"{len(card['class_names'])} class names; the file is damaged.")
-    return Adapter(card, tensors["w"], tensors["P"], emb)
+    try:
+        vision = from_tensors(tensors) or None
+    except ValueError as exc:
+        raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
+    return Adapter(card, tensors["w"], tensors["P"], emb, vision, tensors.get("head_delta"))
+
+
+def sparse_tensors(adapter: Adapter) -> dict:
+    """The optional tensors of a sparse adapter (none for a prompt adapter)."""
+    out = to_tensors(adapter.vision_delta) if adapter.vision_delta else {}
+    if adapter.head_delta is not None:
+        out["head_delta"] = adapter.head_delta.detach().float().cpu().contiguous()
+    return out
 
 
 def check_compatible(adapter: Adapter, backbone) -> None:
@@ -109,7 +127,7 @@ def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
     from .data import _load_image, encode_pil
     check_compatible(adapter, backbone)
     pil = [im if isinstance(im, Image.Image) else _load_image(Path(im)) for im in images]
-    z = encode_pil(backbone, pil)
+    z = encode_pil(backbone, pil) if not adapter.vision_delta else encode_pil_with_delta(backbone, adapter.vision_delta, pil)
     probs = torch.softmax(float(adapter.card["logit_scale"]) * z @ adapter.class_embeddings.float().T, dim=-1)
     names = adapter.class_names
     return [Prediction(names[int(p.argmax())], int(p.argmax()), [float(x) for x in p]) for p in probs]
@@ -121,4 +139,5 @@ def apply_adapter(adapter: Adapter, backbone) -> torch.Tensor:
     from .prompts import PromptLearner
     check_compatible(adapter, backbone)
     learner = PromptLearner(backbone, adapter.class_names, ctx_init=adapter.card["ctx_init"], intrinsic_dim=1)
-    return learner.features_from_contexts(adapter.P.to(backbone.device, torch.float32)[None])[0].cpu()
+    T = learner.features_from_contexts(adapter.P.to(backbone.device, torch.float32)[None])[0].cpu()
+    return T if adapter.head_delta is None else T + adapter.head_delta.float()

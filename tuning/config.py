@@ -13,6 +13,7 @@ from typing import Any
 
 METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "zeroshot")
 PRECISIONS = ("fp32", "autocast")  # see tuning/precision.py
+ADAPT = ("prompt", "sparse")  # see tuning/joint_objective.py
 
 
 def _f(default, help, choices=None, min=None, max=None, absent=None):
@@ -68,6 +69,30 @@ class TuneConfig:
     proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
                            "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
                            "embedding std.", min=0.0, max=100.0)
+    # What to adapt (DESIGN.md section 9; tuning/joint_objective.py)
+    adapt: str = _f("prompt", "What the tuner changes: 'prompt' (the shared text context only) or 'sparse' (the "
+                    "shared context, a linear head of class embeddings started at the text features, and a sparse "
+                    "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT, absent="prompt")
+    param_budget: float = _f(0.005, "adapt='sparse': fraction of the image tower's parameters that may change "
+                             "(0.005 = 0.5%).", min=0.0, max=0.2)
+    sparse_structure: str = _f("unstructured", "adapt='sparse': inside a weight matrix only partly in the budget, "
+                               "change the largest-magnitude entries ('unstructured') or whole rows, output "
+                               "channels, with the largest norm ('structured').", choices=("unstructured", "structured"))
+    allocation: str = _f("sensitivity", "adapt='sparse': spend the parameter budget on the groups with the highest "
+                         "forward-only sensitivity ('sensitivity') or on randomly ordered groups ('random', an "
+                         "ablation).", choices=("sensitivity", "random"))
+    sparse_blocks: int = _f(0, "adapt='sparse': only the last N residual blocks of the image tower (and its final "
+                            "LayerNorm and projection) are candidates; 0 = all blocks. Fewer blocks make a query "
+                            "cheaper: it runs only from the first tuned block on.", min=0, max=1000)
+    sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
+                                 "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100)
+    vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
+                         "(delta = scatter(indices, A_v w_v)).", min=1, max=4096)
+    vision_scale: float = _f(0.1, "adapt='sparse': w_v ~ N(0, I) moves each chosen image parameter by about "
+                             "this fraction of its tensor's RMS.", min=0.0, max=100.0)
+    head_scale: float = _f(0.1, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
+                           "head_scale * sum_j C_kj p_j, p_j the training class means, C = K x K coordinates of w.",
+                           min=0.0, max=100.0)
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
@@ -157,6 +182,8 @@ class TuneConfig:
             _coerce(f, getattr(self, f.name))
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
+        if self.adapt == "sparse" and self.method == "coop":
+            raise ValueError("CoOp tunes the prompt only: use adapt='prompt' with method 'coop'.")
         if not self.ctx_init.strip():
             raise ValueError("Setting 'ctx_init' must contain at least one word.")
 

@@ -3,11 +3,12 @@ which only this function, called after tuning, ever reads)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from .adapter import Adapter, check_compatible
-from .errors import AdapterError
+from .errors import AdapterError, DataError
 from .quality import Quality, balanced_accuracy, quality_of
 
 
@@ -35,9 +36,23 @@ def class_text_features(backbone, class_names, adapter: Adapter | None = None, c
     return adapter.class_embeddings.float()
 
 
+def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
+    """The split's cached features, unless the adapter changes the image tower: then its cached features
+    are those of the unchanged tower and the images are encoded again through the changed one."""
+    if adapter is None or not adapter.vision_delta:
+        return split.features.float()
+    from .data import _load_image
+    from .vision_delta import encode_pil_with_delta
+    try:
+        images = [_load_image(Path(p)) for p in split.paths]
+    except DataError as exc:
+        raise AdapterError(f"This adapter changes the image tower, so evaluating it needs the images themselves: {exc}") from exc
+    return encode_pil_with_delta(backbone, adapter.vision_delta, images)
+
+
 def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
     T = class_text_features(backbone, class_names, adapter)
-    logits = split.features.float() @ T.T
+    logits = image_features(backbone, split, adapter) @ T.T
     model = backbone.model
     scale = adapter.card.get("logit_scale") if adapter is not None else None
     if scale is None:
