@@ -77,20 +77,20 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 
 
 def _top_entries(t: torch.Tensor, count: int, structured: bool, name: str) -> torch.Tensor:
-    """Flat indices of `count` (or fewer, whole rows) entries of t, largest first."""
+    """Flat indices of `count` entries of t (structured: as many whole rows as fit, maybe none), sorted."""
     if not structured or t.dim() == 1:
         return torch.topk(t.detach().abs().flatten().float(), count).indices.sort().values
     mat = t.detach().float()
     if name.endswith("visual.proj"):  # output channels are columns
-        cols = torch.topk(mat.norm(dim=0), max(1, count // mat.shape[0])).indices
+        cols = torch.topk(mat.norm(dim=0), count // mat.shape[0]).indices
         return (torch.arange(mat.shape[0])[:, None] * mat.shape[1] + cols[None, :]).flatten().sort().values
-    rows = torch.topk(mat.norm(dim=1), max(1, count // mat.shape[1])).indices
+    rows = torch.topk(mat.norm(dim=1), count // mat.shape[1]).indices
     return (rows[:, None] * mat.shape[1] + torch.arange(mat.shape[1])[None, :]).flatten().sort().values
 
 
 def allocate(model, ordered: list[Group], budget: int, structured: bool) -> dict[str, torch.Tensor]:
     """Parameter name -> flat indices chosen, spending at most `budget` parameters on the groups in order.
-    Structured picks round down to whole rows (at least one row even if that passes the budget)."""
+    Structured picks round down to whole rows; what is left passes on to the next tensors."""
     params = dict(model.named_parameters())
     chosen: dict[str, torch.Tensor] = {}
     left = budget
@@ -105,8 +105,9 @@ def allocate(model, ordered: list[Group], budget: int, structured: bool) -> dict
                 idx = torch.arange(t.numel())
             else:
                 idx = _top_entries(t, left, structured, name)
-            chosen[name] = idx
-            left -= idx.numel()
+            if idx.numel():
+                chosen[name] = idx
+                left -= idx.numel()
     return chosen
 
 

@@ -59,9 +59,11 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
         probes = sensitivity.probes_that_fit(groups, cfg.sensitivity_probes, obj.remaining)
         if probes:
             tower = CachedTower(model, train_px, min(g.block for g in groups))
-            run.sensitivity = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed)
+            scores = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed)
+            run.sensitivity = {"scores": scores, "probes_per_group": probes}
             run.save(run.phase, run.phase_state)
-    scores = run.sensitivity if cfg.allocation == "sensitivity" else None
+    probed = run.sensitivity if cfg.allocation == "sensitivity" else None
+    scores, probes = (probed["scores"], probed["probes_per_group"]) if probed else (None, 0)
     budget = max(1, round(cfg.param_budget * vision_parameter_count(model)))
     chosen = allocate(model, sensitivity.order(groups, scores, cfg.seed), budget,
                       structured=cfg.sparse_structure == "structured")
@@ -71,7 +73,7 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
     obj.towers = (CachedTower(model, train_px, first), CachedTower(model, pixels(bb, data.val), first))
     return {"parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
             "allocation": cfg.allocation if scores is not None or cfg.allocation == "random" else "random (budget too small to probe)",
-            "projection_bytes": obj.delta.held_bytes, "groups": allocation_summary(groups, chosen, scores)}
+            "probes_per_group": probes, "projection_bytes": obj.delta.held_bytes, "groups": allocation_summary(groups, chosen, scores)}
 
 
 def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: dict) -> dict:
