@@ -90,8 +90,9 @@ class TuneConfig:
                          "(delta = scatter(indices, A_v w_v)).", min=1, max=4096)
     vision_scale: float = _f(0.1, "adapt='sparse': w_v ~ N(0, I) moves each chosen image parameter by about "
                              "this fraction of its tensor's RMS.", min=0.0, max=100.0)
-    head_scale: float = _f(0.1, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
-                           "head_scale * sum_j C_kj p_j, p_j the training class means, C = K x K coordinates of w.",
+    head_scale: float = _f(1.0, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
+                           "head_scale * sum_j C_kj p_j, p_j the unit discriminant direction of class j from the "
+                           "training features, C = K x K coordinates of w.",
                            min=0.0, max=100.0)
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)

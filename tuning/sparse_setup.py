@@ -83,7 +83,7 @@ def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: 
     card["adapt"] = "sparse"
     card["sparse"] = {
         "dims": obj.space.dims(),
-        "head": {"basis": "normalised training class means", "scale": obj.space.head_scale,
+        "head": {"basis": "discriminant directions of the training features (joint_objective.py)", "scale": obj.space.head_scale,
                  "tensor": "head_delta (K x D), added to the text features"},
         "vision": {**allocation, "tensors": sorted(delta) if delta else [],
                    "stored_as": "vision_delta/<parameter>/indices and .../values, added to the parameter's "
