@@ -23,9 +23,9 @@ from .quality import SUMMARY_HEAD, backbone_and_settings, measure, run_arguments
 
 ROWS = {
     "prompt sharpzo": {"method": "sharpzo", "adapt": "prompt"},
-    "sparse sharpzo": {"method": "sharpzo", "adapt": "sparse"},
-    "sparse zosgd": {"method": "zosgd", "adapt": "sparse"},
-    "sparse cmaes": {"method": "cmaes", "adapt": "sparse"},
+    **{f"sparse {m}": {"method": m, "adapt": "sparse"} for m in ("sharpzo", "zosgd", "cmaes")},
+    # the same joint vector without the image-side delta: shared context + linear head only
+    **{f"prompt+head {m}": {"method": m, "adapt": "sparse", "param_budget": 0.0} for m in ("sharpzo", "zosgd", "cmaes")},
 }
 ABLATION = {  # on sparse zosgd (the method is a --set away)
     "random groups": {"allocation": "random"},
@@ -63,6 +63,7 @@ def main(argv=None):
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--ablation-method", default="zosgd")
+    ap.add_argument("--name", default="", help="suffix of the result file name")
     args = ap.parse_args(argv)
     loaded = backbone_and_settings(args, "sparse quality benchmark")
     if loaded is None:
@@ -88,7 +89,7 @@ def main(argv=None):
             SUMMARY_HEAD, summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)
                                        + list(ablation), seeds))
     body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
-    return write(f"quality_sparse_{Path(args.data).name}", "Quality: sparse adapters on both towers (issue 19)", body)
+    return write(f"quality_sparse_{Path(args.data).name}{args.name}", "Quality: sparse adapters on both towers (issue 19)", body)
 
 
 if __name__ == "__main__":
