@@ -1,4 +1,4 @@
-"""python -m bench [speed|memory|quality|quality_sparse|speed_sparse|sweep|gpu|all] [extra args for that benchmark]
+"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|all] [extra args for that benchmark]
 
 `all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
 arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
@@ -24,6 +24,9 @@ def main():
     if which == "sweep":
         from .sweep import main as sweep
         sweep(rest)
+    if which == "claims":
+        from .claims import main as claims
+        claims(rest)
     if which == "quality_sparse":
         from .quality_sparse import main as quality_sparse
         quality_sparse(rest)
@@ -33,7 +36,7 @@ def main():
     if which == "gpu":
         from .gpu import main as gpu
         gpu(rest)
-    if which not in ("speed", "memory", "quality", "quality_sparse", "speed_sparse", "sweep", "gpu", "all"):
+    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "all"):
         raise SystemExit(__doc__)
 
 

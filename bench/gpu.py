@@ -35,7 +35,7 @@ from .speed import _data as random_features
 # Dense peak rates in TFLOP/s from the vendor's data sheets: (bf16/fp16 tensor cores, fp32 without TF32).
 PEAK_TFLOPS = {"H200": (989.0, 67.0), "H100 PCIe": (756.0, 51.0), "H100 NVL": (835.0, 60.0),
                "H100": (989.0, 67.0), "A100": (312.0, 19.5), "L40S": (362.0, 91.6), "L4": (121.0, 30.3)}
-METHOD_ORDER = ["zeroshot", "sharpzo", "zosgd", "cmaes", "coop"]
+METHOD_ORDER = ["zeroshot", "linear_probe", "tip_adapter", "sharpzo", "zosgd", "cmaes", "sharpzo+tip", "coop"]
 SMOKE_QUALITY = dict(budget=60, intrinsic_dim=8, popsize=4, stage1_generations=3, patience=0, mask_every=10,
                      eval_every=5)
 
@@ -123,8 +123,8 @@ def quality_table(args, settings: dict, seeds, deadline: float) -> str:
                 skipped.append(f"{method} seed {seed}")
                 continue
             t = time.monotonic()
-            runs[(method, seed)] = quality.measure(bb, data, {**settings, "method": method}, label=method, seed=seed,
-                                                   shots=args.shots)
+            runs[(method, seed)] = quality.measure(bb, data, {**settings, **quality.VARIANTS[method]}, label=method,
+                                                   seed=seed, shots=args.shots)
             slowest = max(slowest, time.monotonic() - t)
     note = f" Left out for time: {', '.join(skipped)}." if skipped else ""
     return (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, device {bb.device}, "

@@ -1,7 +1,9 @@
-"""Quality: test accuracy on a real few-shot dataset (default: NEU-DET steel defects) at equal
-query budgets, 3 seeds: zero-shot, CMA-ES only, ZO-SGD only, SharpZO, CoOp (backprop reference).
-Plus the ablation: both stage-2 mask rules x both stage-2 start points, the choice made on the
-validation split (the test column is reported, never used to choose).
+"""Quality: test accuracy on a real few-shot dataset (default: NEU-DET steel defects; `--data demo`: the
+textile demo set) at equal query budgets, 3 seeds: zero-shot, CMA-ES only, ZO-SGD only, SharpZO, SharpZO
+with a Tip-Adapter cache on top, CoOp with the full context (backprop reference) and restricted to the
+tuner's subspace (ablation), the linear probe and Tip-Adapter (both read cached features only).
+Optional ablation (--ablation): both stage-2 mask rules x both stage-2 start points, the choice made on
+the validation split (the test column is reported, never used to choose).
 
 Skips cleanly when the dataset folder is absent. Works with any registered backbone (--backbone).
 """
@@ -19,6 +21,7 @@ import torch
 
 import tuning
 
+from . import common, curves
 from .common import table, write
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "neu-det"
@@ -63,8 +66,33 @@ def run_arguments() -> argparse.ArgumentParser:
     return ap
 
 
+# Each row of the table: a label and the settings that differ from the run's.
+VARIANTS = {
+    "zeroshot": {"method": "zeroshot"},
+    "cmaes": {"method": "cmaes"},
+    "zosgd": {"method": "zosgd"},
+    "sharpzo": {"method": "sharpzo"},
+    "sharpzo+tip": {"method": "sharpzo", "tip_cache": True},
+    "coop": {"method": "coop", "coop_param": "context"},
+    "coop-projected": {"method": "coop", "coop_param": "projected"},
+    "linear_probe": {"method": "linear_probe"},
+    "tip_adapter": {"method": "tip_adapter"},
+}
+
+
+def demo_dataset_folder(cache_dir) -> Path:
+    """The textile demo set (the one the web app's "Load the demo dataset" builds), written once."""
+    from tuning.demo_backbone.demo_data import write_demo_dataset
+    folder = Path(cache_dir) / "demo-dataset"
+    if not folder.is_dir():
+        write_demo_dataset(folder)
+    return folder
+
+
 def backbone_and_settings(args, what: str):
     """(backbone, settings: the CPU or GPU defaults with --set applied), or None when the data is absent."""
+    if args.data == "demo":
+        args.data = str(demo_dataset_folder(args.cache_dir))
     if not Path(args.data).is_dir():
         print(f"{what} skipped: dataset folder {args.data} is absent.")
         return None
@@ -89,18 +117,30 @@ def _fmt(xs):
     return f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
+def _interval(xs) -> str:
+    """95% interval of the mean over seeds (Student's t; seeds are few)."""
+    if len(xs) < 2:
+        return "-"
+    from scipy.stats import t
+    m, half = statistics.mean(xs), t.ppf(0.975, len(xs) - 1) * statistics.stdev(xs) / len(xs) ** 0.5
+    return f"{100 * (m - half):.1f} to {100 * (m + half):.1f}"
+
+
 def measure(bb, data, settings: dict, *, label: str, seed: int, shots: int) -> dict:
     """One tuning run with `settings`: validation and test accuracy, queries, seconds."""
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
                                        "device": str(bb.device)})
-    r = tuning.tune(cfg, data, backbone=bb)
+    with curves.recording(data, []) as points:
+        r = tuning.tune(cfg, data, backbone=bb)
     test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names).accuracy
     print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
           f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
-    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s}
+    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s,
+            "curve": curves.best_so_far(points)}
 
 
-SUMMARY_HEAD = ["method", "seeds", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "queries", "seconds"]
+SUMMARY_HEAD = ["method", "seeds", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "test 95% interval",
+                "queries", "seconds"]
 
 
 def summary_rows(runs: dict, labels, seeds) -> list[list]:
@@ -110,15 +150,33 @@ def summary_rows(runs: dict, labels, seeds) -> list[list]:
         rs = [runs[(label, s)] for s in seeds if (label, s) in runs]
         if rs:
             rows.append([label, len(rs), _fmt([r["val"] for r in rs]), _fmt([r["test"] for r in rs]),
-                         f"{statistics.mean(r['queries'] for r in rs):.0f}",
+                         _interval([r["test"] for r in rs]), f"{statistics.mean(r['queries'] for r in rs):.0f}",
                          f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
     return rows
 
 
+def curves_section(runs: dict, labels, seeds, name: str, title: str) -> str:
+    """The queries-to-accuracy table and the PNG beside the result file."""
+    by_label = {lb: [runs[(lb, s)]["curve"] for s in seeds if (lb, s) in runs] for lb in labels}
+    rows = []
+    for label, cs in by_label.items():
+        reach = [curves.queries_to_reach(c) for c in cs if c]
+        if reach:
+            rows.append([label, f"{statistics.mean(reach):.0f}", f"{100 * statistics.mean(c[-1].val_acc for c in cs):.1f}",
+                         f"{100 * statistics.mean(c[-1].test_acc for c in cs):.1f}",
+                         f"{statistics.mean(c[-1].seconds for c in cs):.1f}"])
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    curves.plot(by_label, common.RESULTS / f"{name}.png", f"Best-so-far accuracy, {title}")
+    return ("Queries to accuracy (the adapter a run returns if stopped there: best so far on validation; the "
+            "test column is reported, never used to choose). Queries needed to reach 90% of the method's final "
+            f"validation accuracy, mean over seeds; curves in `{name}.png`.\n\n"
+            + table(["method", "queries to 90% of final val", "final val %", "final test %", "worker-seconds"], rows))
+
+
 def main(argv=None):
     ap = run_arguments()
-    ap.add_argument("--methods", default="zeroshot,cmaes,zosgd,sharpzo,coop")
-    ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--methods", default=",".join(VARIANTS), help=f"Rows, from: {', '.join(VARIANTS)}.")
+    ap.add_argument("--ablation", action="store_true", help="Also the stage-2 mask rule / start point ablation.")
     args = ap.parse_args(argv)
     loaded = backbone_and_settings(args, "quality benchmark")
     if loaded is None:
@@ -136,8 +194,8 @@ def main(argv=None):
     for seed in seeds:
         data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
         for m in methods:
-            run(m, seed, data, method=m)
-        if not args.no_ablation:
+            run(m, seed, data, **VARIANTS[m])
+        if args.ablation:
             for rule in ("salient", "lowest"):
                 for start in ("mean", "recent_average"):
                     label = f"sharpzo {rule}/{start}"
@@ -152,9 +210,10 @@ def main(argv=None):
 
     body = (f"Backbone `{bb.id}` ({bb.label}), data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, "
             f"device {bb.device}. Equal budget for every method: {settings['budget']} queries (CoOp: one "
-            f"forward+backward = one query). {settings_record(settings)}\n\n"
+            f"forward+backward = one query; the linear probe and Tip-Adapter read cached image features and "
+            f"spend only the zero-shot query). Seconds: the worker's time per run. {settings_record(settings)}\n\n"
             + table(SUMMARY_HEAD, rows_for(methods)))
-    if not args.no_ablation:
+    if args.ablation:
         labels = [f"sharpzo {r}/{s}" for r in ("salient", "lowest") for s in ("mean", "recent_average")]
         best = max(labels, key=lambda lb: statistics.mean(runs[(lb, s)]["val"] for s in seeds))
         rows = rows_for(labels)
@@ -163,9 +222,11 @@ def main(argv=None):
                 row[0] += " (chosen on val)"
         body += "\n\nAblation (SharpZO stage 2: mask rule / start point; chosen by mean validation accuracy):\n\n"
         body += table(SUMMARY_HEAD, rows)
-    body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
     safe_backbone = bb.id.replace('/', '_').replace('@', '_').replace(':', '_')
-    return write(f"quality_{safe_backbone}_{Path(args.data).name}",
+    name = f"quality_{safe_backbone}_{Path(args.data).name}"
+    body += "\n\n" + curves_section(runs, methods, seeds, name, f"{bb.id} on {Path(args.data).name}")
+    body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
+    return write(name,
                  "Quality: equal-budget comparison on a real few-shot dataset", body)
 
 

@@ -7,6 +7,11 @@ never evaluated here, so nothing is tuned on it.
     python -m bench sweep --method sharpzo --grid sparsity=0,0.5 --set mask_every=1000
     python -m bench sweep --name first-run --variant method=zosgd \
         --variant method=sharpzo stage1_grad=population mask_scores=history
+    python -m bench sweep --method zosgd --grid q=1,4,16 --seconds 60 --set budget=1000000
+
+With --seconds every run stops after that many worker-seconds and returns its best so far, so rows
+compare at equal time (what a user pays for) instead of equal queries; the table then gives the
+queries each row managed in that time. Timings are this machine's: run it on a quiet one.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ def main(argv=None):
     ap.add_argument("--grid", metavar="KEY=V1,V2,...", help="one row per value of one setting")
     ap.add_argument("--variant", action="append", nargs="+", metavar="KEY=VALUE",
                     help="one row with these settings (repeat for more rows)")
+    ap.add_argument("--seconds", type=float, help="stop each run after this many worker-seconds (equal time)")
     ap.add_argument("--name", help="result file: bench/results/sweep_<name>.md (default: <method>_<key> "
                                    "for --grid, 'variants' for --variant)")
     args = ap.parse_args(argv)
@@ -47,22 +53,33 @@ def main(argv=None):
              for s in seeds}
     t_start, rows = time.perf_counter(), []
     for label, over in zip(labels, rows_over):
-        vals, losses = [], []
+        vals, losses, queries = [], [], []
         for seed in seeds:
             cfg = tuning.TuneConfig.from_dict({**settings, "method": args.method, **over, "backbone": bb.id,
                                                "seed": seed, "shots": args.shots, "device": str(bb.device)})
-            result = tuning.tune(cfg, datas[seed], backbone=bb)
+            result = tuning.tune(cfg, datas[seed], backbone=bb, should_stop=_time_limit(args.seconds))
             vals.append(result.best_val_acc)
+            queries.append(result.queries_used)
             losses.append(next(m["train_loss"] for m in reversed(result.history) if m["train_loss"] is not None))
         rows.append([label, f"{100 * statistics.mean(vals):.1f}", " / ".join(f"{100 * v:.1f}" for v in vals),
-                     f"{statistics.mean(losses):.3f}"])
+                     f"{statistics.mean(losses):.3f}", f"{statistics.mean(queries):.0f}"])
         print(" | ".join(map(str, rows[-1])), flush=True)
     body = (f"Method `{args.method}` unless a row says otherwise, backbone `{bb.id}`, data "
             f"`{Path(args.data).name}`, {args.shots} shots, seeds {seeds}. {settings_record(settings)} "
-            "Rows change only what they name. Validation split only; the test split is not evaluated.\n\n"
-            + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)"], rows)
+            "Rows change only what they name. Validation split only; the test split is not evaluated."
+            + (f" Equal time: every run stopped after {args.seconds:g} worker-seconds." if args.seconds is not None else "")
+            + "\n\n" + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)", "queries (mean)"],
+                             rows)
             + f"\n\nWall time {time.perf_counter() - t_start:.0f} s.")
     return write(f"sweep_{name}", f"Validation sweep: {name}", body)
+
+
+def _time_limit(seconds: float | None):
+    """A should_stop for tuning.tune that says stop once `seconds` have passed (None: never)."""
+    if seconds is None:
+        return None
+    deadline = time.perf_counter() + seconds
+    return lambda: time.perf_counter() > deadline
 
 
 if __name__ == "__main__":

@@ -2,21 +2,36 @@
 
 Loading needs only `tuning` and the backbone and never unpickles anything. Prediction uses the
 stored class embeddings directly, so a deployed adapter costs one image forward per image.
+
+Some methods add tensors of their own (`Adapter.extras`, in the same safetensors file) and the card
+says how they enter the class logits (`class_logits`):
+- `card["head"] == "linear"`: a linear probe, logits = z @ head_weight.T + head_bias, replacing the
+  text logits (the class embeddings stay the zero-shot ones, for reference).
+- `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
+  logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
+- `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the image tower
+  (tuning/vision_delta.py), so the images are encoded through the changed tower; `head_delta` (K, D) is
+  the linear head's change, already inside class_embeddings.
+An adapter with extras is written as format version 2, so a reader from before them refuses it
+instead of predicting without them; one without extras stays version 1.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
-from .vision_delta import encode_pil_with_delta, from_tensors, to_tensors
+from .vision_delta import encode_pil_with_delta, from_tensors
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # an adapter made of the tensors below only
+EXTRAS_FORMAT_VERSION = 2  # one that also holds extras (a head or a cache)
+READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION)
 TENSORS = ("w", "P", "class_embeddings")
+EXTRA_TENSORS = {"head": ("head_weight", "head_bias"), "cache": ("cache_keys", "cache_values")}
 REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
                       "projection", "method", "config", "logit_scale")
 
@@ -27,14 +42,20 @@ class Adapter:
     w: torch.Tensor  # (d,)
     P: torch.Tensor  # (m, width) learned context embeddings
     class_embeddings: torch.Tensor  # (K, D) normalised text features, ready for inference
-    # adapt='sparse' (tuning/vision_delta.py): {param name: (flat indices, values)} added to the image
-    # tower, and the linear head's change (K, D) already included in class_embeddings.
-    vision_delta: dict | None = None
-    head_delta: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # see the module docstring
 
     @property
     def class_names(self) -> list[str]:
         return list(self.card["class_names"])
+
+    @property
+    def vision_delta(self) -> dict | None:
+        """adapt='sparse': {parameter name: (flat indices, values)} added to the image tower; else None."""
+        return from_tensors(self.extras) or None
+
+    @property
+    def head_delta(self) -> torch.Tensor | None:
+        return self.extras.get("head_delta")
 
 
 @dataclass
@@ -44,14 +65,20 @@ class Prediction:
     probabilities: list[float]
 
 
+def format_version(extras: dict) -> int:
+    return EXTRAS_FORMAT_VERSION if extras else FORMAT_VERSION
+
+
 def save_adapter(adapter: Adapter, directory) -> Path:
     from safetensors.torch import save
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {name: getattr(adapter, name).detach().float().cpu().contiguous() for name in TENSORS}
-    tensors.update(sparse_tensors(adapter))
-    atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(FORMAT_VERSION)}))
-    atomic_write_text(directory / "adapter.json", json.dumps(adapter.card, indent=2, sort_keys=True))
+    tensors = {name: getattr(adapter, name) for name in TENSORS} | adapter.extras
+    tensors = {name: t.detach().float().cpu().contiguous() for name, t in tensors.items()}
+    version = format_version(adapter.extras)
+    card = {**adapter.card, "format_version": version}
+    atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(version)}))
+    atomic_write_text(directory / "adapter.json", json.dumps(card, indent=2, sort_keys=True))
     return directory
 
 
@@ -70,9 +97,9 @@ def load_adapter(directory) -> Adapter:
     if not isinstance(card, dict):
         raise AdapterError(f"The adapter card {card_path} is damaged (expected a JSON object).")
     version = card.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise AdapterError(f"This adapter has format version {version!r}; this version of tuning reads "
-                           f"version {FORMAT_VERSION}. Re-export it or upgrade tuning.")
+                           f"versions {' and '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise AdapterError(f"The adapter card lacks {', '.join(missing)}; the file is damaged or incomplete.")
@@ -80,26 +107,40 @@ def load_adapter(directory) -> Adapter:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise AdapterError(f"The adapter tensors in {tensor_path} are damaged ({exc}).") from exc
-    absent = [t for t in TENSORS if t not in tensors]
+    needed = list(TENSORS) + [t for key, names in EXTRA_TENSORS.items() if card.get(key) for t in names]
+    absent = [t for t in needed if t not in tensors]
     if absent:
         raise AdapterError(f"The adapter tensors lack {', '.join(absent)}; the file is damaged or incomplete.")
     emb = tensors["class_embeddings"]
     if emb.dim() != 2 or emb.shape[0] != len(card["class_names"]):
         raise AdapterError(f"The adapter holds {tuple(emb.shape)} class embeddings for "
                            f"{len(card['class_names'])} class names; the file is damaged.")
+    extras = {name: t for name, t in tensors.items() if name not in TENSORS}
     try:
-        vision = from_tensors(tensors) or None
+        from_tensors(extras)
     except ValueError as exc:
         raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
-    return Adapter(card, tensors["w"], tensors["P"], emb, vision, tensors.get("head_delta"))
+    return Adapter(card, tensors["w"], tensors["P"], emb, extras)
 
 
-def sparse_tensors(adapter: Adapter) -> dict:
-    """The optional tensors of a sparse adapter (none for a prompt adapter)."""
-    out = to_tensors(adapter.vision_delta) if adapter.vision_delta else {}
-    if adapter.head_delta is not None:
-        out["head_delta"] = adapter.head_delta.detach().float().cpu().contiguous()
-    return out
+def class_logits(adapter: Adapter, z: torch.Tensor) -> torch.Tensor:
+    """Logits (N, K) of normalised image features z (N, D) under the adapter, before the softmax."""
+    z = z.float()
+    x = adapter.extras
+    if adapter.card.get("head") == "linear":
+        logits = z @ x["head_weight"].float().T + x["head_bias"].float()
+    else:
+        logits = float(adapter.card["logit_scale"]) * z @ adapter.class_embeddings.float().T
+    cache = adapter.card.get("cache")
+    if cache:
+        logits = logits + cache_logits(z, x["cache_keys"].float(), x["cache_values"].float(),
+                                       float(cache["alpha"]), float(cache["beta"]))
+    return logits
+
+
+def cache_logits(z: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
+    """Tip-Adapter: each training image votes for its class with weight exp(-beta (1 - cosine))."""
+    return alpha * torch.exp(-beta * (1.0 - z @ keys.T)) @ values
 
 
 def check_compatible(adapter: Adapter, backbone) -> None:
@@ -127,8 +168,9 @@ def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
     from .data import _load_image, encode_pil
     check_compatible(adapter, backbone)
     pil = [im if isinstance(im, Image.Image) else _load_image(Path(im)) for im in images]
-    z = encode_pil(backbone, pil) if not adapter.vision_delta else encode_pil_with_delta(backbone, adapter.vision_delta, pil)
-    probs = torch.softmax(float(adapter.card["logit_scale"]) * z @ adapter.class_embeddings.float().T, dim=-1)
+    delta = adapter.vision_delta
+    z = encode_pil(backbone, pil) if delta is None else encode_pil_with_delta(backbone, delta, pil)
+    probs = torch.softmax(class_logits(adapter, z), dim=-1)
     names = adapter.class_names
     return [Prediction(names[int(p.argmax())], int(p.argmax()), [float(x) for x in p]) for p in probs]
 

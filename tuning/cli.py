@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import METHODS, TuneConfig
+from .config import METHODS, TuneConfig, queries_to_spend
 from .errors import TuningError
 
 
@@ -86,7 +86,7 @@ def _tune(args) -> int:
         for path, reason in data.skipped:
             print(f"  {path}: {reason}", file=sys.stderr)
     # zero-shot spends one query: a bar counting to the budget would stand at 0% and then end
-    total = 1 if cfg.method == "zeroshot" else cfg.budget
+    total = queries_to_spend(cfg.method, cfg.budget)
     bar = tqdm(total=total, unit="q", disable=args.no_progress, desc=cfg.method)
 
     def on_metrics(m):

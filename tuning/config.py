@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "zeroshot")
+METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "linear_probe", "tip_adapter", "zeroshot")
+# Methods that read the cached image features only: one query (the zero-shot evaluation), whatever the budget.
+NO_QUERY_METHODS = ("zeroshot", "linear_probe", "tip_adapter")
 PRECISIONS = ("fp32", "autocast")  # see tuning/precision.py
 ADAPT = ("prompt", "sparse")  # see tuning/joint_objective.py
 
@@ -48,7 +50,9 @@ class TuneConfig:
     # What to run
     method: str = _f("sharpzo", "Tuning method: 'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
                      "'cmaes' (CMA-ES only, BBT-like), 'zosgd' (dense ZO-SGD only, MeZO-like), "
-                     "'coop' (backpropagation baseline, not forward-only) or 'zeroshot' (no tuning).",
+                     "'coop' (backpropagation baseline, not forward-only), 'linear_probe' (logistic regression "
+                     "on the frozen image features), 'tip_adapter' (a training-free cache over the training "
+                     "images' features on the zero-shot prompts) or 'zeroshot' (no tuning).",
                      choices=METHODS)
     backbone: str = _f("demo", "Backbone id: 'demo', '<arch>:<pretrained_tag>', '<arch>@/path/to/ckpt.pt' "
                        "or a registered name.")
@@ -144,6 +148,12 @@ class TuneConfig:
     coop_param: str = _f("projected", "CoOp parameters: 'projected' (the same w as the forward-only "
                          "methods) or 'context' (plain m x width context vectors, as in CoOp).",
                          choices=("projected", "context"))
+    # Baselines on the frozen image features (no query: they read the cached features only)
+    probe_steps: int = _f(500, "Full-batch Adam steps of each linear-probe fit (one fit per L2 strength; "
+                          "the validation split picks the strength).", min=1, max=100_000, absent=500)
+    tip_cache: bool = _f(False, "Add a Tip-Adapter cache over the training images' features on top of what "
+                         "the method tuned; its two constants are chosen on validation, and it is kept only "
+                         "when it scores higher there (method 'tip_adapter' always tries it).", absent=False)
     # Engineering
     text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).", min=1, max=65536)
     checkpoint_every: int = _f(50, "Stage-2/CoOp steps between checkpoints (stage 1 saves every generation).",
@@ -183,8 +193,9 @@ class TuneConfig:
             _coerce(f, getattr(self, f.name))
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
-        if self.adapt == "sparse" and self.method == "coop":
-            raise ValueError("CoOp tunes the prompt only: use adapt='prompt' with method 'coop'.")
+        if self.adapt == "sparse" and (self.method in ("coop", "linear_probe", "tip_adapter") or self.tip_cache):
+            raise ValueError(f"adapt='sparse' is for the forward-only methods (sharpzo, cmaes, zosgd, zeroshot); "
+                             f"use adapt='prompt' with {'tip_cache' if self.tip_cache else 'method ' + repr(self.method)}.")
         if not self.ctx_init.strip():
             raise ValueError("Setting 'ctx_init' must contain at least one word.")
 
@@ -193,12 +204,17 @@ class TuneConfig:
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
 
 
+def queries_to_spend(method: str, budget: int) -> int:
+    """What a job of this method will spend of its budget (what run time and cost follow)."""
+    return 1 if method in NO_QUERY_METHODS else budget
+
+
 def minimum_budget(cfg: TuneConfig) -> int:
     """The fewest queries with which every stage of the method moves once: the zero-shot evaluation
     (1, every method), one step of each stage, and the evaluation of where it lands. Mirrors what the
     stages charge (README "Query accounting"). Less would return the zero-shot adapter, or run SharpZO
     without its sharpness-aware stage, after a worker's start-up."""
-    if cfg.method == "zeroshot":
+    if cfg.method in NO_QUERY_METHODS:
         return 1
     from .stage1_cmaes import generation_cost
 

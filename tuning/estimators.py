@@ -26,20 +26,24 @@ def cge(loss_fn, w: torch.Tensor, mu: float) -> tuple[torch.Tensor, float]:
 
 
 def rge(loss_fn, w: torch.Tensor, mu: float, q: int, generator: torch.Generator,
-        mask: torch.Tensor | None = None, kernel_weighted: bool = False) -> tuple[torch.Tensor, float]:
+        mask: torch.Tensor | None = None, kernel_weighted: bool = False, kernel_range: float = 1.0,
+        kernel_clip: float | None = None) -> tuple[torch.Tensor, float]:
     """Two-point random estimate averaged over q Gaussian directions (MeZO), 2q queries.
 
     The directions are drawn from `generator`, so a caller that seeds it from (run seed, step) can
     regenerate them instead of storing them (MeZO's seed trick). With a mask only the kept
     coordinates are perturbed (and updated). With kernel_weighted the perturbation is mu r u with
-    r ~ U[-1, 1] and the difference is weighted by K(r) (KerZOO)."""
+    r ~ U[-a, a] (a = kernel_range) and the difference is weighted by K(r/a)/a (KerZOO; the rescaled
+    kernel keeps E[r K] = 1 and E[r^3 K] = 0); kernel_clip caps |weight| (less variance, some bias)."""
     w = w.double()
     U = torch.randn(q, w.numel(), generator=generator, dtype=torch.float64)
     if mask is not None:
         U = U * mask.double()
     if kernel_weighted:
-        r = torch.rand(q, generator=generator, dtype=torch.float64) * 2 - 1
-        weight = kernel(r)
+        r = (torch.rand(q, generator=generator, dtype=torch.float64) * 2 - 1) * kernel_range
+        weight = kernel(r / kernel_range) / kernel_range
+        if kernel_clip is not None:
+            weight = weight.clamp(-kernel_clip, kernel_clip)
     else:
         r = torch.ones(q, dtype=torch.float64)
         weight = r

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .adapter import Adapter, check_compatible
+from .adapter import Adapter, check_compatible, class_logits
 from .errors import AdapterError, DataError
 from .quality import Quality, balanced_accuracy, quality_of
 
@@ -30,16 +30,31 @@ def class_text_features(backbone, class_names, adapter: Adapter | None = None, c
     if adapter is None:
         from .prompts import PromptLearner
         return PromptLearner(backbone, class_names, ctx_init=ctx_init, intrinsic_dim=1).zero_shot_features().cpu()
+    _check_adapter(adapter, backbone, class_names)
+    return adapter.class_embeddings.float()
+
+
+def _check_adapter(adapter: Adapter, backbone, class_names) -> None:
     check_compatible(adapter, backbone)
     if list(class_names) != adapter.class_names:
         raise AdapterError(f"The adapter's classes {adapter.class_names} differ from this data's {list(class_names)}.")
-    return adapter.class_embeddings.float()
+
+
+def split_logits(backbone, features: torch.Tensor, *, adapter: Adapter | None = None, class_names) -> torch.Tensor:
+    """(N, K) logits of cached image features: the adapter's (its head or cache included) or zero-shot's."""
+    if adapter is not None:
+        _check_adapter(adapter, backbone, class_names)
+        return class_logits(adapter, features)
+    model = backbone.model
+    scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
+    return scale * features.float() @ class_text_features(backbone, class_names).T
 
 
 def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
     """The split's cached features, unless the adapter changes the image tower: then its cached features
     are those of the unchanged tower and the images are encoded again through the changed one."""
-    if adapter is None or not adapter.vision_delta:
+    delta = adapter.vision_delta if adapter is not None else None
+    if delta is None:
         return split.features.float()
     from .data import _load_image
     from .vision_delta import encode_pil_with_delta
@@ -47,17 +62,14 @@ def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
         images = [_load_image(Path(p)) for p in split.paths]
     except DataError as exc:
         raise AdapterError(f"This adapter changes the image tower, so evaluating it needs the images themselves: {exc}") from exc
-    return encode_pil_with_delta(backbone, adapter.vision_delta, images)
+    return encode_pil_with_delta(backbone, delta, images)
 
 
 def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
-    T = class_text_features(backbone, class_names, adapter)
-    logits = image_features(backbone, split, adapter) @ T.T
-    model = backbone.model
-    scale = adapter.card.get("logit_scale") if adapter is not None else None
-    if scale is None:
-        scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
-    probs = (float(scale) * logits).softmax(1) if len(logits) else logits
+    if adapter is not None:  # a clear error before any image is encoded
+        _check_adapter(adapter, backbone, class_names)
+    logits = split_logits(backbone, image_features(backbone, split, adapter), adapter=adapter, class_names=class_names)
+    probs = logits.softmax(1) if len(logits) else logits
     pred = logits.argmax(1)
     y = split.labels
     K = len(class_names)

@@ -139,4 +139,4 @@ class JointObjective(Objective):
         with exact_fp32(self.learner.device):
             T = self.class_embeddings(w[None])[0]
             z_train, z_val = self.image_features(w, 0), self.image_features(w, 1)
-        return self.evaluate_features(T, z_train, z_val)
+        return self.evaluate_features(T, train_z=z_train, val_z=z_val)

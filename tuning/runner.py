@@ -47,9 +47,10 @@ class Run:
             self.stopped = True
         return self.stopped
 
-    def consider(self, w: torch.Tensor, ev: Evaluated, P: torch.Tensor | None = None) -> bool:
+    def consider(self, w: torch.Tensor, ev: Evaluated, P: torch.Tensor | None = None, head: dict | None = None) -> bool:
         """Keep the w with the best balanced validation accuracy (mean per-class recall; ties: lower
-        validation loss). P is given only when the context is not P0 + A w (CoOp on plain context vectors)."""
+        validation loss). P is given only when the context is not P0 + A w (CoOp on plain context vectors);
+        head (weight, bias as lists) only for a linear probe, whose logits replace the text ones."""
         b = self.best
         score = _score(ev.val_balanced_acc, ev.val_acc)
         best = None if b is None else _score(b.get("val_balanced_acc"), b["val_acc"])
@@ -57,7 +58,7 @@ class Run:
             self.best = {"w": [float(x) for x in w.double()], "val_acc": ev.val_acc, "val_loss": ev.val_loss,
                          "val_balanced_acc": ev.val_balanced_acc,
                          "train_loss": ev.train_loss, "step": self.step,
-                         "P": None if P is None else P.flatten().tolist()}
+                         "P": None if P is None else P.flatten().tolist(), "head": head}
             self.best_features = ev.text_features
             return True
         return False

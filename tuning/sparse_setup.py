@@ -19,7 +19,7 @@ from .errors import DataError
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
 from .param_groups import allocate, allocation_summary, image_groups, vision_blocks, vision_parameter_count
-from .vision_delta import VisionDelta
+from .vision_delta import VisionDelta, to_tensors
 
 
 def joint_objective(cfg, learner, data, budget: int) -> JointObjective:
@@ -77,7 +77,7 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
 
 
 def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: dict) -> dict:
-    """The sparse adapter's extra tensors at the chosen w, and its card keys (added to `card`)."""
+    """The sparse adapter's extra tensors (Adapter.extras) at the chosen w; its card keys go into `card`."""
     head = obj.space.head_delta(w[None].float())[0].cpu()
     delta = obj.vision_delta(w)
     card["adapt"] = "sparse"
@@ -89,4 +89,4 @@ def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: 
                    "stored_as": "vision_delta/<parameter>/indices and .../values, added to the parameter's "
                                 "flattened entries"},
     }
-    return {"vision_delta": delta, "head_delta": head}
+    return {**(to_tensors(delta) if delta else {}), "head_delta": head}

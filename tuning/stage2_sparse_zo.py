@@ -15,19 +15,23 @@ coordinate has one.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from . import estimators
 
 
 def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str) -> torch.Tensor:
-    a = G.abs()
+    """Keep (1 - sparsity) of the coordinates by score w^2 * zscore(|G|); ties (every score is 0 at
+    w = 0) are broken by |G|, so the mask still follows the gradient instead of the index order."""
+    a = G.abs().double()
     z = (a - a.mean()) / (a.std() + 1e-12)
     score = w.double() ** 2 * z
     keep = max(1, round((1.0 - sparsity) * w.numel()))
-    idx = torch.topk(score, keep, largest=(rule == "salient")).indices
+    order = np.lexsort((a.numpy(), score.numpy()))  # ascending by score, then by |G|
+    chosen = order[-keep:] if rule == "salient" else order[:keep]
     mask = torch.zeros_like(w, dtype=torch.float64)
-    mask[idx] = 1.0
+    mask[torch.from_numpy(chosen.copy())] = 1.0
     return mask
 
 

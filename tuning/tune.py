@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .adapter import FORMAT_VERSION, Adapter
+from .adapter import Adapter, format_version
 from .backbones import load_backbone
 from .config import TuneConfig
 from .errors import DataError
@@ -22,6 +22,8 @@ from .stage1_cmaes import run_stage1
 from .stage2_sparse_zo import run_stage2
 from . import sparse_setup
 from .coop import run_coop
+from .linear_probe import run_linear_probe
+from .tip_adapter import add_cache
 
 __version__ = "0.1.0"
 
@@ -76,6 +78,8 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     allocation = sparse_setup.place_vision_delta(run, obj, data) if sparse else None
     if run.phase != "done" and _run_method(run) and not run.stopped:
         run.save("done", {})
+    if cfg.method == "tip_adapter" or cfg.tip_cache:  # no query: reads the cached features only
+        add_cache(run, _best_text_features(run, learner))
     _keep_zero_shot_unless_better(run)
     return TuneResult(adapter=_build_adapter(run, learner, bb, data, allocation), queries_used=obj.queries,
                       best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
@@ -89,8 +93,8 @@ def _keep_zero_shot_unless_better(run: Run) -> None:
     """Do no harm: an adapter that does not beat zero-shot on validation (a tie with a lower loss
     included) is replaced by the zero-shot prompts themselves (w = 0)."""
     zs, best = run.zero_shot, run.best
-    if beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")) or (
-            best.get("P") is None and not any(best["w"])):
+    is_zero_shot = not any(best["w"]) and not any(best.get(k) for k in ("P", "head", "cache"))
+    if is_zero_shot or beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")):
         return
     run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
                 "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
@@ -100,8 +104,10 @@ def _keep_zero_shot_unless_better(run: Run) -> None:
 def _run_method(run: Run) -> bool:
     """Runs (or resumes) the method; False when stopped early."""
     cfg, method = run.cfg, run.cfg.method
-    if method == "zeroshot":
+    if method in ("zeroshot", "tip_adapter"):  # the cache is added after the method, in tune()
         return True
+    if method == "linear_probe":
+        return run_linear_probe(run)
     if method == "coop":
         return run_coop(run)
     if method == "zosgd":
@@ -129,21 +135,48 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
+    """The chosen context P (m, width) on the CPU."""
+    best = run.best
+    if best.get("P") is not None:
+        return torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
+    with torch.no_grad():
+        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]  # adapt='sparse': the prompt part
+        return learner.contexts(w)[0].cpu()
+
+
+def _best_text_features(run: Run, learner: PromptLearner) -> torch.Tensor:
+    """(K, D) text features of the chosen context. After a resume they are recomputed: the features of
+    the chosen w were computed (and paid for) before."""
+    if run.best_features is None and run.cfg.adapt == "sparse":  # text features + the linear head
+        run.best_features = run.obj.class_embeddings(torch.tensor(run.best["w"], dtype=torch.float32)[None])[0].cpu()
+    elif run.best_features is None:
+        P = _best_context(run, learner)
+        run.best_features = learner.features_from_contexts(P.to(learner.device)[None])[0].cpu()
+    return run.best_features
+
+
+def _extras(best: dict, data, card: dict) -> dict[str, torch.Tensor]:
+    """The linear head and the Tip-Adapter cache, when the run chose them (see tuning/adapter.py)."""
+    extras = {}
+    head = best.get("head")
+    if head is not None:
+        card["head"] = "linear"
+        extras["head_bias"] = torch.tensor(head["bias"], dtype=torch.float32)
+        extras["head_weight"] = torch.tensor(head["weight"], dtype=torch.float32).view(len(head["bias"]), -1)
+    if best.get("cache") is not None:
+        card["cache"] = dict(best["cache"])
+        extras["cache_keys"] = data.train.features.float()
+        extras["cache_values"] = torch.nn.functional.one_hot(data.train.labels, len(data.class_names)).float()
+    return extras
+
+
 def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict | None) -> Adapter:
     cfg, best = run.cfg, run.best
     w = torch.tensor(best["w"], dtype=torch.float32)
-    if best.get("P") is not None:
-        P = torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
-    else:
-        with torch.no_grad():
-            P = learner.contexts(w[None, :cfg.intrinsic_dim])[0].cpu()
-    T = run.best_features
-    if T is None and allocation is not None:  # resumed: computed (and paid for) before
-        T = run.obj.class_embeddings(w[None])[0].cpu()
-    elif T is None:
-        T = learner.features_from_contexts(P.to(learner.device)[None])[0].cpu()
+    P = _best_context(run, learner)
+    T = _best_text_features(run, learner)
     card = {
-        "format_version": FORMAT_VERSION,
         "tuning_version": __version__,
         "backbone_id": bb.id,
         "backbone_sha256": bb.checkpoint_sha256,
@@ -169,7 +202,8 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict 
                     "query_precision": precision_label(cfg.precision, bb)},
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    extra = {}
+    extras = _extras(best, data, card)
     if allocation is not None:
-        extra = sparse_setup.adapter_parts(run.obj, w, card, allocation)
-    return Adapter(card, w, P.cpu(), T.float().cpu(), **extra)
+        extras.update(sparse_setup.adapter_parts(run.obj, w, card, allocation))
+    card["format_version"] = format_version(extras)
+    return Adapter(card, w, P, T.float().cpu(), extras)

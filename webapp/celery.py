@@ -3,9 +3,55 @@
 import os
 
 from celery import Celery
+from celery.signals import celeryd_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Redis keeps a delivered, unacknowledged message in one hash per key set, and a consumer puts back
+# any in its hash older than its visibility timeout. Tuning jobs run for up to a day, so they need
+# the long timeout; short tasks must come back within minutes when their worker dies. A worker that
+# serves no tuning queue therefore keeps its deliveries in a key set of its own, with a short timeout,
+# and never restores (re-runs) a running tuning job's message early.
+SHORT_TASK_UNACKED_KEYS = {"unacked_key": "unacked-short", "unacked_index_key": "unacked-short_index",
+                           "unacked_mutex_key": "unacked-short_mutex"}
+
+
+def transport_options_for(queues: list[str]) -> dict:
+    """The broker transport options of a worker that consumes `queues`."""
+    from django.conf import settings
+
+    tuning_queue = settings.CELERY_TASK_ROUTES["webapp.jobs.tasks.run_tuning_job"]["queue"]
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    if tuning_queue not in queues:
+        options.update(SHORT_TASK_UNACKED_KEYS, visibility_timeout=settings.SHORT_TASK_VISIBILITY_TIMEOUT)
+    return options
+
+
+def _queue_names(value) -> list[str]:
+    if not value:
+        return [app.conf.task_default_queue]
+    names = value.split(",") if isinstance(value, str) else [n for item in value for n in str(item).split(",")]
+    return [name.strip() for name in names if name.strip()]
+
+
+@celeryd_init.connect
+def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
+    conf.broker_transport_options = transport_options_for(_queue_names((options or {}).get("queues")))
+
+
+@worker_ready.connect
+def _start_checkin(sender=None, **kwargs):
+    from webapp.core.checkin import checkin_start
+
+    checkin_start(hostname=sender.hostname, queues=sorted(sender.app.amqp.queues.consume_from))
+
+
+@worker_shutdown.connect
+def _stop_checkin(sender=None, **kwargs):
+    from webapp.core.checkin import checkin_stop
+
+    checkin_stop(hostname=getattr(sender, "hostname", str(sender)))

@@ -211,6 +211,15 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 
 # --- uploads and their limits (checked before anything is extracted) ---
+# Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here (not /tmp), inside media so that the
+# scheduler's worker, which shares media, removes the files of killed requests (webapp/core/cleanup.py).
+FILE_UPLOAD_TEMP_DIR = Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", MEDIA_ROOT / "upload-temp"))
+try:
+    FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only machine that receives no uploads
+    pass
+UPLOAD_TEMP_MAX_AGE_SECONDS = env_int("UPLOAD_TEMP_MAX_AGE_SECONDS", 6 * 3600)
+CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATASET_MAX_UPLOAD_BYTES = env_int("DATASET_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024)
@@ -233,6 +242,10 @@ JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 120)
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
+# Every worker records itself and its queues this often; one silent for WORKER_FRESH_SECONDS counts as gone
+# (a queued job with no live worker on its queue then says so).
+WORKER_CHECKIN_SECONDS = env_int("WORKER_CHECKIN_SECONDS", 20)
+WORKER_FRESH_SECONDS = env_int("WORKER_FRESH_SECONDS", 120)
 # Modules imported once (web and worker) before backbones are listed or loaded: each may call
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")
@@ -255,6 +268,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # take a message only when a pool process is free.
 CELERY_WORKER_DISABLE_PREFETCH = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_SECONDS + 3600}
+# A worker that serves no tuning queue (dataset ingestion, clean-up) uses this instead, and its own
+# unacknowledged-message keys (webapp/celery.py): a message of a killed short task comes back soon.
+SHORT_TASK_VISIBILITY_TIMEOUT = env_int("SHORT_TASK_VISIBILITY_TIMEOUT", 15 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A tuning job keeps running through a broker outage (its progress lives in the database, and a
 # redelivered message finds the row already claimed): never cancel it because Redis went away.
@@ -265,6 +281,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "webapp.jobs.tasks.requeue_stale_jobs",
+        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+    },
+    "clean-up-leftovers": {
+        "task": "webapp.core.tasks.clean_up_leftovers",
+        "schedule": float(CLEANUP_INTERVAL_SECONDS),
+    },
+    "recover-ingestions": {  # the same pass for dataset imports, with the jobs' limits
+        "task": "webapp.datasets.tasks.recover_ingestions",
         "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
     },
 }

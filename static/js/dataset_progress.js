@@ -11,6 +11,7 @@
         const pct = Math.round(s.progress * 100);
         document.getElementById("progress-bar").style.width = pct + "%";
         document.getElementById("progress-text").textContent = pct + "%";
+        document.getElementById("ingest-note").textContent = s.status_text;
         if (s.done) { window.location.reload(); return; }
       }
     } catch (e) { /* a dropped request: try again at the next tick */ }

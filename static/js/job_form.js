@@ -1,4 +1,4 @@
-/* The launch form's estimate: asks estimate.json again whenever dataset, backbone or budget change. */
+/* The launch form's estimate: asks estimate.json again whenever dataset, backbone, method or budget change. */
 (function () {
   "use strict";
   var form = document.getElementById("job-form");
@@ -13,6 +13,7 @@
     var params = new URLSearchParams({
       budget: form.elements.budget.value.trim(),
       backbone: form.elements.backbone.value,
+      method: form.elements.method ? form.elements.method.value : "",
       dataset_version: form.elements.dataset_version ? form.elements.dataset_version.value : ""
     });
     var ticket = ++asked;  // only the answer to the latest question is shown
@@ -28,7 +29,7 @@
 
   function soon() { window.clearTimeout(timer); timer = window.setTimeout(update, 250); }
 
-  ["budget", "backbone", "dataset_version"].forEach(function (name) {
+  ["budget", "backbone", "method", "dataset_version"].forEach(function (name) {
     var field = form.elements[name];
     if (field) { field.addEventListener("input", soon); field.addEventListener("change", soon); }
   });

@@ -20,11 +20,32 @@ def bench_run(causal_backbone, tmp_path, monkeypatch):
 
 
 def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_path):
-    quality.main([*bench_run, "--methods", "zeroshot,zosgd,sharpzo"])
+    quality.main([*bench_run, "--methods", "zeroshot,zosgd,sharpzo,sharpzo+tip,linear_probe,tip_adapter,coop",
+                  "--ablation"])
     text = (tmp_path / "results" / "quality_tiny-causal_data.md").read_text()
-    for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "sharpzo lowest/recent_average"):
+    for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "| sharpzo+tip |", "| linear_probe |", "| tip_adapter |",
+                "| coop |", "sharpzo lowest/recent_average", "test 95% interval", "queries to 90% of final val"):
         assert row in text
+    assert (tmp_path / "results" / "quality_tiny-causal_data.png").stat().st_size > 0
     assert '"mask_scores": "history"' in text  # the full configuration is on record
+
+
+def test_claims_benchmark_measures_variance_and_kerzoo_without_the_held_out_splits(bench_run, tmp_path, monkeypatch):
+    from bench import claims
+    load = tuning.load_image_folder
+
+    def training_only(*args, **kwargs):
+        data = load(*args, **kwargs)
+        data.test = Untouchable()
+        return data
+
+    monkeypatch.setattr(tuning, "load_image_folder", training_only)
+    claims.main([*bench_run, "--draws", "3", "--set", "stage1_generations=2"])
+    text = (tmp_path / "results" / "claims_tiny-causal_data.md").read_text()
+    for row in ("| after sharpness-aware CMA-ES |", "| after plain CMA-ES (same queries) |", "| 0.3 |",
+                "kernel, r ~ U[-1/2, 1/2]"):
+        assert row in text
+    assert (tmp_path / "results" / "claims_tiny-causal_data.png").stat().st_size > 0
 
 
 class Untouchable:
@@ -50,6 +71,13 @@ def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeyp
                 "--variant", "stage1_grad=cge", "mask_scores=cge"])
     text = (tmp_path / "results" / "sweep_check.md").read_text()
     assert "| method=zosgd |" in text and "| stage1_grad=cge mask_scores=cge |" in text
+
+
+def test_sweep_at_equal_time_stops_every_run_at_the_limit(bench_run, tmp_path):
+    sweep.main([*bench_run, "--name", "timed", "--method", "zosgd", "--grid", "q=1,4", "--seconds", "0"])
+    text = (tmp_path / "results" / "sweep_timed.md").read_text()
+    assert "every run stopped after 0 worker-seconds" in text
+    assert text.count(" | 1 |") == 2  # the zero-shot query, then the limit: nothing more was spent
 
 
 def test_sweep_wants_a_grid_or_variants(bench_run):

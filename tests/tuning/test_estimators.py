@@ -78,3 +78,13 @@ def test_population_estimate_is_the_gradient_scaled_by_the_search_variance():
     g = estimators.population(m, X, f(X))
     assert torch.allclose(g / sigma ** 2, A @ m + 1, atol=0.05)
     assert estimators.query_cost("population", d, 1) == 0
+
+
+def test_kernel_rge_with_shrunk_draws_still_cancels_the_mu_squared_bias():
+    """r ~ U[-1/2, 1/2] with the weight K(2r) * 2 keeps E[r K] = 1 and E[r^3 K] = 0."""
+    c = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    f = lambda W: (W ** 3 * c).sum(1)  # noqa: E731
+    w = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    g, _ = estimators.rge(f, w, 0.5, 400_000, gen, kernel_weighted=True, kernel_range=0.5)
+    assert torch.allclose(g, 3 * c * w ** 2, atol=0.1)

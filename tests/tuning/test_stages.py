@@ -210,3 +210,12 @@ def test_z_pruning_mask_rules():
     G = torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=torch.float64)
     assert z_pruning_mask(w, G, 0.5, "salient").tolist() == [1, 1, 0, 0]
     assert z_pruning_mask(w, G, 0.5, "lowest").tolist() == [0, 0, 1, 1]
+
+
+def test_z_pruning_at_w_zero_follows_the_gradient_not_the_index_order():
+    """At w = 0 every score w^2 * zscore|G| is 0; the mask must still keep the largest |G| (salient)."""
+    import torch
+    from tuning.stage2_sparse_zo import z_pruning_mask
+    w, G = torch.zeros(6, dtype=torch.float64), torch.tensor([0.1, -5.0, 0.2, 3.0, -0.3, 4.0], dtype=torch.float64)
+    assert z_pruning_mask(w, G, 0.5, "salient").tolist() == [0, 1, 0, 1, 0, 1]
+    assert z_pruning_mask(w, G, 0.5, "lowest").tolist() == [1, 0, 1, 0, 1, 0]

@@ -22,3 +22,26 @@ def jobs_hold():
     HOLD_FILE.touch()
     yield Hold
     Hold.release()
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The web side's broker is a port where nothing listens: a real refused connection. The app's
+    connection pools are set aside so that new ones are made for this address, and put back after
+    (`monkeypatch.undo()` brings the broker back in the middle of a test)."""
+    from webapp.celery import app
+
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+
+@pytest.fixture
+def tuning_worker_alive(db):
+    """A worker that checked in a moment ago on the tuning queue, for page tests without worker processes
+    (without one, a queued job says that no worker can take it instead of its queue position)."""
+    from django.utils import timezone
+
+    from webapp.jobs.models import WorkerStatus
+
+    return WorkerStatus.objects.create(hostname="tuning@page-test", last_seen=timezone.now(), queues=",tuning,")

@@ -21,7 +21,8 @@ def test_datasets_with_versions_of_my_workspaces_only(make_user):
     assert [d["name"] for d in body["results"]] == ["scratches"]
     (version,) = body["results"][0]["versions"]
     assert version == {"id": ours.pk, "number": 1, "status": "ready", "classes": {"ok": 4, "scratch": 4}, "images": 8,
-                       "content_hash": ours.content_hash, "error": None, "created_at": version["created_at"]}
+                       "content_hash": ours.content_hash, "error": None, "created_at": version["created_at"],
+                       "status_text": "Ready."}
     assert _get(key, f"/api/v1/datasets/{ours.dataset_id}/").json()["versions"][0]["id"] == ours.pk
     other = _get(key, f"/api/v1/datasets/{theirs.dataset_id}/")
     assert other.status_code == 404 and other.json() == {"error": "Not found."}

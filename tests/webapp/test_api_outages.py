@@ -12,22 +12,12 @@ from django.utils import timezone
 
 from tests.webapp.adapter_factories import make_api_token
 from tests.webapp.factories import make_ready_version
-from webapp.celery import app
 from webapp.jobs.broker import tuning_jobs_with_a_message
 from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_resend_lost_messages
 from webapp.jobs.tasks import run_tuning_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker_down(monkeypatch):
-    """The web side's broker is a port where nothing listens: a real refused connection. The app's
-    connection pools are set aside so that new ones are made for this address, and put back after."""
-    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
 
 
 def test_a_job_created_while_the_broker_is_down_is_saved_once_and_sent_when_it_is_back(make_user, settings,

@@ -49,6 +49,15 @@ def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, set
     assert large["text"].startswith("About 1 min 40 s of tuning")
 
 
+def test_methods_that_read_cached_features_only_are_estimated_at_one_query(alice, settings):
+    settings.WORKER_KIND = "cpu"
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), queries_per_second={"demo": 2.0})
+    client = csrf_client(alice)
+    probe = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "linear_probe"}).json()
+    tuned = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "sharpzo"}).json()
+    assert probe["seconds"] == pytest.approx(1.0) and tuned["seconds"] == pytest.approx(2000.0)
+
+
 def test_endpoint_refuses_a_bad_budget_in_words(alice):
     response = csrf_client(alice).get("/jobs/estimate.json", {"budget": "lots", "backbone": "demo"})
     assert response.status_code == 400 and "whole number" in response.json()["error"]

@@ -57,7 +57,7 @@ def test_finished_job_carries_its_results(alice, job):
     assert body["results"]["evaluation"]["class_names"] == ["a", "b"]
 
 
-def test_queued_job_reports_its_position(alice, job):
+def test_queued_job_reports_its_position(alice, job, tuning_worker_alive):
     version = job.dataset_version
     first, second = make_job(version), make_job(version)
     body = csrf_client(alice).get(f"/jobs/{second.pk}/metrics.json").json()

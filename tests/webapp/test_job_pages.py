@@ -17,7 +17,7 @@ def version(alice):
     return make_ready_version("Press line", user=alice, per_class=4)
 
 
-def test_list_shows_every_state_in_words(alice, version):
+def test_list_shows_every_state_in_words(alice, version, tuning_worker_alive):
     queued_first = make_job(version)
     queued_second = make_job(version)
     running = make_job(version, status=Job.Status.RUNNING)

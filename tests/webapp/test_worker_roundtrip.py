@@ -10,9 +10,9 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_task_runs_in_worker_process_and_its_effect_is_in_the_database(celery_worker):
-    assert not WorkerStatus.objects.exists()
     worker_checkin.delay()  # not eager: goes to Redis, is consumed by the subprocess
-    status = wait_for(lambda: WorkerStatus.objects.first(), timeout=30, message="the worker's check-in row")
+    status = wait_for(lambda: WorkerStatus.objects.filter(hostname=celery_worker.name).first(), timeout=30,
+                      message="the worker's check-in row")
     assert status.kind == "cpu"
     assert celery_worker.proc.poll() is None
 
@@ -20,6 +20,7 @@ def test_task_runs_in_worker_process_and_its_effect_is_in_the_database(celery_wo
 def test_healthz_reports_database_broker_and_worker(client, celery_worker):
     first = client.get("/healthz").json()
     assert first["ok"] and first["broker"] == "Redis answers"
-    body = wait_for(lambda: (b := client.get("/healthz").json())["workers"] and b, timeout=30,
-                    message="a live worker on /healthz")
+    body = wait_for(lambda: celery_worker.name in (b := client.get("/healthz").json())["queues"]["tuning"] and b,
+                    timeout=30, message="the worker on /healthz, under the queue it serves")
     assert body["database"] in {"sqlite", "postgresql"}
+    assert celery_worker.name in body["workers"] and celery_worker.name in body["queues"]["default"]

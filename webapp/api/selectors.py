@@ -9,6 +9,7 @@ from django.urls import reverse
 from webapp.accounts.access import visible
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.datasets.models import Dataset, DatasetVersion
+from webapp.datasets.selectors import dataset_version_status_text
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_live_payload
@@ -38,6 +39,7 @@ def dataset_version_payload(version: DatasetVersion) -> dict:
         "id": version.pk, "number": version.number, "status": version.status, "classes": counts,
         "images": sum(counts.values()), "content_hash": version.content_hash or None,
         "error": version.error or None, "created_at": _time(version.created_at),
+        "status_text": dataset_version_status_text(version),
     }
 
 

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from webapp.jobs.models import WorkerStatus
 
-WORKER_FRESH = timedelta(minutes=2)
 
 
 def check_database() -> tuple[bool, str]:
@@ -29,5 +28,24 @@ def check_broker() -> tuple[bool, str]:
         return False, f"broker unreachable: {exc}"
 
 
+def _fresh():
+    return WorkerStatus.objects.filter(last_seen__gte=timezone.now() - timedelta(seconds=settings.WORKER_FRESH_SECONDS))
+
+
 def live_workers() -> list[WorkerStatus]:
-    return list(WorkerStatus.objects.filter(last_seen__gte=timezone.now() - WORKER_FRESH))
+    return list(_fresh().order_by("hostname"))
+
+
+def live_workers_by_queue() -> dict[str, list[str]]:
+    """{"default": ["default@host"], "tuning": [...]}: who serves each queue right now. Both queues
+    are always listed, so an empty one stands out."""
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE: []}
+    queues.update({route["queue"]: [] for route in settings.CELERY_TASK_ROUTES.values()})
+    for hostname, names in _fresh().order_by("hostname").values_list("hostname", "queues"):
+        for name in filter(None, names.split(",")):
+            queues.setdefault(name, []).append(hostname)
+    return queues
+
+
+def queue_has_live_worker(queue: str) -> bool:
+    return _fresh().filter(queues__contains=f",{queue},").exists()

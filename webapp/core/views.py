@@ -18,8 +18,9 @@ def healthz(request):
     if broker_ok:
         worker_checkin.delay()
     workers = [w.hostname for w in health.live_workers()] if db_ok else []
+    queues = health.live_workers_by_queue() if db_ok else {}
     ok = db_ok and broker_ok
-    body = {"ok": ok, "database": db_detail, "broker": broker_detail, "workers": workers}
+    body = {"ok": ok, "database": db_detail, "broker": broker_detail, "workers": workers, "queues": queues}
     return JsonResponse(body, status=200 if ok else 503)
 
 
@@ -31,5 +32,6 @@ def status_page(request):
             "database": health.check_database(),
             "broker": health.check_broker(),
             "workers": health.live_workers(),
+            "queues": health.live_workers_by_queue(),
         },
     )

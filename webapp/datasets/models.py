@@ -38,6 +38,11 @@ class DatasetVersion(models.Model):
     report = models.JSONField(default=dict, blank=True)  # {"errors": [...], "warnings": [...], "skipped": [...]}
     progress = models.FloatField(default=0.0)  # 0..1 while ingesting
     error = models.TextField(blank=True)  # plain words for the engineer when rejected
+    # Recovery of the ingestion, as for jobs: `heartbeat_at` is empty while the version waits for a
+    # worker and beats while one imports it; `attempts` counts the claims and fences every write.
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)  # when its task was last handed to the broker
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -78,12 +78,31 @@ def dataset_version_check_shots(version: DatasetVersion, shots: int) -> str | No
 
 def dataset_version_status(version: DatasetVersion) -> dict:
     """The small payload the dataset page polls while a version is being imported."""
+    waiting = version.status == DatasetVersion.Status.INGESTING and version.heartbeat_at is None
     return {
         "id": version.pk,
         "status": version.status,
         "status_display": version.get_status_display(),
         "progress": round(version.progress, 3),
         "done": version.status != DatasetVersion.Status.INGESTING,
+        "waiting": waiting,
+        "status_text": dataset_version_status_text(version),
         "error": version.error,
         "class_counts": version.class_counts,
     }
+
+
+def dataset_version_status_text(version: DatasetVersion) -> str:
+    """Where the import stands, in words."""
+    if version.status == DatasetVersion.Status.READY:
+        return "Ready."
+    if version.status == DatasetVersion.Status.FAILED:
+        return f"Rejected: {version.error}"
+    if version.heartbeat_at is not None:
+        return "Checking and converting the images…"
+    if version.attempts:
+        return "The worker importing this upload stopped; the import starts again on the next free worker."
+    if version.sent_at is None:
+        return ("The upload is saved. The task queue could not be reached, so the import starts as soon as it "
+                "is back (within a few minutes).")
+    return "The upload is saved and waits for a free worker to import it."

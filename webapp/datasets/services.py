@@ -24,6 +24,7 @@ from webapp.accounts.models import Workspace
 from webapp.datasets.errors import UploadRejected
 from webapp.datasets.ingest import Limits, ingest_archive
 from webapp.datasets.models import Dataset, DatasetVersion
+from webapp.datasets.recovery import IngestFence, ingestion_send_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -71,36 +72,41 @@ def _dataset_version_new(*, user, workspace: Workspace, name: str) -> DatasetVer
 @transaction.atomic
 def dataset_upload_create(*, user, workspace: Workspace, name: str, upload: File) -> DatasetVersion:
     """Store the uploaded zip and queue its ingestion; returns at once with an INGESTING version."""
-    from webapp.datasets.tasks import ingest_dataset_version
-
     version = _dataset_version_new(user=user, workspace=workspace, name=name)
     stem = slugify(version.dataset.name)[:60] or "dataset"
     version.upload.save(f"{stem}-v{version.number}-{uuid.uuid4().hex[:8]}.zip", upload, save=False)
     version.full_clean()
     version.save(update_fields=["upload"])
-    transaction.on_commit(lambda: ingest_dataset_version.delay(version.pk))
+    ingestion_send_after_commit(version.pk)  # with the broker away, the reaper sends it once it is back
     return version
 
 
 @transaction.atomic
 def dataset_demo_create(*, user, workspace: Workspace) -> DatasetVersion:
     """One click: a worker writes the demo zip (from conformal-clip-data) and ingests it like an upload."""
-    from webapp.datasets.tasks import build_demo_dataset
-
     version = _dataset_version_new(user=user, workspace=workspace, name=DEMO_DATASET_NAME)
-    transaction.on_commit(lambda: build_demo_dataset.delay(version.pk))
+    ingestion_send_after_commit(version.pk)
     return version
 
 
-def _set_failed(version_id: int, message: str, *, skipped: list[dict] | None = None) -> None:
-    DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.INGESTING).update(
+def _rows(version_id: int, fence: IngestFence | None):
+    """The version's row while this attempt may still write to it (any INGESTING row without a fence:
+    the tests call the import in process)."""
+    if fence is not None:
+        return fence.rows()
+    return DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.INGESTING)
+
+
+def _set_failed(version_id: int, message: str, *, skipped: list[dict] | None = None,
+                fence: IngestFence | None = None) -> None:
+    _rows(version_id, fence).update(
         status=DatasetVersion.Status.FAILED,
         error=message,
         report={"errors": [message], "warnings": [], "skipped": skipped or [], "skipped_total": len(skipped or [])},
     )
 
 
-def dataset_demo_build(*, version_id: int, work_dir: Path) -> DatasetVersion:
+def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | None = None) -> DatasetVersion:
     """Worker side of the demo button: write the demo zip into storage, then ingest it."""
     version = DatasetVersion.objects.filter(pk=version_id).first()
     if version is None or version.status != DatasetVersion.Status.INGESTING:
@@ -116,17 +122,19 @@ def dataset_demo_build(*, version_id: int, work_dir: Path) -> DatasetVersion:
         except ImportError:
             log.exception("demo dataset package missing")
             _set_failed(version_id, "The demo images are not installed on the worker (Python package "
-                                    "conformal-clip-data). Ask your administrator to install requirements.txt.")
+                                    "conformal-clip-data). Ask your administrator to install requirements.txt.",
+                        fence=fence)
             return DatasetVersion.objects.get(pk=version_id)
         finally:
             shutil.rmtree(build_dir, ignore_errors=True)
-        DatasetVersion.objects.filter(pk=version_id).update(upload=version.upload.name)
-    return dataset_version_ingest(version_id=version_id)
+        _rows(version_id, fence).update(upload=version.upload.name)
+    return dataset_version_ingest(version_id=version_id, fence=fence)
 
 
-def dataset_version_ingest(*, version_id: int) -> DatasetVersion:
+def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None) -> DatasetVersion:
     """Check and import an uploaded zip. Safe to run twice (tasks are acknowledged late): only an
-    INGESTING version is worked on, and images are stored under content-addressed names."""
+    INGESTING version is worked on (by the attempt that holds `fence`), and images are stored under
+    content-addressed names."""
     version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
     if version is None or version.status != DatasetVersion.Status.INGESTING:
         return version  # deleted meanwhile, or a repeated delivery of a finished task
@@ -144,9 +152,7 @@ def dataset_version_ingest(*, version_id: int) -> DatasetVersion:
         now = time.monotonic()
         if now - last_write[0] >= PROGRESS_WRITE_INTERVAL_S:
             last_write[0] = now
-            DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.INGESTING).update(
-                progress=round(min(fraction, 0.99), 4)
-            )
+            _rows(version_id, fence).update(progress=round(min(fraction, 0.99), 4))
 
     try:
         with default_storage.open(version.upload.name, "rb") as upload:
@@ -157,19 +163,20 @@ def dataset_version_ingest(*, version_id: int) -> DatasetVersion:
                 written.append(default_storage.save(thumb, ContentFile(jpeg)))
     except UploadRejected as rejected:
         _delete_quietly(written)
-        _set_failed(version_id, rejected.message, skipped=rejected.skipped)
+        _set_failed(version_id, rejected.message, skipped=rejected.skipped, fence=fence)
         return DatasetVersion.objects.get(pk=version_id)
     except Exception:
         log.exception("ingestion of dataset version %s failed", version_id)
         _delete_quietly(written)
         _set_failed(version_id, "Something went wrong on our side while importing this upload. Try again; "
-                                "if it keeps failing, tell your administrator (details are in the worker log).")
+                                "if it keeps failing, tell your administrator (details are in the worker log).",
+                    fence=fence)
         return DatasetVersion.objects.get(pk=version_id)
 
     with transaction.atomic():
-        version = DatasetVersion.objects.select_for_update().get(pk=version_id)
-        if version.status != DatasetVersion.Status.INGESTING:
-            return version
+        version = _rows(version_id, fence).select_for_update().first()
+        if version is None:  # finished meanwhile, or this attempt was given up for dead
+            return DatasetVersion.objects.get(pk=version_id)
         version.root = root
         version.manifest = result.manifest
         version.class_counts = result.class_counts

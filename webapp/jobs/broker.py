@@ -1,6 +1,6 @@
-"""Which tuning jobs have a message in the broker: waiting in the `tuning` queue, or delivered to a
-worker and not yet acknowledged. A QUEUED job with neither lost its message (a Redis restarted
-without persistence, flushed, or replaced) and would otherwise wait forever.
+"""Which rows have a message in the broker: waiting in their queue, or delivered to a worker and not
+yet acknowledged. A QUEUED job (or a dataset version waiting for ingestion) with neither lost its
+message (a Redis restarted without persistence, flushed, or replaced) and would otherwise wait forever.
 
 Reads the Redis transport's own keys, read-only; for any other transport it cannot tell and says so
 by returning None.
@@ -22,9 +22,15 @@ TUNING_TASK = "webapp.jobs.tasks.run_tuning_job"
 def tuning_jobs_with_a_message(queue: str | None = None) -> set[int] | None:
     """Job ids named by a run_tuning_job message in `queue` (default: the one the task is routed to)
     or delivered and unacknowledged, or None when the broker cannot be read."""
-    from webapp.celery import app
+    return ids_with_a_message(TUNING_TASK, queue or settings.CELERY_TASK_ROUTES[TUNING_TASK]["queue"])
 
-    queue = queue or settings.CELERY_TASK_ROUTES[TUNING_TASK]["queue"]
+
+def ids_with_a_message(tasks: str | set[str], queue: str) -> set[int] | None:
+    """The first argument (a row id) of every message of `tasks` waiting in `queue` or delivered and
+    unacknowledged (by any worker), or None when the broker cannot be read."""
+    from webapp.celery import SHORT_TASK_UNACKED_KEYS, app
+
+    tasks = {tasks} if isinstance(tasks, str) else set(tasks)
     try:
         with app.connection_for_read() as connection:
             if connection.transport.driver_type != "redis":
@@ -34,21 +40,26 @@ def tuning_jobs_with_a_message(queue: str | None = None) -> set[int] | None:
             # kombu keeps one list per priority step; priority 0 (ours) is the plain queue name.
             lists = [queue] + [f"{queue}{channel.sep}{step}" for step in channel.priority_steps if step]
             waiting = [raw for name in lists for raw in client.lrange(name, 0, -1)]
-            delivered = client.hvals(channel.unacked_key)
+            delivered = [raw for key in {channel.unacked_key, SHORT_TASK_UNACKED_KEYS["unacked_key"]}
+                         for raw in client.hvals(key)]
     except Exception:  # the broker is down: nothing can be concluded, the next pass tries again
-        log.warning("could not read the broker's tuning queue", exc_info=True)
+        log.warning("could not read the broker's queue %s", queue, exc_info=True)
         return None
-    return {job_id for job_id in map(_job_id, [*waiting, *delivered]) if job_id is not None}
+    return {row_id for row_id in (_row_id(raw, tasks) for raw in [*waiting, *delivered]) if row_id is not None}
 
 
 def _job_id(raw: bytes) -> int | None:
-    """The job id a run_tuning_job message carries; None for other tasks and for anything unreadable
-    (at worst its job is sent again, which is harmless)."""
+    return _row_id(raw, {TUNING_TASK})
+
+
+def _row_id(raw: bytes, tasks: set[str]) -> int | None:
+    """The row id a message of `tasks` carries; None for other tasks and for anything unreadable
+    (at worst its row is sent again, which is harmless)."""
     try:
         message = json.loads(raw)
         if isinstance(message, list):  # an unacknowledged entry: [message, exchange, routing key]
             message = message[0]
-        if (message.get("headers") or {}).get("task") != TUNING_TASK:
+        if (message.get("headers") or {}).get("task") not in tasks:
             return None
         body = message.get("body", "")
         if (message.get("properties") or {}).get("body_encoding") == "base64":

@@ -124,7 +124,8 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
         checkpoint_delete(job.pk)
         if result.queries_used >= MIN_QUERIES_FOR_RATE and result.elapsed_s > 0:
             rate = result.queries_used * len(data.class_names) / result.elapsed_s
-            worker_status_record_rate(backbone=config.backbone, class_prompts_per_second=rate)
+            worker_status_record_rate(backbone=config.backbone, class_prompts_per_second=rate,
+                                      hostname=job.worker or None)
     except Exception:  # noqa: BLE001
         log.exception("job %s: cleanup after the result failed", job.pk)
     return finished.status

@@ -22,6 +22,8 @@ METHOD_CHOICES = [
     # Measured, not assumed: bench/results/sweep_first-run-query-economy.md and tuning/README.md.
     ("zosgd", "ZO-SGD only (MeZO-like; scored higher than SharpZO on the demo backbone at small budgets)"),
     ("coop", "CoOp: backpropagation reference (not forward-only, needs more memory)"),
+    ("linear_probe", "Linear probe: logistic regression on the frozen image features (seconds; ignores the budget)"),
+    ("tip_adapter", "Tip-Adapter: the training images as a cache beside the zero-shot prompts (seconds; ignores the budget)"),
 ]
 
 

@@ -92,6 +92,9 @@ class WorkerStatus(models.Model):
     hostname = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, default="cpu")
     last_seen = models.DateTimeField()
+    # The queues this worker consumes, as ",default,tuning," (a plain string: every database can
+    # search it); written by the worker's own check-in thread, cleared when it stops.
+    queues = models.CharField(max_length=500, blank=True)
     queries_per_second = models.JSONField(default=dict, blank=True)  # {"<backbone>": rate per class-normalised query}
 
     def __str__(self) -> str:

@@ -12,34 +12,27 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
+from webapp.core.heartbeat import Heartbeat
 from webapp.jobs.metrics import MetricSink
 from webapp.jobs.models import Job
 from webapp.jobs.services import Fence
 
-TICK_SECONDS = 0.25  # how often pending metric points are looked at
 
-
-class Pulse:
+class Pulse(Heartbeat):
     def __init__(self, fence: Fence, sink: MetricSink | None = None, *, every_s: float | None = None):
+        super().__init__(every_s=every_s or settings.JOB_HEARTBEAT_SECONDS, name=f"job-{fence.job_id}-pulse")
         self.fence = fence
         self.sink = sink
-        self.every_s = every_s or settings.JOB_HEARTBEAT_SECONDS
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"job-{fence.job_id}-pulse", daemon=True)
         self._accounted = time.monotonic()
         self._lock = threading.Lock()
 
-    def __enter__(self) -> Pulse:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+    @property
+    def lost(self) -> bool:
+        return self.fence.lost
 
     def unaccounted_seconds(self) -> float:
         """Worker time not yet added by a beat; the final write of the job adds it."""
@@ -48,20 +41,9 @@ class Pulse:
             spent, self._accounted = now - self._accounted, now
             return spent
 
-    def _loop(self) -> None:
-        next_beat = time.monotonic() + self.every_s
-        try:
-            while not self._stop.wait(TICK_SECONDS) and not self.fence.lost:
-                try:
-                    if self.sink is not None:
-                        self.sink.flush_if_due()
-                    if time.monotonic() >= next_beat:
-                        next_beat = time.monotonic() + self.every_s
-                        self.beat()
-                except Exception:  # noqa: BLE001 - e.g. the database restarting: try again next tick;
-                    close_old_connections()  # only a silence longer than the stale limit counts
-        finally:
-            connections.close_all()  # this thread's connections only
+    def tick(self) -> None:
+        if self.sink is not None:
+            self.sink.flush_if_due()
 
     def beat(self) -> None:
         self.fence.update(heartbeat_at=timezone.now(), worker_seconds=F("worker_seconds") + self.unaccounted_seconds())

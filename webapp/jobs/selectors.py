@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
 from webapp.accounts.models import Membership, Role, Workspace
+from webapp.core.health import queue_has_live_worker
 from webapp.jobs.estimates import human_duration
 from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
@@ -56,6 +57,16 @@ def job_worker_silent(job: Job, now=None) -> bool:
     return now - job.heartbeat_at > timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
 
 
+def tuning_queue() -> str:
+    return settings.CELERY_TASK_ROUTES["webapp.jobs.tasks.run_tuning_job"]["queue"]
+
+
+def job_waits_for_a_worker(job: Job) -> bool:
+    """A queued job that no live worker can take (none consumes the tuning queue): the page says so
+    instead of a queue position that never moves."""
+    return job.status == Job.Status.QUEUED and not queue_has_live_worker(tuning_queue())
+
+
 def job_eta_seconds(job: Job) -> float | None:
     """Remaining queries at the rate the tuner reached so far (its own clock, resumes included)."""
     if job.status != Job.Status.RUNNING:
@@ -73,8 +84,17 @@ def job_progress(job: Job) -> float:
     return min(1.0, job.queries_used / job.budget) if job.budget else 0.0
 
 
-def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False) -> str:
+NO_WORKER_TEXT = "No tuning worker is running; the job will start when one is."
+
+
+def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False,
+                    no_worker: bool = False) -> str:
     """One line that says where the job stands, in words."""
+    if job.status == Job.Status.QUEUED and job.cancel_requested:
+        return ("Stopping: the next free worker keeps the best adapter from the job's last checkpoint."
+                + (" " + NO_WORKER_TEXT.split(";")[0] + "." if no_worker else ""))
+    if job.status == Job.Status.QUEUED and no_worker:
+        return NO_WORKER_TEXT
     if job.status == Job.Status.QUEUED:
         text = f"Queued, position {position} in the queue" if position else "Queued"
         return text + (" (resumes from its checkpoint)" if job.attempts else "")
@@ -138,16 +158,18 @@ def job_live_payload(job: Job, *, after: int | None = 0) -> dict:
     position = job_queue_position(job)
     eta = job_eta_seconds(job)
     silent = job_worker_silent(job)
+    no_worker = job_waits_for_a_worker(job)
     points = metric_columns(job, after=after) if after is not None else None
     return {
         "id": job.pk,
         "status": job.status,
         "status_label": job.get_status_display(),
-        "status_text": job_status_text(job, position=position, eta=eta, silent=silent),
+        "status_text": job_status_text(job, position=position, eta=eta, silent=silent, no_worker=no_worker),
         "finished": job.is_finished,
         "cancel_requested": job.cancel_requested,
         "queue_position": position,
         "worker_silent": silent,
+        "no_worker": no_worker,
         "queries_used": job.queries_used,
         "budget": job.budget,
         "progress": round(job_progress(job), 4),

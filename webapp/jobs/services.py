@@ -34,6 +34,8 @@ METHOD_LABELS = {
     "cmaes": "CMA-ES",
     "zosgd": "ZO-SGD",
     "coop": "CoOp",
+    "linear_probe": "Linear probe",
+    "tip_adapter": "Tip-Adapter",
 }
 RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
 
@@ -113,18 +115,18 @@ def _delete_checkpoint_after_commit(job_id: int) -> None:
 
 @transaction.atomic
 def job_cancel(*, job: Job, user) -> Job:
-    """A queued job is cancelled at once (its message then finds nothing to claim); a running job is
-    asked to stop, and its worker saves the best adapter so far at its next check."""
+    """A queued job that never tuned is cancelled at once (its message then finds nothing to claim).
+    A running job is asked to stop, and its worker saves the best adapter so far at its next check;
+    so is a queued one that holds a checkpoint (requeued after an error or a dead worker): the next
+    worker resumes from it and stops at once, instead of the tuning done so far being thrown away."""
     require_write(user, job.workspace)
     now = timezone.now()
-    cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now, checkpoint="",
+    cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, checkpoint="").update(
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=now,
         error="Cancelled before it started; nothing was tuned.",
     )
-    if cancelled:
-        _delete_checkpoint_after_commit(job.pk)  # a requeued job may have left one
-    else:
-        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
+    if not cancelled:
+        Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(cancel_requested=True)
     job.refresh_from_db()
     return job
 
@@ -231,6 +233,13 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
 
 def job_checkpoint_set(*, fence: Fence, name: str) -> bool:
     return fence.update(checkpoint=name)
+
+
+def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
+    """A worker's sign of life, with the queues it consumes (see webapp/core/checkin.py)."""
+    WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
+        "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND,
+        "queues": "".join(f",{queue}" for queue in sorted(queues)) + ("," if queues else "")})
 
 
 def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float, hostname: str | None = None,

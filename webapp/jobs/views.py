@@ -8,13 +8,16 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
+from webapp.jobs.models import Job
 from webapp.jobs.quality import job_quality
 from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
-                                   job_status_text, job_worker_silent, user_can_write, writable_workspaces)
+                                   job_status_text, job_worker_silent, tuning_queue, user_can_write,
+                                   writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
 
 MAX_BUDGET_FOR_ESTIMATE = 10**9
@@ -24,11 +27,13 @@ MAX_BUDGET_FOR_ESTIMATE = 10**9
 def job_list_view(request):
     jobs = list(job_list(user=request.user)[:500])
     rows = []
+    no_worker = any(job.status == Job.Status.QUEUED for job in jobs) and not queue_has_live_worker(tuning_queue())
     for job in jobs:
         position = job_queue_position(job)
         eta = job_eta_seconds(job)  # a query per running job only
         rows.append({"job": job, "progress": job_progress(job), "position": position,
-                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job))})
+                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job),
+                                                      no_worker=no_worker)})
     return render(request, "jobs/list.html", {
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),
@@ -113,7 +118,10 @@ def job_estimate_view(request):
     if version_id is not None:
         version = dataset_version_get(user=request.user, pk=version_id)
         num_classes = len(version.class_counts or {})
-    estimate = job_estimate(backbone=backbone, budget=budget, num_classes=num_classes or 2)
+    from tuning.config import queries_to_spend
+
+    estimate = job_estimate(backbone=backbone, budget=queries_to_spend(request.GET.get("method", ""), budget),
+                            num_classes=num_classes or 2)
     body = estimate.as_dict()
     body["num_classes"] = num_classes
     body["text"] = (f"About {human_duration(estimate.seconds)} of tuning, about {estimate.cost:.2f} "

@@ -1,0 +1,91 @@
+"""The periodic clean-up (issue 13 item 8): each kind of leftover goes, and nothing a queued, running
+or importing row still uses is touched, nor anything outside media and var/."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from tests.webapp.factories import make_job, make_ready_version
+from webapp.core.cleanup import clean_dataset_files, clean_job_files, clean_upload_temp
+from webapp.datasets.models import DatasetVersion
+from webapp.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(name: str) -> str:
+    return default_storage.save(name, ContentFile(b"x"))
+
+
+def aged(path: Path, seconds: float) -> Path:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+    return path
+
+
+def test_temporary_files_of_killed_uploads_go_once_old_enough(settings, tmp_path):
+    folder = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    killed = folder / "tmp-killed.upload.zip"
+    killed.write_bytes(b"half a zip")
+    aged(killed, settings.UPLOAD_TEMP_MAX_AGE_SECONDS + 60)
+    receiving = folder / "tmp-receiving.upload.zip"
+    receiving.write_bytes(b"still arriving")
+    assert "tmp-killed.upload.zip" in clean_upload_temp()
+    assert not killed.exists() and receiving.exists()
+    receiving.unlink()
+
+    # A temp folder outside media and var/ (a mistaken setting) is never emptied.
+    outside = tmp_path / "someone-elses-file"
+    outside.write_bytes(b"keep me")
+    aged(outside, 10 * 24 * 3600)
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    assert clean_upload_temp() == [] and outside.exists()
+
+
+def test_images_of_failed_and_deleted_versions_go_others_stay():
+    ready = make_ready_version("Press line")
+    failed = DatasetVersion.objects.create(dataset=ready.dataset, number=2, status=DatasetVersion.Status.FAILED)
+    importing = DatasetVersion.objects.create(dataset=ready.dataset, number=3)
+    files = {version: stored(f"datasets/{version.pk}/images/a/1.png") for version in (ready, failed, importing)}
+    thumb = stored(f"datasets/{failed.pk}/thumbs/1.jpg")
+    gone = stored("datasets/999999999/images/a/1.png")  # its version was deleted
+
+    removed = clean_dataset_files()
+    assert failed.pk in removed and 999999999 in removed
+    assert not default_storage.exists(files[failed]) and not default_storage.exists(thumb)
+    assert not default_storage.exists(gone) and not os.path.isdir(default_storage.path("datasets/999999999"))
+    assert default_storage.exists(files[ready]) and default_storage.exists(files[importing])
+
+
+def test_completed_jobs_leave_no_empty_folder():
+    job = make_job(make_ready_version("Press line"), status=Job.Status.COMPLETED)
+    os.makedirs(default_storage.path(f"jobs/{job.pk}"), exist_ok=True)
+    assert job.pk in clean_job_files()
+    assert not os.path.isdir(default_storage.path(f"jobs/{job.pk}"))
+
+
+def test_checkpoints_of_failed_and_cancelled_jobs_go_those_of_queued_and_running_jobs_stay():
+    version = make_ready_version("Press line")
+    jobs = {status: make_job(version, status=status) for status in
+            (Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.QUEUED, Job.Status.RUNNING)}
+    files = {status: stored(f"jobs/{job.pk}/checkpoint-a1-000001.json") for status, job in jobs.items()}
+    Job.objects.filter(pk=jobs[Job.Status.QUEUED].pk).update(checkpoint=files[Job.Status.QUEUED])  # requeued
+
+    cleaned = clean_job_files()
+    for status in (Job.Status.FAILED, Job.Status.CANCELLED):
+        assert jobs[status].pk in cleaned and not default_storage.exists(files[status])
+    for status in (Job.Status.QUEUED, Job.Status.RUNNING):
+        assert jobs[status].pk not in cleaned and default_storage.exists(files[status])
+
+
+def test_the_clean_up_runs_on_the_scheduler():
+    from webapp import settings as product_settings
+
+    entries = {entry["task"] for entry in product_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"webapp.core.tasks.clean_up_leftovers", "webapp.datasets.tasks.recover_ingestions"} <= entries
+    assert Path(product_settings.FILE_UPLOAD_TEMP_DIR).is_relative_to(product_settings.MEDIA_ROOT)

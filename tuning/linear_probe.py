@@ -1,0 +1,61 @@
+"""Linear probe: multinomial logistic regression on the frozen image features, the baseline a
+practitioner tries first. It reads the cached features only and never runs a tower, so it is
+forward-only with respect to the backbone and costs no query beyond the zero-shot evaluation.
+
+Features are standardised with the training split's statistics (few-shot features of one backbone
+share a large common direction that would otherwise dominate the weights); full-batch Adam from zero,
+so the fit is deterministic. The L2 strength is chosen on the validation split; the standardisation
+is then folded into the weights, so the adapter applies logits = z @ W.T + b to plain features.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+L2_STRENGTHS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # the validation split picks one
+LEARNING_RATE = 0.01
+
+
+def fit_logistic(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float,
+                 steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W (K, D), b (K,)) minimising cross-entropy + l2/2 ||W'||^2 on standardised z; W, b act on raw z."""
+    z = z.float()
+    mean, std = z.mean(0), z.std(0, unbiased=False) + 1e-6
+    x = (z - mean) / std
+    weight = torch.zeros(num_classes, z.shape[1], requires_grad=True)
+    bias = torch.zeros(num_classes, requires_grad=True)
+    opt = torch.optim.Adam([weight, bias], lr=LEARNING_RATE)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.cross_entropy(x @ weight.T + bias, y) + 0.5 * l2 * weight.pow(2).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    W = weight.detach() / std
+    return W, bias.detach() - W @ mean
+
+
+def linear(W: torch.Tensor, b: torch.Tensor):
+    return lambda z: z @ W.T + b
+
+
+def run_linear_probe(run) -> bool:
+    """One fit per L2 strength; the best on validation (balanced accuracy, ties: lower loss) is offered
+    to the run as a candidate adapter, against zero-shot."""
+    cfg, obj = run.cfg, run.obj
+    T0 = obj.learner.zero_shot_features().cpu()  # kept in the adapter for reference; not used by the head
+    z, y, device = obj.train_z.cpu(), obj.train_y.cpu(), obj.train_z.device
+    best = None
+    for l2 in L2_STRENGTHS:
+        if run.stop_requested():
+            return False
+        W, b = fit_logistic(z, y, obj.learner.num_classes, l2=l2, steps=cfg.probe_steps)
+        ev = obj.evaluate_features(T0, logits_of=linear(W.to(device), b.to(device)))
+        run.step += 1
+        run.emit("probe", ev)
+        key = (ev.val_balanced_acc, -ev.val_loss)
+        if best is None or key > best[0]:
+            best = (key, ev, {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2})
+    _, ev, head = best
+    run.consider(torch.zeros(cfg.intrinsic_dim, dtype=torch.float64), ev, head=head)
+    return True

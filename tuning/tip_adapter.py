@@ -1,0 +1,54 @@
+"""Tip-Adapter: a training-free cache over the few-shot image features, added to the class logits.
+
+Each training image is a key (its normalised feature) with its one-hot class as value; a test feature z
+adds alpha * exp(-beta (1 - z . key)) @ values to the logits, so near neighbours among the shots vote.
+Alone (method 'tip_adapter') it sits on the zero-shot prompts; with `tip_cache` on, on top of whatever
+the method tuned (the prompts or a linear probe). Its two constants are chosen on the validation split,
+and the cache is kept only when it scores higher there than the logits without it. No query is spent:
+the cache reads the cached features only.
+"""
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from .adapter import cache_logits
+from .linear_probe import linear
+
+# A grid as wide as Tip-Adapter's own search (it tunes alpha and beta on validation too).
+ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+BETAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def _score(ev) -> tuple[float, float]:
+    return ev.val_balanced_acc, -ev.val_loss
+
+
+def add_cache(run, T: torch.Tensor) -> None:
+    """Fit the cache on top of run.best (text features T, or its linear head) and keep it in run.best
+    when it beats the best without a cache on validation."""
+    obj, best = run.obj, run.best
+    if best.get("cache") is not None:  # resumed after the cache was fitted
+        return
+    device = obj.train_z.device
+    T = T.to(device, torch.float32)
+    head = best.get("head")
+    if head is not None:
+        W = torch.tensor(head["weight"], dtype=torch.float32, device=device).view(len(head["bias"]), -1)
+        base = linear(W, torch.tensor(head["bias"], dtype=torch.float32, device=device))
+    else:
+        base = lambda z: obj.scale * z @ T.T  # noqa: E731
+    keys, values = obj.train_z, F.one_hot(obj.train_y, T.shape[0]).float()
+    without = obj.evaluate_features(T, logits_of=base)
+    chosen, chosen_ev = None, without
+    for alpha, beta in itertools.product(ALPHAS, BETAS):
+        ev = obj.evaluate_features(T, logits_of=lambda z, a=alpha, b=beta: base(z) + cache_logits(z, keys, values, a, b))
+        if _score(ev) > _score(chosen_ev):
+            chosen, chosen_ev = {"alpha": alpha, "beta": beta}, ev
+    if chosen is None:
+        return
+    run.best.update(val_acc=chosen_ev.val_acc, val_loss=chosen_ev.val_loss, val_balanced_acc=chosen_ev.val_balanced_acc,
+                    train_loss=chosen_ev.train_loss, cache=chosen)
+    run.emit("cache", chosen_ev)
