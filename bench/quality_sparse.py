@@ -70,7 +70,7 @@ def main(argv=None):
         return None
     bb, settings = loaded
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = args.rows.split(",")
+    rows = [r for r in args.rows.split(",") if r]
     ablation = {f"{args.ablation_method} {k}": {"method": args.ablation_method, "adapt": "sparse", **v}
                 for k, v in ABLATION.items()} if args.ablation else {}
     t_start, runs = time.perf_counter(), {}

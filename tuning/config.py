@@ -78,26 +78,26 @@ class TuneConfig:
                     "shared context, a linear head of class embeddings started at the text features, and a sparse "
                     "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT, absent="prompt")
     param_budget: float = _f(0.005, "adapt='sparse': fraction of the image tower's parameters that may change "
-                             "(0.005 = 0.5%).", min=0.0, max=0.2)
+                             "(0.005 = 0.5%).", min=0.0, max=0.2, absent=0.005)
     sparse_structure: str = _f("unstructured", "adapt='sparse': inside a weight matrix only partly in the budget, "
                                "change the largest-magnitude entries ('unstructured') or whole rows, output "
-                               "channels, with the largest norm ('structured').", choices=("unstructured", "structured"))
+                               "channels, with the largest norm ('structured').", choices=("unstructured", "structured"), absent="unstructured")
     allocation: str = _f("sensitivity", "adapt='sparse': spend the parameter budget on the groups with the highest "
                          "forward-only sensitivity ('sensitivity') or on randomly ordered groups ('random', an "
-                         "ablation).", choices=("sensitivity", "random"))
+                         "ablation).", choices=("sensitivity", "random"), absent="sensitivity")
     sparse_blocks: int = _f(0, "adapt='sparse': only the last N residual blocks of the image tower (and its final "
                             "LayerNorm and projection) are candidates; 0 = all blocks. Fewer blocks make a query "
-                            "cheaper: it runs only from the first tuned block on.", min=0, max=1000)
+                            "cheaper: it runs only from the first tuned block on.", min=0, max=1000, absent=0)
     sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
-                                 "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100)
+                                 "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100, absent=2)
     vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
-                         "(delta = scatter(indices, A_v w_v)).", min=1, max=4096)
+                         "(delta = scatter(indices, A_v w_v)).", min=1, max=4096, absent=64)
     vision_scale: float = _f(0.1, "adapt='sparse': w_v ~ N(0, I) moves each chosen image parameter by about "
-                             "this fraction of its tensor's RMS.", min=0.0, max=100.0)
+                             "this fraction of its tensor's RMS.", min=0.0, max=100.0, absent=0.1)
     head_scale: float = _f(1.0, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
                            "head_scale * sum_j C_kj p_j, p_j the unit discriminant direction of class j from the "
                            "training features, C = K x K coordinates of w.",
-                           min=0.0, max=100.0)
+                           min=0.0, max=100.0, absent=1.0)
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
