@@ -94,10 +94,11 @@ class TuneConfig:
                          "(delta = scatter(indices, A_v w_v)).", min=1, max=4096, absent=64)
     vision_scale: float = _f(0.1, "adapt='sparse': w_v ~ N(0, I) moves each chosen image parameter by about "
                              "this fraction of its tensor's RMS.", min=0.0, max=100.0, absent=0.1)
-    head_scale: float = _f(1.0, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
+    head_scale: float = _f(0.3, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
                            "head_scale * sum_j C_kj p_j, p_j the unit discriminant direction of class j from the "
-                           "training features, C = K x K coordinates of w.",
-                           min=0.0, max=100.0, absent=1.0)
+                           "training features, C = K x K coordinates of w. Chosen on validation (NEU-DET, CMA-ES, 1,000 queries): "
+                           "0.1 / 0.3 / 1 / 3 gave 85.8 / 86.1 / 80.2 / 78.8 %.",
+                           min=0.0, max=100.0, absent=0.3)
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
