@@ -196,6 +196,29 @@
     evaluationTables(results.evaluation);
   }
 
+  // A browser notification when the job ends while this page is open (the e-mail goes out anyway).
+  var notifyBox = document.getElementById("notify");
+  var notifyWanted = false;
+  function notifyState() {
+    var permission = window.Notification.permission;
+    notifyWanted = permission === "granted";
+    setText("notify-state", permission === "granted" ? "You will get a notification when this job ends." :
+      permission === "denied" ? "Notifications are blocked for this site in your browser settings." : "");
+    document.getElementById("notify-button").hidden = permission !== "default";
+  }
+  if (notifyBox && "Notification" in window) {
+    notifyBox.hidden = false;
+    notifyState();
+    document.getElementById("notify-button").addEventListener("click", function () {
+      window.Notification.requestPermission().then(notifyState);
+    });
+  }
+  function notifyEnd(data) {
+    if (!notifyWanted || window.Notification.permission !== "granted") { return; }
+    var title = document.querySelector("h1").textContent + ": " + data.status_label;
+    new window.Notification(title, {body: data.error || data.status_text || "", tag: "job-" + data.id});
+  }
+
   function poll() {
     fetch(url + "?after=" + lastSeq, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (response) {
@@ -210,6 +233,7 @@
         showStatus(data);
         if (data.finished) {
           showResults(data.results);
+          if (root.dataset.finished !== "true") { notifyEnd(data); }
           root.dataset.finished = "true";
           return;  // done: no more polling
         }

@@ -36,7 +36,8 @@
     draw(id, [{
       type: "heatmap", z: matrix.slice().reverse(), x: names, y: names.slice().reverse(),
       colorscale: "Blues", reversescale: true, showscale: false, texttemplate: "%{z}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>",
-    }], { title: { text: title }, xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true class" } } });
+    }], { title: { text: title }, xaxis: { title: { text: "predicted" }, automargin: true },
+          yaxis: { title: { text: "true class" }, automargin: true } });  // long class names push the margin out, never get cut
   }
 
   function evaluation(id) {
@@ -46,7 +47,7 @@
     draw("chart-per-class", [
       { type: "bar", name: "zero-shot", x: names, y: pct(d.zero_shot), marker: { color: "#9aa7b8" } },
       { type: "bar", name: "tuned", x: names, y: pct(d.tuned), marker: { color: "#1f6feb" } },
-    ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] } });
+    ], { title: { text: "Accuracy per class (%)" }, barmode: "group", yaxis: { range: [0, 100] }, xaxis: { automargin: true } });
     confusion("chart-confusion-zero-shot", d.confusion_zero_shot, d.class_names, "Zero-shot");
     confusion("chart-confusion-tuned", d.confusion_tuned, d.class_names, "Tuned");
   }
@@ -59,7 +60,8 @@
       (byMethod[p.method] = byMethod[p.method] || []).push(p);
     });
     const traces = Object.keys(byMethod).sort().map((method) => ({
-      type: "scatter", mode: "markers", name: text(method), marker: { size: 10 },
+      type: "scatter", mode: "markers+text", textposition: "top center", textfont: { size: 11 },
+      name: text(method), marker: { size: 10 },
       x: byMethod[method].map((p) => p.cost), y: byMethod[method].map((p) => 100 * p.tuned),
       text: byMethod[method].map((p) => text(p.label)), customdata: byMethod[method].map((p) => p.url),
       hovertemplate: "%{text}<br>%{y:.1f}% for %{x:.2f} " + d.currency + "<extra>%{fullData.name}</extra>",
@@ -75,6 +77,27 @@
     }
   }
 
+  // The selected jobs of a comparison: learning curves overlaid, per-class recall side by side.
+  function selected(id) {
+    const d = data(id);
+    if (!d) return;
+    draw("chart-curves", d.curves.map((c) => ({
+      type: "scatter", mode: "lines+markers", name: text(c.label), x: c.queries, y: pct(c.val_acc),
+      connectgaps: true, marker: { size: 4 },
+    })), {
+      title: { text: "Validation accuracy while tuning" }, showlegend: true, legend: { orientation: "h", y: -0.3 },
+      xaxis: { title: { text: "queries" }, rangemode: "tozero" }, yaxis: { title: { text: "%" }, range: [0, 100] },
+      height: 420,
+    });
+    const names = d.recall.rows.map((row) => text(row.name));
+    draw("chart-recall", d.recall.jobs.map((label, j) => ({
+      type: "bar", name: text(label), x: names, y: pct(d.recall.rows.map((row) => row.recalls[j])),
+    })), {
+      title: { text: "Recall per class (%)" }, barmode: "group", showlegend: true, legend: { orientation: "h", y: -0.3 },
+      yaxis: { range: [0, 100] }, xaxis: { automargin: true }, height: 420,
+    });
+  }
+
   function overview(id) {
     const d = data(id);
     if (!d) return;
@@ -82,8 +105,19 @@
       { yaxis: { title: { text: d.spend.currency } }, xaxis: { type: "category" }, height: 280 });  // one bar per day that had spend
   }
 
-  window.ReportCharts = { evaluation: evaluation, scatter: scatter, overview: overview };
+  // A printed page is narrower than the screen the charts were drawn for: fit them to it, and back.
+  function resizeAll() {
+    document.querySelectorAll('[data-drawn="true"]').forEach((element) => Plotly.Plots.resize(element));
+  }
+  window.addEventListener("beforeprint", resizeAll);
+  window.addEventListener("afterprint", resizeAll);
+
+  window.ReportCharts = { evaluation: evaluation, scatter: scatter, selected: selected, overview: overview };
   // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
+  // Several drawings are space-separated, each with its data element in data-source at the same place.
   const me = document.currentScript;
-  if (me && me.dataset.draw) window.ReportCharts[me.dataset.draw](me.dataset.source);
+  if (me && me.dataset.draw) {
+    const sources = (me.dataset.source || "").split(" ");
+    me.dataset.draw.split(" ").forEach((name, i) => window.ReportCharts[name](sources[i]));
+  }
 })();

@@ -85,3 +85,18 @@ def test_predict_applies_the_head(synth, causal_backbone, tmp_path):
     expected = torch.softmax(z @ r.adapter.extras["head_weight"].T + r.adapter.extras["head_bias"], dim=-1)
     for p, e in zip(preds, expected):
         assert p.probabilities == pytest.approx(e.tolist(), abs=1e-5)
+
+
+class _Untouchable:
+    def __getattr__(self, name):
+        raise AssertionError(f"a selection step read the test split ({name})")
+
+
+@pytest.mark.parametrize("settings", [{"method": "linear_probe"}, {"method": "tip_adapter"},
+                                      {"method": "zosgd", "budget": 60, "tip_cache": True}])
+def test_every_selection_step_reads_validation_only(settings, synth):
+    """The probe's L2 strength and the cache's constants are chosen without the test split."""
+    import dataclasses
+    blind = dataclasses.replace(synth, test=_Untouchable())
+    r = tuning.tune(tiny_config(probe_steps=20, **settings), blind)
+    assert r.best_val_acc >= r.zero_shot_val_acc

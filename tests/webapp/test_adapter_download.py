@@ -38,7 +38,7 @@ def test_archive_holds_both_files_and_a_readme_with_the_exact_commands(make_user
     weights = archive.read("press-line-3-scratches-v1/adapter.safetensors")
     assert weights == _stored(version.weights_file) and hashlib.sha256(weights).hexdigest() == version.sha256
     readme = archive.read("press-line-3-scratches-v1/README.txt").decode()
-    assert "python -m tuning predict --adapter press-line-3-scratches-v1 --images /path/to/images" in readme
+    assert "\n       tuning predict --adapter press-line-3-scratches-v1 --images /path/to/images" in readme
     assert version.sha256 in readme and "blue, green, red" in readme and "tiny-test" in readme
 
 

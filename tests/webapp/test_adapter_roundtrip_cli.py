@@ -1,5 +1,5 @@
 """Round trip: a tuned adapter version downloaded as an archive and applied with the `tuning` command
-line (`python -m tuning predict`, the README's own command) classifies a folder of images exactly as
+line (`tuning predict`, the README's own command) classifies a folder of images exactly as
 `tuning.predict` does in-process on the same backbone.
 
 The backbone is a tiny random CLIP saved as a local checkpoint ('<arch>@/path/to/ckpt.pt', the way an
@@ -69,9 +69,9 @@ def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process
     site = tmp_path / "line-pc"
     zipfile.ZipFile(io.BytesIO(response.content)).extractall(site)
     readme = (site / "press-line-3-scratches-v1" / "README.txt").read_text()
-    command = next(line.strip() for line in readme.splitlines() if line.strip().startswith("python -m tuning predict"))
+    command = next(line.strip() for line in readme.splitlines() if line.strip().startswith("tuning predict"))
     images = _image_folder(tmp_path / "new-images", 3)
-    argv = [sys.executable, *shlex.split(command)[1:]]
+    argv = [sys.executable, "-m", *shlex.split(command)]  # the `tuning` command is `python -m tuning` (test_wheel.py)
     argv[argv.index("/path/to/images")] = str(images)
     run = subprocess.run(argv, cwd=site, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
                          capture_output=True, text=True, timeout=300)
@@ -80,6 +80,8 @@ def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process
     files = sorted(images.rglob("*.png"))
     in_process = tuning.predict(tuning.load_adapter(site / "press-line-3-scratches-v1"), backbone, files)
     original = tuning.predict(result.adapter, backbone, files)  # what the worker had in memory
+    # What the README says it prints: path, class, confidence with four decimals, tab-separated.
+    assert all(re.fullmatch(r"[^\t]+\t[^\t]+\t[01]\.\d{4}", line) for line in run.stdout.strip().splitlines())
     cli = _cli_predictions(run.stdout)
     assert [name for name, _, _ in cli] == [f.name for f in files]
     assert [label for _, label, _ in cli] == [p.label for p in in_process] == [p.label for p in original]

@@ -55,6 +55,7 @@ def test_launch_in_the_browser_and_watch_the_curves_grow_until_the_final_accurac
     form = browser.find_element(By.ID, "job-form")
     Select(form.find_element(By.NAME, "dataset_version")).select_by_index(0)
     Select(form.find_element(By.NAME, "backbone")).select_by_value(TINY_BACKBONE)
+    Select(form.find_element(By.NAME, "method")).select_by_value("sharpzo")  # live curves of a long run
 
     def set_field(name, value):
         field = form.find_element(By.NAME, name)

@@ -68,7 +68,8 @@ def test_a_budget_too_small_to_do_anything_is_refused_with_the_minimum(alice, ve
 
 
 def test_the_api_refuses_it_with_the_same_message(alice, versions):
-    response = Client().post("/api/v1/jobs/", json.dumps({"dataset_version": versions[0].pk, "budget": 10}),
+    response = Client().post("/api/v1/jobs/", json.dumps({"dataset_version": versions[0].pk, "budget": 10,
+                                                           "method": "sharpzo"}),
                              content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {make_api_token(alice)}")
     assert response.status_code == 400 and "budget" in response.json()["fields"]
     assert f"at least {minimum_budget(TuneConfig())} queries" in response.json()["error"]

@@ -52,6 +52,10 @@ def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_a
     assert job.evaluation["class_names"] == ["blue", "green", "red"]
     assert len(job.evaluation["tuned"]["confusion"]) == 3 and len(job.evaluation["zero_shot"]["confusion"]) == 3
     assert job.worker_seconds > 0 and job.peak_memory_bytes > 0 and job.attempts == 1
+    confusion, mistakes = job.evaluation["tuned"]["confusion"], job.evaluation["tuned"]["mistakes"]
+    assert len(mistakes) == sum(map(sum, confusion)) - sum(confusion[k][k] for k in range(3))  # every wrong test image
+    for m in mistakes:  # each an image of the dataset version, its thumbnail stored once by the worker
+        assert client.get(f"/reports/jobs/{job.pk}/mistakes/{m['sha256']}.jpg").status_code == 200
     adapter = AdapterVersion.objects.get(job=job)
     assert adapter.model_line.name == "scratches" and adapter.number == 1 and adapter.backbone == TINY_BACKBONE
     assert job.checkpoint == ""  # cleared by the very update that finished the job

@@ -58,9 +58,9 @@ def class_mismatch_message(adapter_classes, dataset_classes) -> str:
             ". Evaluate it on a dataset with exactly the classes it was tuned for.")
 
 
-def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
+def load_version(version: AdapterVersion, work_dir: Path):
+    """(tuning.Adapter, backbone) of a stored version, on a worker; what evaluations and trials run on."""
     import tuning
-    from webapp.datasets.services import dataset_version_materialize
 
     adapter = tuning.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
     # Checked again here: a version stored before uploads were checked may name any path or tag.
@@ -68,6 +68,14 @@ def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
         raise ValueError("This adapter's backbone is not installed here; ask your administrator to install it.")
     backbone = tuning.load_backbone(version.backbone)
     tuning.check_compatible(adapter, backbone)
+    return adapter, backbone
+
+
+def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
+    import tuning
+    from webapp.datasets.services import dataset_version_materialize
+
+    adapter, backbone = load_version(version, work_dir)
     dataset_version = version.evaluation_dataset_version
     cache = Path(settings.WORKER_CACHE_DIR)
     image_root = dataset_version_materialize(version=dataset_version, cache_dir=cache / "datasets")

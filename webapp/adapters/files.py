@@ -123,13 +123,17 @@ Files
       the card: backbone, classes in order, method, settings and metrics
 
 How to apply it on a machine that has the backbone
-1. Install the `tuning` package: the folder tuning/ of the dashboard's source, with the packages it needs
-   (torch, open_clip_torch, safetensors, pillow: pinned in requirements.txt), on PYTHONPATH.
+1. Install the `tuning` package (once per machine): the wheel your dashboard's administrator built
+   (README.md of the dashboard, "The tuning library on a line PC"); pip fetches torch and the other
+   packages it needs, or takes them from a folder of wheels on a machine without internet:
+       pip install tuning-*.whl                    (offline: pip install --no-index --find-links WHEELS tuning-*.whl)
+   This gives the command `tuning` (the same as `python -m tuning`).
 2. Unpack this archive and check the files against the sums above:
        unzip {folder}.zip
        sha256sum {folder}/{WEIGHTS_NAME} {folder}/{CARD_NAME}
-3. Classify a folder of images (one line per image: file, predicted class, confidence; --json for JSON lines):
-       python -m tuning predict --adapter {folder} --images /path/to/images
+3. Classify a folder of images. It prints one line per image: the image's path, the predicted class and
+   the confidence (0 to 1, four decimals), separated by tabs; --json prints one JSON object per line instead:
+       tuning predict --adapter {folder} --images /path/to/images
 {backbone_hint}4. Or from Python:
        import tuning
        adapter = tuning.load_adapter("{folder}")

@@ -104,3 +104,26 @@ class AdapterEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class AdapterTrial(models.Model):
+    """A few images an engineer tried on a version from its page. The upload is kept as sent; a worker
+    on the default queue checks each image as the dataset upload does, classifies it with
+    `tuning.predict`, keeps a thumbnail and drops the upload."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(AdapterVersion, on_delete=models.CASCADE, related_name="trials")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # [{"name": file name as sent, "upload": storage name until classified, "thumbnail": storage name,
+    #   "label", "confidence"} or {"name", "error": plain words}], in the order sent
+    images = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)  # plain words, when the whole trial failed
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

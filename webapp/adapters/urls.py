@@ -13,4 +13,6 @@ urlpatterns = [
     path("versions/<id:pk>/archive/", views.version_archive, name="archive"),
     path("versions/<id:pk>/files/<str:name>", views.version_file, name="file"),
     path("versions/<id:pk>/production/", views.version_set_production, name="set_production"),
+    path("versions/<id:pk>/try/", views.version_try, name="try"),
+    path("trials/<id:pk>/images/<id:index>.jpg", views.trial_image, name="trial_image"),
 ]

@@ -6,16 +6,20 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
-from webapp.adapters import files, selectors, services
+from webapp.adapters import files, selectors, services, trials
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
+from webapp.datasets.errors import human_bytes
+from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler
 from webapp.reports.selectors import evaluation_tables
 
@@ -57,6 +61,8 @@ def version_detail(request, pk: int):
         "can_write": selectors.can_write(user=request.user, workspace=version.model_line.workspace),
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
+        "trials": trials.adapter_trials_recent(version=version, user=request.user),
+        "try_max_images": trials.TRY_MAX_IMAGES,
     })
 
 
@@ -170,3 +176,30 @@ def _adapter_upload_post(request, limiter: UploadLimitHandler):
         return _upload_page(request, form, status=400)
     messages.success(request, f"Stored as {version}. The evaluation on {data['dataset_version']} is queued.")
     return redirect("adapters:version", pk=version.pk)
+
+
+@csrf_exempt  # the size limit must be installed before the body is read; CSRF is checked right below
+@require_POST
+def version_try(request, pk: int):
+    limiter = UploadLimitHandler(request, trials.trial_upload_limit())
+    request.upload_handlers.insert(0, limiter)
+    return _version_try_post(request, pk, limiter)
+
+
+@csrf_protect
+def _version_try_post(request, pk: int, limiter: UploadLimitHandler):
+    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    uploads = request.FILES.getlist("images")  # reads the body: only then does the limiter know its size
+    try:
+        if limiter.too_large:
+            raise ValidationError(f"The images are larger than the limit of {human_bytes(limiter.limit)} together; "
+                                  "send fewer or smaller images.")
+        trials.adapter_trial_create(user=request.user, version=version, uploads=uploads)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages), extra_tags="try-error")
+    return redirect(reverse("adapters:version", args=[version.pk]) + "#try")
+
+
+@require_GET
+def trial_image(request, pk: int, index: int):
+    return jpeg_response(trials.adapter_trial_thumbnail(user=request.user, pk=pk, index=index))

@@ -1,11 +1,8 @@
 """Dataset pages. Thin: forms check input, services write, selectors read with the workspace check."""
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
@@ -17,9 +14,9 @@ from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
 from webapp.datasets.models import Dataset
+from webapp.datasets.thumbnails import thumbnail_response
 from webapp.datasets.uploads import UploadLimitHandler
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_ONLY = "Your role is read-only: ask an engineer to do this."
 
 
@@ -131,14 +128,6 @@ def version_status(request, pk: int):
 def version_thumbnail(request, pk: int, sha256: str):
     version = selectors.dataset_version_get(user=request.user, pk=pk)
     listed = {sha for shas in (version.report or {}).get("thumbnails", {}).values() for sha in shas}
-    # Only names we generated are served: the URL cannot be bent into another storage path.
-    if not SHA256_RE.match(sha256) or sha256 not in listed:
+    if sha256 not in listed:
         raise Http404("Not found.")
-    name = services.version_thumbnail_name(version.pk, sha256)
-    try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("Not found.")
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=86400"  # content-addressed: never changes
-    return response
+    return thumbnail_response(version.pk, sha256)

@@ -21,6 +21,7 @@ from webapp.datasets.services import dataset_version_materialize
 from webapp.jobs.backbones import load_plugins
 from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
 from webapp.jobs.metrics import MetricSink
+from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.jobs.pulse import Pulse, StopCheck
 from webapp.jobs.reasons import JobProblem, is_transient, plain_reason
@@ -150,7 +151,11 @@ def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_s
     was lost to another attempt)."""
     import tuning
 
-    tuned = evaluation_dict(tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names))
+    evaluation = tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names)
+    tuned = evaluation_dict(evaluation)
+    tuned["mistakes"] = mistakes_of(evaluation, data.test, data.class_names)
+    mistake_thumbnails_save(dataset_version_id=job.dataset_version_id, image_paths=data.test.paths,
+                            mistakes=tuned["mistakes"])
     adapter_dir = Path(settings.WORKER_CACHE_DIR) / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
     shutil.rmtree(adapter_dir, ignore_errors=True)
     tuning.save_adapter(result.adapter, adapter_dir)

@@ -17,6 +17,7 @@ from webapp.jobs.estimates import human_duration
 from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
+from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds
 
 POINT_COLUMNS = ("seq", *FIELDS)
 
@@ -67,14 +68,24 @@ def job_waits_for_a_worker(job: Job) -> bool:
     return job.status == Job.Status.QUEUED and not queue_has_live_worker(tuning_queue())
 
 
+ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the job is in now
+
+
 def job_eta_seconds(job: Job) -> float | None:
-    """Remaining queries at the rate the tuner reached so far (its own clock, resumes included)."""
+    """Remaining queries at the job's own recent rate (its own clock, resumes included): over its
+    last ETA_WINDOW_POINTS points, since the two stages spend queries at different speeds; over the
+    whole run while it has fewer points."""
     if job.status != Job.Status.RUNNING:
         return None
-    last = MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s").first()
-    if not last or last[0] <= 0 or last[1] <= 0:
+    recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
+                  [:ETA_WINDOW_POINTS + 1])
+    if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
         return None
-    rate = last[0] / last[1]
+    (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
+    if len(recent) > ETA_WINDOW_POINTS and last_q > first_q and last_t > first_t:
+        rate = (last_q - first_q) / (last_t - first_t)
+    else:
+        rate = last_q / last_t
     return max(0.0, (job.budget - job.queries_used) / rate)
 
 
@@ -88,7 +99,7 @@ NO_WORKER_TEXT = "No tuning worker is running; the job will start when one is."
 
 
 def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False,
-                    no_worker: bool = False) -> str:
+                    no_worker: bool = False, others_ahead: int = 0, start_in: float | None = None) -> str:
     """One line that says where the job stands, in words."""
     if job.status == Job.Status.QUEUED and job.cancel_requested:
         return ("Stopping: the next free worker keeps the best adapter from the job's last checkpoint."
@@ -97,7 +108,13 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
         return NO_WORKER_TEXT
     if job.status == Job.Status.QUEUED:
         text = f"Queued, position {position} in the queue" if position else "Queued"
-        return text + (" (resumes from its checkpoint)" if job.attempts else "")
+        if others_ahead:
+            text += (f" ({others_ahead} of the jobs ahead {'is' if others_ahead == 1 else 'are'} "
+                     f"from other workspaces)")
+        text += " (resumes from its checkpoint)" if job.attempts else ""
+        if start_in is not None:
+            text += "; it should start now" if start_in < 1 else f"; it should start in about {human_duration(start_in)}"
+        return text
     if job.status == Job.Status.RUNNING:
         if silent:
             return "The worker has stopped responding; the job will be requeued and resume from its checkpoint."
@@ -159,15 +176,20 @@ def job_live_payload(job: Job, *, after: int | None = 0) -> dict:
     eta = job_eta_seconds(job)
     silent = job_worker_silent(job)
     no_worker = job_waits_for_a_worker(job)
+    others_ahead = job_queue_others_ahead(job)
+    start_in = None if no_worker else job_start_in_seconds(job)
     points = metric_columns(job, after=after) if after is not None else None
     return {
         "id": job.pk,
         "status": job.status,
         "status_label": job.get_status_display(),
-        "status_text": job_status_text(job, position=position, eta=eta, silent=silent, no_worker=no_worker),
+        "status_text": job_status_text(job, position=position, eta=eta, silent=silent, no_worker=no_worker,
+                                       others_ahead=others_ahead, start_in=start_in),
         "finished": job.is_finished,
         "cancel_requested": job.cancel_requested,
         "queue_position": position,
+        "queue_others_ahead": others_ahead,  # of the jobs ahead, those of workspaces this user cannot see
+        "start_in_seconds": None if start_in is None else round(start_in, 1),
         "worker_silent": silent,
         "no_worker": no_worker,
         "queries_used": job.queries_used,

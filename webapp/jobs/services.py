@@ -24,6 +24,7 @@ from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.jobs.models import Job, WorkerStatus
+from webapp.jobs.notifications import job_notify_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
         workspace=workspace,
         dataset_version=dataset_version,
         created_by=user,
-        name=name.strip() or f"{METHOD_LABELS.get(cfg.method, cfg.method)} on {dataset_version}",
+        name=name.strip(),
         model_line_name=model_line_name.strip() or dataset_version.dataset.name,
         backbone=cfg.backbone,
         method=cfg.method,
@@ -85,8 +86,18 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
     )
     job.full_clean()
     job.save()
+    if not job.name:
+        job.name = automatic_job_name(job, cfg.method)
+        job.save(update_fields=["name"])
     _enqueue_after_commit(job.pk, job=job)
     return job
+
+
+def automatic_job_name(job: Job, method: str) -> str:
+    """'SharpZO on scratches v2, 2026-11-27 14:05 (#41)': the same settings launched twice still read
+    as two jobs in lists, the compare page and its legends."""
+    when = timezone.localtime(job.queued_at).strftime("%Y-%m-%d %H:%M")
+    return f"{METHOD_LABELS.get(method, method)} on {job.dataset_version}, {when} (#{job.pk})"
 
 
 def _enqueue_after_commit(job_id: int, *, job: Job | None = None) -> None:
@@ -174,10 +185,13 @@ def job_log_append(*, fence: Fence, text: str) -> None:
 
 
 def job_fail(*, fence: Fence, reason: str, detail: str, worker_seconds: float = 0.0) -> bool:
-    return fence.update(
+    failed = fence.update(
         status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), heartbeat_at=timezone.now(), checkpoint="",
         log=_append(detail.rstrip("\n") + "\n"), worker_seconds=F("worker_seconds") + worker_seconds,
     )
+    if failed:
+        job_notify_after_commit(fence.job_id)
+    return failed
 
 
 @transaction.atomic
@@ -228,6 +242,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     job.full_clean()
     job.save()
     adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
+    job_notify_after_commit(job.pk)
     return job
 
 
@@ -324,6 +339,7 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
             if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=_append(note), checkpoint=""):
                 report.failed.append(job_id)
                 _delete_checkpoint_after_commit(job_id)
+                job_notify_after_commit(job_id)
         else:
             with transaction.atomic():
                 if same.update(status=Job.Status.QUEUED, worker="",

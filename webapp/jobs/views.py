@@ -15,6 +15,7 @@ from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
 from webapp.jobs.models import Job
 from webapp.jobs.quality import job_quality
+from webapp.jobs.queue_outlook import job_queue_others_ahead
 from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
                                    job_status_text, job_worker_silent, tuning_queue, user_can_write,
                                    writable_workspaces)
@@ -33,7 +34,7 @@ def job_list_view(request):
         eta = job_eta_seconds(job)  # a query per running job only
         rows.append({"job": job, "progress": job_progress(job), "position": position,
                      "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job),
-                                                      no_worker=no_worker)})
+                                                     no_worker=no_worker, others_ahead=job_queue_others_ahead(job))})
     return render(request, "jobs/list.html", {
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),

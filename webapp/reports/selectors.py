@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, TruncDate
 from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
 
@@ -125,6 +126,7 @@ def job_report_context(job: Job) -> dict:
         "adapter": version,
         "tables": evaluation_tables(job.evaluation),
         "quality": job_quality(job),
+        "mistakes": mistakes_by_class(job.evaluation),
     }
 
 

@@ -9,8 +9,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from webapp.core.params import whole_number
+from webapp.datasets.thumbnails import thumbnail_response
+from webapp.jobs.mistakes import recorded_mistake
 from webapp.jobs.services import METHOD_LABELS
 from webapp.reports import selectors
+from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED, side_by_side
 
 PAGE_SIZE = 50
 MAX_POINTS = 1000  # the scatter shows at most this many (the newest); the table pages through all
@@ -36,6 +39,15 @@ def overview(request):
 def job_report(request, pk: int):
     job = selectors.job_report_get(user=request.user, pk=pk)
     return render(request, "reports/job.html", selectors.job_report_context(job))
+
+
+@require_GET
+def mistake_image(request, pk: int, sha256: str):
+    """A thumbnail in the report's mistakes gallery: only images this job recorded as mistakes."""
+    job = selectors.job_report_get(user=request.user, pk=pk)
+    if not recorded_mistake(job.evaluation, sha256):
+        raise Http404("Not found.")
+    return thumbnail_response(job.dataset_version_id, sha256)
 
 
 class Comparison:
@@ -74,7 +86,9 @@ def compare(request):
     points = [comparison.row(obj).point() for obj in comparison.queryset[:MAX_POINTS]]
     query = request.GET.copy()
     query.pop("page", None)
+    selected = side_by_side(comparison.queryset) if comparison.job_ids else None
     return render(request, "reports/compare.html", {
+        "selected": selected, "max_selected": MAX_SELECTED,
         "comparison": comparison, "page": page, "rows": rows, "chart": {"points": points, "currency": settings.COST_CURRENCY},
         "query": query.urlencode(), "workspaces": selectors.overview_workspaces(user=request.user),
         "methods": METHOD_LABELS, "max_points": MAX_POINTS,

@@ -1,0 +1,60 @@
+"""Issue 11 item 8 (partly): a queued job says how many of the jobs ahead are other workspaces' and
+when it should start; a running job's time left follows its own recent rate, not its average."""
+
+import pytest
+from django.utils import timezone
+
+from tests.webapp.factories import csrf_client, make_job, make_ready_version
+from webapp.jobs.models import Job, MetricPoint, WorkerStatus
+from webapp.jobs.selectors import ETA_WINDOW_POINTS, job_eta_seconds
+
+pytestmark = pytest.mark.django_db
+
+RATE = 10.0  # class prompts per second, as a worker measured it
+
+
+@pytest.fixture
+def measured(settings):
+    settings.WORKER_KIND = "cpu"
+    WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
+                                queries_per_second={"tiny-test": RATE})  # a live tuning worker
+
+
+def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_user, measured):
+    alice = make_user("alice", workspace="Press line")
+    ours = make_ready_version("Press line", per_class=6)  # 3 classes
+    theirs = make_ready_version("Other plant", per_class=6)
+    running = make_job(ours, status=Job.Status.RUNNING, budget=600)
+    Job.objects.filter(pk=running.pk).update(queries_used=300, attempts=1, heartbeat_at=timezone.now())
+    MetricPoint.objects.create(job=running, seq=1, step=1, stage="s", queries=300, elapsed_s=100.0)  # 3 queries/s
+    make_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s
+    make_job(ours, budget=200)  # 60 s
+    mine = make_job(ours, budget=200)
+
+    body = csrf_client(alice).get(f"/jobs/{mine.pk}/metrics.json").json()
+    assert body["queue_position"] == 3 and body["queue_others_ahead"] == 1
+    # One busy worker, free in 100 s (300 queries left at 3 per s), then 120 s and 60 s of queued work.
+    assert body["start_in_seconds"] == pytest.approx(280.0)
+    assert body["status_text"] == ("Queued, position 3 in the queue (1 of the jobs ahead is from other workspaces); "
+                                   "it should start in about 4 min 40 s")
+    page = csrf_client(alice).get("/jobs/").content.decode()
+    assert "(1 of the jobs ahead is from other workspaces)" in page
+
+
+def test_the_first_queued_job_with_an_idle_worker_should_start_now(make_user, measured):
+    alice = make_user("alice", workspace="Press line")
+    job = make_job(make_ready_version("Press line", per_class=6))
+    body = csrf_client(alice).get(f"/jobs/{job.pk}/metrics.json").json()
+    assert body["start_in_seconds"] == 0 and body["status_text"].endswith("; it should start now")
+
+
+def test_time_left_follows_the_recent_rate_not_the_average(make_user):
+    version = make_ready_version("Press line", per_class=6)
+    job = make_job(version, status=Job.Status.RUNNING, budget=10_000)
+    # Slow start (stage 1: 1 query per second for 1,000 s), then 10 queries per second.
+    points = [(1, 1000, 1000.0)] + [(2 + i, 1000 + 100 * (i + 1), 1000.0 + 10 * (i + 1)) for i in range(ETA_WINDOW_POINTS)]
+    MetricPoint.objects.bulk_create([MetricPoint(job=job, seq=s, step=s, stage="s", queries=q, elapsed_s=t)
+                                     for s, q, t in points])
+    Job.objects.filter(pk=job.pk).update(queries_used=3000)
+    job.refresh_from_db()
+    assert job_eta_seconds(job) == pytest.approx(7000 / 10.0)  # the average (3000 / 1200 s) would say 2,800 s
