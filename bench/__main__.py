@@ -1,4 +1,4 @@
-"""python -m bench [speed|memory|quality|claims|sweep|gpu|all] [extra args for that benchmark]
+"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|all] [extra args for that benchmark]
 
 `all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
 arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
@@ -27,10 +27,16 @@ def main():
     if which == "claims":
         from .claims import main as claims
         claims(rest)
+    if which == "quality_sparse":
+        from .quality_sparse import main as quality_sparse
+        quality_sparse(rest)
+    if which == "speed_sparse":
+        from .speed_sparse import main as speed_sparse
+        speed_sparse(rest)
     if which == "gpu":
         from .gpu import main as gpu
         gpu(rest)
-    if which not in ("speed", "memory", "quality", "claims", "sweep", "gpu", "all"):
+    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "all"):
         raise SystemExit(__doc__)
 
 

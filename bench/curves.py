@@ -34,8 +34,10 @@ def recording(data, points: list[Point]):
     test_z, test_y = data.test.features.float(), data.test.labels
     start = time.perf_counter()
 
-    def evaluate_and_record(self, T, logits_of=None):
-        ev = original(self, T, logits_of)
+    def evaluate_and_record(self, T, logits_of=None, **changed_image_features):
+        # adapt='sparse' passes the train/val features of a changed image tower; the test point below
+        # still uses the unchanged tower's cached test features (the final evaluation re-encodes them).
+        ev = original(self, T, logits_of, **changed_image_features)
         with torch.no_grad():
             z = test_z.to(self.val_z.device)
             logits = logits_of(z) if logits_of is not None else z @ T.to(z.device, torch.float32).T

@@ -9,6 +9,9 @@ says how they enter the class logits (`class_logits`):
   text logits (the class embeddings stay the zero-shot ones, for reference).
 - `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
   logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
+- `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the image tower
+  (tuning/vision_delta.py), so the images are encoded through the changed tower; `head_delta` (K, D) is
+  the linear head's change, already inside class_embeddings.
 An adapter with extras is written as format version 2, so a reader from before them refuses it
 instead of predicting without them; one without extras stays version 1.
 """
@@ -22,6 +25,7 @@ import torch
 
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
+from .vision_delta import encode_pil_with_delta, from_tensors
 
 FORMAT_VERSION = 1  # an adapter made of the tensors below only
 EXTRAS_FORMAT_VERSION = 2  # one that also holds extras (a head or a cache)
@@ -43,6 +47,15 @@ class Adapter:
     @property
     def class_names(self) -> list[str]:
         return list(self.card["class_names"])
+
+    @property
+    def vision_delta(self) -> dict | None:
+        """adapt='sparse': {parameter name: (flat indices, values)} added to the image tower; else None."""
+        return from_tensors(self.extras) or None
+
+    @property
+    def head_delta(self) -> torch.Tensor | None:
+        return self.extras.get("head_delta")
 
 
 @dataclass
@@ -105,6 +118,10 @@ def load_adapter(directory) -> Adapter:
         raise AdapterError(f"The adapter holds {tuple(emb.shape)} class embeddings for "
                            f"{len(card['class_names'])} class names; the file is damaged.")
     extras = {name: t for name, t in tensors.items() if name not in TENSORS}
+    try:
+        from_tensors(extras)
+    except ValueError as exc:
+        raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
     return Adapter(card, tensors["w"], tensors["P"], emb, extras)
 
 
@@ -153,7 +170,8 @@ def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
     from .data import _load_image, encode_pil
     check_compatible(adapter, backbone)
     pil = [im if isinstance(im, Image.Image) else _load_image(Path(im)) for im in images]
-    z = encode_pil(backbone, pil)
+    delta = adapter.vision_delta
+    z = encode_pil(backbone, pil) if delta is None else encode_pil_with_delta(backbone, delta, pil)
     probs = torch.softmax(class_logits(adapter, z), dim=-1)
     names = adapter.class_names
     return [Prediction(names[int(p.argmax())], int(p.argmax()), [float(x) for x in p]) for p in probs]
@@ -165,4 +183,5 @@ def apply_adapter(adapter: Adapter, backbone) -> torch.Tensor:
     from .prompts import PromptLearner
     check_compatible(adapter, backbone)
     learner = PromptLearner(backbone, adapter.class_names, ctx_init=adapter.card["ctx_init"], intrinsic_dim=1)
-    return learner.features_from_contexts(adapter.P.to(backbone.device, torch.float32)[None])[0].cpu()
+    T = learner.features_from_contexts(adapter.P.to(backbone.device, torch.float32)[None])[0].cpu()
+    return T if adapter.head_delta is None else T + adapter.head_delta.float()

@@ -3,11 +3,12 @@ which only this function, called after tuning, ever reads)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from .adapter import Adapter, check_compatible, class_logits
-from .errors import AdapterError
+from .errors import AdapterError, DataError
 from .quality import Quality, balanced_accuracy, quality_of
 
 
@@ -49,8 +50,25 @@ def split_logits(backbone, features: torch.Tensor, *, adapter: Adapter | None = 
     return scale * features.float() @ class_text_features(backbone, class_names).T
 
 
+def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
+    """The split's cached features, unless the adapter changes the image tower: then its cached features
+    are those of the unchanged tower and the images are encoded again through the changed one."""
+    delta = adapter.vision_delta if adapter is not None else None
+    if delta is None:
+        return split.features.float()
+    from .data import _load_image
+    from .vision_delta import encode_pil_with_delta
+    try:
+        images = [_load_image(Path(p)) for p in split.paths]
+    except DataError as exc:
+        raise AdapterError(f"This adapter changes the image tower, so evaluating it needs the images themselves: {exc}") from exc
+    return encode_pil_with_delta(backbone, delta, images)
+
+
 def evaluate(backbone, split, *, adapter: Adapter | None = None, class_names) -> Evaluation:
-    logits = split_logits(backbone, split.features, adapter=adapter, class_names=class_names)
+    if adapter is not None:  # a clear error before any image is encoded
+        _check_adapter(adapter, backbone, class_names)
+    logits = split_logits(backbone, image_features(backbone, split, adapter), adapter=adapter, class_names=class_names)
     probs = logits.softmax(1) if len(logits) else logits
     pred = logits.argmax(1)
     y = split.labels

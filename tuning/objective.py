@@ -81,17 +81,21 @@ class Objective:
             T = self.learner.text_features(torch.as_tensor(w, dtype=torch.float32)[None])
         return self.evaluate_features(T[0])
 
-    def evaluate_features(self, T: torch.Tensor, logits_of=None) -> Evaluated:
+    def evaluate_features(self, T: torch.Tensor, logits_of=None, train_z: torch.Tensor | None = None,
+                          val_z: torch.Tensor | None = None) -> Evaluated:
         """Metrics of class text features T (K, D). `logits_of(z) -> (N, K)` replaces the text logits
-        scale * z @ T.T (a linear probe, or a cache added on top); T is then only kept for the adapter."""
+        scale * z @ T.T (a linear probe, or a cache added on top); T is then only kept for the adapter.
+        train_z / val_z: the image features when the image tower changed (adapt='sparse')."""
+        train_z = self.train_z if train_z is None else train_z
+        val_z = self.val_z if val_z is None else val_z
         with torch.no_grad(), exact_fp32(self.learner.device):
             T = T.detach().float()
             if logits_of is None:
-                train_loss = float(self._ce(T[None], self.train_z, self.train_y)[0])
-                val_logits = self.scale * self.val_z @ T.T
+                train_loss = float(self._ce(T[None], train_z, self.train_y)[0])
+                val_logits = self.scale * val_z @ T.T
             else:
-                train_loss = float(F.cross_entropy(logits_of(self.train_z), self.train_y))
-                val_logits = logits_of(self.val_z)
+                train_loss = float(F.cross_entropy(logits_of(train_z), self.train_y))
+                val_logits = logits_of(val_z)
             val_loss = float(F.cross_entropy(val_logits, self.val_y))
             val_pred = val_logits.argmax(1)
             val_acc = float((val_pred == self.val_y).float().mean())

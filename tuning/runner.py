@@ -24,6 +24,9 @@ class Run:
         self.should_stop = should_stop
         self.checkpoint = checkpoint
         self.history: list[dict] = []
+        space = getattr(obj, "space", None)  # adapt='sparse': the joint vector's layout
+        self.dim = space.dim if space is not None else cfg.intrinsic_dim  # length of w
+        self.sensitivity: dict | None = None  # adapt='sparse': probe scores per image group (kept in checkpoints)
         self.step = 0
         self.best: dict | None = None  # w (list), val_acc, val_loss, train_loss, step
         self.best_features: torch.Tensor | None = None
@@ -86,7 +89,8 @@ class Run:
     def to_state(self) -> dict:
         return {"version": STATE_VERSION, "config": self.cfg.to_dict(), "queries": self.obj.queries,
                 "step": self.step, "elapsed_s": self.elapsed_s, "history": self.history, "best": self.best,
-                "zero_shot": self.zero_shot, "phase": self.phase, "phase_state": self.phase_state}
+                "zero_shot": self.zero_shot, "phase": self.phase, "phase_state": self.phase_state,
+                "sensitivity": self.sensitivity}
 
     def restore(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
@@ -106,6 +110,7 @@ class Run:
         self.zero_shot = state["zero_shot"]
         self.phase = state["phase"]
         self.phase_state = state["phase_state"]
+        self.sensitivity = state.get("sensitivity")
 
 
 def _score(balanced: float | None, plain: float) -> float:

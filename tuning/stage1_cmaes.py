@@ -39,8 +39,10 @@ def _tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=torch.float64)
 
 
-def generation_cost(cfg, sharpness_aware: bool) -> int:
-    grad = estimators.query_cost(cfg.stage1_grad, cfg.intrinsic_dim, cfg.rge_queries) if sharpness_aware else 0
+def generation_cost(cfg, sharpness_aware: bool, dim: int | None = None) -> int:
+    """dim: length of the tuned vector (the run's; cfg.intrinsic_dim for adapt='prompt')."""
+    d = cfg.intrinsic_dim if dim is None else dim
+    grad = estimators.query_cost(cfg.stage1_grad, d, cfg.rge_queries) if sharpness_aware else 0
     return grad + cfg.popsize + 1 + (1 if sharpness_aware else 0)
 
 
@@ -50,7 +52,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
     Returns the stage-2 start point, or None when stopped (the checkpoint then holds the state)."""
     cfg, obj = run.cfg, run.obj
     st = run.phase_state if run.phase == "stage1" else {"fitness": [], "since_improved": 0, "best_acc": -1.0}
-    es, recent, previous = new_es(cfg.intrinsic_dim, cfg), [], None
+    es, recent, previous = new_es(run.dim, cfg), [], None
     for fit in st["fitness"]:  # replay: rebuilds the exact CMA-ES state, no queries
         mean = es.mean.copy()
         X = es.ask()
@@ -59,7 +61,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
             es.tell(X, fit)
         recent = (recent + [np.array(X)])[-cfg.recent_generations:]
         previous = (mean, X, fit)
-    cost = generation_cost(cfg, sharpness_aware)
+    cost = generation_cost(cfg, sharpness_aware, run.dim)
     gen_seed = torch.Generator()
     stage = "cmaes"
     while True:

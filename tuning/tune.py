@@ -20,6 +20,7 @@ from .quality import beats_zero_shot
 from .runner import Run
 from .stage1_cmaes import run_stage1
 from .stage2_sparse_zo import run_stage2
+from . import sparse_setup
 from .coop import run_coop
 from .linear_probe import run_linear_probe
 from .tip_adapter import add_cache
@@ -59,26 +60,28 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
                             proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
                             precision=cfg.precision)
-    obj = Objective(learner, data, cfg.budget)
+    sparse = cfg.adapt == "sparse"
+    obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if sparse else Objective(learner, data, cfg.budget)
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint)
     state = checkpoint.load() if checkpoint is not None else None
     if state:
         run.restore(state)
 
     if run.phase == "start":  # zero-shot (w = 0): the baseline and the first candidate adapter
-        zeros = torch.zeros(cfg.intrinsic_dim, dtype=torch.float64)
+        zeros = torch.zeros(run.dim, dtype=torch.float64)
         ev = obj.evaluate(zeros)
         run.zero_shot = {"train_loss": ev.train_loss, "val_acc": ev.val_acc, "val_loss": ev.val_loss,
                          "val_balanced_acc": ev.val_balanced_acc}
         run.consider(zeros, ev)
         run.emit("zeroshot", ev)
         run.save("started", {})
+    allocation = sparse_setup.place_vision_delta(run, obj, data) if sparse else None
     if run.phase != "done" and _run_method(run) and not run.stopped:
         run.save("done", {})
     if cfg.method == "tip_adapter" or cfg.tip_cache:  # no query: reads the cached features only
         add_cache(run, _best_text_features(run, learner))
     _keep_zero_shot_unless_better(run)
-    return TuneResult(adapter=_build_adapter(run, learner, bb, data), queries_used=obj.queries,
+    return TuneResult(adapter=_build_adapter(run, learner, bb, data, allocation), queries_used=obj.queries,
                       best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
                       peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
                       zero_shot_val_acc=run.zero_shot["val_acc"],
@@ -108,7 +111,7 @@ def _run_method(run: Run) -> bool:
     if method == "coop":
         return run_coop(run)
     if method == "zosgd":
-        return run_stage2(run, torch.zeros(cfg.intrinsic_dim, dtype=torch.float64), sparse=False)
+        return run_stage2(run, torch.zeros(run.dim, dtype=torch.float64), sparse=False)
     if method == "cmaes":  # BBT-like: plain CMA-ES over the whole budget
         no_limit = cfg.budget + 1
         return run_stage1(run, sharpness_aware=False, query_cap=cfg.budget, max_generations=no_limit,
@@ -138,13 +141,16 @@ def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
     if best.get("P") is not None:
         return torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
     with torch.no_grad():
-        return learner.contexts(torch.tensor(best["w"], dtype=torch.float32)[None])[0].cpu()
+        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]  # adapt='sparse': the prompt part
+        return learner.contexts(w)[0].cpu()
 
 
 def _best_text_features(run: Run, learner: PromptLearner) -> torch.Tensor:
     """(K, D) text features of the chosen context. After a resume they are recomputed: the features of
     the chosen w were computed (and paid for) before."""
-    if run.best_features is None:
+    if run.best_features is None and run.cfg.adapt == "sparse":  # text features + the linear head
+        run.best_features = run.obj.class_embeddings(torch.tensor(run.best["w"], dtype=torch.float32)[None])[0].cpu()
+    elif run.best_features is None:
         P = _best_context(run, learner)
         run.best_features = learner.features_from_contexts(P.to(learner.device)[None])[0].cpu()
     return run.best_features
@@ -165,7 +171,7 @@ def _extras(best: dict, data, card: dict) -> dict[str, torch.Tensor]:
     return extras
 
 
-def _build_adapter(run: Run, learner: PromptLearner, bb, data) -> Adapter:
+def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict | None) -> Adapter:
     cfg, best = run.cfg, run.best
     w = torch.tensor(best["w"], dtype=torch.float32)
     P = _best_context(run, learner)
@@ -197,5 +203,7 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data) -> Adapter:
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     extras = _extras(best, data, card)
+    if allocation is not None:
+        extras.update(sparse_setup.adapter_parts(run.obj, w, card, allocation))
     card["format_version"] = format_version(extras)
     return Adapter(card, w, P, T.float().cpu(), extras)

@@ -1,0 +1,96 @@
+"""Quality of adapt='sparse' (issue 19): prompt-only SharpZO against sparse adapters on both towers
+(SharpZO, ZO-SGD, CMA-ES) at the same query budget, with a linear probe on the frozen image features
+as the reference the issue sets (backprop, not forward-only), and optional ablations.
+
+    python -m bench quality_sparse --seeds 0,1,2 [--set key=value ...] [--ablation]
+
+Settings are chosen on validation only; the test column is reported, never used to choose.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import tuning
+
+from .common import table, write
+from .quality import SUMMARY_HEAD, backbone_and_settings, measure, run_arguments, settings_record, summary_rows
+
+ROWS = {
+    "prompt sharpzo": {"method": "sharpzo", "adapt": "prompt"},
+    **{f"sparse {m}": {"method": m, "adapt": "sparse"} for m in ("sharpzo", "zosgd", "cmaes")},
+    # the same joint vector without the image-side delta: shared context + linear head only
+    **{f"prompt+head {m}": {"method": m, "adapt": "sparse", "param_budget": 0.0} for m in ("sharpzo", "zosgd", "cmaes")},
+}
+ABLATION = {  # on sparse zosgd (the method is a --set away)
+    "random groups": {"allocation": "random"},
+    "structured": {"sparse_structure": "structured"},
+    "param_budget 0.1%": {"param_budget": 0.001},
+    "param_budget 2%": {"param_budget": 0.02},
+}
+
+
+def linear_probe(data, weight_decays=(1e-4, 1e-3, 1e-2, 1e-1)) -> dict:
+    """Multinomial logistic regression on the frozen training features (L-BFGS), its weight decay chosen
+    on validation accuracy: the backprop reference of the issue."""
+    best = None
+    for wd in weight_decays:
+        W = torch.zeros(data.train.features.shape[1], len(data.class_names), requires_grad=True)
+        b = torch.zeros(len(data.class_names), requires_grad=True)
+        opt = torch.optim.LBFGS([W, b], max_iter=500, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(30 * data.train.features @ W + b, data.train.labels) + wd * W.pow(2).sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+        with torch.no_grad():
+            acc = {s: float(((30 * getattr(data, s).features @ W + b).argmax(1) == getattr(data, s).labels).float().mean())
+                   for s in ("val", "test")}
+        if best is None or acc["val"] > best["val"]:
+            best = {**acc, "queries": 0, "seconds": 0.0}
+    return best
+
+
+def main(argv=None):
+    ap = run_arguments()
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--ablation-method", default="zosgd")
+    ap.add_argument("--name", default="", help="suffix of the result file name")
+    args = ap.parse_args(argv)
+    loaded = backbone_and_settings(args, "sparse quality benchmark")
+    if loaded is None:
+        return None
+    bb, settings = loaded
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = [r for r in args.rows.split(",") if r]
+    ablation = {f"{args.ablation_method} {k}": {"method": args.ablation_method, "adapt": "sparse", **v}
+                for k, v in ABLATION.items()} if args.ablation else {}
+    t_start, runs = time.perf_counter(), {}
+    for seed in seeds:
+        data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
+        runs[("linear probe (backprop reference)", seed)] = linear_probe(data)
+        for label, over in [(r, ROWS[r]) for r in rows] + list(ablation.items()):
+            runs[(label, seed)] = measure(bb, data, {**settings, **over}, label=label, seed=seed, shots=args.shots)
+            print(label, seed, runs[(label, seed)], file=sys.stderr, flush=True)
+    body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, device {bb.device}. "
+            f"Equal budget: {settings['budget']} queries for every forward-only row (sensitivity probes included). "
+            f"{settings_record(settings)}\n\n"
+            + table(SUMMARY_HEAD, summary_rows(runs, ["linear probe (backprop reference)"] + rows, seeds)))
+    if ablation:
+        body += "\n\nAblation (adapt=sparse; compare on validation):\n\n" + table(
+            SUMMARY_HEAD, summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)
+                                       + list(ablation), seeds))
+    body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
+    return write(f"quality_sparse_{Path(args.data).name}{args.name}", "Quality: sparse adapters on both towers (issue 19)", body)
+
+
+if __name__ == "__main__":
+    main()

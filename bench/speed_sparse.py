@@ -1,0 +1,60 @@
+"""Speed of an adapt='sparse' query's image side (issue 19): the training images through the changed
+image tower, with feature reuse (cached activations entering the first tuned block) against a full
+image-tower forward, and the seeded projection's memory.
+
+    python -m bench speed_sparse [--backbone demo] [--images 96] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import tuning
+from tuning.image_reuse import CachedTower
+from tuning.param_groups import vision_blocks, vision_parameter_count
+from tuning.vision_delta import VisionDelta, encode_with_delta, overrides
+
+from .common import median_time, table, write
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backbone", default="demo")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--images", type=int, default=96)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    bb = tuning.load_backbone(args.backbone, device=args.device)
+    model = bb.model
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    px = torch.randn(args.images, 3, size, size, device=bb.device)
+    blocks = len(vision_blocks(model))
+    params = dict(model.named_parameters())
+    sync = torch.cuda.synchronize if bb.device.type == "cuda" else None
+    rows = []
+    for first in range(blocks + 1):
+        # a change in block `first` (its MLP bias) and the projection, as a placed delta would have
+        names = [f"visual.transformer.resblocks.{first}.mlp.c_fc.bias"] if first < blocks else []
+        names.append("visual.proj")
+        chosen = {n: torch.arange(params[n].numel()) for n in names}
+        delta = VisionDelta(model, chosen, 64, seed=0, scale=0.1)
+        changed = overrides(model, delta.split(delta.values(torch.randn(1, 64))[0]))
+        tower = CachedTower(model, px, first)
+        t_reuse = median_time(lambda: tower.features(changed), args.repeats, sync)
+        t_full = median_time(lambda: encode_with_delta(bb, delta.split(delta.values(torch.randn(1, 64))[0]), px),
+                             args.repeats, sync)
+        rows.append([first, blocks - first, f"{1000 * t_reuse:.1f}", f"{1000 * t_full:.1f}", f"{t_full / t_reuse:.1f}x"])
+    budget = round(0.005 * vision_parameter_count(model))
+    body = (f"Backbone `{bb.id}`, {args.images} images, device {bb.device}, median of {args.repeats}. One query's "
+            f"image side: the training images through the image tower with the change applied.\n\n"
+            + table(["first tuned block", "blocks run", "with reuse (ms)", "full forward (ms)", "saving"], rows)
+            + f"\n\nSeeded projection A_v at param_budget 0.5% ({budget:,} parameters) and vision_dim 64: "
+              f"{budget * 64 * 4 / 2**20:.1f} MiB if held whole (held whole up to 64 MiB, else generated in chunks "
+              f"of 65,536 rows: {min(budget, 65536) * 64 * 4 / 2**20:.1f} MiB at a time).")
+    return write(f"speed_sparse_{bb.device.type}", "Speed: an adapt='sparse' query's image side (issue 19)", body)
+
+
+if __name__ == "__main__":
+    main()
