@@ -8,13 +8,9 @@ Settings are chosen on validation only; the test column is reported, never used 
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
 
 import tuning
 
@@ -27,35 +23,13 @@ ROWS = {
     # the same joint vector without the image-side delta: shared context + linear head only
     **{f"prompt+head {m}": {"method": m, "adapt": "sparse", "param_budget": 0.0} for m in ("sharpzo", "zosgd", "cmaes")},
 }
+PROBE = "linear probe (method linear_probe; the reference)"
 ABLATION = {  # on sparse zosgd (the method is a --set away)
     "random groups": {"allocation": "random"},
     "structured": {"sparse_structure": "structured"},
     "param_budget 0.1%": {"param_budget": 0.001},
     "param_budget 2%": {"param_budget": 0.02},
 }
-
-
-def linear_probe(data, weight_decays=(1e-4, 1e-3, 1e-2, 1e-1)) -> dict:
-    """Multinomial logistic regression on the frozen training features (L-BFGS), its weight decay chosen
-    on validation accuracy: the backprop reference of the issue."""
-    best = None
-    for wd in weight_decays:
-        W = torch.zeros(data.train.features.shape[1], len(data.class_names), requires_grad=True)
-        b = torch.zeros(len(data.class_names), requires_grad=True)
-        opt = torch.optim.LBFGS([W, b], max_iter=500, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = F.cross_entropy(30 * data.train.features @ W + b, data.train.labels) + wd * W.pow(2).sum()
-            loss.backward()
-            return loss
-        opt.step(closure)
-        with torch.no_grad():
-            acc = {s: float(((30 * getattr(data, s).features @ W + b).argmax(1) == getattr(data, s).labels).float().mean())
-                   for s in ("val", "test")}
-        if best is None or acc["val"] > best["val"]:
-            best = {**acc, "queries": 0, "seconds": 0.0}
-    return best
 
 
 def main(argv=None):
@@ -76,14 +50,15 @@ def main(argv=None):
     t_start, runs = time.perf_counter(), {}
     for seed in seeds:
         data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
-        runs[("linear probe (backprop reference)", seed)] = linear_probe(data)
+        runs[(PROBE, seed)] = measure(bb, data, {**settings, "method": "linear_probe"}, label=PROBE, seed=seed,
+                                      shots=args.shots)
         for label, over in [(r, ROWS[r]) for r in rows] + list(ablation.items()):
             runs[(label, seed)] = measure(bb, data, {**settings, **over}, label=label, seed=seed, shots=args.shots)
             print(label, seed, runs[(label, seed)], file=sys.stderr, flush=True)
     body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, device {bb.device}. "
             f"Equal budget: {settings['budget']} queries for every forward-only row (sensitivity probes included). "
             f"{settings_record(settings)}\n\n"
-            + table(SUMMARY_HEAD, summary_rows(runs, ["linear probe (backprop reference)"] + rows, seeds)))
+            + table(SUMMARY_HEAD, summary_rows(runs, [PROBE] + rows, seeds)))
     if ablation:
         body += "\n\nAblation (adapt=sparse; compare on validation):\n\n" + table(
             SUMMARY_HEAD, summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)

@@ -30,16 +30,8 @@ def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_p
     assert '"mask_scores": "history"' in text  # the full configuration is on record
 
 
-def test_claims_benchmark_measures_variance_and_kerzoo_without_the_held_out_splits(bench_run, tmp_path, monkeypatch):
+def test_claims_benchmark_measures_variance_and_kerzoo_without_the_test_split(bench_run, tmp_path, no_test_split):
     from bench import claims
-    load = tuning.load_image_folder
-
-    def training_only(*args, **kwargs):
-        data = load(*args, **kwargs)
-        data.test = Untouchable()
-        return data
-
-    monkeypatch.setattr(tuning, "load_image_folder", training_only)
     claims.main([*bench_run, "--draws", "3", "--set", "stage1_generations=2"])
     text = (tmp_path / "results" / "claims_tiny-causal_data.md").read_text()
     for row in ("| after sharpness-aware CMA-ES |", "| after plain CMA-ES (same queries) |", "| 0.3 |",
@@ -52,13 +44,15 @@ class Untouchable:
     """Stands in for the test split: any use of it fails the test."""
 
     def __getattr__(self, name):
-        raise AssertionError(f"the sweep read the test split ({name})")
+        raise AssertionError(f"the benchmark read the test split ({name})")
 
     def __len__(self):
-        raise AssertionError("the sweep read the test split (len)")
+        raise AssertionError("the benchmark read the test split (len)")
 
 
-def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeypatch):
+@pytest.fixture
+def no_test_split(monkeypatch):
+    """Every dataset the benchmark loads has an Untouchable test split."""
     load = tuning.load_image_folder
 
     def without_test_split(*args, **kwargs):
@@ -67,6 +61,9 @@ def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, monkeyp
         return data
 
     monkeypatch.setattr(tuning, "load_image_folder", without_test_split)
+
+
+def test_sweep_compares_variants_on_validation_only(bench_run, tmp_path, no_test_split):
     sweep.main([*bench_run, "--name", "check", "--variant", "method=zosgd",
                 "--variant", "stage1_grad=cge", "mask_scores=cge"])
     text = (tmp_path / "results" / "sweep_check.md").read_text()
@@ -97,3 +94,11 @@ def test_gpu_check_runs_its_every_part_on_the_cpu_in_smoke_mode(tmp_path, monkey
                  "## Quality at equal query budgets"):
         assert part in text, part
     assert "| sharpzo | 1 |" in text or "Skipped: the dataset folder" in text
+
+
+def test_sparse_quality_benchmark_writes_the_probe_reference_and_its_rows(bench_run, tmp_path):
+    from bench import quality_sparse
+    quality_sparse.main([*bench_run, "--rows", "prompt sharpzo,prompt+head cmaes"])
+    text = (tmp_path / "results" / "quality_sparse_data.md").read_text()
+    for row in ("| linear probe (method linear_probe; the reference) |", "| prompt sharpzo |", "| prompt+head cmaes |"):
+        assert row in text
