@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 import torch
 
+from . import demo_backbone
 from .errors import BackboneError
 
-DEFAULT_BACKBONE = "demo"
+DEFAULT_BACKBONE = demo_backbone.BACKBONE_ID
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,6 @@ def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.de
         return _CACHE[key]
 
 
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -117,7 +113,6 @@ def file_sha256(path: str | os.PathLike) -> str:
 def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
     if backbone_id in _REGISTRY:
         loaded = _REGISTRY[backbone_id].loader(device)
-        # read the entry again: loading "demo" lets its module register its own label
         return _finish(loaded, backbone_id, device, _REGISTRY[backbone_id].info)
     if "@" in backbone_id:
         arch, path = backbone_id.split("@", 1)
@@ -227,22 +222,10 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
 
 
 def _load_demo(device: torch.device):
-    """The demo backbone lives in tuning/demo_backbone (built by its own module). It may register
-    itself under "demo" when imported; otherwise it offers create_demo_model(device)."""
-    try:
-        import importlib
-        module = importlib.import_module("tuning.demo_backbone")
-    except ImportError as exc:
-        raise BackboneError("The demo backbone is not available in this installation (tuning.demo_backbone "
-                            f"could not be imported: {exc}). Pick another backbone.") from exc
-    entry = _REGISTRY.get("demo")
-    if entry is not None and entry.loader is not _load_demo:
-        return entry.loader(device)
-    if hasattr(module, "create_demo_model"):
-        return module.create_demo_model(device)
-    raise BackboneError("tuning.demo_backbone offers no create_demo_model(); the demo backbone is not built yet.")
+    """The project's own backbone (tuning/demo_backbone): built on the CPU, then moved to `device`."""
+    model, preprocess, tokenizer, sha = demo_backbone.create_demo_model(device="cpu")
+    return model.to(device), preprocess, tokenizer, sha
 
 
-register_backbone("demo", _load_demo, label="Demo CLIP (MiniLM text tower, small ViT)",
-                  description="The project's own small CLIP: pretrained MiniLM text tower, ViT image tower "
-                              "trained by the project. Embedded default; runs on a CPU.", is_demo=True)
+register_backbone(demo_backbone.BACKBONE_ID, _load_demo, label=demo_backbone.LABEL,
+                  description=demo_backbone.DESCRIPTION, is_demo=True)

@@ -1,7 +1,7 @@
 """The procedural corpus: deterministic from its seed, varied captions, captions true of their image."""
 import numpy as np
 
-from tuning.demo_backbone import corpus
+from tools.demo_backbone import corpus
 
 
 def test_same_seed_same_samples():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tuning.demo_backbone import corpus, model as dm, zeroshot
+from tools.demo_backbone import corpus, zeroshot
+from tuning.demo_backbone import model as dm
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_text_tower_is_the_packaged_minilm_and_frozen(demo):
 
 
 def test_cached_text_embeddings_equal_the_text_forward(demo):
-    from tuning.demo_backbone.train import pooled_text
+    from tools.demo_backbone.train import pooled_text
 
     model, _, tokenizer, _ = demo
     texts = ["crazing on hot-rolled steel", "a photo of nominal fabric", "two red circles"]

@@ -7,7 +7,6 @@ MiniLM weights always come from the package, so they are never duplicated or alt
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 from pathlib import Path
@@ -141,7 +140,7 @@ def create_demo_model(device="cpu", checkpoint_path=None):
     if not checkpoint_path.is_file():
         raise FileNotFoundError(
             f"demo backbone checkpoint not found: {checkpoint_path} "
-            "(build it with `python -m tuning.demo_backbone build`)"
+            "(build it with `python -m tools.demo_backbone build`)"
         )
     model, preprocess, tokenizer = build_model(device="cpu")
     load_trained(model, checkpoint_path)
@@ -150,6 +149,3 @@ def create_demo_model(device="cpu", checkpoint_path=None):
     model.to(device).eval()
     return model, preprocess, tokenizer, sha256_file(checkpoint_path)
 
-
-def copy_config() -> dict:
-    return copy.deepcopy(model_config())

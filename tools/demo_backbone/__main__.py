@@ -1,8 +1,8 @@
 """Command line of the demo backbone.
 
-    python -m tuning.demo_backbone build [--minutes 40] [--out weights/demo_vit.safetensors]
-    python -m tuning.demo_backbone evaluate [--data DIR ...] [--split all|test|choice] [--descriptions]
-    python -m tuning.demo_backbone demo-dataset --out DIR [--zip FILE] [--per-class 60]
+    python -m tools.demo_backbone build [--minutes 40] [--out weights/demo_vit.safetensors]
+    python -m tools.demo_backbone evaluate [--data DIR ...] [--split all|test|choice] [--descriptions]
+    python -m tools.demo_backbone demo-dataset --out DIR [--zip FILE] [--per-class 60]
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def _choice_monitor(neu_root: Path | None):
     import torch
     from PIL import Image
 
-    from . import demo_data, zeroshot
+    from tuning.demo_backbone import demo_data
+
+    from . import zeroshot
 
     sets = {}
     if neu_root and neu_root.is_dir():
@@ -42,7 +44,7 @@ def _choice_monitor(neu_root: Path | None):
     def monitor(model):
         import open_clip
 
-        from .model import MODEL_NAME
+        from tuning.demo_backbone.model import MODEL_NAME
 
         if not cache:
             pre = open_clip.image_transform(model.visual.image_size, is_train=False)
@@ -62,7 +64,7 @@ def _choice_monitor(neu_root: Path | None):
 
 
 def cmd_build(args):
-    from .model import CARD_PATH, CHECKPOINT_PATH
+    from tuning.demo_backbone.model import CARD_PATH, CHECKPOINT_PATH
     from .train import TrainSettings, train
 
     s = TrainSettings(seed=args.seed, corpus_size=args.corpus_size, minutes=args.minutes,
@@ -77,8 +79,10 @@ def cmd_build(args):
 def cmd_evaluate(args):
     import torch
 
-    from . import demo_data, zeroshot
-    from .model import create_demo_model
+    from tuning.demo_backbone import demo_data
+
+    from . import zeroshot
+    from tuning.demo_backbone.model import create_demo_model
 
     torch.set_num_threads(args.threads)
     model, preprocess, tokenizer, sha = create_demo_model(checkpoint_path=args.checkpoint)
@@ -104,7 +108,7 @@ def cmd_evaluate(args):
 
 
 def cmd_demo_dataset(args):
-    from .demo_data import write_demo_dataset
+    from tuning.demo_backbone.demo_data import write_demo_dataset
 
     folder, zip_path = write_demo_dataset(args.out, per_class=args.per_class, seed=args.seed, zip_path=args.zip)
     print(f"wrote {folder} and {zip_path}")
@@ -112,7 +116,7 @@ def cmd_demo_dataset(args):
 
 def main(argv=None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    p = argparse.ArgumentParser(prog="python -m tuning.demo_backbone")
+    p = argparse.ArgumentParser(prog="python -m tools.demo_backbone")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="generate the corpus and train the demo image tower (resumable)")

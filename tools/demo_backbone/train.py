@@ -21,10 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import corpus as corpus_mod
-from .model import (
+from tuning.demo_backbone.model import (
     CARD_PATH, CHECKPOINT_PATH, MODEL_NAME, build_model, model_config, sha256_file, trained_state_dict,
 )
+
+from . import corpus as corpus_mod
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
