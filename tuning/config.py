@@ -2,7 +2,7 @@
 
 Defaults follow DESIGN.md section 4 scaled down for small datasets and small backbones on a CPU
 (the paper's values are quoted in each help text). `from_dict` validates everything and raises a
-ValueError whose message a person can act on.
+ConfigError (a ValueError) naming the setting, with a message a person can act on.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ConfigError
 
 METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "linear_probe", "tip_adapter", "zeroshot")
 # Methods that read the cached image features only: one query (the zero-shot evaluation), whatever the budget.
@@ -170,7 +172,8 @@ class TuneConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - set(known))
         if unknown:
-            raise ValueError(f"Unknown setting(s): {', '.join(unknown)}. Known settings: {', '.join(known)}.")
+            raise ConfigError(None, f"Unknown setting(s): {', '.join(unknown)}. "
+                                    f"Known settings: {', '.join(known)}.")
         values = {}
         for name, value in d.items():
             values[name] = _coerce(known[name], value)
@@ -193,12 +196,14 @@ class TuneConfig:
         for f in dataclasses.fields(self):
             _coerce(f, getattr(self, f.name))
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise ValueError(f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
+            raise ConfigError("device",
+                              f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
         if self.adapt == "sparse" and (self.method in ("coop", "linear_probe", "tip_adapter") or self.tip_cache):
-            raise ValueError(f"adapt='sparse' is for the forward-only methods (sharpzo, cmaes, zosgd, zeroshot); "
-                             f"use adapt='prompt' with {'tip_cache' if self.tip_cache else 'method ' + repr(self.method)}.")
+            instead = "tip_cache" if self.tip_cache else f"method {self.method!r}"
+            raise ConfigError("adapt", "adapt='sparse' is for the forward-only methods (sharpzo, cmaes, zosgd, "
+                                       f"zeroshot); use adapt='prompt' with {instead}.")
         if not self.ctx_init.strip():
-            raise ValueError("Setting 'ctx_init' must contain at least one word.")
+            raise ConfigError("ctx_init", "Setting 'ctx_init' must contain at least one word.")
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -256,15 +261,15 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ValueError(f"Setting '{name}' must be a {kind.__name__}, got {value!r}.")
+        raise ConfigError(name, f"Setting '{name}' must be a {kind.__name__}, got {value!r}.")
     meta = f.metadata
     if "choices" in meta and value not in meta["choices"]:
-        raise ValueError(f"Setting '{name}' must be one of {', '.join(meta['choices'])}; got {value!r}.")
+        raise ConfigError(name, f"Setting '{name}' must be one of {', '.join(meta['choices'])}; got {value!r}.")
     if kind in (int, float):
         if value != value:  # NaN
-            raise ValueError(f"Setting '{name}' must be a number, got NaN.")
+            raise ConfigError(name, f"Setting '{name}' must be a number, got NaN.")
         if "min" in meta and value < meta["min"]:
-            raise ValueError(f"Setting '{name}' must be at least {meta['min']}, got {value!r}.")
+            raise ConfigError(name, f"Setting '{name}' must be at least {meta['min']}, got {value!r}.")
         if "max" in meta and value > meta["max"]:
-            raise ValueError(f"Setting '{name}' must be at most {meta['max']}, got {value!r}.")
+            raise ConfigError(name, f"Setting '{name}' must be at most {meta['max']}, got {value!r}.")
     return value

@@ -1,8 +1,18 @@
 """Exceptions whose messages are meant to be shown to a factory engineer as they are."""
+from __future__ import annotations
 
 
 class TuningError(Exception):
     """Base class of every error `tuning` raises on purpose."""
+
+
+class ConfigError(TuningError, ValueError):
+    """A tuning setting is unknown, of the wrong type, out of range or does not fit with another one.
+    `field` names the setting to point at (None when the problem is not one setting's)."""
+
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 class BackboneError(TuningError):

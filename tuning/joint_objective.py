@@ -62,10 +62,9 @@ class JointSpace:
 
 
 class JointObjective(Objective):
-    def __init__(self, learner, data, budget: int, space: JointSpace, *, delta=None, towers=None,
-                 queries_used: int = 0):
+    def __init__(self, learner, data, budget: int, space: JointSpace, *, delta=None, towers=None):
         """delta: a VisionDelta (None when no image parameter is tuned); towers: (train, val) CachedTower."""
-        super().__init__(learner, data, budget, queries_used)
+        super().__init__(learner, data, budget)
         self.space = space
         self.delta = delta
         self.towers = towers

@@ -26,7 +26,7 @@ class Evaluated:
 
 
 class Objective:
-    def __init__(self, learner, data, budget: int, queries_used: int = 0):
+    def __init__(self, learner, data, budget: int):
         self.learner = learner
         dev = learner.device
         self.train_z = data.train.features.to(dev, torch.float32)
@@ -34,7 +34,7 @@ class Objective:
         self.val_z = data.val.features.to(dev, torch.float32)
         self.val_y = data.val.labels.to(dev, torch.long)
         self.budget = int(budget)
-        self.queries = int(queries_used)
+        self.queries = 0
         self.scale = learner.logit_scale
 
     @property

@@ -14,18 +14,20 @@ def test_every_field_has_help_and_round_trips():
     assert tuning.TuneConfig.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ({"colour": 1}, "Unknown setting"),
-    ({"method": "sgd"}, "must be one of"),
-    ({"budget": 0}, "at least 1"),
-    ({"budget": "many"}, "must be a int"),
-    ({"sparsity": 1.5}, "at most"),
-    ({"lr": float("nan")}, "NaN"),
-    ({"device": "tpu"}, "device"),
+@pytest.mark.parametrize("bad,field,msg", [
+    ({"colour": 1}, None, "Unknown setting"),
+    ({"method": "sgd"}, "method", "must be one of"),
+    ({"budget": 0}, "budget", "at least 1"),
+    ({"budget": "many"}, "budget", "must be a int"),
+    ({"sparsity": 1.5}, "sparsity", "at most"),
+    ({"lr": float("nan")}, "lr", "NaN"),
+    ({"device": "tpu"}, "device", "device"),
+    ({"method": "coop", "adapt": "sparse"}, "adapt", "forward-only methods"),
 ])
-def test_bad_settings_raise_plain_value_errors(bad, msg):
-    with pytest.raises(ValueError, match=msg):
+def test_bad_settings_raise_plain_errors_that_name_the_setting(bad, field, msg):
+    with pytest.raises(tuning.ConfigError, match=msg) as raised:
         tuning.TuneConfig.from_dict(bad)
+    assert raised.value.field == field and isinstance(raised.value, ValueError)
 
 
 def test_image_folder_split_and_cache(causal_backbone, tmp_path):

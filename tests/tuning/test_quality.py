@@ -3,7 +3,7 @@ recommendation (tuning/quality.py), and the tuner choosing on balanced validatio
 import pytest
 
 import tuning
-from tuning.data import split_sizes
+from tuning.splits import split_sizes
 from tuning.quality import balanced_accuracy_interval
 from tiny_run import tiny_config
 

@@ -6,9 +6,7 @@ from django.db.models import Count, Max, Prefetch, QuerySet
 
 from webapp.accounts.access import get_for_user, visible
 from webapp.datasets.models import Dataset, DatasetVersion
-
-# A class must keep 1 image for validation and 1 for the final test on top of its training shots.
-HELD_OUT_PER_CLASS = 2
+from webapp.integrations.tuning import HELD_OUT_PER_CLASS, min_images_per_class
 
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
@@ -62,7 +60,7 @@ def dataset_version_check_shots(version: DatasetVersion, shots: int) -> str | No
         return f"Dataset {version} is not ready (it is {version.get_status_display().lower()}); choose a ready version."
     if shots < 1:
         return "Choose at least 1 shot (training image) per class."
-    need = shots + HELD_OUT_PER_CLASS
+    need = min_images_per_class(shots)
     short = {label: n for label, n in sorted(version.class_counts.items()) if n < need}
     if not short:
         return None

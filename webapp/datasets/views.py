@@ -9,13 +9,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
-from webapp.jobs.quality import default_shots, split_sizes
 from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
 from webapp.datasets.models import Dataset
 from webapp.datasets.thumbnails import thumbnail_response
 from webapp.datasets.uploads import UploadLimitHandler
+from webapp.integrations.tuning import split_sizes
+from webapp.jobs.quality import default_shots
 
 READ_ONLY = "Your role is read-only: ask an engineer to do this."
 

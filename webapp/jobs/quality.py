@@ -88,13 +88,6 @@ def job_quality(job) -> JobQuality | None:
     return evaluation_quality(job.evaluation) if job.is_finished else None
 
 
-def split_sizes(images: int, shots: int) -> tuple[int, int, int]:
-    """(train, validation, test) images a class gives a job at `shots` shots (tuning.data's rule)."""
-    from tuning.data import split_sizes as rule
-
-    return rule(images, shots)
-
-
 def default_shots() -> int:
     from tuning import TuneConfig
 

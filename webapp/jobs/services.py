@@ -8,7 +8,6 @@ longer write anything to the row, and a second delivery of a Celery message find
 from __future__ import annotations
 
 import logging
-import re
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,10 +48,8 @@ def tune_config_from(values: dict):
 
     try:
         cfg = tuning.TuneConfig.from_dict(values)
-    except ValueError as exc:
-        message = str(exc)
-        match = re.search(r"Setting '(\w+)'", message)
-        raise ValidationError({match.group(1) if match else "__all__": message}) from exc
+    except tuning.ConfigError as exc:
+        raise ValidationError({exc.field or "__all__": str(exc)}) from exc
     # A smaller budget would only return the zero-shot adapter after a worker's start-up.
     minimum = minimum_budget(cfg)
     if cfg.budget < minimum:

@@ -1,0 +1,1 @@
+"""Where the web app meets libraries it does not own."""
