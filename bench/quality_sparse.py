@@ -8,7 +8,6 @@ Settings are chosen on validation only; the test column is reported, never used 
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -54,7 +53,6 @@ def main(argv=None):
                                       shots=args.shots)
         for label, over in [(r, ROWS[r]) for r in rows] + list(ablation.items()):
             runs[(label, seed)] = measure(bb, data, {**settings, **over}, label=label, seed=seed, shots=args.shots)
-            print(label, seed, runs[(label, seed)], file=sys.stderr, flush=True)
     body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, device {bb.device}. "
             f"Equal budget: {settings['budget']} queries for every forward-only row (sensitivity probes included). "
             f"{settings_record(settings)}\n\n"

@@ -21,14 +21,28 @@ import torch
 from . import estimators
 
 
-def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str) -> torch.Tensor:
-    """Keep (1 - sparsity) of the coordinates by score w^2 * zscore(|G|); ties (every score is 0 at
-    w = 0) are broken by |G|, so the mask still follows the gradient instead of the index order."""
-    a = G.abs().double()
+def mask_scores(w: torch.Tensor, G: torch.Tensor, kind: str) -> torch.Tensor:
+    """How salient each coordinate is. 'signed_z': w^2 * zscore(|G|), the paper's rule: below-average |G|
+    gives a negative z, so there a larger |w| scores lower. 'abs_z': w^2 * |zscore(|G|)|. 'rank': the
+    rank of |w| plus the rank of |G| (large on both counts is salient; no scale mixes the two)."""
+    a, w = G.abs().double(), w.double()
+    if kind == "rank":
+        return (_rank(w.abs()) + _rank(a)).double()
     z = (a - a.mean()) / (a.std() + 1e-12)
-    score = w.double() ** 2 * z
+    return w ** 2 * (z.abs() if kind == "abs_z" else z)
+
+
+def _rank(x: torch.Tensor) -> torch.Tensor:
+    """Rank of each value among x, equal values sharing the lowest rank (so ties carry no index order)."""
+    return torch.searchsorted(x.sort().values, x)
+
+
+def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str,
+                   score: str = "signed_z") -> torch.Tensor:
+    """Keep (1 - sparsity) of the coordinates by `mask_scores`; ties (every w^2 score is 0 at w = 0)
+    are broken by |G|, so the mask still follows the gradient instead of the index order."""
     keep = max(1, round((1.0 - sparsity) * w.numel()))
-    order = np.lexsort((a.numpy(), score.numpy()))  # ascending by score, then by |G|
+    order = np.lexsort((G.abs().double().numpy(), mask_scores(w, G, score).numpy()))  # by score, then |G|
     chosen = order[-keep:] if rule == "salient" else order[:keep]
     mask = torch.zeros_like(w, dtype=torch.float64)
     mask[torch.from_numpy(chosen.copy())] = 1.0
@@ -77,7 +91,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
             else:
                 G, _ = estimators.cge(obj.losses, w, cfg.mu_cge)
             scores_from = G
-            mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule)
+            mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule, cfg.mask_score)
             shift = cfg.rho * G / G.norm() if G.norm() > 0 else torch.zeros_like(G)
             l_w, l_shift = obj.losses(torch.stack([w, w + shift])).tolist()
             st["sharpness"] = l_shift - l_w
