@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry, load_demo_backbone
+from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
 from .errors import BackboneError
-
-DEFAULT_BACKBONE = "demo"
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    id: str
-    label: str
-    description: str
-    is_demo: bool = False
-
 
 @dataclass
 class Backbone:
@@ -46,15 +36,9 @@ class Backbone:
     autocast_dtype: torch.dtype | None = None
 
 
-@dataclass
-class _Entry:
-    info: BackboneInfo
-    loader: Callable[[torch.device], Any]
-
-
-_REGISTRY: dict[str, _Entry] = {}
-_CACHE: dict[tuple[str, str], Backbone] = {}
-_LOCK = threading.RLock()
+# (entry, backbone): a cached model counts only while its id is still registered with that entry
+_CACHE: dict[tuple[str, str], tuple[Entry | None, Backbone]] = {}
+_LOCK = LOCK
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -74,29 +58,14 @@ def fast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def register_backbone(id: str, loader: Callable[[torch.device], Any], *, label: str | None = None,
-                      description: str = "", is_demo: bool = False) -> None:
-    """Register a backbone id. `loader(device)` returns a Backbone, or a tuple
-    (model, preprocess, tokenizer, checkpoint_sha256). It is called lazily, once per process and device."""
-    if ":" in id or "@" in id:
-        raise ValueError("Registered backbone ids may not contain ':' or '@' (those select open_clip loading).")
-    with _LOCK:
-        _REGISTRY[id] = _Entry(BackboneInfo(id, label or id, description, is_demo), loader)
-        for key in [k for k in _CACHE if k[0] == id]:
-            del _CACHE[key]
-
-
-def list_backbones() -> list[BackboneInfo]:
-    return [e.info for e in _REGISTRY.values()]
-
-
 def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.device = "auto") -> Backbone:
     dev = resolve_device(device)
     key = (backbone_id, str(dev))
     with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = _load_uncached(backbone_id, dev)
-        return _CACHE[key]
+        if key not in _CACHE or _CACHE[key][0] is not REGISTRY.get(backbone_id):
+            backbone = _load_uncached(backbone_id, dev)
+            _CACHE[key] = (REGISTRY.get(backbone_id), backbone)  # after loading: "demo" registers itself then
+        return _CACHE[key][1]
 
 
 def clear_cache() -> None:
@@ -115,10 +84,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------------------- loading
 
 def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
-    if backbone_id in _REGISTRY:
-        loaded = _REGISTRY[backbone_id].loader(device)
+    if backbone_id in REGISTRY:
+        loaded = REGISTRY[backbone_id].loader(device)
         # read the entry again: loading "demo" lets its module register its own label
-        return _finish(loaded, backbone_id, device, _REGISTRY[backbone_id].info)
+        return _finish(loaded, backbone_id, device, REGISTRY[backbone_id].info)
     if "@" in backbone_id:
         arch, path = backbone_id.split("@", 1)
         return _finish(_load_local_checkpoint(arch, path, device), backbone_id, device,
@@ -127,7 +96,7 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
         arch, tag = backbone_id.split(":", 1)
         return _finish(_load_pretrained_tag(arch, tag, device), backbone_id, device,
                        BackboneInfo(backbone_id, f"{arch} ({tag})", f"open_clip {arch}, pretrained {tag}"))
-    known = ", ".join(sorted(_REGISTRY)) or "none"
+    known = ", ".join(sorted(REGISTRY)) or "none"
     raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
                         "'<arch>:<pretrained_tag>' or '<arch>@/path/to/checkpoint.pt'.")
 
@@ -226,7 +195,7 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
     return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(weights)
 
 
-def _load_demo(device: torch.device):
+def load_demo(device: torch.device):
     """The demo backbone lives in tuning/demo_backbone (built by its own module). It may register
     itself under "demo" when imported; otherwise it offers create_demo_model(device)."""
     try:
@@ -235,14 +204,10 @@ def _load_demo(device: torch.device):
     except ImportError as exc:
         raise BackboneError("The demo backbone is not available in this installation (tuning.demo_backbone "
                             f"could not be imported: {exc}). Pick another backbone.") from exc
-    entry = _REGISTRY.get("demo")
-    if entry is not None and entry.loader is not _load_demo:
+    entry = REGISTRY.get("demo")
+    if entry is not None and entry.loader is not load_demo_backbone:
         return entry.loader(device)
     if hasattr(module, "create_demo_model"):
         return module.create_demo_model(device)
     raise BackboneError("tuning.demo_backbone offers no create_demo_model(); the demo backbone is not built yet.")
 
-
-register_backbone("demo", _load_demo, label="Demo CLIP (MiniLM text tower, small ViT)",
-                  description="The project's own small CLIP: pretrained MiniLM text tower, ViT image tower "
-                              "trained by the project. Embedded default; runs on a CPU.", is_demo=True)

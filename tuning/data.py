@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .checkpoint import atomic_write_bytes
 from .errors import DataError
+from .splits import split_sizes
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -45,16 +46,6 @@ class FewShotData:
     shots: int | None = None
     seed: int | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of damaged images left out
-
-
-def split_sizes(images: int, shots: int) -> tuple[int, int, int]:
-    """(train, validation, test) images a class with `images` images gives at `shots` shots:
-    stratified, so every class keeps at least one validation and one test image. (0, 0, 0) when the
-    class has too few images (shots + 2 are needed)."""
-    if shots < 1 or images < shots + 2:
-        return 0, 0, 0
-    n_val = max(1, min(shots, (images - shots) // 2))
-    return shots, n_val, images - shots - n_val
 
 
 def list_image_folder(root: str | Path) -> tuple[list[str], list[list[Path]]]:

@@ -90,7 +90,7 @@ def job_quality(job) -> JobQuality | None:
 
 def split_sizes(images: int, shots: int) -> tuple[int, int, int]:
     """(train, validation, test) images a class gives a job at `shots` shots (tuning.data's rule)."""
-    from tuning.data import split_sizes as rule
+    from tuning.splits import split_sizes as rule
 
     return rule(images, shots)
 
