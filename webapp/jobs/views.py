@@ -8,15 +8,16 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queue_outlook import job_queue_others_ahead
-from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
+from webapp.jobs.selectors import (POINT_COLUMNS, job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
                                    job_status_text, job_worker_silent, tuning_queue, user_can_write,
                                    writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
@@ -87,7 +88,15 @@ def job_metrics_view(request, pk: int):
     after = whole_number(request.GET.get("after", "0"))
     if after is None:
         return JsonResponse({"error": "'after' must be a whole number (the last seq already drawn)."}, status=400)
-    return JsonResponse(job_live_payload(job, after=after))
+    # The page's first load (after=0) of a long job is downsampled; full=1, the CSV and the API give every point.
+    return JsonResponse(job_live_payload(job, after=after, shaped=request.GET.get("full") != "1"))
+
+
+@require_GET
+def job_metrics_csv_view(request, pk: int):
+    job = job_get(user=request.user, pk=pk)
+    rows = MetricPoint.objects.filter(job=job).order_by("seq").values_list(*POINT_COLUMNS).iterator(chunk_size=2000)
+    return csv_download(POINT_COLUMNS, rows, filename=f"job-{job.pk}-curves.csv")
 
 
 @require_POST
