@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,6 +51,22 @@ def job_queue_position(job: Job) -> int | None:
     return ahead.count() + 1
 
 
+def queue_places(jobs: list[Job]) -> dict[int, tuple[int, int]]:
+    """(job_queue_position, job_queue_others_ahead) of every queued job of a list, from one read of the
+    whole queue (ordered as job_queue_position counts) instead of two counts per job."""
+    wanted = {job.pk for job in jobs if job.status == Job.Status.QUEUED}
+    if not wanted:
+        return {}
+    places, seen_per_workspace = {}, {}
+    queue = Job.objects.filter(status=Job.Status.QUEUED).order_by("queued_at", "pk").values_list("pk", "workspace_id")
+    for index, (pk, workspace_id) in enumerate(queue):
+        same = seen_per_workspace.get(workspace_id, 0)
+        if pk in wanted:
+            places[pk] = (index + 1, index - same)
+        seen_per_workspace[workspace_id] = same + 1
+    return places
+
+
 def job_worker_silent(job: Job, now=None) -> bool:
     """A running job whose worker has not been heard from for longer than the stale limit: the page
     says so instead of showing it as running (the reaper will requeue it shortly)."""
@@ -80,6 +97,26 @@ def job_eta_seconds(job: Job) -> float | None:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
                   [:ETA_WINDOW_POINTS + 1])
+    return _eta_from(job, recent)
+
+
+def job_etas(jobs: list[Job]) -> dict[int, float | None]:
+    """job_eta_seconds for every running job of a list, in one query (the latest points of each job)."""
+    running = [job for job in jobs if job.status == Job.Status.RUNNING]
+    if not running:
+        return {}
+    latest = (MetricPoint.objects.filter(job__in=running)
+              .annotate(rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("seq").desc()))
+              .filter(rank__lte=ETA_WINDOW_POINTS + 1).order_by("job_id", "-seq")
+              .values_list("job_id", "queries", "elapsed_s"))
+    recent: dict[int, list[tuple[int, float]]] = {}
+    for job_id, queries, elapsed in latest:
+        recent.setdefault(job_id, []).append((queries, elapsed))
+    return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
+
+
+def _eta_from(job: Job, recent: list[tuple[int, float]]) -> float | None:
+    """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
     if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
         return None
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
