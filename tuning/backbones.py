@@ -38,7 +38,6 @@ class Backbone:
 
 # (entry, backbone): a cached model counts only while its id is still registered with that entry
 _CACHE: dict[tuple[str, str], tuple[Entry | None, Backbone]] = {}
-_LOCK = LOCK
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -61,7 +60,7 @@ def fast_dtype(device: torch.device) -> torch.dtype | None:
 def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.device = "auto") -> Backbone:
     dev = resolve_device(device)
     key = (backbone_id, str(dev))
-    with _LOCK:
+    with LOCK:
         if key not in _CACHE or _CACHE[key][0] is not REGISTRY.get(backbone_id):
             backbone = _load_uncached(backbone_id, dev)
             _CACHE[key] = (REGISTRY.get(backbone_id), backbone)  # after loading: "demo" registers itself then
@@ -69,7 +68,7 @@ def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.de
 
 
 def clear_cache() -> None:
-    with _LOCK:
+    with LOCK:
         _CACHE.clear()
 
 
