@@ -269,35 +269,39 @@ def browser_round(base: str, job_id: int) -> dict:
 
 # -------------------------------------------------------------------------------------- metrics.json
 
-def poll_latencies(base: str, url: str, clients: int, rounds: int) -> tuple[list[float], int]:
-    """`clients` sessions fetch `url` at the same moment, `rounds` times; seconds per request, bytes."""
-    sessions = [logged_in_session(base) for _ in range(clients)]
-    barrier = threading.Barrier(clients)
+def poll_latencies(sessions: list[requests.Session], url: str, rounds: int) -> tuple[list[float], int]:
+    """The sessions fetch `url` at the same moment, `rounds` times; seconds per request, largest body."""
+    barrier = threading.Barrier(len(sessions), timeout=300)
     sizes = []
 
     def one(session) -> list[float]:
         seconds = []
-        for _ in range(rounds):
-            barrier.wait()
-            start = time.perf_counter()
-            response = session.get(url)
-            response.raise_for_status()
-            seconds.append(time.perf_counter() - start)
-            sizes.append(len(response.content))
+        try:
+            for _ in range(rounds):
+                barrier.wait()
+                start = time.perf_counter()
+                response = session.get(url, timeout=120)
+                response.raise_for_status()
+                seconds.append(time.perf_counter() - start)
+                sizes.append(len(response.content))
+        except Exception:
+            barrier.abort()  # the others stop waiting for this client, and the run fails with the reason
+            raise
         return seconds
 
-    with ThreadPoolExecutor(clients) as pool:
+    with ThreadPoolExecutor(len(sessions)) as pool:
         latencies = [s for result in pool.map(one, sessions) for s in result]
     return latencies, max(sizes)
 
 
 def metrics_table(base: str, job_id: int, points: int) -> list[dict]:
     url = f"{base}/jobs/{job_id}/metrics.json"
+    sessions = [logged_in_session(base) for _ in range(40)]
     rows = []
     for label, query in [("first load (after=0)", "?after=0"), ("whole series (full=1)", "?after=0&full=1"),
                          ("incremental (10 new points)", f"?after={points - 10}")]:
         for clients, rounds in [(1, 30), (40, 5)]:
-            seconds, size = poll_latencies(base, url + query, clients, rounds)
+            seconds, size = poll_latencies(sessions[:clients], url + query, rounds)
             rows.append({"request": label, "clients": clients, "requests": len(seconds), "bytes": size,
                          "p50": statistics.median(seconds), "p95": percentile(seconds, 95)})
     return rows
