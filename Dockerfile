@@ -1,3 +1,8 @@
+# The cartesian Plotly bundle the pages load (bin/fetch-plotly: npm, pinned version and sha256).
+FROM node:22-slim AS plotly
+COPY bin/fetch-plotly /usr/local/bin/fetch-plotly
+RUN fetch-plotly /plotly
+
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 # Web and workers run as this user, not root. The folders that docker-compose mounts volumes on are
@@ -7,6 +12,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
+COPY --from=plotly /plotly/plotly.min.js var/vendor/plotly/plotly.min.js
 RUN WEBAPP_MODE=production SECRET_KEY=build-only-collectstatic-key-not-used-at-run-time-0000 \
     python manage.py collectstatic --noinput -v 0
 USER app

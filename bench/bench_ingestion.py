@@ -1,7 +1,7 @@
 """Ingestion benchmark: how long the dataset ingestion service takes on a realistic upload.
 
 Generates a zip of 2,000 JPEG images in 10 classes (about 100 MB; smooth textures with sensor
-noise, 336 x 336, so that decoding and PNG encoding cost what real photos cost), then runs the
+noise, 336 x 336, so that decoding costs what real photos cost), then runs the
 real service `dataset_version_ingest` on it several times (each run a fresh dataset version, with
 a private SQLite database and media folder under a temporary directory) and reports the median.
 
@@ -105,13 +105,14 @@ def main() -> None:
             elapsed, version = run_once(zip_path, number)
             times.append(elapsed)
             print(f"run {number}: {elapsed:.2f} s", file=sys.stderr)
-        stored = sum(p.stat().st_size for p in (work / "media" / "datasets").rglob("*.png")) / args.runs
+        stored = sum(p.stat().st_size for p in (work / "media" / "datasets").rglob("*")
+                     if p.suffix in (".jpg", ".png")) / args.runs
 
     load_after = os.getloadavg()[0]
     median = statistics.median(times)
     cpu = platform.processor() or platform.machine()
     table = "\n".join([
-        "| images | zip size | runs | median time | min | max | images/s | MB/s (zip) | stored PNG per version |",
+        "| images | zip size | runs | median time | min | max | images/s | MB/s (zip) | stored per version |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {args.images:,} | {zip_bytes / 1e6:.1f} MB | {args.runs} | {median:.2f} s | {min(times):.2f} s | "
         f"{max(times):.2f} s | {args.images / median:.0f} | {zip_bytes / 1e6 / median:.1f} | {stored / 1e6:.1f} MB |",
@@ -120,14 +121,15 @@ def main() -> None:
         "# Dataset ingestion benchmark\n\n"
         f"`bench/bench_ingestion.py --images {args.images} --size {args.size} --runs {args.runs}`: the service "
         "`dataset_version_ingest` called directly (zip directory checks, streaming decompression with byte "
-        "counting, decode, conversion to 8-bit RGB PNG, sha256, storage writes, thumbnails, manifest), "
+        "counting, full decode, 8-bit RGB JPEGs kept byte for byte (others converted to PNG), sha256, storage "
+        "writes, thumbnails, manifest), "
         f"{args.size}x{args.size} JPEGs in {CLASSES} classes, local file storage, SQLite, one process.\n\n"
         f"{table}\n\n"
         f"Machine: {platform.system()} {cpu}, {os.cpu_count()} logical CPUs, 1-minute load average "
         f"{load_before:.1f} before and {load_after:.1f} after the runs (other work shares the machine), "
         f"Python {platform.python_version()}, Pillow {Image.__version__}.\n\n"
-        "The images carry sensor-like noise, which PNG cannot compress: PNG encoding is most of the time and "
-        "the stored size is pessimistic (real steel and textile photos store at roughly half the size).\n"
+        "Before images that already were 8-bit RGB JPEG or PNG were kept as uploaded, every image was re-encoded "
+        "as PNG: 103.58 s median for the same 2,000 images (19 images/s, 481 MB stored), mostly PNG encoding.\n"
     )
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

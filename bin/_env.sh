@@ -19,6 +19,22 @@ ensure_venv() {
   fi
 }
 
+# The Plotly bundle the pages load, fetched once by bin/fetch-plotly (npm, pinned) into var/vendor/plotly;
+# without npm the pages fall back to the full bundle inside the Python plotly package (webapp/settings.py).
+ensure_plotly() {
+  local dir="$ROOT/var/vendor/plotly" want
+  want="$(sha256sum bin/fetch-plotly | cut -d' ' -f1)"
+  [ -f "$dir/plotly.min.js" ] && [ "$(cat "$dir.fetched-by" 2>/dev/null)" = "$want" ] && return
+  if bin/fetch-plotly "$dir"; then
+    echo "$want" >"$dir.fetched-by"
+    echo "==> Plotly: the cartesian bundle (npm plotly.js-cartesian-dist-min) in var/vendor/plotly"
+  else
+    rm -f "$dir/plotly.min.js"
+    echo "==> Plotly: could not fetch the small bundle with npm (see above); the pages use the full 4.8 MB bundle" \
+         "from the Python plotly package: first visits are slower. Install npm and run again to fix."
+  fi
+}
+
 redis_url() { echo "${REDIS_URL:-redis://127.0.0.1:6379/0}"; }
 
 # Start a local Redis when none answers on the default address; say which broker is used.

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from . import demo_backbone
+from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
+from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
 from .errors import BackboneError
-
-DEFAULT_BACKBONE = demo_backbone.BACKBONE_ID
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    id: str
-    label: str
-    description: str
-    is_demo: bool = False
-
 
 @dataclass
 class Backbone:
@@ -47,15 +36,8 @@ class Backbone:
     autocast_dtype: torch.dtype | None = None
 
 
-@dataclass
-class _Entry:
-    info: BackboneInfo
-    loader: Callable[[torch.device], Any]
-
-
-_REGISTRY: dict[str, _Entry] = {}
-_CACHE: dict[tuple[str, str], Backbone] = {}
-_LOCK = threading.RLock()
+# (entry, backbone): a cached model counts only while its id is still registered with that entry
+_CACHE: dict[tuple[str, str], tuple[Entry | None, Backbone]] = {}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -75,29 +57,14 @@ def fast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def register_backbone(id: str, loader: Callable[[torch.device], Any], *, label: str | None = None,
-                      description: str = "", is_demo: bool = False) -> None:
-    """Register a backbone id. `loader(device)` returns a Backbone, or a tuple
-    (model, preprocess, tokenizer, checkpoint_sha256). It is called lazily, once per process and device."""
-    if ":" in id or "@" in id:
-        raise ValueError("Registered backbone ids may not contain ':' or '@' (those select open_clip loading).")
-    with _LOCK:
-        _REGISTRY[id] = _Entry(BackboneInfo(id, label or id, description, is_demo), loader)
-        for key in [k for k in _CACHE if k[0] == id]:
-            del _CACHE[key]
-
-
-def list_backbones() -> list[BackboneInfo]:
-    return [e.info for e in _REGISTRY.values()]
-
-
 def load_backbone(backbone_id: str = DEFAULT_BACKBONE, *, device: str | torch.device = "auto") -> Backbone:
     dev = resolve_device(device)
     key = (backbone_id, str(dev))
-    with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = _load_uncached(backbone_id, dev)
-        return _CACHE[key]
+    with LOCK:
+        if key not in _CACHE or _CACHE[key][0] is not REGISTRY.get(backbone_id):
+            backbone = _load_uncached(backbone_id, dev)
+            _CACHE[key] = (REGISTRY.get(backbone_id), backbone)  # after loading: "demo" registers itself then
+        return _CACHE[key][1]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -111,9 +78,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------------------- loading
 
 def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
-    if backbone_id in _REGISTRY:
-        loaded = _REGISTRY[backbone_id].loader(device)
-        return _finish(loaded, backbone_id, device, _REGISTRY[backbone_id].info)
+    if backbone_id in REGISTRY:
+        loaded = REGISTRY[backbone_id].loader(device)
+        return _finish(loaded, backbone_id, device, REGISTRY[backbone_id].info)
     if "@" in backbone_id:
         arch, path = backbone_id.split("@", 1)
         return _finish(_load_local_checkpoint(arch, path, device), backbone_id, device,
@@ -122,7 +89,7 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
         arch, tag = backbone_id.split(":", 1)
         return _finish(_load_pretrained_tag(arch, tag, device), backbone_id, device,
                        BackboneInfo(backbone_id, f"{arch} ({tag})", f"open_clip {arch}, pretrained {tag}"))
-    known = ", ".join(sorted(_REGISTRY)) or "none"
+    known = ", ".join(sorted(REGISTRY)) or "none"
     raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
                         "'<arch>:<pretrained_tag>' or '<arch>@/path/to/checkpoint.pt'.")
 
@@ -221,11 +188,10 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
     return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(weights)
 
 
-def _load_demo(device: torch.device):
+def load_demo(device: torch.device):
     """The project's own backbone (tuning/demo_backbone): built on the CPU, then moved to `device`."""
+    from . import demo_backbone
+
     model, preprocess, tokenizer, sha = demo_backbone.create_demo_model(device="cpu")
     return model.to(device), preprocess, tokenizer, sha
 
-
-register_backbone(demo_backbone.BACKBONE_ID, _load_demo, label=demo_backbone.LABEL,
-                  description=demo_backbone.DESCRIPTION, is_demo=True)

@@ -166,10 +166,15 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: downloads go through permission-checked views
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_COLLECTED = env_bool("STATIC_COLLECTED", PRODUCTION)
+PLOTLY_BUNDLE_DIR = BASE_DIR / "var" / "vendor" / "plotly"  # bin/fetch-plotly puts the cartesian bundle here
 
 
 def _plotly_static_dir() -> Path:
-    """Plotly's browser bundle ships inside the pinned `plotly` package: serve it ourselves, no CDN."""
+    """The cartesian Plotly bundle that bin/serve fetches (npm, pinned); else the full bundle that ships
+    inside the pinned `plotly` package. Served by us either way, never from a CDN."""
+    if (PLOTLY_BUNDLE_DIR / "plotly.min.js").is_file():
+        return PLOTLY_BUNDLE_DIR
     import plotly
 
     return Path(plotly.__file__).parent / "package_data"
@@ -200,13 +205,14 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Outside production, serve static files straight from the source folders (no collectstatic step).
-WHITENOISE_USE_FINDERS = not PRODUCTION
-WHITENOISE_AUTOREFRESH = not PRODUCTION
+# Collected (bin/serve and the image run collectstatic): hashed names that browsers cache for a year,
+# each with a gzip copy. Otherwise (tests, a developer's runserver) served straight from the sources.
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+WHITENOISE_AUTOREFRESH = not STATIC_COLLECTED
 # A worker copies what a job needs from storage into this local folder before it calls the tuner.
 WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", VAR_DIR / "worker-cache"))
 

@@ -1,4 +1,5 @@
 /* Live curves of one tuning job: polls metrics.json?after=<last seq> and appends only the new points.
+ * The first answer (after=0) of a long job is already downsampled by the server, keeping the shape.
  * Polls every POLL_MS while the job is queued or running; stops once the job has ended, after drawing
  * its last points and results. Plotly comes from our own static files (vendor/plotly). */
 (function () {
@@ -229,6 +230,7 @@
         failures = 0;
         setText("poll-note", "");
         appendPoints(data.points);
+        if (data.downsampled) { document.getElementById("curves-shaped").hidden = false; }
         markStageSwitch(data.stage_switch_queries);
         showStatus(data);
         if (data.finished) {

@@ -46,9 +46,9 @@ def test_folder_layout_gives_manifest_counts_and_storage_layout(ingest):
     assert version.root == f"datasets/{version.pk}/images"
     assert len(version.manifest["files"]) == 7
     for entry in version.manifest["files"]:
-        assert entry["path"] == f"{entry['label']}/{entry['sha256']}.png"
+        assert entry["path"] == f"{entry['label']}/{entry['sha256']}.jpg"  # 8-bit RGB JPEGs are kept as they are
         assert entry["original"].startswith(entry["label"] + "/")
-        assert stored_image(version, entry).format == "PNG"
+        assert stored_image(version, entry).format == "JPEG"
     assert version.content_hash == content_hash_of(version.manifest)
     assert version.progress == 1.0
 
@@ -135,3 +135,37 @@ def test_thumbnails_are_made_for_a_few_images_per_class(ingest):
     assert len(thumbs["scratches"]) == 6 and len(thumbs["no_defect"]) == 2
     for sha in thumbs["scratches"]:
         assert default_storage.exists(f"datasets/{version.pk}/thumbs/{sha}.jpg")
+
+
+def test_8bit_rgb_jpeg_and_png_keep_their_bytes_others_become_png(ingest):
+    """Re-encoding an image that already is what the tuner reads only costs time: such a file is decoded
+    in full to check it, then stored byte for byte, under the sha256 of those bytes."""
+    rgb_png, rgb_jpeg = png_bytes(color=(10, 200, 30), size=(20, 20)), jpeg_bytes(5, size=(24, 24))
+    rotated = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: turn 90 degrees to show upright
+    Image.open(io.BytesIO(jpeg_bytes(6, size=(24, 12)))).save(rotated, format="JPEG", exif=exif)
+    entries = {"a/rgb.png": rgb_png, "a/rgb.jpg": rgb_jpeg, "a/cmyk.jpg": jpeg_bytes(7, mode="CMYK"),
+               "b/gray.jpg": jpeg_bytes(8, mode="L"), "b/rotated.jpg": rotated.getvalue(),
+               "b/gray16.png": gray16_png()}
+    version = ingest(make_zip(entries))
+    by_original = {e["original"]: e for e in version.manifest["files"]}
+    for name in ("a/rgb.png", "a/rgb.jpg"):
+        entry = by_original[name]
+        assert entry["sha256"] == hashlib.sha256(entries[name]).hexdigest()
+        assert entry["path"].endswith(name[-4:])
+        with default_storage.open(f"{version.root}/{entry['path']}", "rb") as f:
+            assert f.read() == entries[name]
+    for name in ("a/cmyk.jpg", "b/gray.jpg", "b/rotated.jpg", "b/gray16.png"):
+        image = stored_image(version, by_original[name])
+        assert by_original[name]["path"].endswith(".png") and image.format == "PNG" and image.mode == "RGB"
+    assert stored_image(version, by_original["b/rotated.jpg"]).size == (12, 24)  # stored upright
+
+
+def test_a_cut_short_jpeg_is_kept_out_not_stored(ingest):
+    entries = class_images({"scratches": 2, "no_defect": 2})
+    whole = jpeg_bytes(9, size=(64, 64))
+    entries["scratches/cut.jpg"] = whole[: len(whole) * 2 // 3]
+    version = ingest(make_zip(entries))
+    assert [s["file"] for s in version.report["skipped"]] == ["scratches/cut.jpg"]
+    assert version.class_counts == {"no_defect": 2, "scratches": 2}

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from tests.webapp.dataset_builders import class_images, make_zip
+from tests.webapp.dataset_builders import class_images, make_zip, png_bytes
 from tests.webapp.dataset_fixtures import media, version_with_upload  # noqa: F401
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.services import dataset_version_ingest, dataset_version_materialize
@@ -16,11 +16,12 @@ pytestmark = pytest.mark.django_db
 def ready_version(make_user, media):  # noqa: F811
     user = make_user("eng", workspace="Plant A")
     version = version_with_upload(user=user, workspace_name="Plant A",
-                                  data=make_zip(class_images({"rolled-in_scale": 3, "crazing": 4})))
+                                  data=make_zip({**class_images({"rolled-in_scale": 3, "crazing": 4}),
+                                                 "crazing/gray.png": png_bytes(color=90, mode="L")}))
     return dataset_version_ingest(version_id=version.pk)
 
 
-def test_materialize_writes_one_folder_per_class_with_verified_pngs(ready_version, tmp_path):
+def test_materialize_writes_one_folder_per_class_with_verified_images(ready_version, tmp_path):
     cache = tmp_path / "worker-cache"
     folder = dataset_version_materialize(version=ready_version, cache_dir=cache)
     assert folder == cache / ready_version.content_hash
@@ -28,7 +29,8 @@ def test_materialize_writes_one_folder_per_class_with_verified_pngs(ready_versio
     for entry in ready_version.manifest["files"]:
         data = (folder / entry["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
-    assert len(list(folder.rglob("*.png"))) == 7
+    # uploaded RGB JPEGs are stored as they came; the grayscale PNG became an RGB PNG
+    assert len(list(folder.rglob("*.jpg"))) == 7 and len(list(folder.rglob("*.png"))) == 1
     assert [p.name for p in cache.iterdir()] == [ready_version.content_hash]  # no temp folder left behind
 
 

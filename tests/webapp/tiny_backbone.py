@@ -14,8 +14,6 @@ from pathlib import Path
 
 import tuning
 
-from tests.tuning.tiny_models import tiny_causal
-
 TINY_BACKBONE = "tiny-test"
 HOLD_FILE = Path(os.environ["WEBAPP_VAR_DIR"]) / "tiny-backbone.hold"  # set by tests/settings.py
 HELD_PASS_SECONDS = 0.05
@@ -27,6 +25,8 @@ def _wait_while_held(module, inputs) -> None:
 
 
 def _load(device):
+    from tests.tuning.tiny_models import tiny_causal  # torch: only in the worker that runs a job
+
     model, *rest = tiny_causal(device)
     model.transformer.register_forward_pre_hook(_wait_while_held)
     return (model, *rest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 
 from webapp.accounts.access import get_for_user, role_in, visible
 from webapp.accounts.models import Role
@@ -14,6 +14,9 @@ def model_line_list(*, user) -> QuerySet[ModelLine]:
         visible(ModelLine.objects.all(), user)
         .select_related("workspace", "production_version")
         .annotate(version_count=Count("versions"), latest_number=Max("versions__number"))
+        # one query for every line's versions, read by model_line_recommended
+        .prefetch_related(Prefetch("versions", to_attr="versions_by_number", queryset=AdapterVersion.objects.only(
+            "pk", "model_line_id", "number", "metrics", "dataset_hash").order_by("number")))
         .order_by("workspace__name", "name")
     )
 
@@ -62,13 +65,14 @@ def version_is_not_better(version: AdapterVersion) -> bool:
     return (version.metrics or {}).get("better_than_zero_shot") is False
 
 
-def model_line_recommended(*, model_line: ModelLine) -> AdapterVersion | None:
+def model_line_recommended(*, model_line: ModelLine, versions=None) -> AdapterVersion | None:
     """The version offered as the line's latest and its default download: the newest version that
     beat zero-shot on validation and is not worse (validation balanced accuracy) than an earlier
-    version tuned on the same data. None when no version qualifies."""
+    version tuned on the same data. None when no version qualifies. `versions`: the line's versions
+    in number order when already read (a list page), else they are queried."""
     best_on_data: dict[str, float] = {}
     chosen = None
-    for version in model_line.versions.order_by("number"):
+    for version in model_line.versions.order_by("number") if versions is None else versions:
         metrics = version.metrics or {}
         if version_is_not_better(version):
             continue

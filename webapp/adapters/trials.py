@@ -139,4 +139,4 @@ def _checked(trial: AdapterTrial, image: dict) -> dict:
     except ImageProblem as exc:
         return {**image, "error": f"{image['name']}: {exc}."}
     thumbnail = default_storage.save(f"{_storage_prefix(trial)}/{normalised.sha256}.jpg", ContentFile(normalised.thumbnail))
-    return {**image, "thumbnail": thumbnail, "pil": Image.open(io.BytesIO(normalised.png)).convert("RGB")}
+    return {**image, "thumbnail": thumbnail, "pil": Image.open(io.BytesIO(normalised.data)).convert("RGB")}

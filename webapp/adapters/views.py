@@ -30,7 +30,7 @@ READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 def adapter_list(request):
     lines = list(selectors.model_line_list(user=request.user))
     for line in lines:  # "latest" is never a version worse than zero-shot or than an earlier one
-        line.recommended = selectors.model_line_recommended(model_line=line)
+        line.recommended = selectors.model_line_recommended(model_line=line, versions=line.versions_by_number)
     return render(request, "adapters/list.html", {
         "lines": lines,
         "can_upload": workspaces_writable(user=request.user).exists(),

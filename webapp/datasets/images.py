@@ -1,5 +1,7 @@
 """Turning any image an engineer may have (grayscale, 16-bit, RGBA, CMYK, palette, rotated by EXIF)
-into one form the tuner can rely on: an 8-bit RGB PNG. Problems come back as plain sentences."""
+into one form the tuner can rely on: an 8-bit RGB JPEG or PNG. A file that already is one, and decodes
+fully, is kept byte for byte (re-encoding it cost most of an upload's time and changed nothing the
+tuner sees); any other image becomes a PNG. Problems come back as plain sentences."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 # PNG compression level: 1 is several times faster than the default 6 and only ~10% larger on photos,
@@ -27,7 +29,8 @@ class ImageProblem(Exception):
 
 @dataclass(frozen=True)
 class NormalisedImage:
-    png: bytes
+    data: bytes  # what is stored: the uploaded bytes when kept, else a PNG
+    suffix: str  # ".jpg" or ".png", the stored file's type
     sha256: str
     size: tuple[int, int]
     source_mode: str
@@ -88,17 +91,32 @@ def normalise_image(data: bytes, *, max_pixels: int, name_looks_like_image: bool
         raise ImageProblem("the image has no pixels")
     source_mode = img.mode
     try:
-        img.load()
-        img = ImageOps.exif_transpose(img) or img
-        rgb = _to_rgb(img)
+        img.load()  # decodes every pixel: a truncated or damaged file fails here
+        keep = _stored_as_is(img, data)
+        rgb = _to_rgb(ImageOps.exif_transpose(img) or img)
     except Exception as exc:  # truncated JPEG/PNG data, bad compression streams, ...
         raise ImageProblem("the image data is damaged or cut short and could not be decoded") from exc
 
-    out = io.BytesIO()
-    rgb.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    png = out.getvalue()
-    return NormalisedImage(png=png, sha256=hashlib.sha256(png).hexdigest(), size=rgb.size, source_mode=source_mode,
-                           thumbnail=thumbnail_jpeg(rgb))
+    if keep:
+        stored, suffix = data, (".jpg" if img.format == "JPEG" else ".png")
+    else:
+        out = io.BytesIO()
+        rgb.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        stored, suffix = out.getvalue(), ".png"
+    return NormalisedImage(data=stored, suffix=suffix, sha256=hashlib.sha256(stored).hexdigest(), size=rgb.size,
+                           source_mode=source_mode, thumbnail=thumbnail_jpeg(rgb))
+
+
+def _stored_as_is(img: Image.Image, data: bytes) -> bool:
+    """An 8-bit RGB JPEG, or an 8-bit truecolour PNG without a transparent colour, already upright (no
+    EXIF orientation to apply). Its bytes are what the tuner reads, unchanged."""
+    if img.mode != "RGB" or img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        return False
+    if img.format == "JPEG":
+        return True  # Pillow's "RGB" JPEG is 3 components of 8 bits
+    # PNG header: bit depth at byte 24, colour type (2 = truecolour) at byte 25. A 16-bit PNG also
+    # opens as "RGB" in Pillow, so the header decides.
+    return img.format == "PNG" and data[24:26] == bytes([8, 2]) and "transparency" not in img.info
 
 
 def thumbnail_jpeg(img: Image.Image, *, size: int = 128) -> bytes:

@@ -1,6 +1,6 @@
 """The ingestion pipeline, apart from Django models: zip in, normalised images and a manifest out.
 
-`ingest_archive` reads the upload, writes each accepted image through `save(name, png_bytes)` and
+`ingest_archive` reads the upload, writes each accepted image through `save(name, image_bytes)` and
 returns the manifest, class counts and validation report. It raises UploadRejected when the upload
 as a whole cannot become a dataset; single bad files are kept out and listed instead.
 """
@@ -112,8 +112,8 @@ def ingest_archive(
         seen.add((label, image.sha256))
         labels_by_hash[image.sha256].add(label)
         first_name_by_hash.setdefault(image.sha256, member.name)
-        path = f"{label}/{image.sha256}.png"
-        save(path, image.png)
+        path = f"{label}/{image.sha256}{image.suffix}"
+        save(path, image.data)
         files.append({"path": path, "label": label, "sha256": image.sha256, "original": member.name})
         if len(thumbs_by_label[label]) < THUMBNAILS_PER_CLASS:
             thumbs_by_label[label].append(image.sha256)

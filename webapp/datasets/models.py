@@ -30,7 +30,7 @@ class DatasetVersion(models.Model):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INGESTING)
     upload = models.FileField(upload_to="uploads/%Y/%m/", max_length=300)
-    # Storage prefix under which the normalised images live: <root>/<class>/<sha256>.png
+    # Storage prefix under which the normalised images live: <root>/<class>/<sha256>.jpg or .png
     root = models.CharField(max_length=300, blank=True)
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     manifest = models.JSONField(default=dict, blank=True)  # {"files": [{"path", "label", "sha256"}...]}

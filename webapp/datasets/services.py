@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
@@ -141,10 +141,10 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
     root = version_root(version.pk)
     written: list[str] = []
 
-    def save(path: str, png: bytes) -> None:
+    def save(path: str, data: bytes) -> None:
         name = f"{root}/{path}"
         if not default_storage.exists(name):
-            written.append(default_storage.save(name, ContentFile(png)))
+            written.append(default_storage.save(name, ContentFile(data)))
 
     last_write = [0.0]
 
@@ -198,7 +198,7 @@ def _delete_quietly(names: list[str]) -> None:
 
 
 def dataset_version_materialize(*, version: DatasetVersion, cache_dir: Path) -> Path:
-    """Copy a READY version's images from storage to `cache_dir/<content_hash>/<class>/<sha>.png`
+    """Copy a READY version's images from storage to `cache_dir/<content_hash>/<class>/<sha>.<jpg|png>`
     and return that folder. Complete folders are reused; a half-copied one is never visible,
     because the copy is made in a temporary folder and renamed into place."""
     if version.status != DatasetVersion.Status.READY or not version.content_hash:
@@ -213,7 +213,7 @@ def dataset_version_materialize(*, version: DatasetVersion, cache_dir: Path) -> 
         for label in version.manifest["classes"]:
             (tmp / label).mkdir()
         for entry in version.manifest["files"]:
-            destination = tmp / entry["label"] / f"{entry['sha256']}.png"
+            destination = tmp / entry["label"] / PurePosixPath(entry["path"]).name  # <sha256>.jpg or .png
             digest = hashlib.sha256()
             with default_storage.open(f"{version.root}/{entry['path']}", "rb") as src, open(destination, "wb") as dst:
                 for block in iter(lambda: src.read(1 << 20), b""):

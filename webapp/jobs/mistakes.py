@@ -21,7 +21,7 @@ MISTAKES_PER_CLASS = 24  # the most confident ones: a manager looks at a page of
 def mistakes_of(evaluation, split, class_names: list[str]) -> list[dict]:
     """tuning.Evaluation on `split` -> [{"sha256", "true", "predicted", "confidence"}], class by class
     in class order, the most confident mistakes first. A materialised dataset version names each image
-    file `<sha256>.png` (datasets.services.dataset_version_materialize)."""
+    file `<sha256>.jpg` or `<sha256>.png` (datasets.services.dataset_version_materialize)."""
     wrong = [
         {"sha256": Path(path).stem, "true": class_names[int(label)], "predicted": class_names[int(predicted)],
          "confidence": round(float(confidence), 4)}

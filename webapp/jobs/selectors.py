@@ -6,13 +6,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
 from webapp.accounts.models import Membership, Role, Workspace
 from webapp.core.health import queue_has_live_worker
+from webapp.jobs import curve_shape
 from webapp.jobs.estimates import human_duration
 from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
@@ -49,6 +51,22 @@ def job_queue_position(job: Job) -> int | None:
     return ahead.count() + 1
 
 
+def queue_places(jobs: list[Job]) -> dict[int, tuple[int, int]]:
+    """(job_queue_position, job_queue_others_ahead) of every queued job of a list, from one read of the
+    whole queue (ordered as job_queue_position counts) instead of two counts per job."""
+    wanted = {job.pk for job in jobs if job.status == Job.Status.QUEUED}
+    if not wanted:
+        return {}
+    places, seen_per_workspace = {}, {}
+    queue = Job.objects.filter(status=Job.Status.QUEUED).order_by("queued_at", "pk").values_list("pk", "workspace_id")
+    for index, (pk, workspace_id) in enumerate(queue):
+        same = seen_per_workspace.get(workspace_id, 0)
+        if pk in wanted:
+            places[pk] = (index + 1, index - same)
+        seen_per_workspace[workspace_id] = same + 1
+    return places
+
+
 def job_worker_silent(job: Job, now=None) -> bool:
     """A running job whose worker has not been heard from for longer than the stale limit: the page
     says so instead of showing it as running (the reaper will requeue it shortly)."""
@@ -79,6 +97,26 @@ def job_eta_seconds(job: Job) -> float | None:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
                   [:ETA_WINDOW_POINTS + 1])
+    return _eta_from(job, recent)
+
+
+def job_etas(jobs: list[Job]) -> dict[int, float | None]:
+    """job_eta_seconds for every running job of a list, in one query (the latest points of each job)."""
+    running = [job for job in jobs if job.status == Job.Status.RUNNING]
+    if not running:
+        return {}
+    latest = (MetricPoint.objects.filter(job__in=running)
+              .annotate(rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("seq").desc()))
+              .filter(rank__lte=ETA_WINDOW_POINTS + 1).order_by("job_id", "-seq")
+              .values_list("job_id", "queries", "elapsed_s"))
+    recent: dict[int, list[tuple[int, float]]] = {}
+    for job_id, queries, elapsed in latest:
+        recent.setdefault(job_id, []).append((queries, elapsed))
+    return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
+
+
+def _eta_from(job: Job, recent: list[tuple[int, float]]) -> float | None:
+    """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
     if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
         return None
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
@@ -128,17 +166,29 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
     return "Stopped by an error; the reason is below."
 
 
-def metric_columns(job: Job, *, after: int = 0) -> dict[str, list]:
-    """Points with seq > after, column by column (what Plotly's extendTraces takes)."""
-    query = MetricPoint.objects.filter(job=job, seq__gt=after).order_by("seq").values_list(*POINT_COLUMNS)
+def _columns(sql: str, params) -> dict[str, list]:
     # The ORM's per-row work costs as much as the query on a 20,000-point job (see bench_metrics.py):
-    # run its SQL on a plain cursor. The columns are plain numbers and one string: nothing to convert.
-    sql, params = query.query.sql_with_params()
+    # run the SQL on a plain cursor. The columns are plain numbers and one string: nothing to convert.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     columns = list(zip(*rows)) if rows else [()] * len(POINT_COLUMNS)
     return {name: list(values) for name, values in zip(POINT_COLUMNS, columns)}
+
+
+def metric_columns(job: Job, *, after: int = 0) -> dict[str, list]:
+    """Points with seq > after, column by column (what Plotly's extendTraces takes)."""
+    query = MetricPoint.objects.filter(job=job, seq__gt=after).order_by("seq").values_list(*POINT_COLUMNS)
+    return _columns(*query.query.sql_with_params())
+
+
+def metric_columns_shaped(job: Job) -> tuple[dict[str, list], bool]:
+    """All points of a short job; of a long one, at most curve_shape.MAX_POINTS that keep the shape of
+    every curve (see webapp/jobs/curve_shape.py). Returns (columns, downsampled)."""
+    span = MetricPoint.objects.filter(job=job).aggregate(first=Min("seq"), last=Max("seq"), count=Count("pk"))
+    if span["count"] <= curve_shape.MAX_POINTS:
+        return metric_columns(job), False
+    return _columns(*curve_shape.downsampled_sql(job.pk, span["first"], span["last"], POINT_COLUMNS)), True
 
 
 def job_results(job: Job) -> dict | None:
@@ -169,16 +219,21 @@ def job_results(job: Job) -> dict | None:
     }
 
 
-def job_live_payload(job: Job, *, after: int | None = 0) -> dict:
+def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -> dict:
     """What the job page polls: status, progress and only the points it has not drawn yet
-    (none at all with after=None: the page itself then asks for them)."""
+    (none at all with after=None: the page itself then asks for them). `shaped`: a first load
+    (after=0) of a long job gets a downsampled series that keeps the curves' shape."""
     position = job_queue_position(job)
     eta = job_eta_seconds(job)
     silent = job_worker_silent(job)
     no_worker = job_waits_for_a_worker(job)
     others_ahead = job_queue_others_ahead(job)
     start_in = None if no_worker else job_start_in_seconds(job)
-    points = metric_columns(job, after=after) if after is not None else None
+    downsampled = False
+    if shaped and after == 0:
+        points, downsampled = metric_columns_shaped(job)
+    else:
+        points = metric_columns(job, after=after) if after is not None else None
     return {
         "id": job.pk,
         "status": job.status,
@@ -202,5 +257,6 @@ def job_live_payload(job: Job, *, after: int | None = 0) -> dict:
         "error": job.error,
         "last_seq": points["seq"][-1] if points and points["seq"] else after,
         "points": points,
+        "downsampled": downsampled,  # the full series: metrics.csv, or the API
         "results": job_results(job),
     }

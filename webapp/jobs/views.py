@@ -8,16 +8,16 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate
 from webapp.jobs.forms import JobCreateForm
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
-from webapp.jobs.queue_outlook import job_queue_others_ahead
-from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
-                                   job_status_text, job_worker_silent, tuning_queue, user_can_write,
+from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
+                                   job_status_text, job_worker_silent, queue_places, tuning_queue, user_can_write,
                                    writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
 
@@ -29,12 +29,13 @@ def job_list_view(request):
     jobs = list(job_list(user=request.user)[:500])
     rows = []
     no_worker = any(job.status == Job.Status.QUEUED for job in jobs) and not queue_has_live_worker(tuning_queue())
+    places, etas = queue_places(jobs), job_etas(jobs)  # a query each, whatever the number of jobs
     for job in jobs:
-        position = job_queue_position(job)
-        eta = job_eta_seconds(job)  # a query per running job only
+        position, others_ahead = places.get(job.pk, (None, 0))
         rows.append({"job": job, "progress": job_progress(job), "position": position,
-                     "status_text": job_status_text(job, position=position, eta=eta, silent=job_worker_silent(job),
-                                                     no_worker=no_worker, others_ahead=job_queue_others_ahead(job))})
+                     "status_text": job_status_text(job, position=position, eta=etas.get(job.pk),
+                                                     silent=job_worker_silent(job), no_worker=no_worker,
+                                                     others_ahead=others_ahead)})
     return render(request, "jobs/list.html", {
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),
@@ -87,7 +88,15 @@ def job_metrics_view(request, pk: int):
     after = whole_number(request.GET.get("after", "0"))
     if after is None:
         return JsonResponse({"error": "'after' must be a whole number (the last seq already drawn)."}, status=400)
-    return JsonResponse(job_live_payload(job, after=after))
+    # The page's first load (after=0) of a long job is downsampled; full=1, the CSV and the API give every point.
+    return JsonResponse(job_live_payload(job, after=after, shaped=request.GET.get("full") != "1"))
+
+
+@require_GET
+def job_metrics_csv_view(request, pk: int):
+    job = job_get(user=request.user, pk=pk)
+    rows = MetricPoint.objects.filter(job=job).order_by("seq").values_list(*POINT_COLUMNS).iterator(chunk_size=2000)
+    return csv_download(POINT_COLUMNS, rows, filename=f"job-{job.pk}-curves.csv")
 
 
 @require_POST

@@ -1,13 +1,12 @@
 """Manager reports. Thin: selectors read (with the workspace check), templates and report_charts.js draw."""
 
-import csv
-
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from webapp.core.csv_download import csv_download
 from webapp.core.params import whole_number
 from webapp.datasets.thumbnails import thumbnail_response
 from webapp.jobs.mistakes import recorded_mistake
@@ -95,21 +94,8 @@ def compare(request):
     })
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @require_GET
 def compare_csv(request):
     comparison = Comparison(request)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(selectors.CSV_HEADER)
-        for obj in comparison.queryset.iterator(chunk_size=500):
-            yield writer.writerow(selectors.csv_row(comparison.row(obj)))
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="comparison.csv"'
-    return response
+    rows = (selectors.csv_row(comparison.row(obj)) for obj in comparison.queryset.iterator(chunk_size=500))
+    return csv_download(selectors.CSV_HEADER, rows, filename="comparison.csv")
