@@ -71,7 +71,7 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
                             scale=cfg.vision_scale)
     first = first_tuned_block(chosen, len(vision_blocks(model)))
     obj.towers = (CachedTower(model, train_px, first), CachedTower(model, pixels(bb, data.val), first))
-    return {"image_parameters": obj.image_parameters, "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
+    return {"image_parameters": obj.image_parameters, "image_blocks": len(vision_blocks(model)), "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
             "allocation": cfg.allocation if scores is not None or cfg.allocation == "random" else "random (budget too small to probe)",
             "probes_per_group": probes, "projection_bytes": obj.delta.held_bytes, "groups": allocation_summary(groups, chosen, scores)}
 

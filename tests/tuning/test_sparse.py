@@ -201,7 +201,7 @@ def test_metrics_say_how_much_of_the_image_tower_changes(images_data, causal_bac
     r = tuning.tune(tiny_config(method="sharpzo", **SPARSE), images_data, on_metrics=points.append)
     vision = r.adapter.card["sparse"]["vision"]
     total = param_groups.vision_parameter_count(causal_backbone.model)
-    assert vision["image_parameters"] == total
+    assert vision["image_parameters"] == total and vision["image_blocks"] == len(param_groups.vision_blocks(causal_backbone.model))
     assert (points[0]["stage"], points[0]["params_changed"], points[0]["sparsity"]) == ("zeroshot", 0, 1.0)
     tuned = [m for m in points if m["stage"] in ("cmaes", "zo")]
     assert {m["stage"] for m in tuned} == {"cmaes", "zo"}
