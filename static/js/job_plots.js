@@ -27,7 +27,7 @@
   var failures = 0;
 
   function layout(plot) {
-    return {
+    var spec = {
       title: {text: plot.title, font: {size: 14}, x: 0.01, xanchor: "left"},
       margin: {l: 55, r: plot.second ? 70 : 15, t: 40, b: 40},
       height: 280,
@@ -35,11 +35,14 @@
       xaxis: {title: {text: "queries"}, rangemode: "tozero", showticklabels: false},
       yaxis: {title: {text: plot.y}, tickformat: plot.tickformat || (plot.percent ? ".0%" : ""), range: plot.range,
               autorange: plot.range ? false : true, showticklabels: Boolean(plot.range)},
-      yaxis2: plot.second ? {title: {text: plot.second.y}, overlaying: "y", side: "right", rangemode: "tozero",
-                             showticklabels: false, tickformat: ",d"} : undefined,
       showlegend: false,
       shapes: [], annotations: []
     };
+    if (plot.second) {
+      spec.yaxis2 = {title: {text: plot.second.y}, overlaying: "y", side: "right", rangemode: "tozero",
+                     showticklabels: false, tickformat: ",d"};
+    }
+    return spec;
   }
 
   // Each plot's series: its main key, and for the sparse-adapter plot the count on the second axis.
