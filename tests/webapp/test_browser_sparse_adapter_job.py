@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import log_in
 from tests.webapp.factories import FAST_TUNING, make_ready_version
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, WorkerStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -81,7 +81,10 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     assert sum(int(row.find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) for row in rows) == \
         adapted["parameters_changed"]
 
-    # The next launch knows how many weights the share is on this backbone.
+    # The next launch knows how many weights the share is on this backbone, and estimates at the rate this
+    # job measured (issue 11 item 8: its tuning rate and its worker time per dataset image).
+    status = WorkerStatus.objects.get()
+    assert status.sparse_units_per_second["demo"] > 0 and status.seconds_per_image["demo"] > 0
     browser.get(f"{live_server.url}/jobs/new/?dataset_version={version.pk}")
     form = browser.find_element(By.ID, "job-form")
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")
@@ -89,3 +92,5 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     Select(form.find_element(By.NAME, "adapt")).select_by_value("sparse")
     wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"),
                                                 f"of its {adapted['image_parameters']:,} weights"))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "estimate-basis"), "from finished sparse-adapter jobs"))
+    assert "(measured)" in browser.find_element(By.ID, "estimate-basis").text
