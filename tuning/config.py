@@ -218,36 +218,68 @@ def queries_to_spend(method: str, budget: int) -> int:
     return 1 if method in NO_QUERY_METHODS else budget
 
 
-def minimum_budget(cfg: TuneConfig) -> int:
+PROBE_SHARE = 0.1  # sensitivity probes take at most this share of the budget (sensitivity.probes_that_fit)
+GROUPS_PER_BLOCK = 4  # candidate groups per image block: LayerNorms, biases, attention and MLP weights
+FINAL_GROUPS = 2  # after the blocks: the final LayerNorm and the visual projection (param_groups.image_groups)
+
+
+def sensitivity_groups(cfg: TuneConfig, image_blocks: int | None = None) -> int | None:
+    """How many image-side groups the sensitivity probes of an adapt='sparse' job visit (0 when none are
+    probed); None when that depends on the backbone's number of blocks and it is not given."""
+    if cfg.adapt != "sparse" or cfg.allocation != "sensitivity" or cfg.param_budget <= 0:
+        return 0
+    blocks = cfg.sparse_blocks if cfg.sparse_blocks and (image_blocks is None or cfg.sparse_blocks <= image_blocks) \
+        else image_blocks
+    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS
+
+
+def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None) -> int:
     """The fewest queries with which every stage of the method moves once: the zero-shot evaluation
-    (1, every method), one step of each stage, and the evaluation of where it lands. Mirrors what the
-    stages charge (README "Query accounting"). Less would return the zero-shot adapter, or run SharpZO
-    without its sharpness-aware stage, after a worker's start-up."""
+    (1, every method), with adapt='sparse' and allocation='sensitivity' one two-point probe of each
+    candidate group within its PROBE_SHARE of the budget (less would place the image delta in a random
+    order), one step of each stage, and the evaluation of where it lands. Mirrors what the stages charge
+    (README "Query accounting"). Less would return the zero-shot adapter, or run SharpZO without its
+    sharpness-aware stage, after a worker's start-up. `image_blocks`: the backbone's number of image
+    blocks, where known (with sparse_blocks=0 the probes visit them all; unknown, they are not counted)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
+    groups = sensitivity_groups(cfg, image_blocks) or 0
+
+    def before_stages(budget: int) -> int:  # the zero-shot evaluation, then the probes that fit in what it leaves
+        probes = min(cfg.sensitivity_probes, int(PROBE_SHARE * (budget - 1)) // (2 * groups)) if groups else 0
+        return 1 + 2 * groups * probes
+
+    fits = _stages_fit(cfg)
+    budget = 1 + math.ceil(2 * groups / PROBE_SHARE) if groups else 1
+    while not fits(budget, before_stages(budget)):
+        budget += 1
+    return budget
+
+
+def _stages_fit(cfg: TuneConfig):
+    """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone."""
     from .stage1_cmaes import generation_cost
 
     if cfg.method == "cmaes":  # one generation: S candidates + the mean
-        return 1 + generation_cost(cfg, sharpness_aware=False)
+        generation = generation_cost(cfg, sharpness_aware=False)
+        return lambda budget, spent: budget - spent >= generation
     eval_on_first_step = 1 if cfg.eval_every == 1 else 0  # charged on top of the query kept for the final one
     if cfg.method == "coop":  # one forward + backward
-        return 1 + 1 + eval_on_first_step + 1
+        return lambda budget, spent: budget - spent >= 1 + eval_on_first_step + 1
     # One stage-2 step (2q); sharpzo refreshes its mask before it unless the scores come from the step history.
     first_refresh = 2 + 2 * cfg.intrinsic_dim if cfg.method == "sharpzo" and cfg.mask_scores == "cge" else 0
     stage2 = 2 * cfg.q + first_refresh + eval_on_first_step + 1
     fraction = cfg.stage1_budget_fraction
     if cfg.method != "sharpzo" or not (cfg.stage1_generations and fraction):
-        return 1 + stage2
+        return lambda budget, spent: budget - spent >= stage2
     # One stage-1 generation within stage 1's share (tune.py caps it at int(fraction * budget)), and
     # stage 2's step in what the generations that fit under the cap leave.
     generation = generation_cost(cfg, sharpness_aware=True)
-    budget = max(math.ceil((1 + generation) / fraction), 1 + stage2)
-    while True:
-        generations = min(cfg.stage1_generations, (int(fraction * budget) - 1) // generation)
-        if generations >= 1 and budget - 1 - generations * generation >= stage2:
-            break
-        budget += 1
-    return budget
+
+    def fits(budget: int, spent: int) -> bool:
+        generations = min(cfg.stage1_generations, (int(fraction * budget) - spent) // generation)
+        return generations >= 1 and budget - spent - generations * generation >= stage2
+    return fits
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:

@@ -16,10 +16,13 @@ One query is still one evaluation of the training loss at one w; `Objective.char
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
 from .objective import Evaluated, Objective
+from .param_groups import vision_parameter_count
 from .precision import exact_fp32
 from .vision_delta import overrides
 
@@ -69,10 +72,28 @@ class JointObjective(Objective):
         self.delta = delta
         self.towers = towers
         self._text_memo: tuple[bytes, torch.Tensor] | None = None
+        self._image_parameters: int | None = None
 
     @property
     def model(self):
         return self.learner.backbone.model
+
+    @property
+    def image_parameters(self) -> int:
+        if self._image_parameters is None:
+            self._image_parameters = vision_parameter_count(self.model)
+        return self._image_parameters
+
+    def backbone_change(self, w: torch.Tensor) -> tuple[int, float]:
+        """(image-tower parameters changed at w, share of the image tower left unchanged): what a user
+        means by an adapter's sparsity. Counted from the delta's values, so a w whose image part is 0
+        (zero-shot, or before the delta is placed) changes nothing; no query."""
+        changed = 0
+        if self.delta is not None:
+            values = self.delta.values(torch.as_tensor(w, dtype=torch.float32)[None, self.space.vision])[0]
+            changed = int(torch.count_nonzero(values))
+        total = self.image_parameters
+        return changed, (1.0 - changed / total) if total else 1.0
 
     def changed_tensors(self, w: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """{param name: changed tensor} for one joint w, or None when no image parameter is tuned."""
@@ -138,4 +159,6 @@ class JointObjective(Objective):
         with exact_fp32(self.learner.device):
             T = self.class_embeddings(w[None])[0]
             z_train, z_val = self.image_features(w, 0), self.image_features(w, 1)
-        return self.evaluate_features(T, train_z=z_train, val_z=z_val)
+        changed, sparsity = self.backbone_change(w)
+        return dataclasses.replace(self.evaluate_features(T, train_z=z_train, val_z=z_val),
+                                   params_changed=changed, backbone_sparsity=sparsity)

@@ -23,6 +23,9 @@ class Evaluated:
     val_loss: float
     text_features: torch.Tensor  # (K, D) on the CPU, kept for the adapter
     val_balanced_acc: float | None = None  # mean per-class recall: what chooses the adapter
+    # adapt='sparse' only: how much of the backbone this w changes (JointObjective.backbone_change)
+    params_changed: int | None = None  # image-tower parameters whose value differs from the backbone's
+    backbone_sparsity: float | None = None  # share of the image tower's parameters left as they are
 
 
 class Objective:

@@ -65,6 +65,12 @@ class Run:
 
     def emit(self, stage: str, ev: Evaluated | None, *, train_loss: float | None = None,
              sharpness: float | None = None, sparsity: float | None = None) -> dict:
+        """One metric point. `sparsity` is the share of w's coordinates the stage-2 mask freezes; with
+        adapt='sparse' the point carries the backbone-level figures instead (what a user means by an
+        adapter's sparsity): the share of the image tower's parameters left unchanged, and how many changed."""
+        params_changed = ev.params_changed if ev is not None else None
+        if params_changed is not None:
+            sparsity = ev.backbone_sparsity
         m = {
             "step": self.step,
             "stage": stage,
@@ -73,6 +79,7 @@ class Run:
             "val_acc": ev.val_acc if ev is not None else None,
             "sharpness": sharpness,
             "sparsity": sparsity,
+            "params_changed": params_changed,
             "elapsed_s": round(self.elapsed_s, 4),
         }
         self.history.append(m)

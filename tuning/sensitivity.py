@@ -18,6 +18,7 @@ import random
 
 import torch
 
+from .config import PROBE_SHARE
 from .param_groups import Group
 
 
@@ -25,7 +26,7 @@ def probe_cost(groups: list[Group], probes: int) -> int:
     return 2 * probes * len(groups)
 
 
-def probes_that_fit(groups: list[Group], wanted: int, budget: int, share: float = 0.1) -> int:
+def probes_that_fit(groups: list[Group], wanted: int, budget: int, share: float = PROBE_SHARE) -> int:
     """Probes per group such that probing takes at most `share` of the budget (0 when not even one fits)."""
     per_probe = 2 * len(groups)
     return min(wanted, int(share * budget) // per_probe) if per_probe else 0

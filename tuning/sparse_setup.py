@@ -18,7 +18,7 @@ from .data import _load_image
 from .errors import DataError
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
-from .param_groups import allocate, allocation_summary, image_groups, vision_blocks, vision_parameter_count
+from .param_groups import allocate, allocation_summary, image_groups, vision_blocks
 from .vision_delta import VisionDelta, to_tensors
 
 
@@ -51,7 +51,7 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
     """Chooses the image parameters to tune and readies the objective; returns the card's allocation record."""
     cfg, model = run.cfg, obj.model
     if obj.space.vision.stop == obj.space.vision.start:
-        return {"parameter_budget": 0, "parameters_changed": 0, "groups": []}
+        return {"image_parameters": obj.image_parameters, "parameter_budget": 0, "parameters_changed": 0, "groups": []}
     groups = candidate_groups(model, cfg.sparse_blocks)
     bb = obj.learner.backbone
     train_px = pixels(bb, data.train)
@@ -64,14 +64,14 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
             run.save(run.phase, run.phase_state)
     probed = run.sensitivity if cfg.allocation == "sensitivity" else None
     scores, probes = (probed["scores"], probed["probes_per_group"]) if probed else (None, 0)
-    budget = max(1, round(cfg.param_budget * vision_parameter_count(model)))
+    budget = max(1, round(cfg.param_budget * obj.image_parameters))
     chosen = allocate(model, sensitivity.order(groups, scores, cfg.seed), budget,
                       structured=cfg.sparse_structure == "structured")
     obj.delta = VisionDelta(model, chosen, obj.space.vision.stop - obj.space.vision.start, seed=cfg.seed,
                             scale=cfg.vision_scale)
     first = first_tuned_block(chosen, len(vision_blocks(model)))
     obj.towers = (CachedTower(model, train_px, first), CachedTower(model, pixels(bb, data.val), first))
-    return {"parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
+    return {"image_parameters": obj.image_parameters, "image_blocks": len(vision_blocks(model)), "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
             "allocation": cfg.allocation if scores is not None or cfg.allocation == "random" else "random (budget too small to probe)",
             "probes_per_group": probes, "projection_bytes": obj.delta.held_bytes, "groups": allocation_summary(groups, chosen, scores)}
 

@@ -1,4 +1,6 @@
-/* The launch form's estimate: asks estimate.json again whenever dataset, backbone, method or budget change. */
+/* The launch form's estimate: asks estimate.json again whenever dataset, backbone, method, budget or what to
+ * adapt change. "What to adapt" shows only for the methods that can tune sparse adapters, and the share of
+ * the image model's weights only for sparse adapters (the server refuses other combinations in words). */
 (function () {
   "use strict";
   var form = document.getElementById("job-form");
@@ -6,15 +8,34 @@
   var url = form.dataset.estimateUrl;
   var text = document.getElementById("estimate-text");
   var basis = document.getElementById("estimate-basis");
+  var weights = document.getElementById("param-budget-count");
+  var sparseMethods = (form.dataset.sparseMethods || "").split(",");
   var timer = null;
   var asked = 0;
+
+  function value(name) { return form.elements[name] ? form.elements[name].value : ""; }
+
+  function show(name, visible) {
+    var label = document.getElementById("field-" + name);
+    if (label) { label.hidden = !visible; }
+  }
+
+  function showAdaptFields() {
+    var canAdapt = sparseMethods.indexOf(value("method")) !== -1;
+    if (!canAdapt && form.elements.adapt && value("adapt") !== "prompt") { form.elements.adapt.value = "prompt"; }
+    show("adapt", canAdapt);
+    show("param_budget", canAdapt && value("adapt") === "sparse");
+  }
 
   function update() {
     var params = new URLSearchParams({
       budget: form.elements.budget.value.trim(),
       backbone: form.elements.backbone.value,
-      method: form.elements.method ? form.elements.method.value : "",
-      dataset_version: form.elements.dataset_version ? form.elements.dataset_version.value : ""
+      method: value("method"),
+      dataset_version: value("dataset_version"),
+      adapt: value("adapt"),
+      param_budget: value("param_budget"),
+      shots: value("shots")
     });
     var ticket = ++asked;  // only the answer to the latest question is shown
     fetch(url + "?" + params.toString(), {credentials: "same-origin", headers: {Accept: "application/json"}})
@@ -23,15 +44,17 @@
         if (ticket !== asked) { return; }
         text.textContent = data.error ? data.error : data.text;
         basis.textContent = data.error ? "" : data.basis;
+        if (weights) { weights.textContent = data.error ? "" : data.image_weights; }
       })
       .catch(function () { if (ticket === asked) { text.textContent = "no estimate (the server did not answer)"; } });
   }
 
-  function soon() { window.clearTimeout(timer); timer = window.setTimeout(update, 250); }
+  function soon() { showAdaptFields(); window.clearTimeout(timer); timer = window.setTimeout(update, 250); }
 
-  ["budget", "backbone", "method", "dataset_version"].forEach(function (name) {
+  ["budget", "backbone", "method", "dataset_version", "adapt", "param_budget", "shots"].forEach(function (name) {
     var field = form.elements[name];
     if (field) { field.addEventListener("input", soon); field.addEventListener("change", soon); }
   });
+  showAdaptFields();
   update();
 })();

@@ -10,48 +10,70 @@
   if (!root || typeof Plotly === "undefined") { return; }
   var url = root.dataset.metricsUrl;
 
+  // Sparse-adapter jobs (adapt = "sparse") plot what a user means by sparsity: how much of the image
+  // model stays as it was, and how many of its weights the adapter changes (second axis, right).
+  var SPARSITY = root.dataset.adapt === "sparse" ?
+    {id: "plot-sparsity", key: "sparsity", title: "Image model left unchanged", y: "weights unchanged", percent: true,
+     tickformat: ".2%", second: {key: "params_changed", y: "weights changed", name: "weights changed"}} :
+    {id: "plot-sparsity", key: "sparsity", title: "Adapter sparsity (coordinates masked)", y: "sparsity", percent: true,
+     range: [0, 1]};
   var PLOTS = [
     {id: "plot-loss", key: "train_loss", title: "Training loss", y: "loss"},
     {id: "plot-val", key: "val_acc", title: "Validation accuracy", y: "accuracy", percent: true, range: [0, 1]},
     {id: "plot-sharpness", key: "sharpness", title: "Sharpness estimate", y: "L(w + ε*) − L(w)"},
-    {id: "plot-sparsity", key: "sparsity", title: "Adapter sparsity (coordinates masked)", y: "sparsity", percent: true,
-     range: [0, 1]}
+    SPARSITY
   ];
   var lastSeq = 0;
   var switchAt = null;
   var failures = 0;
 
   function layout(plot) {
-    return {
+    var spec = {
       title: {text: plot.title, font: {size: 14}, x: 0.01, xanchor: "left"},
-      margin: {l: 55, r: 15, t: 40, b: 40},
+      margin: {l: 55, r: plot.second ? 70 : 15, t: 40, b: 40},
       height: 280,
       // No ticks before the first point: an empty axis would show Plotly's made-up -1 to 4.
       xaxis: {title: {text: "queries"}, rangemode: "tozero", showticklabels: false},
-      yaxis: {title: {text: plot.y}, tickformat: plot.percent ? ".0%" : "", range: plot.range,
+      yaxis: {title: {text: plot.y}, tickformat: plot.tickformat || (plot.percent ? ".0%" : ""), range: plot.range,
               autorange: plot.range ? false : true, showticklabels: Boolean(plot.range)},
       showlegend: false,
       shapes: [], annotations: []
     };
+    if (plot.second) {
+      spec.yaxis2 = {title: {text: plot.second.y}, overlaying: "y", side: "right", rangemode: "tozero",
+                     showticklabels: false, tickformat: ",d"};
+    }
+    return spec;
+  }
+
+  // Each plot's series: its main key, and for the sparse-adapter plot the count on the second axis.
+  function series(plot) {
+    var main = {key: plot.key, axis: "y", format: plot.percent ? "%{y:.2%}" : "%{y}"};
+    return plot.second ? [main, {key: plot.second.key, axis: "y2", format: "%{y:,d} " + plot.second.name, dash: "dot"}] : [main];
   }
 
   PLOTS.forEach(function (plot) {
-    var trace = {x: [], y: [], mode: "lines+markers", marker: {size: 4}, line: {width: 1.5},
-                 hovertemplate: "%{y} at %{x} queries<extra></extra>"};
-    Plotly.newPlot(plot.id, [trace], layout(plot), {displaylogo: false, responsive: true, displayModeBar: "hover"});
+    var traces = series(plot).map(function (s) {
+      return {x: [], y: [], yaxis: s.axis, mode: "lines+markers", marker: {size: 4}, line: {width: 1.5, dash: s.dash},
+              hovertemplate: s.format + " at %{x} queries<extra></extra>"};
+    });
+    Plotly.newPlot(plot.id, traces, layout(plot), {displaylogo: false, responsive: true, displayModeBar: "hover"});
   });
 
   function appendPoints(points) {
     if (!points || !points.seq || points.seq.length === 0) { return; }
     PLOTS.forEach(function (plot) {
-      var xs = [], ys = [];
-      points[plot.key].forEach(function (value, i) {
-        if (value !== null) { xs.push(points.queries[i]); ys.push(value); }
+      series(plot).forEach(function (s, t) {
+        var xs = [], ys = [];
+        (points[s.key] || []).forEach(function (value, i) {  // an older server sends no params_changed
+          if (value !== null) { xs.push(points.queries[i]); ys.push(value); }
+        });
+        if (!xs.length) { return; }
+        Plotly.extendTraces(plot.id, {x: [xs], y: [ys]}, [t]);
+        var shown = {"xaxis.showticklabels": true};
+        shown[s.axis === "y" ? "yaxis.showticklabels" : "yaxis2.showticklabels"] = true;
+        if (!(plot.drawn || {})[s.axis]) { plot.drawn = plot.drawn || {}; plot.drawn[s.axis] = true; Plotly.relayout(plot.id, shown); }
       });
-      if (xs.length) {
-        Plotly.extendTraces(plot.id, {x: [xs], y: [ys]}, [0]);
-        if (!plot.drawn) { plot.drawn = true; Plotly.relayout(plot.id, {"xaxis.showticklabels": true, "yaxis.showticklabels": true}); }
-      }
     });
     lastSeq = points.seq[points.seq.length - 1];
   }

@@ -3,14 +3,20 @@ the stages themselves, so the rule the web form enforces cannot drift from what 
 import pytest
 
 import tuning
+from images import make_folder
 from tiny_run import tiny_config
 from tuning.config import minimum_budget
+from tuning.param_groups import vision_blocks
 
 
 def _stages_that_moved(cfg, synth) -> set[str]:
+    return _moved(tuning.tune(cfg, synth).history)
+
+
+def _moved(history) -> set[str]:
     # A point whose step did not grow is an evaluation without a step (the start point, or the final one).
     moved, step = set(), 0
-    for m in tuning.tune(cfg, synth).history:
+    for m in history:
         if m["step"] > step:
             moved.add(m["stage"])
         step = m["step"]
@@ -33,3 +39,33 @@ def test_the_minimum_budget_moves_every_stage_and_one_less_does_not(method, extr
 def test_zero_shot_needs_its_one_query_and_the_default_sharpzo_more_than_ten():
     assert minimum_budget(tiny_config(method="zeroshot")) == 1
     assert minimum_budget(tuning.TuneConfig()) > 10  # issue 11's example of a budget too small to do anything
+
+
+
+@pytest.fixture(scope="module")
+def image_data(causal_backbone, tmp_path_factory):
+    root = make_folder(tmp_path_factory.mktemp("minimum_imgs"), per_class=5)
+    return tuning.load_image_folder(root, backbone=causal_backbone, shots=2)
+
+
+SPARSE = dict(adapt="sparse", param_budget=0.02, vision_dim=4)
+STAGES = {"sharpzo": {"cmaes", "zo"}, "cmaes": {"cmaes"}, "zosgd": {"zo"}}
+
+
+@pytest.mark.parametrize("method", ["sharpzo", "cmaes", "zosgd"])
+def test_sparse_minimum_probes_every_group_once_and_moves_every_stage(method, image_data, causal_backbone):
+    """The issue-19 helper's note: the minimum ignored the sensitivity probes, so a job at the minimum
+    placed its image delta in a random order. Counted from the settings and the number of blocks alone."""
+    blocks = len(vision_blocks(causal_backbone.model))
+    minimum = minimum_budget(tiny_config(method=method, **SPARSE), image_blocks=blocks)
+    assert minimum > minimum_budget(tiny_config(method=method))
+
+    def run(budget):
+        result = tuning.tune(tiny_config(method=method, budget=budget, **SPARSE), image_data)
+        return result.adapter.card["sparse"]["vision"], _moved(result.history)
+
+    vision, moved = run(minimum)
+    assert vision["probes_per_group"] >= 1 and moved == STAGES[method]
+    assert len(vision["groups"]) == 4 * blocks + 2  # the count tuning.config makes without the model
+    vision, moved = run(minimum - 1)
+    assert vision["probes_per_group"] == 0 or moved != STAGES[method]

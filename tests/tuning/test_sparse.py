@@ -192,3 +192,19 @@ def test_sparse_checkpoint_resume_equals_uninterrupted_run(images_data, tmp_path
 def test_sparse_needs_the_images(synth):
     with pytest.raises(tuning.DataError, match="needs the images"):
         tuning.tune(tiny_config(method="zosgd", **SPARSE), synth)
+
+
+def test_metrics_say_how_much_of_the_image_tower_changes(images_data, causal_backbone):
+    """The sparsity a user means (issue 19): the share of the image tower's parameters left unchanged and
+    how many changed, on every point of a sparse run; zero-shot changes nothing."""
+    points = []
+    r = tuning.tune(tiny_config(method="sharpzo", **SPARSE), images_data, on_metrics=points.append)
+    vision = r.adapter.card["sparse"]["vision"]
+    total = param_groups.vision_parameter_count(causal_backbone.model)
+    assert vision["image_parameters"] == total and vision["image_blocks"] == len(param_groups.vision_blocks(causal_backbone.model))
+    assert (points[0]["stage"], points[0]["params_changed"], points[0]["sparsity"]) == ("zeroshot", 0, 1.0)
+    tuned = [m for m in points if m["stage"] in ("cmaes", "zo")]
+    assert {m["stage"] for m in tuned} == {"cmaes", "zo"}
+    # stage 1's first point is its start, w = 0; from then on every chosen parameter moves
+    assert tuned[0]["params_changed"] == 0 and all(m["params_changed"] == vision["parameters_changed"] > 0 for m in tuned[1:])
+    assert all(m["sparsity"] == pytest.approx(1 - m["params_changed"] / total) for m in tuned)

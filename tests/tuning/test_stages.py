@@ -6,7 +6,7 @@ import pytest
 import tuning
 from tiny_run import tiny_config
 
-KEYS = {"step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "elapsed_s"}
+KEYS = {"step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s"}
 
 
 class MemoryCheckpoint:

@@ -64,7 +64,7 @@ def test_launch_in_the_browser_and_watch_the_curves_grow_until_the_final_accurac
 
     set_field("shots", 2)
     set_field("budget", 1500)
-    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "estimate-text"), "of tuning"))
+    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "estimate-text"), "of worker time"))
     assert "cautious default" in browser.find_element(By.ID, "estimate-basis").text
     form.find_element(By.CSS_SELECTOR, "#advanced summary").click()
     for name, value in FAST_TUNING.items():

@@ -11,13 +11,15 @@ from webapp.jobs.selectors import ETA_WINDOW_POINTS, job_eta_seconds
 pytestmark = pytest.mark.django_db
 
 RATE = 10.0  # class prompts per second, as a worker measured it
+PER_IMAGE = 0.5  # worker seconds outside tuning per dataset image, as a worker measured it
 
 
 @pytest.fixture
 def measured(settings):
     settings.WORKER_KIND = "cpu"
     WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
-                                queries_per_second={"tiny-test": RATE})  # a live tuning worker
+                                queries_per_second={"tiny-test": RATE},
+                                seconds_per_image={"tiny-test": PER_IMAGE})  # a live tuning worker
 
 
 def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_user, measured):
@@ -27,16 +29,16 @@ def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_us
     running = make_job(ours, status=Job.Status.RUNNING, budget=600)
     Job.objects.filter(pk=running.pk).update(queries_used=300, attempts=1, heartbeat_at=timezone.now())
     MetricPoint.objects.create(job=running, seq=1, step=1, stage="s", queries=300, elapsed_s=100.0)  # 3 queries/s
-    make_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s
-    make_job(ours, budget=200)  # 60 s
+    make_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s, and 18 images x 0.5 s = 9 s
+    make_job(ours, budget=200)  # 60 s + 9 s
     mine = make_job(ours, budget=200)
 
     body = csrf_client(alice).get(f"/jobs/{mine.pk}/metrics.json").json()
     assert body["queue_position"] == 3 and body["queue_others_ahead"] == 1
-    # One busy worker, free in 100 s (300 queries left at 3 per s), then 120 s and 60 s of queued work.
-    assert body["start_in_seconds"] == pytest.approx(280.0)
+    # One busy worker, free in 100 s (300 queries left at 3 per s), then 129 s and 69 s of queued work.
+    assert body["start_in_seconds"] == pytest.approx(298.0)
     assert body["status_text"] == ("Queued, position 3 in the queue (1 of the jobs ahead is from other workspaces); "
-                                   "it should start in about 4 min 40 s")
+                                   "it should start in about 4 min 58 s")
     page = csrf_client(alice).get("/jobs/").content.decode()
     assert "(1 of the jobs ahead is from other workspaces)" in page
 
@@ -58,3 +60,28 @@ def test_time_left_follows_the_recent_rate_not_the_average(make_user):
     Job.objects.filter(pk=job.pk).update(queries_used=3000)
     job.refresh_from_db()
     assert job_eta_seconds(job) == pytest.approx(7000 / 10.0)  # the average (3000 / 1200 s) would say 2,800 s
+
+
+def test_time_left_moves_between_points_and_says_when_the_job_is_slower_than_its_pace(make_user):
+    """The walkthrough saw "about 23 min left" stand still for 6 minutes: points (and so queries_used) arrive
+    only at evaluations. The time left counts down from when the latest points were stored."""
+    from datetime import timedelta
+
+    from webapp.jobs.selectors import job_status_text
+
+    version = make_ready_version("Press line", per_class=6)
+    job = make_job(version, status=Job.Status.RUNNING, budget=1000)
+    MetricPoint.objects.create(job=job, seq=1, step=1, stage="s", queries=400, elapsed_s=400.0)  # 1 query per s
+    stored = timezone.now()
+    Job.objects.filter(pk=job.pk).update(queries_used=400, progress_at=stored, heartbeat_at=stored)
+    job.refresh_from_db()
+    assert job_eta_seconds(job, now=stored) == pytest.approx(600.0)
+    assert job_eta_seconds(job, now=stored + timedelta(minutes=6)) == pytest.approx(240.0)
+    assert job_eta_seconds(job, now=stored + timedelta(minutes=11)) == 0.0
+
+    # Past its time left with no new point (its worker still beats): said in words, and the wait grows.
+    Job.objects.filter(pk=job.pk).update(progress_at=timezone.now() - timedelta(minutes=12))
+    job.refresh_from_db()
+    text = job_status_text(job, eta=job_eta_seconds(job))
+    assert text.startswith("Running, 400 of 1,000 queries; slower than its recent pace, its last progress report "
+                           "was 12 min ago"), text

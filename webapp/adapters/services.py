@@ -15,6 +15,7 @@ from django.db.models import Max
 from webapp.accounts.access import require_write
 from webapp.accounts.models import Workspace
 from webapp.adapters import files
+from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
 from webapp.datasets.models import DatasetVersion
 from webapp.jobs.models import Job
@@ -105,6 +106,12 @@ def _event(*, line: ModelLine, version: AdapterVersion | None, actor, action: st
     return event
 
 
+def _adapted(card: dict) -> dict:
+    """A sparse adapter's tuned groups and counts (webapp/adapters/adapted.py), under "adapted"."""
+    summary = adapted_summary(card)
+    return {"adapted": summary} if summary else {}
+
+
 def _job_metrics(job: Job) -> dict:
     return {
         "zero_shot_accuracy": job.zero_shot_accuracy,
@@ -148,7 +155,8 @@ def adapter_version_create_from_job(*, job: Job, adapter_dir: Path) -> AdapterVe
             "dataset_hash": job.dataset_version.content_hash,
             "method": job.method or str(card.get("method") or ""),
             "config": json_safe(job.config or card.get("config") or {}),
-            "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision")}),
+            "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision"),
+                                  **_adapted(card)}),
             "created_by": job.created_by,
         },
         action=AdapterEvent.Action.CREATED,

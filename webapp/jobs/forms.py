@@ -13,7 +13,7 @@ from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone
 from webapp.jobs.selectors import writable_workspaces
-from webapp.jobs.services import MAIN_FIELDS, tune_config_from
+from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
 
 METHOD_CHOICES = [
     ("linear_probe", "Linear probe: logistic regression on the frozen image features (default; seconds, ignores the budget)"),
@@ -33,6 +33,50 @@ DEFAULT_METHOD_REASON = ("The linear probe is the default because it scored high
 
 
 FIRST_RUN_BUDGET = 2000  # the tuner's own default (20,000, the paper's) is offered in the help text
+
+# What to adapt (issue 19): TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
+# that tune with queries over the joint vector can adapt the image model too.
+SPARSE_METHODS = ("sharpzo", "cmaes", "zosgd")
+ADAPT_CHOICES = [
+    ("prompt", "Prompt only: the words in front of each class name"),
+    ("sparse", "Sparse adapters on both towers: the prompt, a linear head, and a small share of the image model"),
+]
+PARAM_BUDGET_CHOICES = [
+    ("0", "0 % (prompt and head only)"),
+    ("0.001", "0.1 %"),
+    ("0.005", "0.5 % (default)"),
+    ("0.02", "2 %"),
+]
+ADAPT_FIELDS = ("adapt", "param_budget")
+
+
+def image_weights_text(backbone: str, param_budget: str | None) -> str:
+    """'0.5 % of this backbone's image model is about 12,345 of its 2,469,130 weights.', where a sparse
+    adapter tuned on the backbone recorded its size; else says when it will be known."""
+    from webapp.adapters.adapted import backbone_image_size
+
+    try:
+        share = float(param_budget) if param_budget not in (None, "") else None
+    except ValueError:
+        share = None
+    total = (backbone_image_size(backbone) or {}).get("image_parameters")
+    if not total:
+        return "The number of weights this is shows here after the first sparse-adapter job on this backbone."
+    if share is None:
+        return f"This backbone's image model has {total:,} weights."
+    if share == 0:
+        return f"None of the image model's {total:,} weights change; only the prompt and the linear head are tuned."
+    return f"{share * 100:g} % of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
+
+
+class FractionChoiceField(forms.TypedChoiceField):
+    """A choice of fractions that also takes them as numbers (the API's 0.02, 0.0), not only as the listed text."""
+
+    def valid_value(self, value) -> bool:
+        try:
+            return float(value) in {float(key) for key, _ in self.choices}
+        except (TypeError, ValueError):
+            return False
 
 
 class DatasetVersionChoice(forms.ModelChoiceField):
@@ -69,6 +113,16 @@ class JobCreateForm(forms.Form):
                                            help_text="Only versions that passed their checks (ready) are listed.")
     backbone = forms.ChoiceField(help_text="The frozen CLIP model the prompt is tuned for.")
     method = forms.ChoiceField(choices=METHOD_CHOICES, initial=DEFAULT_METHOD, help_text=DEFAULT_METHOD_REASON)
+    adapt = forms.ChoiceField(
+        label="What to adapt", choices=ADAPT_CHOICES, initial="prompt", required=False,
+        help_text="For SharpZO, CMA-ES and ZO-SGD. Sparse adapters also change a small, chosen share of the image "
+                  "model's weights (where the loss reacts most), which can learn what the prompt alone cannot; each "
+                  "query then also runs part of the image model, so it takes longer.")
+    param_budget = FractionChoiceField(
+        label="Share of the image model's weights that may change", choices=PARAM_BUDGET_CHOICES, coerce=float,
+        empty_value=None, required=False, initial="0.005",
+        help_text="Sparse adapters only. More weights can fit the data more closely; the adapter file grows by about "
+                  "12 bytes per weight changed.")
     shots = forms.IntegerField(help_text="Training images per class; each class also needs 1 validation and 1 test image.")
     seed = forms.IntegerField(help_text="Fixes the split and all random draws: the same seed gives the same run.")
     budget = forms.IntegerField(label="Budget (queries)",
@@ -91,11 +145,13 @@ class JobCreateForm(forms.Form):
             self.fields[name].help_text += " " + allowed_range(fields[name].metadata)
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
-        self.advanced_names = [name for name in fields if name not in MAIN_FIELDS]
+        self.advanced_names = [name for name in fields if name not in MAIN_FIELDS + ADAPT_FIELDS]
         for name in self.advanced_names:
             self.fields[name] = _advanced_field(fields[name])
         self._defaults = {name: f.default for name, f in fields.items()}
         self.config: dict | None = None
+
+    sparse_methods = SPARSE_METHODS
 
     @property
     def main_fields(self):
@@ -110,6 +166,8 @@ class JobCreateForm(forms.Form):
         if self.errors:
             return data
         config = {name: data[name] for name in MAIN_FIELDS}
+        if not self._clean_adapt(data, config):
+            return data
         for name in self.advanced_names:
             value = data.get(name)
             config[name] = self._defaults[name] if value in (None, "") else value
@@ -123,3 +181,23 @@ class JobCreateForm(forms.Form):
         if problem:
             self.add_error("shots", problem)
         return data
+
+    def _clean_adapt(self, data: dict, config: dict) -> bool:
+        """Puts adapt and param_budget into `config`; False, with an error on the field, for a combination
+        the tuner cannot run. The budget of weights counts only for sparse adapters."""
+        adapt = data.get("adapt") or "prompt"
+        config["adapt"] = adapt
+        config["param_budget"] = data["param_budget"] if adapt == "sparse" and data.get("param_budget") is not None \
+            else self._defaults["param_budget"]
+        if adapt != "sparse":
+            return True
+        if data["method"] not in SPARSE_METHODS:
+            label = METHOD_LABELS.get(data["method"], data["method"])
+            self.add_error("adapt", f"Sparse adapters are tuned with queries by SharpZO, CMA-ES or ZO-SGD; "
+                                    f"{label} cannot use them. Choose \"Prompt only\" or one of those methods.")
+            return False
+        if data.get("tip_cache"):
+            self.add_error("adapt", "The Tip-Adapter cache (advanced setting tip_cache) works on prompts only: "
+                                    "choose \"Prompt only\" or switch the cache off.")
+            return False
+        return True

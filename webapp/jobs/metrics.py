@@ -22,7 +22,7 @@ from webapp.jobs.services import Fence
 FLUSH_SECONDS = 1.0
 FLUSH_POINTS = 200
 MAX_PENDING = 50_000  # beyond this a database outage fails the job rather than filling the memory
-FIELDS = ("step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "elapsed_s")
+FIELDS = ("step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s")
 SWITCH_FROM, SWITCH_TO = "cmaes", "zo"  # the SharpZO stage switch drawn on the plots
 
 
@@ -72,6 +72,7 @@ class MetricSink:
                 job_id=self.fence.job_id, seq=self._next_seq, step=key[1], stage=stage, queries=key[0],
                 train_loss=_finite(metrics.get("train_loss")), val_acc=_finite(metrics.get("val_acc")),
                 sharpness=_finite(metrics.get("sharpness")), sparsity=_finite(metrics.get("sparsity")),
+                params_changed=metrics.get("params_changed"),
                 elapsed_s=self._last_elapsed,
             ))
             self._next_seq += 1
@@ -92,7 +93,8 @@ class MetricSink:
     def _flush_locked(self) -> None:
         points = self._pending
         last = points[-1]
-        progress = {"queries_used": last.queries, "stage": last.stage, "heartbeat_at": timezone.now()}
+        now = timezone.now()
+        progress = {"queries_used": last.queries, "stage": last.stage, "heartbeat_at": now, "progress_at": now}
         if self._switch_at is not None:
             progress["stage_switch_queries"] = self._switch_at
         try:

@@ -39,6 +39,7 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)  # when the latest metric points were stored
     finished_at = models.DateTimeField(null=True, blank=True)
 
     # Progress and outcome
@@ -78,7 +79,10 @@ class MetricPoint(models.Model):
     train_loss = models.FloatField(null=True)
     val_acc = models.FloatField(null=True)
     sharpness = models.FloatField(null=True)
+    # Prompt jobs: share of the tuned vector's coordinates the stage-2 mask freezes. Sparse-adapter jobs
+    # (adapt='sparse'): share of the image tower's parameters left unchanged, and how many changed.
     sparsity = models.FloatField(null=True)
+    params_changed = models.PositiveBigIntegerField(null=True)
     elapsed_s = models.FloatField()
 
     class Meta:
@@ -96,6 +100,10 @@ class WorkerStatus(models.Model):
     # search it); written by the worker's own check-in thread, cleared when it stops.
     queues = models.CharField(max_length=500, blank=True)
     queries_per_second = models.JSONField(default=dict, blank=True)  # {"<backbone>": rate per class-normalised query}
+    # Figures for estimates (webapp/jobs/estimates.py), per backbone: sparse-adapter queries in class prompts
+    # plus training images per second; worker seconds outside tuning per dataset image.
+    sparse_units_per_second = models.JSONField(default=dict, blank=True)
+    seconds_per_image = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.hostname

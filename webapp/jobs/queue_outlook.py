@@ -8,7 +8,7 @@ import heapq
 
 from django.db.models import Q
 
-from webapp.jobs.estimates import job_estimate
+from webapp.jobs.estimates import Workload, job_estimate, workload_of
 from webapp.jobs.models import Job
 
 
@@ -24,10 +24,22 @@ def job_queue_others_ahead(job: Job) -> int:
     return _ahead(job).exclude(workspace_id=job.workspace_id).count()
 
 
+def job_workload(job: Job, queries: int) -> Workload:
+    """What `queries` more queries of this job, and (while it has not started) the work on its images, cost."""
+    counts = job.dataset_version.class_counts or {}
+    return workload_of(queries=max(queries, 0), num_classes=len(counts),
+                       num_images=sum(counts.values()) if job.status == Job.Status.QUEUED else 0,
+                       adapt=(job.config or {}).get("adapt", "prompt"), shots=job.shots)
+
+
 def _estimated_seconds(job: Job, cache: dict) -> float:
-    key = (job.backbone, job.budget - job.queries_used, len(job.dataset_version.class_counts or {}))
+    """A queued job: its whole estimate; a running one without a rate of its own: its queries left."""
+    from tuning.config import queries_to_spend
+
+    workload = job_workload(job, queries_to_spend(job.method, job.budget) - job.queries_used)
+    key = (job.backbone, workload)
     if key not in cache:
-        cache[key] = job_estimate(backbone=key[0], budget=max(key[1], 0), num_classes=key[2]).seconds
+        cache[key] = job_estimate(backbone=job.backbone, workload=workload).seconds
     return cache[key]
 
 

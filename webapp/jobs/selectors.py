@@ -89,15 +89,17 @@ def job_waits_for_a_worker(job: Job) -> bool:
 ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the job is in now
 
 
-def job_eta_seconds(job: Job) -> float | None:
+def job_eta_seconds(job: Job, now=None) -> float | None:
     """Remaining queries at the job's own recent rate (its own clock, resumes included): over its
     last ETA_WINDOW_POINTS points, since the two stages spend queries at different speeds; over the
-    whole run while it has fewer points."""
+    whole run while it has fewer points. Points arrive only at evaluations (minutes apart on a slow
+    worker), so the time left counts down from when the latest ones were stored: it moves every time
+    the page asks, not only when a point arrives. 0 once the recent pace says it should be done."""
     if job.status != Job.Status.RUNNING:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
                   [:ETA_WINDOW_POINTS + 1])
-    return _eta_from(job, recent)
+    return _eta_from(job, recent, now)
 
 
 def job_etas(jobs: list[Job]) -> dict[int, float | None]:
@@ -115,7 +117,7 @@ def job_etas(jobs: list[Job]) -> dict[int, float | None]:
     return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
 
 
-def _eta_from(job: Job, recent: list[tuple[int, float]]) -> float | None:
+def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float | None:
     """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
     if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
         return None
@@ -124,7 +126,16 @@ def _eta_from(job: Job, recent: list[tuple[int, float]]) -> float | None:
         rate = (last_q - first_q) / (last_t - first_t)
     else:
         rate = last_q / last_t
-    return max(0.0, (job.budget - job.queries_used) / rate)
+    return max(0.0, (job.budget - job.queries_used) / rate - job_seconds_since_progress(job, now))
+
+
+def job_seconds_since_progress(job: Job, now=None) -> float:
+    if job.progress_at is None:
+        return 0.0
+    return max(0.0, ((now or timezone.now()) - job.progress_at).total_seconds())
+
+
+OVERDUE_AFTER_SECONDS = 60  # a running job this long past its time left says so instead of "0 s left"
 
 
 def job_progress(job: Job) -> float:
@@ -158,7 +169,12 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
             return "The worker has stopped responding; the job will be requeued and resume from its checkpoint."
         if job.cancel_requested:
             return "Stopping: the worker saves the best adapter found so far."
-        return f"Running, {job.queries_used:,} of {job.budget:,} queries" + (f", about {human_duration(eta)} left" if eta is not None else "")
+        text = f"Running, {job.queries_used:,} of {job.budget:,} queries"
+        since = job_seconds_since_progress(job)
+        if eta is not None and eta < 1 and since > OVERDUE_AFTER_SECONDS:
+            return text + (f"; slower than its recent pace, its last progress report was {human_duration(since)} ago "
+                           "(it keeps sending signs of life)")
+        return text + (f", about {human_duration(eta)} left" if eta is not None else "")
     if job.status == Job.Status.COMPLETED:
         return f"Finished after {job.queries_used:,} queries."
     if job.status == Job.Status.CANCELLED:

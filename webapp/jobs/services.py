@@ -44,17 +44,24 @@ def tune_config_from(values: dict):
     """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about."""
     import tuning
 
-    from tuning.config import minimum_budget
+    from tuning.config import minimum_budget, sensitivity_groups
+
+    from webapp.adapters.adapted import backbone_image_size
 
     try:
         cfg = tuning.TuneConfig.from_dict(values)
     except tuning.ConfigError as exc:
         raise ValidationError({exc.field or "__all__": str(exc)}) from exc
-    # A smaller budget would only return the zero-shot adapter after a worker's start-up.
-    minimum = minimum_budget(cfg)
+    # A smaller budget would only return the zero-shot adapter after a worker's start-up (or, for sparse
+    # adapters, place the image delta without its sensitivity probes).
+    blocks = (backbone_image_size(cfg.backbone) or {}).get("image_blocks") if cfg.adapt == "sparse" else None
+    minimum = minimum_budget(cfg, image_blocks=blocks)
     if cfg.budget < minimum:
+        groups = sensitivity_groups(cfg, blocks)
+        probes = (f", including one sensitivity probe of each of the image model's {groups} parameter groups"
+                  if groups else "")
         raise ValidationError({"budget": f"A budget of {cfg.budget:,} queries is too small to tune anything: "
-                                         f"{cfg.method} needs at least {minimum:,} queries with these settings."})
+                                         f"{cfg.method} needs at least {minimum:,} queries with these settings{probes}."})
     return cfg
 
 
@@ -254,18 +261,24 @@ def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None
         "queues": "".join(f",{queue}" for queue in sorted(queues)) + ("," if queues else "")})
 
 
-def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float, hostname: str | None = None,
-                              kind: str | None = None) -> WorkerStatus:
-    """Fold a finished job's measured rate into this worker's figure for that backbone."""
+def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float | None = None,
+                              sparse_units_per_second: float | None = None, seconds_per_image: float | None = None,
+                              hostname: str | None = None, kind: str | None = None) -> WorkerStatus:
+    """Fold a finished job's measured figures (see webapp/jobs/estimates.py) into this worker's figures
+    for that backbone; a figure left out keeps its value."""
     hostname = hostname or socket.gethostname()
+    figures = {"queries_per_second": class_prompts_per_second, "sparse_units_per_second": sparse_units_per_second,
+               "seconds_per_image": seconds_per_image}
     with transaction.atomic():
         status, _ = WorkerStatus.objects.select_for_update().get_or_create(
             hostname=hostname, defaults={"last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND})
-        rates = dict(status.queries_per_second or {})
-        old = rates.get(backbone)
-        rates[backbone] = round(class_prompts_per_second if not old else
-                                RATE_SMOOTHING * class_prompts_per_second + (1 - RATE_SMOOTHING) * float(old), 3)
-        status.queries_per_second = rates
+        for field_name, value in figures.items():
+            if value is None:
+                continue
+            rates = dict(getattr(status, field_name) or {})
+            old = rates.get(backbone)
+            rates[backbone] = round(value if not old else RATE_SMOOTHING * value + (1 - RATE_SMOOTHING) * float(old), 4)
+            setattr(status, field_name, rates)
         status.kind = kind or settings.WORKER_KIND
         status.last_seen = timezone.now()
         status.full_clean()

@@ -12,8 +12,8 @@ from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
-from webapp.jobs.estimates import human_duration, job_estimate
-from webapp.jobs.forms import JobCreateForm
+from webapp.jobs.estimates import human_duration, job_estimate, workload_of
+from webapp.jobs.forms import SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
@@ -117,25 +117,30 @@ def job_cancel_view(request, pk: int):
 
 @require_GET
 def job_estimate_view(request):
-    """Run time and cost for the launch form, recomputed as the engineer changes budget or backbone."""
+    """Run time and cost for the launch form, recomputed as the engineer changes its values; with sparse
+    adapters also how many of the backbone's image weights the chosen share is, where known."""
     budget, version_id = whole_number(request.GET.get("budget")), whole_number(request.GET.get("dataset_version"))
     backbone = request.GET.get("backbone", "")
     if budget is None or not 0 < budget <= MAX_BUDGET_FOR_ESTIMATE:
         return JsonResponse({"error": "Enter the budget as a whole number of queries, at least 1."}, status=400)
     if not backbone:
         return JsonResponse({"error": "Choose a backbone."}, status=400)
-    num_classes = None
+    counts = {}
     if version_id is not None:
-        version = dataset_version_get(user=request.user, pk=version_id)
-        num_classes = len(version.class_counts or {})
+        counts = dataset_version_get(user=request.user, pk=version_id).class_counts or {}
     from tuning.config import queries_to_spend
 
-    estimate = job_estimate(backbone=backbone, budget=queries_to_spend(request.GET.get("method", ""), budget),
-                            num_classes=num_classes or 2)
+    method = request.GET.get("method", "")
+    adapt = "sparse" if request.GET.get("adapt") == "sparse" and method in SPARSE_METHODS else "prompt"
+    workload = workload_of(queries=queries_to_spend(method, budget), num_classes=len(counts) or 2,
+                           num_images=sum(counts.values()), adapt=adapt, shots=whole_number(request.GET.get("shots")) or 0)
+    estimate = job_estimate(backbone=backbone, workload=workload)
     body = estimate.as_dict()
-    body["num_classes"] = num_classes
-    body["text"] = (f"About {human_duration(estimate.seconds)} of tuning, about {estimate.cost:.2f} "
+    body["num_classes"] = len(counts) or None
+    body["num_images"] = sum(counts.values()) or None
+    body["text"] = (f"About {human_duration(estimate.seconds)} of worker time, about {estimate.cost:.2f} "
                     f"{estimate.currency}.")
+    body["image_weights"] = image_weights_text(backbone, request.GET.get("param_budget"))
     return JsonResponse(body)
 
 

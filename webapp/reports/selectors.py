@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, TruncDate
 
 from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
+from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
@@ -127,6 +128,7 @@ def job_report_context(job: Job) -> dict:
         "tables": evaluation_tables(job.evaluation),
         "quality": job_quality(job),
         "mistakes": mistakes_by_class(job.evaluation),
+        "adapted": adapted_report(version.metrics) if version else None,
     }
 
 

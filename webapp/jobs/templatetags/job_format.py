@@ -51,3 +51,17 @@ def balanced_text(quality) -> str:
         return "–"
     return _with_interval(quality.get("balanced_accuracy"), quality.get("balanced_accuracy_interval"),
                           quality.get("images"))
+
+
+@register.filter
+def percent_share(value) -> str:
+    """A share such as a parameter budget, without made-up digits: 0.005 -> '0.5 %', 0.02 -> '2 %'."""
+    if value is None or value == "":
+        return "–"
+    return f"{float(value) * 100:g} %"
+
+
+@register.filter
+def thousands(value) -> str:
+    """12345 -> '12,345'; missing values show as a dash."""
+    return f"{int(value):,}" if value not in (None, "") else "–"

@@ -1,0 +1,71 @@
+"""What a sparse adapter (adapt='sparse', issue 19) changed, from its card: the tuned groups and their
+parameter counts, for the report and for the form's "how many weights is that" on a backbone.
+
+The card's `sparse` section (tuning/sparse_setup.py) is summarised once, when the version is stored,
+into `AdapterVersion.metrics["adapted"]`; pages read that, never the card file."""
+
+from __future__ import annotations
+
+from webapp.adapters.models import AdapterVersion
+
+
+def adapted_summary(card: dict) -> dict | None:
+    """{"image_parameters", "image_blocks", "parameter_budget", "parameters_changed", "allocation",
+    "probes_per_group", "prompt_coordinates", "head_coordinates", "image_coordinates", "groups": the tuned
+    image groups [{"group", "parameters", "changed", "sensitivity"}]}; None for a prompt-only adapter."""
+    sparse = card.get("sparse") if isinstance(card, dict) else None
+    if not isinstance(sparse, dict):
+        return None
+    vision = sparse.get("vision") or {}
+    dims = sparse.get("dims") or {}
+    return {
+        "image_parameters": vision.get("image_parameters"),
+        "image_blocks": vision.get("image_blocks"),
+        "parameter_budget": vision.get("parameter_budget"),
+        "parameters_changed": vision.get("parameters_changed"),
+        "allocation": vision.get("allocation"),
+        "probes_per_group": vision.get("probes_per_group"),
+        "prompt_coordinates": dims.get("prompt"),
+        "head_coordinates": dims.get("head"),
+        "image_coordinates": dims.get("vision"),
+        "groups": [g for g in vision.get("groups") or [] if isinstance(g, dict) and g.get("changed")],
+    }
+
+
+def backbone_image_size(backbone: str) -> dict | None:
+    """{"image_parameters", "image_blocks"} of a backbone's image model, as the latest sparse adapter
+    tuned on it recorded them; None before the first one (the web process never loads a model)."""
+    metrics = (AdapterVersion.objects.filter(backbone=backbone, metrics__adapted__image_parameters__isnull=False)
+               .order_by("-created_at", "-pk").values_list("metrics", flat=True).first())
+    if not metrics:
+        return None
+    adapted = metrics["adapted"]
+    return {"image_parameters": adapted.get("image_parameters"), "image_blocks": adapted.get("image_blocks")}
+
+
+_ROLE_WORDS = {"ln": "LayerNorm gains and biases", "bias": "attention and MLP biases", "attn": "attention weights",
+               "mlp": "MLP weights"}
+_FINAL_WORDS = {"final.ln": "final LayerNorm", "final.proj": "projection into the shared feature space"}
+
+
+def group_label(name: str) -> str:
+    """'block3.mlp' -> 'block 4: MLP weights' (blocks counted from 1, as people count)."""
+    if name in _FINAL_WORDS:
+        return _FINAL_WORDS[name]
+    block, _, role = name.partition(".")
+    if block.startswith("block") and block[5:].isdigit():
+        return f"block {int(block[5:]) + 1}: {_ROLE_WORDS.get(role, role)}"
+    return name
+
+
+def adapted_report(metrics: dict | None) -> dict | None:
+    """The report's "What the adapter changed" section from a version's metrics; None for a prompt-only adapter."""
+    adapted = (metrics or {}).get("adapted")
+    if not adapted:
+        return None
+    total, changed = adapted.get("image_parameters"), adapted.get("parameters_changed") or 0
+    top = max((g.get("sensitivity") or 0 for g in adapted["groups"]), default=0)
+    rows = [{"label": group_label(g["group"]), "parameters": g.get("parameters"), "changed": g.get("changed"),
+             "sensitivity": (g["sensitivity"] / top) if top and g.get("sensitivity") is not None else None}
+            for g in adapted["groups"]]
+    return {**adapted, "rows": rows, "share_changed": (changed / total) if total else None}
