@@ -31,10 +31,14 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
         return browser.find_element(By.ID, f"field-{name}").is_displayed()
 
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")
-    assert not shown("adapt") and not shown("param_budget")  # the default linear probe tunes nothing with queries
+    assert shown("adapt") and shown("param_budget")  # the default: CMA-ES with sparse adapters (prompt and head)
+    Select(form.find_element(By.NAME, "method")).select_by_value("linear_probe")
+    wait.until(lambda b: not shown("adapt"))  # the linear probe tunes nothing with queries
+    assert not shown("param_budget")
     Select(form.find_element(By.NAME, "method")).select_by_value("cmaes")
     wait.until(lambda b: shown("adapt"))
-    assert not shown("param_budget")
+    Select(form.find_element(By.NAME, "adapt")).select_by_value("prompt")
+    wait.until(lambda b: not shown("param_budget"))
     Select(form.find_element(By.NAME, "adapt")).select_by_value("sparse")
     wait.until(lambda b: shown("param_budget"))
     Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.1 %")
@@ -90,6 +94,9 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")
     Select(form.find_element(By.NAME, "method")).select_by_value("sharpzo")
     Select(form.find_element(By.NAME, "adapt")).select_by_value("sparse")
+    wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"),  # the default share: none
+                                                f"None of the image model's {adapted['image_parameters']:,} weights"))
+    Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.5 %")
     wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"),
                                                 f"of its {adapted['image_parameters']:,} weights"))
     wait.until(EC.text_to_be_present_in_element((By.ID, "estimate-basis"), "from finished sparse-adapter jobs"))

@@ -42,7 +42,7 @@ def test_the_form_offers_what_to_adapt_in_plain_words_beside_the_method(alice, v
     main = page[:page.index('<details id="advanced"')]
     assert 'id="field-adapt"' in main and 'id="field-param_budget"' in main
     assert "Prompt only" in main and "Sparse adapters on both towers" in main
-    for words in ("0 % (prompt and head only)", "0.1 %", "0.5 % (default)", "2 %"):
+    for words in ("0 % (prompt and head only; default)", "0.1 %", "0.5 %", "2 %"):
         assert words in main
     advanced = page[page.index('<details id="advanced"'):]
     assert 'name="adapt"' not in advanced and 'name="param_budget"' not in advanced
