@@ -190,6 +190,9 @@ if STORAGE_BACKEND == "s3":
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            # Reading an object spools it; without a limit django-storages keeps it whole in memory
+            # (a 1 GiB dataset zip included). Above this size the spool is a temporary file.
+            "max_memory_size": env_int("S3_MAX_MEMORY_SIZE", 2 * 1024 * 1024),
         },
     }
 elif STORAGE_BACKEND == "local":
