@@ -16,8 +16,9 @@ from webapp.jobs.forms import JobCreateForm
 from webapp.jobs.models import Job
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queue_outlook import job_queue_others_ahead
+from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import (job_eta_seconds, job_get, job_list, job_live_payload, job_progress, job_queue_position,
-                                   job_status_text, job_worker_silent, tuning_queue, user_can_write,
+                                   job_status_text, job_worker_silent, user_can_write,
                                    writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
 
@@ -28,8 +29,10 @@ MAX_BUDGET_FOR_ESTIMATE = 10**9
 def job_list_view(request):
     jobs = list(job_list(user=request.user)[:500])
     rows = []
-    no_worker = any(job.status == Job.Status.QUEUED for job in jobs) and not queue_has_live_worker(tuning_queue())
+    served = {}  # queue -> has a live worker, asked once per queue
     for job in jobs:
+        queue = job_queue(needs_gpu=job.needs_gpu)
+        no_worker = job.status == Job.Status.QUEUED and not served.setdefault(queue, queue_has_live_worker(queue))
         position = job_queue_position(job)
         eta = job_eta_seconds(job)  # a query per running job only
         rows.append({"job": job, "progress": job_progress(job), "position": position,
@@ -56,7 +59,7 @@ def job_create_view(request):
             data = form.cleaned_data
             try:
                 job = job_create(user=request.user, dataset_version=data["dataset_version"], config=form.config,
-                                 name=data["name"], model_line_name=data["model_line_name"])
+                                 name=data["name"], model_line_name=data["model_line_name"], needs_gpu=data["gpu"])
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(None if field == "__all__" else field, errors)
