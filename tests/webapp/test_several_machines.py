@@ -28,8 +28,7 @@ from django.db import connection
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.webapp.dataset_builders import class_images, make_zip
 from tests.webapp.factories import FAST_TUNING
-from tests.webapp.servers import (Machine, RedisServer, S3Server, celery_worker_command, free_port, web_command,
-                                  wait_until_serving)
+from tests.webapp.servers import Machine, RedisServer, celery_worker_command, free_port, web_command, wait_until_serving
 from webapp.accounts.services import api_token_create
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint
@@ -48,11 +47,11 @@ TUNING_WORKERS = ("tuning-1@machine-b", "tuning-2@machine-c")
 
 
 @pytest.fixture
-def deployment(tmp_path, make_user):
+def deployment(tmp_path, make_user, s3_server):
     if connection.vendor != "postgresql":
         pytest.skip("the several-machines deployment shares a PostgreSQL database (bin/test runs it in its "
                     "PostgreSQL pass); SQLite is one file on one machine")
-    s3 = S3Server(tmp_path / "s3.log")
+    s3 = s3_server
     broker = RedisServer(tmp_path)
     broker.start()
     shared = {"DJANGO_SETTINGS_MODULE": "tests.webapp.deployment_settings", "REDIS_URL": broker.url,
@@ -75,7 +74,6 @@ def deployment(tmp_path, make_user):
         for machine in machines.values():
             machine.stop()
         broker.stop()
-        s3.stop()
 
 
 def logged_in(url: str, username: str) -> requests.Session:
