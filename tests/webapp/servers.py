@@ -94,19 +94,19 @@ class S3Server:
 
 
 class Machine:
-    """One process as if on its own host: its own working directory, media, worker cache, temp and var
-    folders (all empty at the start), and only the shared services its environment names."""
+    """One process as if on its own host: its own working directory, home, media, worker cache, temp and
+    var folders (all empty at the start), and only the shared services its environment names."""
 
     def __init__(self, name: str, base: Path, command: list[str], shared_env: dict):
         self.name = name
         self.home = base / name
         self.private = {key: self.home / folder for key, folder in
                         (("MEDIA_ROOT", "media"), ("WORKER_CACHE_DIR", "cache"), ("TMPDIR", "tmp"),
-                         ("WEBAPP_VAR_DIR", "var"), ("FILE_UPLOAD_TEMP_DIR", "tmp/uploads"))}
+                         ("WEBAPP_VAR_DIR", "var"))}
         for folder in (self.home / "cwd", *self.private.values()):
             folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **shared_env, **{key: str(path) for key, path in self.private.items()},
-               "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+               "HOME": str(self.home), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         self.log_path = self.home / "output.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(command, cwd=self.home / "cwd", env=env, stdout=self._log,
