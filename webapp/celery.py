@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import celeryd_init, worker_ready, worker_shutdown
+from celery.signals import celeryd_init, worker_ready, worker_shutdown, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -24,11 +24,24 @@ def transport_options_for(queues: list[str]) -> dict:
     """The broker transport options of a worker that consumes `queues`."""
     from django.conf import settings
 
-    tuning_queue = settings.CELERY_TASK_ROUTES["webapp.jobs.tasks.run_tuning_job"]["queue"]
+    from webapp.jobs.queues import tuning_queues
+
     options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-    if tuning_queue not in queues:
+    if not set(tuning_queues()) & set(queues):
         options.update(SHORT_TASK_UNACKED_KEYS, visibility_timeout=settings.SHORT_TASK_VISIBILITY_TIMEOUT)
     return options
+
+
+def gpu_queue_problem(queues: list[str]) -> str | None:
+    """Only a GPU worker may take jobs that asked for a GPU: said at start, not with a job on a CPU."""
+    from django.conf import settings
+
+    if settings.TUNING_GPU_QUEUE in queues and settings.WORKER_KIND != "gpu":
+        return (
+            f"This worker consumes the GPU queue '{settings.TUNING_GPU_QUEUE}' but is not a GPU worker "
+            f"(WORKER_KIND={settings.WORKER_KIND!r}). Set WORKER_KIND=gpu on a machine with a GPU, or leave "
+            f"'{settings.TUNING_GPU_QUEUE}' out of its -Q list.")
+    return None
 
 
 def _queue_names(value) -> list[str]:
@@ -40,7 +53,11 @@ def _queue_names(value) -> list[str]:
 
 @celeryd_init.connect
 def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
-    conf.broker_transport_options = transport_options_for(_queue_names((options or {}).get("queues")))
+    queues = _queue_names((options or {}).get("queues"))
+    problem = gpu_queue_problem(queues)
+    if problem:
+        raise SystemExit(problem)  # a receiver's Exception would only be logged, and the worker start
+    conf.broker_transport_options = transport_options_for(queues)
 
 
 @worker_ready.connect
@@ -55,3 +72,10 @@ def _stop_checkin(sender=None, **kwargs):
     from webapp.core.checkin import checkin_stop
 
     checkin_stop(hostname=getattr(sender, "hostname", str(sender)))
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(sender=None, sig=None, how=None, **kwargs):
+    from webapp.jobs.handback import forward_to_pool
+
+    forward_to_pool(how)

@@ -195,6 +195,9 @@ if STORAGE_BACKEND == "s3":
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            # Reading an object spools it; without a limit django-storages keeps it whole in memory
+            # (a 1 GiB dataset zip included). Above this size the spool is a temporary file.
+            "max_memory_size": env_int("S3_MAX_MEMORY_SIZE", 2 * 1024 * 1024),
         },
     }
 elif STORAGE_BACKEND == "local":
@@ -276,6 +279,8 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database rows, not in the broker
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"webapp.jobs.tasks.run_tuning_job": {"queue": "tuning"}}
+# A job that asks for a GPU goes here instead; only workers with WORKER_KIND=gpu may consume it.
+TUNING_GPU_QUEUE = os.environ.get("TUNING_GPU_QUEUE", "tuning-gpu")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

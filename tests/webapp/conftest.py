@@ -45,3 +45,14 @@ def tuning_worker_alive(db):
     from webapp.jobs.models import WorkerStatus
 
     return WorkerStatus.objects.create(hostname="tuning@page-test", last_seen=timezone.now(), queues=",tuning,")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 protocol server (moto in server mode) on a free port, for the whole session; each test
+    makes its own bucket with `s3_server.new_bucket(name)`."""
+    from tests.webapp.servers import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    server.stop()

@@ -3,6 +3,7 @@ only through the permission-checked views, never for another workspace."""
 
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -31,7 +32,10 @@ def test_archive_holds_both_files_and_a_readme_with_the_exact_commands(make_user
     response = client.get(f"/adapters/versions/{version.pk}/archive/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert 'filename="press-line-3-scratches-v1.zip"' in response["Content-Disposition"]
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert response.streaming  # sent in blocks from a spool, never built whole in memory
+    body = response.getvalue()
+    assert int(response["Content-Length"]) == len(body)
+    archive = zipfile.ZipFile(io.BytesIO(body))
     assert sorted(archive.namelist()) == ["press-line-3-scratches-v1/README.txt",
                                           "press-line-3-scratches-v1/adapter.json",
                                           "press-line-3-scratches-v1/adapter.safetensors"]
@@ -46,7 +50,8 @@ def test_each_file_alone_and_unknown_names_are_not_served(make_user, version):
     client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
     weights = client.get(f"/adapters/versions/{version.pk}/files/adapter.safetensors")
     card = client.get(f"/adapters/versions/{version.pk}/files/adapter.json")
-    assert weights.content == _stored(version.weights_file) and card.json()["class_names"] == ["blue", "green", "red"]
+    assert weights.getvalue() == _stored(version.weights_file)
+    assert json.loads(card.getvalue())["class_names"] == ["blue", "green", "red"]
     assert client.get(f"/adapters/versions/{version.pk}/files/..%2Fadapter.json").status_code == 404
     assert client.get(f"/adapters/versions/{version.pk}/files/README.txt").status_code == 404
 
@@ -91,7 +96,7 @@ def test_readme_quotes_a_hostile_backbone_id_for_the_shell(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
     hostile = "ViT-B-32'; touch /tmp/pwned; echo '@/opt/clip/b32.pt"
     version = make_version_for_job(make_job("Press line", user=alice), tmp_path, backbone_id=hostile)
-    archive = zipfile.ZipFile(io.BytesIO(csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/").content))
+    archive = zipfile.ZipFile(io.BytesIO(csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/").getvalue()))
     readme = archive.read(next(n for n in archive.namelist() if n.endswith("README.txt"))).decode()
     command = next(line for line in readme.splitlines() if "--backbone" in line)
     assert shlex.split(command) == ["--backbone", "ViT-B-32'; touch /tmp/pwned; echo '@/full/path/to/the/checkpoint"]

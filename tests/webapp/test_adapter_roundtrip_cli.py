@@ -67,7 +67,7 @@ def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process
     response = csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/")
     assert response.status_code == 200
     site = tmp_path / "line-pc"
-    zipfile.ZipFile(io.BytesIO(response.content)).extractall(site)
+    zipfile.ZipFile(io.BytesIO(response.getvalue())).extractall(site)
     readme = (site / "press-line-3-scratches-v1" / "README.txt").read_text()
     command = next(line.strip() for line in readme.splitlines() if line.strip().startswith("tuning predict"))
     images = _image_folder(tmp_path / "new-images", 3)

@@ -42,8 +42,8 @@ def test_downloads_archive_files_and_the_production_version(make_user, versions)
     get = _api(victor)
     archive = get(f"/api/v1/adapters/{versions[1].pk}/archive/")
     assert archive.status_code == 200 and archive["Content-Type"] == "application/zip"
-    assert "scratches-v2/adapter.safetensors" in zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-    weights = get(f"/api/v1/adapters/{versions[0].pk}/files/adapter.safetensors").content
+    assert "scratches-v2/adapter.safetensors" in zipfile.ZipFile(io.BytesIO(archive.getvalue())).namelist()
+    weights = get(f"/api/v1/adapters/{versions[0].pk}/files/adapter.safetensors").getvalue()
     assert len(weights) == versions[0].size_bytes
     line = ModelLine.objects.get(name="scratches")
     none_yet = get(f"/api/v1/model-lines/{line.pk}/production/archive/")
@@ -51,7 +51,7 @@ def test_downloads_archive_files_and_the_production_version(make_user, versions)
     line.production_version = versions[0]
     line.save()
     production = get(f"/api/v1/model-lines/{line.pk}/production/archive/")
-    assert "scratches-v1/adapter.json" in zipfile.ZipFile(io.BytesIO(production.content)).namelist()
+    assert "scratches-v1/adapter.json" in zipfile.ZipFile(io.BytesIO(production.getvalue())).namelist()
     assert AdapterEvent.objects.filter(action="downloaded", actor=victor).count() == 3
 
 

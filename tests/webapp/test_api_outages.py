@@ -15,7 +15,6 @@ from tests.webapp.factories import make_ready_version
 from webapp.jobs.broker import tuning_jobs_with_a_message
 from webapp.jobs.models import Job
 from webapp.jobs.services import jobs_resend_lost_messages
-from webapp.jobs.tasks import run_tuning_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +34,7 @@ def test_a_job_created_while_the_broker_is_down_is_saved_once_and_sent_when_it_i
     monkeypatch.undo()  # the broker is back
     Job.objects.filter(pk=job.pk).update(queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + 1))
     queue = "tuning-outage-test"  # no worker serves it: the message stays where the test can see it
-    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    monkeypatch.setitem(settings.CELERY_TASK_ROUTES, "webapp.jobs.tasks.run_tuning_job", {"queue": queue})
     try:
         assert jobs_resend_lost_messages(queue=queue) == [job.pk]
         assert job.pk in tuning_jobs_with_a_message(queue) and Job.objects.count() == 1  # beside unacknowledged ones of other tests

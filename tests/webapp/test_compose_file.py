@@ -25,7 +25,28 @@ def test_compose_file_is_accepted_with_all_services():
     subprocess.run([*cmd, "config", "-q"], cwd=ROOT, env=env, check=True, timeout=60)
     services = subprocess.run([*cmd, "--profile", "cpu", "config", "--services"], cwd=ROOT, env=env,
                               capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    assert set(services) == {"proxy", "web", "worker-gpu", "worker-cpu", "worker-default", "redis", "postgres"}
+    assert set(services) == {"proxy", "web", "worker-gpu", "worker-cpu", "worker-default", "redis", "postgres",
+                             "s3", "s3-bucket"}
+
+
+def test_the_app_containers_share_no_disk_only_the_services():
+    """As on separate machines (README, "Running on several machines"): files go to the S3 service, and
+    no volume is mounted into two app containers; only GPU workers consume the GPU queue."""
+    import yaml
+
+    config = subprocess.run([*_compose_command(), "--profile", "cpu", "config"], cwd=ROOT,
+                            env={**os.environ, "SECRET_KEY": "k"}, capture_output=True, text=True, check=True,
+                            timeout=60).stdout
+    services = yaml.safe_load(config)["services"]
+    apps = {name: s for name, s in services.items() if s.get("image") == "forward-tuning:latest"}
+    assert all(s["environment"]["STORAGE_BACKEND"] == "s3" for s in apps.values())
+    assert all(s["environment"]["S3_ENDPOINT_URL"] == "http://s3:9000" for s in apps.values())
+    mounted = [volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+               for s in apps.values() for volume in s.get("volumes", [])]
+    assert len(mounted) == len(set(mounted))  # no volume in two app containers
+    commands = {name: s["command"] if isinstance(s["command"], str) else " ".join(s["command"]) for name, s in apps.items()}
+    assert [name for name, command in commands.items() if "tuning-gpu" in command.split("-Q ")[-1].split()[0]] == ["worker-gpu"]
+    assert apps["worker-gpu"]["environment"]["WORKER_KIND"] == "gpu"
 
 
 def test_only_the_buffering_proxy_is_published():

@@ -5,15 +5,13 @@ The test starts its own redis-server on a free port (with an append-only file, a
 Redis would keep) and a worker that uses it as its broker, so the shared Redis is never touched."""
 
 import shutil
-import socket
-import subprocess
 
 import pytest
-import redis
 from celery import Celery
 
 from tests.conftest import wait_for
 from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.servers import RedisServer
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint
 
@@ -22,35 +20,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server program"),
 ]
-
-
-class RedisServer:
-    def __init__(self, directory):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        wait_for(lambda: _answers(client), timeout=20, message="the test's redis-server")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: redis writes its append-only file and exits
-            self.proc.wait(timeout=20)
-
-
-def _answers(client) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_lost_messages_are_sent_again_oldest_first(make_user, settings, monkeypa
     for age, job in zip([300, 200, 100], jobs):  # jobs[0] was queued first
         Job.objects.filter(pk=job.pk).update(
             queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + age))
-    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    monkeypatch.setitem(settings.CELERY_TASK_ROUTES, "webapp.jobs.tasks.run_tuning_job", {"queue": queue})
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         assert jobs_resend_lost_messages(queue=queue) == [job.pk for job in jobs]

@@ -5,6 +5,7 @@ from it and completes."""
 import errno
 
 import pytest
+from django.conf import settings as django_settings
 
 from tests.conftest import wait_for
 from tests.webapp.factories import make_job, make_ready_version
@@ -14,7 +15,6 @@ from webapp.jobs.execution import job_execute
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_live_payload
 from webapp.jobs.services import job_cancel
-from webapp.jobs.tasks import run_tuning_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +51,7 @@ def _requeued_after_a_storage_hiccup(alice, monkeypatch, *, queue: str) -> Job:
     """A job whose first attempt saved a checkpoint, then met a storage error and was queued again.
     The retry goes to `queue`, where only the test's own worker will listen (one per test: workers
     live until the end of the session)."""
-    monkeypatch.setattr(run_tuning_job, "delay", lambda job_id: run_tuning_job.apply_async(args=[job_id], queue=queue))
+    monkeypatch.setitem(django_settings.CELERY_TASK_ROUTES, "webapp.jobs.tasks.run_tuning_job", {"queue": queue})
     job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
     real_save = StorageCheckpoint.save
 

@@ -1,7 +1,8 @@
 """The two adapter files in storage: where they live, reading them back, and the download archive.
 
 Everything goes through `default_storage` (local disk or S3), so web and workers may run on
-different machines. Adapter files are kilobytes, so reading them whole into memory is fine.
+different machines. A prompt adapter is kilobytes, a sparse one's weights may be megabytes: downloads
+stream from storage in blocks and are spooled, never read whole into memory.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import hashlib
 import io
 import re
 import shlex
+import tempfile
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -19,6 +22,8 @@ from django.core.files.storage import default_storage
 WEIGHTS_NAME = "adapter.safetensors"
 CARD_NAME = "adapter.json"
 README_NAME = "README.txt"
+BLOCK_BYTES = 1 << 20
+SPOOL_MEMORY_BYTES = 1 << 20  # a download larger than this is spooled to a temporary file
 
 
 class StoredFileDamaged(Exception):
@@ -43,29 +48,57 @@ def store_file(name: str, data: bytes) -> str:
     return default_storage.save(name, ContentFile(data))
 
 
-def read_file(name: str) -> bytes:
-    with default_storage.open(name, "rb") as fh:
-        return fh.read()
+def _stored(version) -> dict[str, tuple[str, str]]:
+    """{file name: (storage name, sha256 recorded when the version was created)}."""
+    return {WEIGHTS_NAME: (version.weights_file, version.sha256), CARD_NAME: (version.card_file, version.card_sha256)}
+
+
+def copy_verified(version, name: str, destination: BinaryIO) -> str:
+    """Stream one file of a version from storage into `destination` in blocks (a sparse adapter's weights
+    may be megabytes; on S3 nothing is held whole) and return its sha256, refusing a file whose content
+    changed since the version was created. The caller discards `destination` on that error."""
+    stored, expected = _stored(version)[name]
+    digest = hashlib.sha256()
+    with default_storage.open(stored, "rb") as source:
+        for block in iter(lambda: source.read(BLOCK_BYTES), b""):
+            digest.update(block)
+            destination.write(block)
+    if expected and digest.hexdigest() != expected:
+        raise StoredFileDamaged(
+            f"The stored {name} of {version} no longer matches the checksum recorded when it was created, "
+            "so it is not offered for download. Ask an administrator to restore it from a backup."
+        )
+    return digest.hexdigest()
 
 
 def read_verified(version) -> dict[str, bytes]:
-    """Both files of a version, refusing any whose content changed since the version was created."""
-    files = {WEIGHTS_NAME: read_file(version.weights_file), CARD_NAME: read_file(version.card_file)}
-    expected = {WEIGHTS_NAME: version.sha256, CARD_NAME: version.card_sha256}
-    for name, data in files.items():
-        if expected[name] and sha256_hex(data) != expected[name]:
-            raise StoredFileDamaged(
-                f"The stored {name} of {version} no longer matches the checksum recorded when it was created, "
-                "so it is not offered for download. Ask an administrator to restore it from a backup."
-            )
-    return files
+    """Both files of a version in memory (for code that parses the card), checked like `copy_verified`."""
+    found = {}
+    for name in (WEIGHTS_NAME, CARD_NAME):
+        buffer = io.BytesIO()
+        copy_verified(version, name, buffer)
+        found[name] = buffer.getvalue()
+    return found
+
+
+def spooled_verified(version, name: str) -> BinaryIO:
+    """One verified file of a version, rewound, in a spool that goes to a temporary file once large."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    try:
+        copy_verified(version, name, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 def write_to_directory(version, directory: Path) -> Path:
     """Copy a version's two files into a local folder, as `tuning.load_adapter` expects them."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name, data in read_verified(version).items():
-        (directory / name).write_bytes(data)
+    for name in (WEIGHTS_NAME, CARD_NAME):
+        with open(directory / name, "wb") as destination:
+            copy_verified(version, name, destination)
     return directory
 
 
@@ -75,17 +108,24 @@ def folder_name(version) -> str:
     return f"{slug[:60]}-v{version.number}"
 
 
-def build_archive(version) -> tuple[str, bytes]:
-    """(filename, zip bytes): one folder holding the two adapter files and a README with the commands."""
-    files = read_verified(version)
+def build_archive(version) -> tuple[str, BinaryIO]:
+    """(filename, rewound zip file): one folder holding the two adapter files and a README with the
+    commands. The files stream from storage into the zip, and the zip is a spool that goes to a
+    temporary file once large, so a download never holds a whole archive in memory."""
     folder = folder_name(version)
-    readme = readme_text(version, folder, {name: sha256_hex(data) for name, data in files.items()})
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(f"{folder}/{name}", data)
-        zf.writestr(f"{folder}/{README_NAME}", readme)
-    return f"{folder}.zip", buffer.getvalue()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    try:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            hashes = {}
+            for name in (WEIGHTS_NAME, CARD_NAME):
+                with zf.open(f"{folder}/{name}", "w", force_zip64=True) as member:
+                    hashes[name] = copy_verified(version, name, member)
+            zf.writestr(f"{folder}/{README_NAME}", readme_text(version, folder, hashes))
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return f"{folder}.zip", spool
 
 
 def _percent(value) -> str:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -70,28 +70,27 @@ def _damaged(request, exc: files.StoredFileDamaged) -> HttpResponse:
     return render(request, "adapters/problem.html", {"message": str(exc)}, status=500)
 
 
-def download_response(data: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Content-Length"] = str(len(data))
+def download_response(spool, filename: str, content_type: str) -> FileResponse:
+    """Streams a rewound file in blocks; FileResponse closes it when the response is done."""
+    response = FileResponse(spool, as_attachment=True, filename=filename, content_type=content_type)
     response["Cache-Control"] = "private, no-cache"
     return response
 
 
 def archive_response(*, version, user) -> HttpResponse:
     """Shared by the page and the JSON API: the zip, and a line in the version's history."""
-    filename, data = files.build_archive(version)
+    filename, spool = files.build_archive(version)
     services.adapter_version_record_download(version=version, user=user, what="archive")
-    return download_response(data, filename, "application/zip")
+    return download_response(spool, filename, "application/zip")
 
 
 def file_response(*, version, user, name: str) -> HttpResponse:
     if name not in (files.WEIGHTS_NAME, files.CARD_NAME):
         raise Http404("Not found.")
-    data = files.read_verified(version)[name]
+    spool = files.spooled_verified(version, name)
     services.adapter_version_record_download(version=version, user=user, what=name)
     content_type = "application/json" if name == files.CARD_NAME else "application/octet-stream"
-    return download_response(data, name, content_type)
+    return download_response(spool, name, content_type)
 
 
 @require_GET

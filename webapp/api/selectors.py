@@ -51,7 +51,7 @@ def job_summary(job: Job) -> dict:
     return {
         "id": job.pk, "name": str(job), "workspace": {"id": job.workspace_id, "name": job.workspace.name},
         "dataset_version": job.dataset_version_id, "status": job.status, "method": job.method,
-        "backbone": job.backbone, "budget": job.budget, "shots": job.shots, "seed": job.seed,
+        "backbone": job.backbone, "budget": job.budget, "shots": job.shots, "seed": job.seed, "gpu": job.needs_gpu,
         "model_line": job.model_line_name, "queries_used": job.queries_used,
         "zero_shot_accuracy": job.zero_shot_accuracy, "tuned_accuracy": job.tuned_accuracy,
         **_balanced(job),

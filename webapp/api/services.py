@@ -60,4 +60,4 @@ def api_job_create(*, user, payload: dict):
         raise BadRequest(f"The job was not created. {said}", fields)
     cleaned = form.cleaned_data
     return job_create(user=user, dataset_version=cleaned["dataset_version"], config=form.config,
-                      name=cleaned["name"], model_line_name=cleaned["model_line_name"])
+                      name=cleaned["name"], model_line_name=cleaned["model_line_name"], needs_gpu=cleaned["gpu"])

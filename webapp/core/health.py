@@ -37,10 +37,11 @@ def live_workers() -> list[WorkerStatus]:
 
 
 def live_workers_by_queue() -> dict[str, list[str]]:
-    """{"default": ["default@host"], "tuning": [...]}: who serves each queue right now. Both queues
-    are always listed, so an empty one stands out."""
+    """{"default": ["default@host"], "tuning": [...], "tuning-gpu": [...]}: who serves each queue right now.
+    Every queue is always listed, so an empty one stands out."""
     queues = {settings.CELERY_TASK_DEFAULT_QUEUE: []}
     queues.update({route["queue"]: [] for route in settings.CELERY_TASK_ROUTES.values()})
+    queues[settings.TUNING_GPU_QUEUE] = []
     for hostname, names in _fresh().order_by("hostname").values_list("hostname", "queues"):
         for name in filter(None, names.split(",")):
             queues.setdefault(name, []).append(hostname)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -33,5 +34,6 @@ def status_page(request):
             "broker": health.check_broker(),
             "workers": health.live_workers(),
             "queues": health.live_workers_by_queue(),
+            "fresh_seconds": settings.WORKER_FRESH_SECONDS,
         },
     )

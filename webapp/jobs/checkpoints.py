@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection
 
+from webapp.jobs import handback
 from webapp.jobs.models import Job
 from webapp.jobs.services import Fence, job_checkpoint_set
 
@@ -62,7 +63,8 @@ class StorageCheckpoint:
 
     def save(self, state: dict) -> None:
         now = time.monotonic()
-        if now - self._last_save < self.min_interval_s or self.fence.lost:
+        # A worker handing its job back saves the state it stopped at, however recent the last save.
+        if (now - self._last_save < self.min_interval_s and not handback.requested()) or self.fence.lost:
             return
         self._last_save = now
         if self.before_save:

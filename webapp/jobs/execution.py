@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_materialize
+from webapp.jobs import handback
 from webapp.jobs.backbones import load_plugins
 from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
 from webapp.jobs.metrics import MetricSink
@@ -25,8 +26,8 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.jobs.pulse import Pulse, StopCheck
 from webapp.jobs.reasons import JobProblem, is_transient, plain_reason
-from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_log_append, job_retry,
-                                  worker_status_record_rate)
+from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry,
+                                  worker_status_backbone_loaded, worker_status_record_rate)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def job_execute(*, job_id: int, worker: str) -> str:
     sink = MetricSink(fence)
     pulse = Pulse(fence, sink)
     try:
-        with pulse:
+        with handback.listening(), pulse:
             return _run(fence, sink, pulse)
     except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with a plain reason
         if fence.lost:
@@ -113,6 +114,9 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     sink.flush()
     if fence.lost:
         return "lost the job to another attempt"
+    if result.stopped and handback.requested() and not _cancel_requested(fence):
+        handed_back = job_hand_back(fence=fence, queries=result.queries_used, worker_seconds=pulse.unaccounted_seconds())
+        return "handed back to the queue (worker shutting down)" if handed_back else "lost the job to another attempt"
     if checkpoint.loaded_from:
         first = sink.first_received or (None, None)
         job_log_append(fence=fence, text=f"[{_now()}] resumed from a checkpoint at {checkpoint.resumed_queries} queries; "
@@ -148,6 +152,10 @@ def _record_rates(job: Job, config, data, result, finished: Job, *, resumed: boo
                               hostname=job.worker or None)
 
 
+def _cancel_requested(fence: Fence) -> bool:
+    return Job.objects.filter(pk=fence.job_id, cancel_requested=True).exists()
+
+
 def _job_inputs(job: Job, config):
     """The job's backbone (cached per worker process), its few-shot data (image features cached on
     disk) and the zero-shot evaluation on its test split."""
@@ -155,6 +163,8 @@ def _job_inputs(job: Job, config):
 
     cache = Path(settings.WORKER_CACHE_DIR)
     backbone = tuning.load_backbone(config.backbone, device=config.device)
+    if job.worker:
+        worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
     folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
     data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
                                     cache_dir=cache / "features")

@@ -9,9 +9,11 @@ import dataclasses
 from django import forms
 from django.core.exceptions import ValidationError
 
+from webapp.core.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone
+from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
 
@@ -34,6 +36,8 @@ DEFAULT_METHOD_REASON = ("CMA-ES with sparse adapters on the prompt and a linear
                          "with forward passes only.")
 
 
+NO_GPU_WORKER_HELP = ("No GPU worker is registered right now: a job that asks for one stays queued until a GPU "
+                      "worker starts. Leave this off to run on any worker.")
 FIRST_RUN_BUDGET = 2000  # the tuner's own default (20,000, the paper's) is offered in the help text
 
 # What to adapt (issue 19): TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
@@ -132,6 +136,8 @@ class JobCreateForm(forms.Form):
                                           "it. The SharpZO paper used 20,000.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
+    gpu = forms.BooleanField(required=False, label="Run on a GPU worker",
+                             help_text="Only a GPU worker takes the job; CPU workers leave it to them.")
 
     def __init__(self, *args, user, **kwargs):
         from tuning.config import allowed_range
@@ -152,6 +158,8 @@ class JobCreateForm(forms.Form):
             self.fields[name] = _advanced_field(fields[name])
         self._defaults = {name: f.default for name, f in fields.items()}
         self.config: dict | None = None
+        if not queue_has_live_worker(job_queue(needs_gpu=True)):
+            self.fields["gpu"].help_text = NO_GPU_WORKER_HELP
 
     sparse_methods = SPARSE_METHODS
 

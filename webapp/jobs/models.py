@@ -31,6 +31,7 @@ class Job(models.Model):
     seed = models.IntegerField(default=0)
     budget = models.PositiveIntegerField(help_text="Queries (forward evaluations of the loss)")
     config = models.JSONField(default=dict)
+    needs_gpu = models.BooleanField(default=False, help_text="Only a GPU worker may run it (webapp/jobs/queues.py)")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
@@ -99,6 +100,7 @@ class WorkerStatus(models.Model):
     # The queues this worker consumes, as ",default,tuning," (a plain string: every database can
     # search it); written by the worker's own check-in thread, cleared when it stops.
     queues = models.CharField(max_length=500, blank=True)
+    backbone_loaded = models.CharField(max_length=300, blank=True)  # held in memory by its tuning process
     queries_per_second = models.JSONField(default=dict, blank=True)  # {"<backbone>": rate per class-normalised query}
     # Figures for estimates (webapp/jobs/estimates.py), per backbone: sparse-adapter queries in class prompts
     # plus training images per second; worker seconds outside tuning per dataset image.
@@ -107,3 +109,7 @@ class WorkerStatus(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [name for name in self.queues.split(",") if name]

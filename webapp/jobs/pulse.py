@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from webapp.core.heartbeat import Heartbeat
+from webapp.jobs import handback
 from webapp.jobs.metrics import MetricSink
 from webapp.jobs.models import Job
 from webapp.jobs.services import Fence
@@ -50,8 +51,9 @@ class Pulse(Heartbeat):
 
 
 class StopCheck:
-    """`should_stop` for the tuner: True once cancel was asked for, or once this attempt lost its job
-    (the reaper requeued it). Reads the row at most every `every_s` seconds."""
+    """`should_stop` for the tuner: True once cancel was asked for, once this attempt lost its job
+    (the reaper requeued it), or once the worker is asked to stop (handback). Reads the row at most
+    every `every_s` seconds."""
 
     def __init__(self, fence: Fence, *, every_s: float = 0.5):
         self.fence = fence
@@ -60,6 +62,8 @@ class StopCheck:
         self._answer = False
 
     def __call__(self) -> bool:
+        if handback.requested():
+            return True
         now = time.monotonic()
         if not self._answer and now - self._checked >= self.every_s:
             self._checked = now

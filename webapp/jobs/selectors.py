@@ -20,6 +20,7 @@ from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds
+from webapp.jobs.queues import job_queue
 
 POINT_COLUMNS = ("seq", *FIELDS)
 
@@ -76,14 +77,10 @@ def job_worker_silent(job: Job, now=None) -> bool:
     return now - job.heartbeat_at > timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
 
 
-def tuning_queue() -> str:
-    return settings.CELERY_TASK_ROUTES["webapp.jobs.tasks.run_tuning_job"]["queue"]
-
-
 def job_waits_for_a_worker(job: Job) -> bool:
-    """A queued job that no live worker can take (none consumes the tuning queue): the page says so
-    instead of a queue position that never moves."""
-    return job.status == Job.Status.QUEUED and not queue_has_live_worker(tuning_queue())
+    """A queued job that no live worker can take (none consumes its queue: the tuning queue, or the GPU
+    queue for a job that asked for a GPU): the page says so instead of a queue position that never moves."""
+    return job.status == Job.Status.QUEUED and not queue_has_live_worker(job_queue(needs_gpu=job.needs_gpu))
 
 
 ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the job is in now
@@ -145,6 +142,11 @@ def job_progress(job: Job) -> float:
 
 
 NO_WORKER_TEXT = "No tuning worker is running; the job will start when one is."
+NO_GPU_WORKER_TEXT = "No GPU worker is running, and this job asked for a GPU; it will start when one is."
+
+
+def _no_worker_text(job: Job) -> str:
+    return NO_GPU_WORKER_TEXT if job.needs_gpu else NO_WORKER_TEXT
 
 
 def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False,
@@ -152,9 +154,9 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
     """One line that says where the job stands, in words."""
     if job.status == Job.Status.QUEUED and job.cancel_requested:
         return ("Stopping: the next free worker keeps the best adapter from the job's last checkpoint."
-                + (" " + NO_WORKER_TEXT.split(";")[0] + "." if no_worker else ""))
+                + (" " + _no_worker_text(job).split(";")[0] + "." if no_worker else ""))
     if job.status == Job.Status.QUEUED and no_worker:
-        return NO_WORKER_TEXT
+        return _no_worker_text(job)
     if job.status == Job.Status.QUEUED:
         text = f"Queued, position {position} in the queue" if position else "Queued"
         if others_ahead:

@@ -24,6 +24,7 @@ from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.notifications import job_notify_after_commit
+from webapp.jobs.queues import job_queue, tuning_queues
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,9 @@ def tune_config_from(values: dict):
 
 @transaction.atomic
 def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str = "",
-               model_line_name: str = "") -> Job:
-    """Record a QUEUED job and send `run_tuning_job(job_id)` to the tuning queue once committed."""
+               model_line_name: str = "", needs_gpu: bool = False) -> Job:
+    """Record a QUEUED job and send `run_tuning_job(job_id)` to its tuning queue once committed (the GPU
+    queue, which only GPU workers consume, when it asks for a GPU)."""
     workspace = dataset_version.dataset.workspace
     require_write(user, workspace)
     cfg = tune_config_from(config)
@@ -87,6 +89,7 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
         seed=cfg.seed,
         budget=cfg.budget,
         config=cfg.to_dict(),
+        needs_gpu=needs_gpu,
     )
     job.full_clean()
     job.save()
@@ -112,7 +115,8 @@ def _enqueue_after_commit(job_id: int, *, job: Job | None = None) -> None:
 
     def send() -> None:
         try:
-            run_tuning_job.delay(job_id)
+            needs_gpu = Job.objects.filter(pk=job_id).values_list("needs_gpu", flat=True).first()
+            run_tuning_job.apply_async(args=[job_id], queue=job_queue(needs_gpu=bool(needs_gpu)))
         except Exception:  # noqa: BLE001 - kombu's connection errors vary with the transport
             log.warning("job %s: broker unreachable, its message will be sent again later", job_id, exc_info=True)
             if job is not None:
@@ -210,6 +214,19 @@ def job_retry(*, fence: Fence, detail: str, worker_seconds: float = 0.0) -> bool
 
 
 @transaction.atomic
+def job_hand_back(*, fence: Fence, queries: int, worker_seconds: float = 0.0) -> bool:
+    """Back to QUEUED at once because the worker is shutting down gracefully; the checkpoint saved as
+    the tuner stopped is where the next worker resumes. Not a failure, and no stale timeout to wait for."""
+    note = (f"[{timezone.now():%Y-%m-%d %H:%M:%S}] the worker is shutting down: the job was handed back at "
+            f"{queries:,} queries and resumes from its checkpoint on the next free worker.\n")
+    if not fence.update(status=Job.Status.QUEUED, worker="", log=_append(note),
+                        worker_seconds=F("worker_seconds") + worker_seconds):
+        return False
+    _enqueue_after_commit(fence.job_id)
+    return True
+
+
+@transaction.atomic
 def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_names: list[str], adapter_dir,
                worker_seconds: float, failure: str = "") -> Job | None:
     """COMPLETED (CANCELLED when the run was stopped, FAILED with the `failure` reason when it ended
@@ -256,9 +273,15 @@ def job_checkpoint_set(*, fence: Fence, name: str) -> bool:
 
 def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
     """A worker's sign of life, with the queues it consumes (see webapp/core/checkin.py)."""
+    stopping = {} if queues else {"backbone_loaded": ""}  # a stopped worker holds no backbone
     WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
-        "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND,
+        "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND, **stopping,
         "queues": "".join(f",{queue}" for queue in sorted(queues)) + ("," if queues else "")})
+
+
+def worker_status_backbone_loaded(*, hostname: str, backbone: str) -> None:
+    """The backbone a worker process holds in memory now (the next job on it starts without loading)."""
+    WorkerStatus.objects.filter(hostname=hostname).update(backbone_loaded=backbone)
 
 
 def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float | None = None,
@@ -307,9 +330,10 @@ def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int
     # Oldest first, as they were first sent: the broker then serves them in the order the queue positions show.
     waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).order_by("queued_at", "pk")
                    .values_list("pk", flat=True))
-    present = tuning_jobs_with_a_message(queue) if waiting else None
-    if present is None:  # nothing waiting, or the broker cannot be read: conclude nothing
+    found = [tuning_jobs_with_a_message(name) for name in ([queue] if queue else tuning_queues())] if waiting else [None]
+    if None in found:  # nothing waiting, or the broker cannot be read: conclude nothing
         return []
+    present = set().union(*found)
     note = (f"[{now:%Y-%m-%d %H:%M:%S}] its message was missing from the broker (was Redis restarted or "
             "emptied?); it was sent again.\n")
     resent = []

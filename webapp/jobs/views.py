@@ -16,8 +16,9 @@ from webapp.jobs.estimates import human_duration, job_estimate, workload_of
 from webapp.jobs.forms import SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
+from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
-                                   job_status_text, job_worker_silent, queue_places, tuning_queue, user_can_write,
+                                   job_status_text, job_worker_silent, queue_places, user_can_write,
                                    writable_workspaces)
 from webapp.jobs.services import job_cancel, job_create
 
@@ -28,9 +29,13 @@ MAX_BUDGET_FOR_ESTIMATE = 10**9
 def job_list_view(request):
     jobs = list(job_list(user=request.user)[:500])
     rows = []
-    no_worker = any(job.status == Job.Status.QUEUED for job in jobs) and not queue_has_live_worker(tuning_queue())
+    served = {}  # queue -> has a live worker, asked once per queue
     places, etas = queue_places(jobs), job_etas(jobs)  # a query each, whatever the number of jobs
     for job in jobs:
+        queue = job_queue(needs_gpu=job.needs_gpu)
+        if job.status == Job.Status.QUEUED and queue not in served:
+            served[queue] = queue_has_live_worker(queue)
+        no_worker = job.status == Job.Status.QUEUED and not served[queue]
         position, others_ahead = places.get(job.pk, (None, 0))
         rows.append({"job": job, "progress": job_progress(job), "position": position,
                      "status_text": job_status_text(job, position=position, eta=etas.get(job.pk),
@@ -57,7 +62,7 @@ def job_create_view(request):
             data = form.cleaned_data
             try:
                 job = job_create(user=request.user, dataset_version=data["dataset_version"], config=form.config,
-                                 name=data["name"], model_line_name=data["model_line_name"])
+                                 name=data["name"], model_line_name=data["model_line_name"], needs_gpu=data["gpu"])
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(None if field == "__all__" else field, errors)
