@@ -202,6 +202,9 @@ def ingest(base: str, workspace_id: int, zip_path: Path, images: int) -> dict:
         status = session.get(f"{base}/datasets/versions/{version_id}/status.json").json()
         if status["done"]:
             break
+        if time.monotonic() - start > 600:
+            raise SystemExit(f"the upload was not ingested within 10 minutes (is a worker consuming the default "
+                             f"queue at {os.environ.get('REDIS_URL')}?): {status}")
         time.sleep(0.2)
     total = time.monotonic() - start
     if status["status"] != "ready":
