@@ -217,7 +217,7 @@ def minimum_budget(cfg: TuneConfig) -> int:
     without its sharpness-aware stage, after a worker's start-up."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
-    from .stage1_cmaes import generation_cost
+    from .query_costs import generation_cost
 
     if cfg.method == "cmaes":  # one generation: S candidates + the mean
         return 1 + generation_cost(cfg, sharpness_aware=False)
