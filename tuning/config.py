@@ -258,7 +258,7 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None) -> int:
 
 def _stages_fit(cfg: TuneConfig):
     """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone."""
-    from .stage1_cmaes import generation_cost
+    from .query_costs import generation_cost
 
     if cfg.method == "cmaes":  # one generation: S candidates + the mean
         generation = generation_cost(cfg, sharpness_aware=False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from .query_costs import query_cost  # noqa: F401  (estimators.query_cost, the cost of each estimator)
+
 
 def kernel(r: torch.Tensor) -> torch.Tensor:
     """KerZOO kernel K(r) = (15/4) r (5 - 7 r^2) for r ~ U[-1, 1]: E[r K(r)] = 1 and E[r^3 K(r)] = 0,
@@ -67,5 +69,3 @@ def estimate(kind: str, loss_fn, w, *, mu: float, q: int = 1, generator=None, ma
     return rge(loss_fn, w, mu, q, generator, mask=mask, kernel_weighted=(kind == "kernel_rge"))
 
 
-def query_cost(kind: str, d: int, q: int) -> int:
-    return {"cge": 2 * d, "population": 0}.get(kind, 2 * q)

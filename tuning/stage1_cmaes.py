@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import estimators
+from .query_costs import generation_cost
 
 
 def new_es(d: int, cfg):
@@ -37,13 +38,6 @@ def new_es(d: int, cfg):
 
 def _tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=torch.float64)
-
-
-def generation_cost(cfg, sharpness_aware: bool, dim: int | None = None) -> int:
-    """dim: length of the tuned vector (the run's; cfg.intrinsic_dim for adapt='prompt')."""
-    d = cfg.intrinsic_dim if dim is None else dim
-    grad = estimators.query_cost(cfg.stage1_grad, d, cfg.rge_queries) if sharpness_aware else 0
-    return grad + cfg.popsize + 1 + (1 if sharpness_aware else 0)
 
 
 def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: int,

@@ -58,6 +58,15 @@ def test_first_load_keeps_the_minimum_and_maximum_of_every_bucket(alice, long_jo
             assert min(values) in sent[bucket] and max(values) in sent[bucket], (series, bucket)
 
 
+def test_a_new_point_is_in_the_next_first_load(alice, long_job):
+    client = csrf_client(alice)
+    assert client.get(f"/jobs/{long_job.pk}/metrics.json").json()["last_seq"] == POINTS
+    MetricPoint.objects.create(job=long_job, seq=POINTS + 1, step=POINTS + 1, stage="zo", queries=2 * POINTS + 2,
+                               train_loss=-5.0, elapsed_s=POINTS)
+    again = client.get(f"/jobs/{long_job.pk}/metrics.json").json()
+    assert again["last_seq"] == POINTS + 1 and -5.0 in again["points"]["train_loss"]
+
+
 def test_increments_full_series_csv_and_api_give_every_point(alice, long_job):
     client = csrf_client(alice)
     later = client.get(f"/jobs/{long_job.pk}/metrics.json?after=8990").json()

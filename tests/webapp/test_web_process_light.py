@@ -29,6 +29,10 @@ client.force_login(user)
 pages = {url: client.get(url).status_code for url in [
     "/jobs/new/", f"/jobs/estimate.json?budget=500&backbone=demo&dataset_version={version.pk}",
     "/jobs/", "/datasets/", f"/datasets/versions/{version.pk}/", "/reports/", "/adapters/"]}
+# a SharpZO launch checks its minimum budget (tuning.config.minimum_budget), which must stay light too
+launch = client.post("/jobs/new/", {"dataset_version": version.pk, "backbone": "demo", "method": "sharpzo",
+                                    "shots": 2, "seed": 0, "budget": 2000, "name": "", "model_line_name": ""})
+pages["launch"] = 200 if launch.status_code in (200, 302) else launch.status_code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"torch", "open_clip", "torchvision", "transformers"}
                or m in {"tuning.backbones", "tuning.tune", "tuning.adapter"})
 print(json.dumps({"pages": pages, "heavy": heavy}))
