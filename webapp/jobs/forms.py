@@ -108,6 +108,8 @@ def _advanced_field(f: dataclasses.Field) -> forms.Field:
 
 
 class JobCreateForm(forms.Form):
+    sparse_methods = SPARSE_METHODS  # the template tells the browser where "What to adapt" applies
+
     name = forms.CharField(max_length=120, required=False, help_text="Optional; a name is made up from the method and dataset.")
     dataset_version = DatasetVersionChoice(queryset=DatasetVersion.objects.none(), empty_label=None,
                                            help_text="Only versions that passed their checks (ready) are listed.")
@@ -150,8 +152,6 @@ class JobCreateForm(forms.Form):
             self.fields[name] = _advanced_field(fields[name])
         self._defaults = {name: f.default for name, f in fields.items()}
         self.config: dict | None = None
-
-    sparse_methods = SPARSE_METHODS
 
     @property
     def main_fields(self):
