@@ -114,6 +114,8 @@ def _advanced_field(f: dataclasses.Field) -> forms.Field:
 
 
 class JobCreateForm(forms.Form):
+    sparse_methods = SPARSE_METHODS  # the template tells the browser where "What to adapt" applies
+
     name = forms.CharField(max_length=120, required=False, help_text="Optional; a name is made up from the method and dataset.")
     dataset_version = DatasetVersionChoice(queryset=DatasetVersion.objects.none(), empty_label=None,
                                            help_text="Only versions that passed their checks (ready) are listed.")
@@ -160,8 +162,6 @@ class JobCreateForm(forms.Form):
         self.config: dict | None = None
         if not queue_has_live_worker(job_queue(needs_gpu=True)):
             self.fields["gpu"].help_text = NO_GPU_WORKER_HELP
-
-    sparse_methods = SPARSE_METHODS
 
     @property
     def main_fields(self):
