@@ -51,6 +51,8 @@ def test_archive_from_another_site_becomes_the_next_version_and_its_evaluation_i
     assert (version.model_line, version.number) == (site["v1"].model_line, 2)
     assert version.evaluation_status == "queued" and version.evaluation_dataset_version == site["dataset"]
     assert version.created_by == site["erin"] and version.note == "tuned at site B" and version.job is None
+    # dataset_hash names one of our dataset versions; the card's digest of site B's data is not one
+    assert version.dataset_hash == "" and site["v1"].dataset_hash == site["dataset"].content_hash
     assert len(callbacks) == 1  # the evaluation task is sent once the upload is committed
     assert AdapterEvent.objects.filter(action="uploaded", version=version, actor=site["erin"]).exists()
 

@@ -38,6 +38,8 @@ class AdapterVersion(models.Model):
     sha256 = models.CharField(max_length=64)  # of adapter.safetensors
     card_sha256 = models.CharField(max_length=64, blank=True)  # of adapter.json
     size_bytes = models.PositiveIntegerField()  # of adapter.safetensors
+    # The content hash of the dataset version it was tuned on here (datasets.DatasetVersion.content_hash);
+    # empty for an adapter tuned elsewhere (its card keeps the tuner's own digest of that data).
     dataset_hash = models.CharField(max_length=64, blank=True)
     backbone = models.CharField(max_length=300)
     backbone_sha256 = models.CharField(max_length=64, blank=True)

@@ -53,10 +53,6 @@ def adapter_version_get(*, user, pk: int, write: bool = False) -> AdapterVersion
     )
 
 
-def adapter_version_for_job(*, job) -> AdapterVersion | None:
-    return job.adapter_versions.filter(source="job").select_related("model_line").first()
-
-
 def can_write(*, user, workspace) -> bool:
     return role_in(user, workspace) == Role.ENGINEER
 
@@ -77,10 +73,11 @@ def model_line_recommended(*, model_line: ModelLine, versions=None) -> AdapterVe
         if version_is_not_better(version):
             continue
         score = metrics.get("val_balanced_accuracy")
-        earlier = best_on_data.get(version.dataset_hash)
+        data = version.dataset_hash  # empty for an adapter tuned elsewhere: its data is not one of ours
+        earlier = best_on_data.get(data) if data else None
         if score is not None and earlier is not None and score < earlier:
             continue
-        if score is not None:
-            best_on_data[version.dataset_hash] = max(score, earlier if earlier is not None else score)
+        if score is not None and data:
+            best_on_data[data] = max(score, earlier if earlier is not None else score)
         chosen = version
     return chosen

@@ -192,7 +192,7 @@ def adapter_version_create_from_upload(
             "source": "upload",
             "backbone": backbone,  # ours, as adapters.upload.check_backbone resolved it
             "note": note,
-            "dataset_hash": str(card.get("dataset_version") or ""),
+            "dataset_hash": "",  # an ingest content hash of ours; the card's own data digest stays in the card
             "method": str(card.get("method") or "unknown"),
             "config": json_safe(card.get("config") or {}),
             "metrics": {},

@@ -50,7 +50,6 @@ class MetricSink:
         # A resumed tuner counts time from its checkpoint, which may be behind the last stored point.
         self._last_elapsed = last.elapsed_s if last else 0.0
         self._switch_at = None
-        self.points_written = 0
         self.first_received: tuple[int, int] | None = None  # (queries, step): shows where a resume began
 
     # Called by the tuner, in the job's thread.
@@ -111,5 +110,3 @@ class MetricSink:
         # Written, or dropped because the job is no longer ours (cancelled outright or requeued).
         self._pending = []
         self._switch_at = None
-        if not self.fence.lost:
-            self.points_written += len(points)
