@@ -1,5 +1,6 @@
 /* The launch form's estimate: asks estimate.json again whenever dataset, backbone, method, budget or what to
- * adapt change. "What to adapt" shows only for the methods that can tune sparse adapters, and the share of
+ * adapt change. A time budget in minutes, while given, sets the budget in queries to what fits in it (the
+ * server does the same conversion on launch); typing a budget in queries clears it. "What to adapt" shows only for the methods that can tune sparse adapters, and the share of
  * the image model's weights only for sparse adapters (the server refuses other combinations in words). */
 (function () {
   "use strict";
@@ -28,8 +29,10 @@
   }
 
   function update() {
+    var minutes = value("budget_minutes").trim();
     var params = new URLSearchParams({
       budget: form.elements.budget.value.trim(),
+      minutes: minutes,
       backbone: form.elements.backbone.value,
       method: value("method"),
       dataset_version: value("dataset_version"),
@@ -43,6 +46,7 @@
       .then(function (data) {
         if (ticket !== asked) { return; }
         text.textContent = data.error ? data.error : data.text;
+        if (minutes && !data.error) { form.elements.budget.value = data.budget; }
         basis.textContent = data.error ? "" : data.basis;
         if (weights) { weights.textContent = data.error ? "" : data.image_weights; }
       })
@@ -51,7 +55,10 @@
 
   function soon() { showAdaptFields(); window.clearTimeout(timer); timer = window.setTimeout(update, 250); }
 
-  ["budget", "backbone", "method", "dataset_version", "adapt", "param_budget", "shots"].forEach(function (name) {
+  if (form.elements.budget_minutes) {
+    form.elements.budget.addEventListener("input", function () { form.elements.budget_minutes.value = ""; });
+  }
+  ["budget", "budget_minutes", "backbone", "method", "dataset_version", "adapt", "param_budget", "shots"].forEach(function (name) {
     var field = form.elements[name];
     if (field) { field.addEventListener("input", soon); field.addEventListener("change", soon); }
   });

@@ -112,3 +112,17 @@ def test_engineer_cancels_a_queued_job(engineer, dataset):
     job = make_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
     response = engineer.post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+def test_a_budget_in_minutes_is_converted_with_the_measured_rate(engineer, dataset):
+    from django.utils import timezone
+
+    from webapp.jobs.models import WorkerStatus
+
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
+                                queries_per_second={"tiny-test": 30.0}, seconds_per_image={"tiny-test": 0.5})
+    response = engineer.post("/api/v1/jobs/", {"dataset_version": dataset.pk, "budget_minutes": 10, "shots": 2,
+                                               "method": "sharpzo", "adapt": "prompt", "backbone": "tiny-test"})
+    assert response.status_code == 201, response.json()
+    classes, images = len(dataset.class_counts), sum(dataset.class_counts.values())
+    assert Job.objects.get(pk=response.json()["id"]).budget == int((600 - images * 0.5) * 30.0 / classes)

@@ -66,6 +66,11 @@ def test_launch_in_the_browser_and_watch_the_curves_grow_until_the_final_accurac
     set_field("budget", 1500)
     WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "estimate-text"), "of worker time"))
     assert "cautious default" in browser.find_element(By.ID, "estimate-basis").text
+    # A time budget fills in the queries that fit in it; typing a budget in queries clears it again.
+    set_field("budget_minutes", 1)
+    WebDriverWait(browser, 30).until(lambda b: form.find_element(By.NAME, "budget").get_attribute("value") != "1500")
+    set_field("budget", 1500)
+    assert form.find_element(By.NAME, "budget_minutes").get_attribute("value") == ""
     form.find_element(By.CSS_SELECTOR, "#advanced summary").click()
     for name, value in FAST_TUNING.items():
         set_field(name, value)

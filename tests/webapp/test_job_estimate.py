@@ -106,3 +106,31 @@ def test_a_sparse_adapter_costs_its_training_images_per_query(alice, settings):
     # a method that cannot tune sparse adapters is estimated as what it is
     probe = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse", "method": "linear_probe"}).json()
     assert probe["tuning_seconds"] == pytest.approx(1 * 2 / 40.0, abs=0.1)
+
+
+def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_endpoint(alice, settings):
+    """Issue 18 item 4: a budget given in minutes of worker time, converted with the measured rates."""
+    from tests.webapp.factories import FAST_TUNING, post_with_csrf
+    from tests.webapp.tiny_backbone import TINY_BACKBONE
+    from webapp.jobs.models import Job
+
+    settings.WORKER_KIND = "cpu"
+    version = make_ready_version("Press line", classes=("a", "b", "c"), per_class=4)
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
+                                queries_per_second={TINY_BACKBONE: 30.0}, seconds_per_image={TINY_BACKBONE: 0.5})
+    # 2 minutes: 12 images x 0.5 s to read, then 114 s at 30 class prompts/s, 3 prompts a query
+    fits = (120 - 12 * 0.5) * 30.0 / 3
+    client = csrf_client(alice)
+    ask = {"backbone": TINY_BACKBONE, "dataset_version": version.pk, "method": "sharpzo", "minutes": 2}
+    answer = client.get("/jobs/estimate.json", ask).json()
+    assert answer["budget"] == int(fits) and answer["seconds"] == pytest.approx(120, abs=1)
+    assert "whole minutes" in client.get("/jobs/estimate.json", {**ask, "minutes": 0}).json()["error"]
+
+    form = {"dataset_version": version.pk, "backbone": TINY_BACKBONE, "method": "sharpzo", "adapt": "prompt",
+            "shots": 2, "seed": 0, "budget": 300, "budget_minutes": 2, "name": "", "model_line_name": "", **FAST_TUNING}
+    assert post_with_csrf(client, "/jobs/new/", form).status_code == 302
+    assert Job.objects.get().budget == int(fits)  # the minutes win over the budget field
+
+    WorkerStatus.objects.filter(hostname="box").update(seconds_per_image={TINY_BACKBONE: 30.0})  # 6 min of images
+    refused = post_with_csrf(client, "/jobs/new/", {**form, "budget_minutes": 5})
+    assert refused.status_code == 200 and "5 minutes are not enough" in refused.content.decode()

@@ -133,6 +133,17 @@ def job_estimate(*, backbone: str, workload: Workload, kind: str | None = None) 
                     image_seconds=round(image_seconds, 1))
 
 
+def queries_that_fit(seconds: float, *, backbone: str, workload: Workload, kind: str | None = None) -> int:
+    """The most queries a job with this workload (its `queries` aside) can spend in `seconds` of worker
+    time at the rates job_estimate uses: a budget given in minutes, in the tuner's unit. 0 when reading
+    the images alone takes longer."""
+    kind = kind or settings.WORKER_KIND
+    rate, _, _ = _tuning_rate(backbone, kind, workload.sparse)
+    per_image, _ = _seconds_per_image(backbone, kind)
+    left = seconds - workload.num_images * per_image
+    return max(0, int(left * rate / workload.units_per_query))
+
+
 def human_duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"

@@ -13,6 +13,7 @@ from webapp.core.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone
+from webapp.jobs.estimates import queries_that_fit, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
@@ -38,6 +39,7 @@ DEFAULT_METHOD_REASON = ("CMA-ES with sparse adapters on the prompt and a linear
 
 NO_GPU_WORKER_HELP = ("No GPU worker is registered right now: a job that asks for one stays queued until a GPU "
                       "worker starts. Leave this off to run on any worker.")
+MAX_BUDGET_MINUTES = 7 * 24 * 60  # a week of worker time
 FIRST_RUN_BUDGET = 2000  # the tuner's own default (20,000, the paper's) is offered in the help text
 
 # What to adapt (issue 19): TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
@@ -136,6 +138,11 @@ class JobCreateForm(forms.Form):
     budget = forms.IntegerField(label="Budget (queries)",
                                 help_text="How many loss evaluations the tuner may spend; run time and cost grow with "
                                           "it. The SharpZO paper used 20,000.")
+    budget_minutes = forms.IntegerField(
+        label="Or a time budget (minutes)", required=False, min_value=1, max_value=MAX_BUDGET_MINUTES,
+        help_text="Optional. The budget becomes the queries that fit in this much worker time, at the rate workers "
+                  "measured for this backbone and dataset (the estimate says on what basis). Methods that spend no "
+                  "queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
     gpu = forms.BooleanField(required=False, label="Run on a GPU worker",
@@ -176,6 +183,8 @@ class JobCreateForm(forms.Form):
         if self.errors:
             return data
         config = {name: data[name] for name in MAIN_FIELDS}
+        if data.get("budget_minutes") and not self._budget_from_minutes(data, config):
+            return data
         if not self._clean_adapt(data, config):
             return data
         for name in self.advanced_names:
@@ -191,6 +200,24 @@ class JobCreateForm(forms.Form):
         if problem:
             self.add_error("shots", problem)
         return data
+
+    def _budget_from_minutes(self, data: dict, config: dict) -> bool:
+        """Replaces the budget by the queries that fit in `budget_minutes` of worker time; False, with an
+        error on the field, when none fit. Runs before _clean_adapt, so it reads adapt as posted."""
+        from tuning.config import NO_QUERY_METHODS
+
+        if data["method"] in NO_QUERY_METHODS:
+            return True
+        minutes, counts = data["budget_minutes"], data["dataset_version"].class_counts or {}
+        adapt = data.get("adapt") if data["method"] in SPARSE_METHODS else "prompt"
+        workload = workload_of(queries=0, num_classes=len(counts), num_images=sum(counts.values()),
+                               adapt=adapt or "prompt", shots=data["shots"] or 0)
+        config["budget"] = queries_that_fit(minutes * 60, backbone=data["backbone"], workload=workload)
+        if config["budget"] < 1:
+            self.add_error("budget_minutes", f"{minutes} minutes are not enough: reading and encoding the dataset's "
+                                             f"{sum(counts.values()):,} images alone takes longer at the measured rate.")
+            return False
+        return True
 
     def _clean_adapt(self, data: dict, config: dict) -> bool:
         """Puts adapt and param_budget into `config`; False, with an error on the field, for a combination

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
@@ -12,8 +14,8 @@ from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
-from webapp.jobs.estimates import human_duration, job_estimate, workload_of
-from webapp.jobs.forms import SPARSE_METHODS, JobCreateForm, image_weights_text
+from webapp.jobs.estimates import human_duration, job_estimate, queries_that_fit, workload_of
+from webapp.jobs.forms import MAX_BUDGET_MINUTES, SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
@@ -123,10 +125,15 @@ def job_cancel_view(request, pk: int):
 @require_GET
 def job_estimate_view(request):
     """Run time and cost for the launch form, recomputed as the engineer changes its values; with sparse
-    adapters also how many of the backbone's image weights the chosen share is, where known."""
+    adapters also how many of the backbone's image weights the chosen share is, where known. Given
+    `minutes` instead of a budget, it answers the budget in queries that fits in them (`budget`)."""
     budget, version_id = whole_number(request.GET.get("budget")), whole_number(request.GET.get("dataset_version"))
+    minutes = whole_number(request.GET.get("minutes"))
     backbone = request.GET.get("backbone", "")
-    if budget is None or not 0 < budget <= MAX_BUDGET_FOR_ESTIMATE:
+    if minutes is not None and not 0 < minutes <= MAX_BUDGET_MINUTES:
+        return JsonResponse({"error": f"Enter the time budget as whole minutes, 1 to {MAX_BUDGET_MINUTES:,}."},
+                            status=400)
+    if minutes is None and (budget is None or not 0 < budget <= MAX_BUDGET_FOR_ESTIMATE):
         return JsonResponse({"error": "Enter the budget as a whole number of queries, at least 1."}, status=400)
     if not backbone:
         return JsonResponse({"error": "Choose a backbone."}, status=400)
@@ -137,10 +144,17 @@ def job_estimate_view(request):
 
     method = request.GET.get("method", "")
     adapt = "sparse" if request.GET.get("adapt") == "sparse" and method in SPARSE_METHODS else "prompt"
-    workload = workload_of(queries=queries_to_spend(method, budget), num_classes=len(counts) or 2,
-                           num_images=sum(counts.values()), adapt=adapt, shots=whole_number(request.GET.get("shots")) or 0)
-    estimate = job_estimate(backbone=backbone, workload=workload)
+    workload = workload_of(queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()), adapt=adapt,
+                           shots=whole_number(request.GET.get("shots")) or 0)
+    if minutes is not None:
+        budget = queries_that_fit(minutes * 60, backbone=backbone, workload=workload)
+        if budget < 1:
+            return JsonResponse({"error": f"{minutes} minutes are not enough: reading and encoding the dataset's "
+                                          f"images alone takes longer at the measured rate."}, status=400)
+    spend = queries_to_spend(method, budget)
+    estimate = job_estimate(backbone=backbone, workload=dataclasses.replace(workload, queries=spend))
     body = estimate.as_dict()
+    body["budget"] = budget
     body["num_classes"] = len(counts) or None
     body["num_images"] = sum(counts.values()) or None
     body["text"] = (f"About {human_duration(estimate.seconds)} of worker time, about {estimate.cost:.2f} "
