@@ -144,9 +144,10 @@ class TuneConfig:
     mask_rule: str = _f("salient", "Which coordinates the mask keeps: 'salient' (highest score "
                         "w_i^2 * zscore|G_i|, as the paper says) or 'lowest' (as the published code does).",
                         choices=("salient", "lowest"))
-    mask_score: str = _f("signed_z", "How a mask refresh scores coordinates: 'signed_z' (w_i^2 * zscore|G_i|, the "
-                         "paper's), 'abs_z' (w_i^2 * |zscore|G_i||) or 'rank' (rank of |w_i| plus rank of |G_i|).",
-                         choices=("signed_z", "abs_z", "rank"), absent="signed_z")
+    mask_saliency: str = _f("signed_z", "How a mask refresh scores coordinates: 'signed_z' (w_i^2 * zscore|G_i|, "
+                            "the paper's), 'abs_z' (w_i^2 * |zscore|G_i||) or 'rank' (rank of |w_i| plus rank of "
+                            "|G_i|); the three scored level on validation (bench/results/sweep_mask-saliency_*.md).",
+                            choices=("signed_z", "abs_z", "rank"), absent="signed_z")
     eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1, max=1_000_000)
     # Baseline: CoOp by backpropagation
     coop_lr: float = _f(1e-2, "Adam learning rate of the CoOp baseline (on w; for coop_param='context' "

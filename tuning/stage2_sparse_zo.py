@@ -91,7 +91,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
             else:
                 G, _ = estimators.cge(obj.losses, w, cfg.mu_cge)
             scores_from = G
-            mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule, cfg.mask_score)
+            mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule, cfg.mask_saliency)
             shift = cfg.rho * G / G.norm() if G.norm() > 0 else torch.zeros_like(G)
             l_w, l_shift = obj.losses(torch.stack([w, w + shift])).tolist()
             st["sharpness"] = l_shift - l_w
