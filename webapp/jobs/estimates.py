@@ -133,15 +133,18 @@ def job_estimate(*, backbone: str, workload: Workload, kind: str | None = None) 
                     image_seconds=round(image_seconds, 1))
 
 
-def queries_that_fit(seconds: float, *, backbone: str, workload: Workload, kind: str | None = None) -> int:
-    """The most queries a job with this workload (its `queries` aside) can spend in `seconds` of worker
-    time at the rates job_estimate uses: a budget given in minutes, in the tuner's unit. 0 when reading
-    the images alone takes longer."""
+def queries_for_minutes(minutes: int, *, backbone: str, workload: Workload, kind: str | None = None) -> int:
+    """The most queries a job with this workload (its `queries` aside) can spend in `minutes` of worker
+    time at the rates job_estimate uses: a budget given in minutes, in the tuner's unit. ValueError, with
+    a sentence for the engineer, when reading the images alone takes longer."""
     kind = kind or settings.WORKER_KIND
     rate, _, _ = _tuning_rate(backbone, kind, workload.sparse)
     per_image, _ = _seconds_per_image(backbone, kind)
-    left = seconds - workload.num_images * per_image
-    return max(0, int(left * rate / workload.units_per_query))
+    queries = int((minutes * 60 - workload.num_images * per_image) * rate / workload.units_per_query)
+    if queries < 1:
+        raise ValueError(f"{minutes} minutes are not enough: reading and encoding the dataset's "
+                         f"{workload.num_images:,} images alone takes longer at the measured rate.")
+    return queries
 
 
 def human_duration(seconds: float | None) -> str:

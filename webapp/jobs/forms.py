@@ -13,7 +13,7 @@ from webapp.core.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone
-from webapp.jobs.estimates import queries_that_fit, workload_of
+from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
@@ -212,10 +212,10 @@ class JobCreateForm(forms.Form):
         adapt = data.get("adapt") if data["method"] in SPARSE_METHODS else "prompt"
         workload = workload_of(queries=0, num_classes=len(counts), num_images=sum(counts.values()),
                                adapt=adapt or "prompt", shots=data["shots"] or 0)
-        config["budget"] = queries_that_fit(minutes * 60, backbone=data["backbone"], workload=workload)
-        if config["budget"] < 1:
-            self.add_error("budget_minutes", f"{minutes} minutes are not enough: reading and encoding the dataset's "
-                                             f"{sum(counts.values()):,} images alone takes longer at the measured rate.")
+        try:
+            config["budget"] = queries_for_minutes(minutes, backbone=data["backbone"], workload=workload)
+        except ValueError as exc:
+            self.add_error("budget_minutes", str(exc))
             return False
         return True
 

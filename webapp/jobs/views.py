@@ -14,7 +14,7 @@ from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
-from webapp.jobs.estimates import human_duration, job_estimate, queries_that_fit, workload_of
+from webapp.jobs.estimates import human_duration, job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
@@ -147,10 +147,10 @@ def job_estimate_view(request):
     workload = workload_of(queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()), adapt=adapt,
                            shots=whole_number(request.GET.get("shots")) or 0)
     if minutes is not None:
-        budget = queries_that_fit(minutes * 60, backbone=backbone, workload=workload)
-        if budget < 1:
-            return JsonResponse({"error": f"{minutes} minutes are not enough: reading and encoding the dataset's "
-                                          f"images alone takes longer at the measured rate."}, status=400)
+        try:
+            budget = queries_for_minutes(minutes, backbone=backbone, workload=workload)
+        except ValueError as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
     spend = queries_to_spend(method, budget)
     estimate = job_estimate(backbone=backbone, workload=dataclasses.replace(workload, queries=spend))
     body = estimate.as_dict()
