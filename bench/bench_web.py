@@ -272,10 +272,11 @@ def browser_round(base: str, job_id: int) -> dict:
 
 # -------------------------------------------------------------------------------------- metrics.json
 
-def poll_latencies(sessions: list[requests.Session], url: str, rounds: int) -> tuple[list[float], int]:
-    """The sessions fetch `url` at the same moment, `rounds` times; seconds per request, largest body."""
+def poll_latencies(sessions: list[requests.Session], url: str, rounds: int) -> tuple[list[float], int, int]:
+    """The sessions fetch `url` at the same moment, `rounds` times; seconds per request, largest body, and
+    how many connections the server reset (each retried once, as a browser does, and timed from the start)."""
     barrier = threading.Barrier(len(sessions), timeout=300)
-    sizes = []
+    sizes, resets = [], []
 
     def one(session) -> list[float]:
         seconds = []
@@ -285,7 +286,11 @@ def poll_latencies(sessions: list[requests.Session], url: str, rounds: int) -> t
                 start = time.perf_counter()
                 # a new connection per request: gunicorn closes a kept-alive one after 2 s idle, which races
                 # with a client that waited longer at the barrier (a browser would retry; we would count twice)
-                response = session.get(url, timeout=120, headers={"Connection": "close"})
+                try:
+                    response = session.get(url, timeout=120, headers={"Connection": "close"})
+                except requests.ConnectionError:
+                    resets.append(1)
+                    response = session.get(url, timeout=120, headers={"Connection": "close"})
                 response.raise_for_status()
                 seconds.append(time.perf_counter() - start)
                 sizes.append(len(response.content))
@@ -300,7 +305,7 @@ def poll_latencies(sessions: list[requests.Session], url: str, rounds: int) -> t
     causes = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
     if errors:
         raise (causes or errors)[0]
-    return [s for f in futures for s in f.result()], max(sizes)
+    return [s for f in futures for s in f.result()], max(sizes), len(resets)
 
 
 def metrics_table(base: str, job_id: int, points: int) -> list[dict]:
@@ -310,8 +315,8 @@ def metrics_table(base: str, job_id: int, points: int) -> list[dict]:
     for label, query in [("first load (after=0)", "?after=0"), ("whole series (full=1)", "?after=0&full=1"),
                          ("incremental (10 new points)", f"?after={points - 10}")]:
         for clients, rounds in [(1, 30), (40, 5)]:
-            seconds, size = poll_latencies(sessions[:clients], url + query, rounds)
-            rows.append({"request": label, "clients": clients, "requests": len(seconds), "bytes": size,
+            seconds, size, resets = poll_latencies(sessions[:clients], url + query, rounds)
+            rows.append({"request": label, "clients": clients, "requests": len(seconds), "bytes": size, "resets": resets,
                          "p50": statistics.median(seconds), "p95": percentile(seconds, 95), "max": max(seconds)})
     return rows
 
@@ -358,10 +363,10 @@ def report(args, result: dict) -> str:
         "",
         "## metrics.json",
         "",
-        "| request | clients at once | requests | p50 (ms) | p95 (ms) | max (ms) | response size |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| request | clients at once | requests | p50 (ms) | p95 (ms) | max (ms) | response size | connections reset |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(f"| {r['request']} | {r['clients']} | {r['requests']} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} | "
-          f"{r['max'] * 1000:.1f} | {r['bytes'] / 1024:,.0f} KiB |" for r in m),
+          f"{r['max'] * 1000:.1f} | {r['bytes'] / 1024:,.0f} KiB | {r['resets']} |" for r in m),
         "",
         "The first load of a long job is computed once per web process and series state (the first request of "
         "a row pays it: see max) and served from the process's cache while no new point arrives.",
