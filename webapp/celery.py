@@ -76,6 +76,6 @@ def _stop_checkin(sender=None, **kwargs):
 
 @worker_shutting_down.connect
 def _hand_back_running_jobs(sender=None, sig=None, how=None, **kwargs):
-    from webapp.jobs.handback import forward_to_pool
+    from webapp.jobs.worker.handback import forward_to_pool
 
     forward_to_pool(how)

@@ -279,6 +279,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database rows, not in the broker
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"webapp.jobs.tasks.run_tuning_job": {"queue": "tuning"}}
+# The worker runtime's tasks (autodiscovery only finds each app's `tasks` module). Their names keep the
+# module paths they were first sent under ("webapp.jobs.tasks.run_tuning_job"): queued messages name them.
+CELERY_IMPORTS = ["webapp.jobs.worker.tasks"]
 # A job that asks for a GPU goes here instead; only workers with WORKER_KIND=gpu may consume it.
 TUNING_GPU_QUEUE = os.environ.get("TUNING_GPU_QUEUE", "tuning-gpu")
 CELERY_TASK_ACKS_LATE = True

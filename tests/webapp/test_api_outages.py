@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from tests.webapp.adapter_factories import make_api_token
 from tests.webapp.factories import make_ready_version
-from webapp.jobs.broker import tuning_jobs_with_a_message
+from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.jobs.models import Job
-from webapp.jobs.services import jobs_resend_lost_messages
+from webapp.jobs.worker.reaper import jobs_resend_lost_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ from webapp.celery import SHORT_TASK_UNACKED_KEYS, transport_options_for
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.recovery import INGEST_TASK, ingestions_recover
 from webapp.datasets.tasks import ingest_dataset_version
-from webapp.jobs.broker import _row_id
+from webapp.core.broker import _row_id
 
 QUEUE = "ingest-recovery-test"
 pytestmark = pytest.mark.django_db(transaction=True)

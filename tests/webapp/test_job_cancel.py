@@ -4,7 +4,7 @@ running job is asked to stop and its worker keeps the best adapter so far (see t
 import pytest
 
 from tests.webapp.factories import csrf_client, make_job, make_ready_version, post_with_csrf
-from webapp.jobs.execution import job_execute
+from webapp.jobs.worker.execution import job_execute
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from tests.webapp.factories import make_job, make_ready_version
 from webapp.jobs.models import Job
-from webapp.jobs.services import job_claim, jobs_requeue_stale
+from webapp.jobs.worker.fence import job_claim
+from webapp.jobs.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def test_reaper_ends_a_silent_job_that_was_being_cancelled(job, settings):
 
 
 def test_reaper_task_is_the_beat_entry(job, settings):
-    from webapp.jobs.tasks import requeue_stale_jobs
+    from webapp.jobs.worker.tasks import requeue_stale_jobs
 
     stale(job, settings)
     assert requeue_stale_jobs() == {"requeued": [job.pk], "failed": [], "cancelled": [], "resent": []}

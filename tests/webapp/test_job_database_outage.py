@@ -7,11 +7,11 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from tests.webapp.factories import make_job, make_ready_version
-from webapp.jobs.checkpoints import StorageCheckpoint
-from webapp.jobs.metrics import MetricSink
+from webapp.jobs.worker.checkpoints import StorageCheckpoint
+from webapp.jobs.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.pulse import StopCheck
-from webapp.jobs.services import job_claim
+from webapp.jobs.worker.pulse import StopCheck
+from webapp.jobs.worker.fence import job_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

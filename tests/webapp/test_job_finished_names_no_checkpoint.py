@@ -11,12 +11,14 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.webapp.factories import make_job, make_ready_version
-from webapp.jobs import execution
-from webapp.jobs.checkpoints import checkpoint_prefix
-from webapp.jobs.execution import job_execute
+from webapp.jobs.worker import execution
+from webapp.jobs.worker.checkpoints import checkpoint_prefix
+from webapp.jobs.worker.execution import job_execute
 from webapp.jobs.models import Job
-from webapp.jobs.services import job_cancel, job_claim, job_fail, jobs_requeue_stale
-from webapp.jobs.tasks import run_tuning_job
+from webapp.jobs.services import job_cancel
+from webapp.jobs.worker.fence import job_claim, job_fail
+from webapp.jobs.worker.reaper import jobs_requeue_stale
+from webapp.jobs.worker.tasks import run_tuning_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.webapp.factories import csrf_client, make_ready_version, post_with_csrf, tiny_config
-from webapp.jobs.broker import tuning_jobs_with_a_message
+from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.jobs.forms import NO_GPU_WORKER_HELP
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.selectors import NO_GPU_WORKER_TEXT

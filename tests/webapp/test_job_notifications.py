@@ -9,8 +9,9 @@ from django.core import mail
 
 from tests.webapp.adapter_factories import EVALUATION, make_job, write_adapter_dir
 from webapp.jobs.models import Job
-from webapp.jobs.notifications import job_notify
-from webapp.jobs.services import Fence, job_fail, job_finish, jobs_requeue_stale
+from webapp.jobs.worker.notifications import job_notify
+from webapp.jobs.worker.fence import Fence, job_fail, job_finish
+from webapp.jobs.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db
 

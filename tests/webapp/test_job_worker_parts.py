@@ -9,12 +9,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.webapp.factories import make_job, make_ready_version
-from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.jobs.metrics import MetricSink
+from webapp.jobs.worker.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.jobs.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.pulse import Pulse, StopCheck
-from webapp.jobs.reasons import plain_reason
-from webapp.jobs.services import Fence, job_claim
+from webapp.jobs.worker.pulse import Pulse, StopCheck
+from webapp.jobs.worker.reasons import plain_reason
+from webapp.jobs.worker.fence import Fence, job_claim
 
 pytestmark = pytest.mark.django_db
 

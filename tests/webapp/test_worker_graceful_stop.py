@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.webapp.factories import make_job, make_ready_version
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.tasks import run_tuning_job
+from webapp.jobs.worker.tasks import run_tuning_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

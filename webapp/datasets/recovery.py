@@ -1,4 +1,4 @@
-"""Dataset ingestion recovers like a tuning job does (see webapp/jobs/services.py and pulse.py).
+"""Dataset ingestion recovers like a tuning job does (see webapp/jobs/worker/fence.py and pulse.py).
 
 A version waits for a worker with no heartbeat; the delivery that claims it starts beating and
 counts an attempt, and every later write is fenced by that attempt number. The reaper pass
@@ -139,7 +139,7 @@ def _resend_lost(now, queue: str) -> list[int]:
     """Waiting versions whose task is in no queue: sent while the broker was down, or lost with it.
     Only versions waiting for JOB_RESEND_AFTER_SECONDS are looked at, so a message on its way is not
     doubled (a double would be harmless anyway: only one delivery can claim)."""
-    from webapp.jobs.broker import ids_with_a_message
+    from webapp.core.broker import ids_with_a_message
 
     cutoff = now - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
     waiting = list(DatasetVersion.objects.filter(status=DatasetVersion.Status.INGESTING, heartbeat_at__isnull=True,

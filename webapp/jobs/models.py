@@ -72,6 +72,10 @@ class Job(models.Model):
 class MetricPoint(models.Model):
     """One logged point of a job's curves; written in batches by the worker."""
 
+    # The curve columns, in the order pages and CSV downloads show them (after `seq`).
+    FIELDS = ("step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed",
+              "elapsed_s")
+
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metrics")
     seq = models.PositiveIntegerField()  # strictly increasing per job: the browser asks for seq > last
     step = models.PositiveIntegerField()

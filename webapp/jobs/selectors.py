@@ -18,13 +18,12 @@ from webapp.accounts.models import Membership, Role, Workspace
 from webapp.core.health import queue_has_live_worker
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import human_duration
-from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds
 from webapp.jobs.queues import job_queue
 
-POINT_COLUMNS = ("seq", *FIELDS)
+POINT_COLUMNS = ("seq", *MetricPoint.FIELDS)
 
 
 def job_list(*, user) -> QuerySet[Job]:

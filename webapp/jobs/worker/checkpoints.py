@@ -15,9 +15,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection
 
-from webapp.jobs import handback
 from webapp.jobs.models import Job
-from webapp.jobs.services import Fence, job_checkpoint_set
+from webapp.jobs.worker import handback
+from webapp.jobs.worker.fence import Fence, job_checkpoint_set
 
 log = logging.getLogger(__name__)
 

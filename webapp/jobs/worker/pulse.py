@@ -17,10 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from webapp.core.heartbeat import Heartbeat
-from webapp.jobs import handback
-from webapp.jobs.metrics import MetricSink
 from webapp.jobs.models import Job
-from webapp.jobs.services import Fence
+from webapp.jobs.worker import handback
+from webapp.jobs.worker.fence import Fence
+from webapp.jobs.worker.sink import MetricSink
 
 
 class Pulse(Heartbeat):

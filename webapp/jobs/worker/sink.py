@@ -17,12 +17,11 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from webapp.jobs.models import MetricPoint
-from webapp.jobs.services import Fence
+from webapp.jobs.worker.fence import Fence
 
 FLUSH_SECONDS = 1.0
 FLUSH_POINTS = 200
 MAX_PENDING = 50_000  # beyond this a database outage fails the job rather than filling the memory
-FIELDS = ("step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s")
 SWITCH_FROM, SWITCH_TO = "cmaes", "zo"  # the SharpZO stage switch drawn on the plots
 
 

@@ -18,16 +18,16 @@ from django.utils import timezone
 
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_materialize
-from webapp.jobs import handback
 from webapp.jobs.backbones import load_plugins
-from webapp.jobs.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.jobs.metrics import MetricSink
 from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
-from webapp.jobs.pulse import Pulse, StopCheck
-from webapp.jobs.reasons import JobProblem, is_transient, plain_reason
-from webapp.jobs.services import (Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry,
-                                  worker_status_backbone_loaded, worker_status_record_rate)
+from webapp.jobs.worker import handback
+from webapp.jobs.worker.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.jobs.worker.fence import Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
+from webapp.jobs.worker.pulse import Pulse, StopCheck
+from webapp.jobs.worker.reasons import JobProblem, is_transient, plain_reason
+from webapp.jobs.worker.sink import MetricSink
+from webapp.jobs.worker.status import worker_status_backbone_loaded, worker_status_record_rate
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from webapp.jobs.execution import job_execute
-from webapp.jobs.services import jobs_requeue_stale, jobs_resend_lost_messages
+from webapp.jobs.worker.execution import job_execute
+from webapp.jobs.worker.reaper import jobs_requeue_stale, jobs_resend_lost_messages
 
 
 @shared_task(name="webapp.jobs.tasks.run_tuning_job", bind=True, acks_late=True,

@@ -1,0 +1,52 @@
+"""A worker's own row in WorkerStatus: its sign of life and queues, the backbone it holds, and the rates it
+measured (read by webapp/jobs/estimates.py and the health checks). Only workers write these rows."""
+
+from __future__ import annotations
+
+import socket
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from webapp.jobs.models import WorkerStatus
+
+RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
+
+
+def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
+    """A worker's sign of life, with the queues it consumes (see webapp/core/checkin.py)."""
+    stopping = {} if queues else {"backbone_loaded": ""}  # a stopped worker holds no backbone
+    WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
+        "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND, **stopping,
+        "queues": "".join(f",{queue}" for queue in sorted(queues)) + ("," if queues else "")})
+
+
+def worker_status_backbone_loaded(*, hostname: str, backbone: str) -> None:
+    """The backbone a worker process holds in memory now (the next job on it starts without loading)."""
+    WorkerStatus.objects.filter(hostname=hostname).update(backbone_loaded=backbone)
+
+
+def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float | None = None,
+                              sparse_units_per_second: float | None = None, seconds_per_image: float | None = None,
+                              hostname: str | None = None, kind: str | None = None) -> WorkerStatus:
+    """Fold a finished job's measured figures (see webapp/jobs/estimates.py) into this worker's figures
+    for that backbone; a figure left out keeps its value."""
+    hostname = hostname or socket.gethostname()
+    figures = {"queries_per_second": class_prompts_per_second, "sparse_units_per_second": sparse_units_per_second,
+               "seconds_per_image": seconds_per_image}
+    with transaction.atomic():
+        status, _ = WorkerStatus.objects.select_for_update().get_or_create(
+            hostname=hostname, defaults={"last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND})
+        for field_name, value in figures.items():
+            if value is None:
+                continue
+            rates = dict(getattr(status, field_name) or {})
+            old = rates.get(backbone)
+            rates[backbone] = round(value if not old else RATE_SMOOTHING * value + (1 - RATE_SMOOTHING) * float(old), 4)
+            setattr(status, field_name, rates)
+        status.kind = kind or settings.WORKER_KIND
+        status.last_seen = timezone.now()
+        status.full_clean()
+        status.save()
+    return status
