@@ -62,14 +62,14 @@ def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
 
 @worker_ready.connect
 def _start_checkin(sender=None, **kwargs):
-    from webapp.core.checkin import checkin_start
+    from webapp.jobs.worker.checkin import checkin_start
 
     checkin_start(hostname=sender.hostname, queues=sorted(sender.app.amqp.queues.consume_from))
 
 
 @worker_shutdown.connect
 def _stop_checkin(sender=None, **kwargs):
-    from webapp.core.checkin import checkin_stop
+    from webapp.jobs.worker.checkin import checkin_stop
 
     checkin_stop(hostname=getattr(sender, "hostname", str(sender)))
 

@@ -111,7 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "webapp.core.context_processors.workspaces",
+                "webapp.accounts.context_processors.workspaces",
             ],
         },
     },
@@ -221,7 +221,7 @@ WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", VAR_DIR / "worker-cac
 
 # --- uploads and their limits (checked before anything is extracted) ---
 # Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here (not /tmp), inside media so that the
-# scheduler's worker, which shares media, removes the files of killed requests (webapp/core/cleanup.py).
+# scheduler's worker, which shares media, removes the files of killed requests (webapp/jobs/worker/cleanup.py).
 FILE_UPLOAD_TEMP_DIR = Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", MEDIA_ROOT / "upload-temp"))
 try:
     FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)

@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from webapp.core import views as core_views
 from webapp.core.params import IdConverter
+from webapp.jobs import health_views
 
 register_converter(IdConverter, "id")  # before the apps' patterns below are imported
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
-    path("healthz", core_views.healthz, name="healthz"),
-    path("status/", core_views.status_page, name="status"),
+    path("", health_views.home, name="home"),
+    path("healthz", health_views.healthz, name="healthz"),
+    path("status/", health_views.status_page, name="status"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.webapp.adapter_factories import make_api_token
 from tests.webapp.factories import csrf_client, make_job, make_ready_version
-from webapp.core.health import live_workers_by_queue
+from webapp.jobs.health import live_workers_by_queue
 from webapp.core.broker import TUNING_TASK
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.selectors import NO_WORKER_TEXT

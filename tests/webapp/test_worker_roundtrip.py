@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import wait_for
-from webapp.core.tasks import worker_checkin
+from webapp.jobs.worker.tasks import worker_checkin
 from webapp.jobs.models import WorkerStatus
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import dataclasses
 from django import forms
 from django.core.exceptions import ValidationError
 
-from webapp.core.health import queue_has_live_worker
+from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone

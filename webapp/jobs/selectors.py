@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
 from webapp.accounts.models import Membership, Role, Workspace
-from webapp.core.health import queue_has_live_worker
+from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import human_duration
 from webapp.jobs.quality import job_quality

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.core.csv_download import csv_download
-from webapp.core.health import queue_has_live_worker
+from webapp.jobs.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.jobs.estimates import human_duration, job_estimate, queries_for_minutes, workload_of

@@ -14,8 +14,16 @@ from webapp.jobs.models import WorkerStatus
 RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
 
 
+def worker_status_seen(*, hostname: str) -> None:
+    """A worker's sign of life alone, from the check-in task that the health check sends (the queues it
+    consumes are its check-in thread's to say)."""
+    WorkerStatus.objects.update_or_create(
+        hostname=hostname, defaults={"last_seen": timezone.now(), "kind": settings.WORKER_KIND}
+    )
+
+
 def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
-    """A worker's sign of life, with the queues it consumes (see webapp/core/checkin.py)."""
+    """A worker's sign of life, with the queues it consumes (see webapp/jobs/worker/checkin.py)."""
     stopping = {} if queues else {"backbone_loaded": ""}  # a stopped worker holds no backbone
     WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
         "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND, **stopping,

@@ -1,10 +1,18 @@
-"""Celery entry points; thin on purpose. The message carries the job id only: the row says the rest."""
+"""Celery entry points of the workers; thin on purpose. A message carries a row id at most: the row says the rest.
+
+Task names keep the module paths they were first registered under (webapp.jobs.tasks, webapp.core.tasks):
+queued messages and the beat schedule name them, and the web side sends them by name.
+"""
+
+from dataclasses import asdict
 
 from celery import shared_task
 from django.conf import settings
 
+from webapp.jobs.worker.cleanup import clean_up_leftovers as clean
 from webapp.jobs.worker.execution import job_execute
 from webapp.jobs.worker.reaper import jobs_requeue_stale, jobs_resend_lost_messages
+from webapp.jobs.worker.status import worker_status_seen
 
 
 @shared_task(name="webapp.jobs.tasks.run_tuning_job", bind=True, acks_late=True,
@@ -18,3 +26,18 @@ def requeue_stale_jobs() -> dict:
     report = jobs_requeue_stale()
     return {"requeued": report.requeued, "failed": report.failed, "cancelled": report.cancelled,
             "resent": jobs_resend_lost_messages()}
+
+
+@shared_task(name="webapp.core.tasks.worker_checkin", bind=True)
+def worker_checkin(self) -> str:
+    """Proves the whole path works (web -> Redis -> worker -> database): records the sign of life of the
+    worker that took this task (its own check-in thread also beats, with the queues it consumes:
+    webapp/jobs/worker/checkin.py)."""
+    hostname = self.request.hostname or "worker"
+    worker_status_seen(hostname=hostname)
+    return hostname
+
+
+@shared_task(name="webapp.core.tasks.clean_up_leftovers")
+def clean_up_leftovers() -> dict:
+    return asdict(clean())

@@ -1,10 +1,16 @@
+"""The product's health: the load balancer's `healthz` and the operator's status page (database, broker,
+live workers and the queues they serve)."""
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
-from webapp.core import health
-from webapp.core.tasks import worker_checkin
+from webapp.celery import app
+from webapp.jobs import health
+
+# Sent by name (webapp/jobs/worker/tasks.py): the web side never imports the worker runtime.
+WORKER_CHECKIN_TASK = "webapp.core.tasks.worker_checkin"
 
 
 def home(request):
@@ -17,7 +23,7 @@ def healthz(request):
     db_ok, db_detail = health.check_database()
     broker_ok, broker_detail = health.check_broker()
     if broker_ok:
-        worker_checkin.delay()
+        app.send_task(WORKER_CHECKIN_TASK)
     workers = [w.hostname for w in health.live_workers()] if db_ok else []
     queues = health.live_workers_by_queue() if db_ok else {}
     ok = db_ok and broker_ok
