@@ -15,7 +15,7 @@ from django.conf import settings
 from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
 from webapp.adapters.services import adapter_version_save_evaluation
-from webapp.jobs.backbones import installed_backbone
+from webapp.integrations.backbones import installed_backbone
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from django.db import models
 
 from webapp.accounts.models import Workspace
 from webapp.datasets.models import DatasetVersion
-from webapp.jobs.models import Job
 
 
 class ImmutableVersionError(Exception):
@@ -30,7 +29,7 @@ class ModelLine(models.Model):
 class AdapterVersion(models.Model):
     model_line = models.ForeignKey(ModelLine, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="adapter_versions")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="adapter_versions")
     source = models.CharField(max_length=16, default="job")  # "job" or "upload" (tuned at another site)
     # Storage names of the two adapter files (DESIGN.md section 5).
     weights_file = models.CharField(max_length=300)

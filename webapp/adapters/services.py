@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Max
@@ -18,7 +19,9 @@ from webapp.adapters import files
 from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
 from webapp.datasets.models import DatasetVersion
-from webapp.jobs.models import Job
+
+if TYPE_CHECKING:  # a version names its job; adapters never import jobs at run time (tests/webapp/test_import_layers.py)
+    from webapp.jobs.models import Job
 
 
 def model_line_get_or_create(*, workspace: Workspace, name: str) -> ModelLine:

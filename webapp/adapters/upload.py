@@ -18,7 +18,7 @@ from webapp.adapters.evaluation import class_mismatch_message
 from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
 from webapp.adapters.models import AdapterVersion
 from webapp.datasets.models import DatasetVersion
-from webapp.jobs.backbones import installed_backbone
+from webapp.integrations.backbones import installed_backbone
 
 
 class AdapterUploadRejected(Exception):

@@ -18,10 +18,10 @@ from webapp.accounts.selectors import workspaces_writable
 from webapp.adapters import files, selectors, services, trials
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
+from webapp.core.evaluation_tables import evaluation_tables
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler
-from webapp.reports.selectors import evaluation_tables
 
 READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 

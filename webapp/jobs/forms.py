@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
-from webapp.jobs.backbones import backbone_choices, default_backbone
+from webapp.integrations.backbones import backbone_choices, default_backbone
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import writable_workspaces

@@ -86,9 +86,3 @@ def evaluation_quality(evaluation: dict | None) -> JobQuality | None:
 
 def job_quality(job) -> JobQuality | None:
     return evaluation_quality(job.evaluation) if job.is_finished else None
-
-
-def default_shots() -> int:
-    from tuning import TuneConfig
-
-    return TuneConfig().shots

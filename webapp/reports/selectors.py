@@ -20,6 +20,7 @@ from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.core.evaluation_tables import evaluation_tables
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
@@ -65,45 +66,6 @@ def summary_sentence(job: Job) -> str:
 
 
 # ------------------------------------------------------------------------------------------ one job
-
-@dataclass
-class EvaluationTables:
-    class_names: list[str]
-    per_class: list[dict]  # {"name", "zero_shot", "tuned", "images"}
-    confusion: dict[str, list[dict]]  # "zero_shot"/"tuned" -> [{"name", "cells"}]
-    chart: dict  # what report_charts.js draws
-
-    @property
-    def has_confusion(self) -> bool:
-        return any(self.confusion.values())
-
-
-def evaluation_tables(evaluation: dict | None) -> EvaluationTables | None:
-    """Job.evaluation (written by the worker) or an uploaded version's evaluation, as tables and
-    chart data: {"class_names", "zero_shot"/"tuned": {"accuracy", "per_class_accuracy", "confusion"}}."""
-    if not evaluation:
-        return None
-    parts = {key: evaluation.get(key) or {} for key in ("zero_shot", "tuned")}
-    names = list(evaluation.get("class_names") or parts["tuned"].get("per_class_accuracy") or
-                 parts["zero_shot"].get("per_class_accuracy") or [])
-    if not names:
-        return None
-    confusion = {key: part.get("confusion") or [] for key, part in parts.items()}
-    reference = confusion["tuned"] or confusion["zero_shot"]
-    per_class = []
-    for i, name in enumerate(names):
-        per_class.append({
-            "name": name,
-            "zero_shot": _finite((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
-            "tuned": _finite((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
-            "images": sum(reference[i]) if i < len(reference) else None,
-        })
-    rows = {key: [{"name": names[i], "cells": row} for i, row in enumerate(matrix) if i < len(names)]
-            for key, matrix in confusion.items()}
-    chart = {"class_names": names,
-             "zero_shot": [row["zero_shot"] for row in per_class], "tuned": [row["tuned"] for row in per_class],
-             "confusion_zero_shot": confusion["zero_shot"], "confusion_tuned": confusion["tuned"]}
-    return EvaluationTables(names, per_class, rows, chart)
 
 
 def job_report_get(*, user, pk: int) -> Job:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_materialize
-from webapp.jobs.backbones import load_plugins
+from webapp.integrations.backbones import load_plugins
 from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.jobs.worker import handback
