@@ -14,7 +14,7 @@ from django.conf import settings
 
 from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
-from webapp.adapters.services import adapter_version_save_evaluation
+from webapp.adapters.services import adapter_version_claim_evaluation, adapter_version_save_evaluation
 from webapp.integrations.backbones import installed_backbone
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,7 @@ def adapter_version_evaluate(*, version_id: int) -> AdapterVersion | None:
     and record the result or an error in plain words."""
     from tuning import TuningError
 
-    claimed = AdapterVersion.objects.filter(
-        pk=version_id, evaluation_status__in=[Status.QUEUED, Status.RUNNING]
-    ).update(evaluation_status=Status.RUNNING)
-    if not claimed:
+    if not adapter_version_claim_evaluation(version_id=version_id):
         return None
     version = AdapterVersion.objects.select_related("model_line", "evaluation_dataset_version__dataset").get(pk=version_id)
     if version.evaluation_dataset_version is None:

@@ -243,6 +243,14 @@ def adapter_version_record_download(*, version: AdapterVersion, user, what: str)
            detail=f"v{version.number} {what}")
 
 
+def adapter_version_claim_evaluation(*, version_id: int) -> bool:
+    """Queued (or left running by a lost worker: evaluating again is safe) -> running, for the worker about
+    to evaluate an uploaded version. False when there is nothing to evaluate."""
+    Status = AdapterVersion.Evaluation
+    return bool(AdapterVersion.objects.filter(pk=version_id, evaluation_status__in=[Status.QUEUED, Status.RUNNING])
+                .update(evaluation_status=Status.RUNNING))
+
+
 def adapter_version_save_evaluation(*, version: AdapterVersion, status: str, metrics: dict | None = None,
                                     error: str = "") -> AdapterVersion:
     """Bookkeeping of an uploaded version's evaluation (the only updates a version allows)."""
