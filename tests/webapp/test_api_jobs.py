@@ -120,7 +120,7 @@ def test_a_budget_in_minutes_is_converted_with_the_measured_rate(engineer, datas
     from webapp.jobs.models import WorkerStatus
 
     WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                queries_per_second={"tiny-test": 30.0}, seconds_per_image={"tiny-test": 0.5})
+                                class_prompts_per_second={"tiny-test": 30.0}, seconds_per_image={"tiny-test": 0.5})
     response = engineer.post("/api/v1/jobs/", {"dataset_version": dataset.pk, "budget_minutes": 10, "shots": 2,
                                                "method": "sharpzo", "adapt": "prompt", "backbone": "tiny-test"})
     assert response.status_code == 201, response.json()

@@ -36,13 +36,13 @@ def test_measured_rate_of_that_backbone_on_that_kind_of_worker_is_used():
 def test_each_finished_job_moves_the_workers_rate():
     worker_status_record_rate(backbone="demo", class_prompts_per_second=100.0, hostname="box", kind="cpu")
     status = worker_status_record_rate(backbone="demo", class_prompts_per_second=200.0, hostname="box", kind="cpu")
-    assert status.queries_per_second["demo"] == pytest.approx(150.0)
+    assert status.class_prompts_per_second["demo"] == pytest.approx(150.0)
 
 
 def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, settings):
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b", "c", "d"), per_class=3)
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), queries_per_second={"demo": 40.0})
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), class_prompts_per_second={"demo": 40.0})
     client = csrf_client(alice)
     small = client.get("/jobs/estimate.json", {"budget": 100, "backbone": "demo", "dataset_version": version.pk}).json()
     large = client.get("/jobs/estimate.json", {"budget": 1000, "backbone": "demo", "dataset_version": version.pk}).json()
@@ -55,7 +55,7 @@ def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, set
 
 def test_methods_that_read_cached_features_only_are_estimated_at_one_query(alice, settings):
     settings.WORKER_KIND = "cpu"
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), queries_per_second={"demo": 2.0})
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), class_prompts_per_second={"demo": 2.0})
     client = csrf_client(alice)
     probe = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "linear_probe"}).json()
     tuned = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "sharpzo"}).json()
@@ -117,7 +117,7 @@ def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_en
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b", "c"), per_class=4)
     WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                queries_per_second={TINY_BACKBONE: 30.0}, seconds_per_image={TINY_BACKBONE: 0.5})
+                                class_prompts_per_second={TINY_BACKBONE: 30.0}, seconds_per_image={TINY_BACKBONE: 0.5})
     # 2 minutes: 12 images x 0.5 s to read, then 114 s at 30 class prompts/s, 3 prompts a query
     fits = (120 - 12 * 0.5) * 30.0 / 3
     client = csrf_client(alice)

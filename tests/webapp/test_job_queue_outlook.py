@@ -18,7 +18,7 @@ PER_IMAGE = 0.5  # worker seconds outside tuning per dataset image, as a worker 
 def measured(settings):
     settings.WORKER_KIND = "cpu"
     WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
-                                queries_per_second={"tiny-test": RATE},
+                                class_prompts_per_second={"tiny-test": RATE},
                                 seconds_per_image={"tiny-test": PER_IMAGE})  # a live tuning worker
 
 

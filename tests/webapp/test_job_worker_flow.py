@@ -62,8 +62,8 @@ def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_a
     assert job.checkpoint == ""  # cleared by the very update that finished the job
     # Housekeeping after the result (checkpoint files, the measured rate) may lag on a loaded machine.
     wait_for(lambda: not default_storage.listdir(f"jobs/{job.pk}")[1], timeout=60, message="checkpoint files gone")
-    rate = wait_for(lambda: WorkerStatus.objects.filter(queries_per_second__has_key=TINY_BACKBONE).values_list(
-        "queries_per_second", flat=True).first(), timeout=60, message="the measured rate")[TINY_BACKBONE]
+    rate = wait_for(lambda: WorkerStatus.objects.filter(class_prompts_per_second__has_key=TINY_BACKBONE).values_list(
+        "class_prompts_per_second", flat=True).first(), timeout=60, message="the measured rate")[TINY_BACKBONE]
     assert rate > 0  # the next estimate for this backbone is measured, not the default
 
     done = client.get(f"/jobs/{job.pk}/metrics.json?after={live['last_seq']}").json()

@@ -5,7 +5,7 @@ dataset version is encoded once, the test images are classified twice (zero-shot
 an estimate adds two measured parts, both per backbone and per kind of worker:
 
 - tuning: a prompt-only query sends one prompt per class through the text tower, so it costs K
-  *class prompts*; workers record class prompts per second (`WorkerStatus.queries_per_second`).
+  *class prompts*; workers record class prompts per second (`WorkerStatus.class_prompts_per_second`).
   A sparse-adapter query (adapt='sparse') also runs each training image through the tuned image
   blocks, so it costs K + (training images) *units*; workers record units per second from
   sparse-adapter jobs (`WorkerStatus.sparse_units_per_second`). The sensitivity probes are queries of
@@ -79,7 +79,7 @@ def _measured(field: str, backbone: str, kind: str) -> list[float]:
 
 
 def measured_rates(backbone: str, kind: str) -> list[float]:
-    return _measured("queries_per_second", backbone, kind)
+    return _measured("class_prompts_per_second", backbone, kind)
 
 
 def _workers(n: int, kind: str) -> str:

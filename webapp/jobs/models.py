@@ -96,7 +96,7 @@ class MetricPoint(models.Model):
 
 
 class WorkerStatus(models.Model):
-    """Last sign of life of each worker, and the query rate it measured (for run-time estimates)."""
+    """Last sign of life of each worker, and the rates it measured (for run-time estimates)."""
 
     hostname = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, default="cpu")
@@ -105,7 +105,8 @@ class WorkerStatus(models.Model):
     # search it); written by the worker's own check-in thread, cleared when it stops.
     queues = models.CharField(max_length=500, blank=True)
     backbone_loaded = models.CharField(max_length=300, blank=True)  # held in memory by its tuning process
-    queries_per_second = models.JSONField(default=dict, blank=True)  # {"<backbone>": rate per class-normalised query}
+    # {"<backbone>": class prompts encoded per second while tuning: queries x classes / seconds (prompt methods)
+    class_prompts_per_second = models.JSONField(default=dict, blank=True)
     # Figures for estimates (webapp/jobs/estimates.py), per backbone: sparse-adapter queries in class prompts
     # plus training images per second; worker seconds outside tuning per dataset image.
     sparse_units_per_second = models.JSONField(default=dict, blank=True)

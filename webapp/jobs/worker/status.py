@@ -41,7 +41,7 @@ def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float 
     """Fold a finished job's measured figures (see webapp/jobs/estimates.py) into this worker's figures
     for that backbone; a figure left out keeps its value."""
     hostname = hostname or socket.gethostname()
-    figures = {"queries_per_second": class_prompts_per_second, "sparse_units_per_second": sparse_units_per_second,
+    figures = {"class_prompts_per_second": class_prompts_per_second, "sparse_units_per_second": sparse_units_per_second,
                "seconds_per_image": seconds_per_image}
     with transaction.atomic():
         status, _ = WorkerStatus.objects.select_for_update().get_or_create(
