@@ -4,16 +4,9 @@ report and the adapter pages alike."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-
-def _finite(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+from webapp.core.numbers import finite_or_none
 
 
 @dataclass
@@ -44,8 +37,8 @@ def evaluation_tables(evaluation: dict | None) -> EvaluationTables | None:
     for i, name in enumerate(names):
         per_class.append({
             "name": name,
-            "zero_shot": _finite((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
-            "tuned": _finite((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
+            "zero_shot": finite_or_none((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
+            "tuned": finite_or_none((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
             "images": sum(reference[i]) if i < len(reference) else None,
         })
     rows = {key: [{"name": names[i], "cells": row} for i, row in enumerate(matrix) if i < len(names)]

@@ -7,7 +7,6 @@ number of queries with 10 jobs or with 300.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +20,7 @@ from webapp.accounts.models import Workspace
 from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.core.evaluation_tables import evaluation_tables
+from webapp.core.numbers import finite_or_none
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
@@ -30,14 +30,6 @@ def cost_of(worker_seconds: float | None) -> float | None:
     if worker_seconds is None:
         return None
     return worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR
-
-
-def _finite(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _pct(value: float) -> str:
@@ -52,7 +44,7 @@ def summary_sentence(job: Job) -> str:
         return f"This job failed after {cost}: {job.error or 'no reason was recorded.'}"
     if not job.is_finished:
         return f"This job is {job.get_status_display().lower()}; the report is complete once it finishes."
-    zero, tuned = _finite(job.zero_shot_accuracy), _finite(job.tuned_accuracy)
+    zero, tuned = finite_or_none(job.zero_shot_accuracy), finite_or_none(job.tuned_accuracy)
     if zero is None or tuned is None:
         return f"This job ended without a tuned adapter ({job.error or job.get_status_display()}), for {cost}."
     prefix = "Stopped early on request, tuning" if job.status == Job.Status.CANCELLED else "Tuning"
@@ -82,7 +74,7 @@ def job_report_context(job: Job) -> dict:
         "cost": cost_of(job.worker_seconds),
         "currency": settings.COST_CURRENCY,
         "rate": settings.COST_PER_WORKER_HOUR,
-        "gain": (None if _finite(job.tuned_accuracy) is None or _finite(job.zero_shot_accuracy) is None
+        "gain": (None if finite_or_none(job.tuned_accuracy) is None or finite_or_none(job.zero_shot_accuracy) is None
                  else job.tuned_accuracy - job.zero_shot_accuracy),
         "classes": [{"name": name, "count": count} for name, count in counts.items()],
         "total_images": sum(counts.values()),
@@ -166,7 +158,7 @@ def row_from_job(job: Job) -> Row:
         label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
         dataset=str(job.dataset_version), model_line=job.adapter_line or job.model_line_name,
         version=job.adapter_number, method=job.method, backbone=job.backbone, budget=job.budget,
-        queries=job.queries_used, zero_shot=_finite(job.zero_shot_accuracy), tuned=_finite(job.tuned_accuracy),
+        queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy), tuned=finite_or_none(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
         **_balanced_fields(job.evaluation),
     )
@@ -202,7 +194,7 @@ def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
         dataset=str(job.dataset_version if job else version.evaluation_dataset_version or ""),
         model_line=line.name, version=version.number, method=version.method, backbone=version.backbone,
         budget=job.budget if job else None, queries=job.queries_used if job else None,
-        zero_shot=_finite(zero), tuned=_finite(tuned), worker_seconds=seconds,
+        zero_shot=finite_or_none(zero), tuned=finite_or_none(tuned), worker_seconds=seconds,
         finished_at=job.finished_at if job else version.created_at,
         status=job.get_status_display() if job else version.get_evaluation_status_display(),
         **_balanced_fields(job.evaluation if job else metrics.get("evaluation")),
