@@ -259,7 +259,7 @@ WORKER_FRESH_SECONDS = env_int("WORKER_FRESH_SECONDS", 120)
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")
 # Local CLIP checkpoints ("ViT-B-16@/opt/clip/ViT-B-16.pt", comma-separated) that uploaded adapters may
-# name: matched by the file's sha256, whatever path the card gives (see jobs.backbones.installed_backbone).
+# name: matched by the file's sha256, whatever path the card gives (see integrations.backbones.installed_backbone).
 TUNING_LOCAL_CHECKPOINTS = env_list("TUNING_LOCAL_CHECKPOINTS", "")
 
 # --- E-mail when a job completes or fails (to the address of the user who launched it) ---

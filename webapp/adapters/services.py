@@ -20,7 +20,7 @@ from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
 from webapp.datasets.models import DatasetVersion
 
-if TYPE_CHECKING:  # a version names its job; adapters never import jobs at run time (tests/webapp/test_import_layers.py)
+if TYPE_CHECKING:  # annotations only: adapters never import jobs when running (test_import_layers.py)
     from webapp.jobs.models import Job
 
 

@@ -33,7 +33,7 @@ DEMO_TASK = "webapp.datasets.tasks.build_demo_dataset"
 
 @dataclass
 class IngestFence:
-    """Write access of one ingestion attempt to its version row (as jobs.services.Fence for a job)."""
+    """Write access of one ingestion attempt to its version row (as webapp.jobs.worker.fence.Fence for a job)."""
 
     version_id: int
     attempt: int

@@ -83,7 +83,8 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
         elif attempts >= settings.JOB_MAX_ATTEMPTS:
             reason = (f"The worker running this job stopped responding {attempts} times, so it was not started "
                       "again. Check the workers (memory, power, logs) and launch the job again.")
-            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=append_to_log(note), checkpoint=""):
+            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=append_to_log(note),
+                           checkpoint=""):
                 report.failed.append(job_id)
                 _delete_checkpoint_after_commit(job_id)
                 job_notify_after_commit(job_id)
