@@ -97,10 +97,17 @@ class JointObjective(Objective):
 
     def changed_tensors(self, w: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """{param name: changed tensor} for one joint w, or None when no image parameter is tuned."""
+        return next(self.changed_tensors_many(torch.as_tensor(w)[None]))
+
+    def changed_tensors_many(self, W: torch.Tensor):
+        """changed_tensors for each row of W (n, dim), one at a time (a changed copy of a large weight
+        matrix per candidate would multiply the job's memory); the projection runs once for all rows."""
         if self.delta is None:
-            return None
-        values = self.delta.values(torch.as_tensor(w, dtype=torch.float32)[None, self.space.vision])[0]
-        return overrides(self.model, self.delta.split(values))
+            yield from [None] * len(W)
+            return
+        values = self.delta.values(torch.as_tensor(W, dtype=torch.float32)[:, self.space.vision])
+        for v in values:
+            yield overrides(self.model, self.delta.split(v))
 
     def vision_delta(self, w: torch.Tensor) -> dict | None:
         """The stored form of the image-side change at w: {param name: (indices, values)}."""
@@ -140,7 +147,8 @@ class JointObjective(Objective):
             T = self.class_embeddings(W)
             if self.towers is None:
                 return self._ce(T, self.train_z, self.train_y).double().cpu()
-            out = [self._ce(T[i:i + 1], self.image_features(W[i], 0), self.train_y) for i in range(W.shape[0])]
+            Z = self.towers[0].features_many(self.changed_tensors_many(W)).to(self.learner.device)
+            out = [self._ce(T[i:i + 1], Z[i], self.train_y) for i in range(W.shape[0])]
         return torch.cat(out).double().cpu()
 
     def losses_with_changes(self, tower, changes: list[dict[str, torch.Tensor]]) -> torch.Tensor:
@@ -150,7 +158,8 @@ class JointObjective(Objective):
         zero = torch.zeros(1, self.space.dim)
         with exact_fp32(self.learner.device):
             T = self.class_embeddings(zero)
-            out = [self._ce(T, tower.features(c).to(self.learner.device), self.train_y) for c in changes]
+            Z = tower.features_many(changes).to(self.learner.device)
+            out = [self._ce(T, z, self.train_y) for z in Z]
         return torch.cat(out).double().cpu()
 
     def evaluate(self, w: torch.Tensor) -> Evaluated:

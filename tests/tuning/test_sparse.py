@@ -51,6 +51,28 @@ def test_feature_reuse_equals_a_full_forward(causal_backbone, images_data, first
     assert not torch.allclose(full, plain, atol=1e-3)  # the change does change the features
 
 
+def test_a_generation_batched_gives_the_losses_of_its_candidates_one_by_one(images_data):
+    """JointObjective.losses runs a generation's candidates in one call on the shared cached input; each
+    loss equals that candidate's alone, and the call charges one query per candidate."""
+    from tuning import sparse_setup
+    from tuning.backbones import load_backbone
+    from tuning.prompts import PromptLearner
+    from tuning.runner import Run
+
+    cfg = tiny_config(method="cmaes", allocation="random", **SPARSE)
+    learner = PromptLearner(load_backbone(cfg.backbone, device="cpu"), images_data.class_names,
+                            ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim, proj_seed=0)
+    obj = sparse_setup.joint_objective(cfg, learner, images_data, cfg.budget)
+    sparse_setup.place_vision_delta(Run(cfg, obj), obj, images_data)
+    W = torch.randn(5, obj.space.dim, generator=torch.Generator().manual_seed(0))
+    spent = obj.queries
+    batched = obj.losses(W)
+    assert obj.queries == spent + 5
+    one_by_one = torch.cat([obj.losses(w) for w in W])
+    assert torch.allclose(batched, one_by_one, rtol=1e-5, atol=1e-6), (batched - one_by_one).abs().max()
+    assert len(set(batched.tolist())) == 5  # the candidates' image deltas do differ
+
+
 def test_seeded_projection_is_the_same_held_or_chunked(causal_backbone, monkeypatch):
     model = causal_backbone.model
     chosen = {"visual.proj": torch.arange(300), "visual.ln_post.weight": torch.arange(64)}
