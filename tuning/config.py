@@ -90,6 +90,9 @@ class TuneConfig:
     sparse_blocks: int = _f(0, "adapt='sparse': only the last N residual blocks of the image tower (and its final "
                             "LayerNorm and projection) are candidates; 0 = all blocks. Fewer blocks make a query "
                             "cheaper: it runs only from the first tuned block on.", min=0, max=1000, absent=0)
+    text_groups: bool = _f(False, "adapt='sparse': text-side groups (class-specific contexts, the text projection, "
+                           "the last text blocks' LayerNorms and biases) compete with the image groups for the parameter "
+                           "budget (tuning/text_groups.py). Off by default until validation says it helps.", absent=False)
     sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
                                  "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100, absent=2)
     vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
@@ -222,16 +225,19 @@ def queries_to_spend(method: str, budget: int) -> int:
 PROBE_SHARE = 0.1  # sensitivity probes take at most this share of the budget (sensitivity.probes_that_fit)
 GROUPS_PER_BLOCK = 4  # candidate groups per image block: LayerNorms, biases, attention and MLP weights
 FINAL_GROUPS = 2  # after the blocks: the final LayerNorm and the visual projection (param_groups.image_groups)
+TEXT_BLOCKS = 2  # text_groups=True: the last text blocks whose LayerNorms and biases are candidates
+TEXT_GROUPS = 2 + 2 * TEXT_BLOCKS  # class-specific contexts, the projection, per block its LayerNorms and biases
 
 
 def sensitivity_groups(cfg: TuneConfig, image_blocks: int | None = None) -> int | None:
-    """How many image-side groups the sensitivity probes of an adapt='sparse' job visit (0 when none are
-    probed); None when that depends on the backbone's number of blocks and it is not given."""
+    """How many groups the sensitivity probes of an adapt='sparse' job visit (0 when none are probed): the
+    image side's, and with text_groups the text side's; None when that depends on the backbone's number
+    of blocks and it is not given."""
     if cfg.adapt != "sparse" or cfg.allocation != "sensitivity" or cfg.param_budget <= 0:
         return 0
     blocks = cfg.sparse_blocks if cfg.sparse_blocks and (image_blocks is None or cfg.sparse_blocks <= image_blocks) \
         else image_blocks
-    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS
+    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS + (TEXT_GROUPS if cfg.text_groups else 0)
 
 
 def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:

@@ -64,7 +64,7 @@ class CachedTower:
         return self.features_many([changed])[0]
 
     def features_many(self, changes) -> torch.Tensor:
-        """(C, N, D) features for C changes (a CMA-ES generation's candidates, a probe's +- pairs; any
+        """(C, N, D) features for C changes (a CMA-ES generation's candidates, a ZO step's +- pair; any
         iterable, so each changed copy of the tensors is built only when it is used) in one no-grad call
         on the shared cached input, one candidate after another. Stacking the candidates' tensors into one
         batched call (torch.func.vmap over the changes) was slower on the CPU (`python -m bench

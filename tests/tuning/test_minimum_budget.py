@@ -5,7 +5,7 @@ import pytest
 import tuning
 from images import make_folder
 from tiny_run import tiny_config
-from tuning.config import minimum_budget
+from tuning.config import minimum_budget, sensitivity_groups
 from tuning.param_groups import vision_blocks
 
 
@@ -48,7 +48,7 @@ def image_data(causal_backbone, tmp_path_factory):
     return tuning.load_image_folder(root, backbone=causal_backbone, shots=2)
 
 
-SPARSE = dict(adapt="sparse", param_budget=0.02, vision_dim=4)
+SPARSE = dict(adapt="sparse", param_budget=0.02, vision_dim=4, text_groups=True)
 STAGES = {"sharpzo": {"cmaes", "zo"}, "cmaes": {"cmaes"}, "zosgd": {"zo"}}
 
 
@@ -72,7 +72,9 @@ def test_sparse_minimum_probes_every_group_once_and_moves_every_stage(method, ex
 
     vision, moved = run(minimum)
     assert vision["probes_per_group"] >= 1 and moved == STAGES[method]
-    assert len(vision["groups"]) == 4 * blocks + 2  # the count tuning.config makes without the model
+    # the count tuning.config makes without the model: 4 a block, 2 after them, and the text side's 6
+    assert len(vision["groups"]) == sensitivity_groups(tiny_config(method=method, **SPARSE, **extra), blocks) \
+        == 4 * blocks + 2 + 6
     vision, moved = run(minimum - 1)
     assert vision["probes_per_group"] == 0 or moved != STAGES[method]
 
