@@ -11,6 +11,7 @@ On CUDA both come from torch.cuda.max_memory_allocated; on the CPU from the resi
 - inference: the K class text features once (what deployment needs);
 - forward-only: one stage-2 ZO-SGD step (2 queries) plus a validation evaluation (1 query);
 - CoOp: one forward + backward over the K prompts (activations kept for backpropagation).
+With `--adapt sparse`, a whole sparse-adapter job against inference instead (bench/memory_sparse.py).
 Forward-only and inference run the prompts in chunks of `text_batch_size` (256) prompts.
 """
 from __future__ import annotations
@@ -86,6 +87,10 @@ def measure_one(mode: str, K: int, arch: str, device: str) -> dict:
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--adapt" in argv or any(a.startswith("--adapt=") for a in argv):  # a sparse job against inference
+        from .memory_sparse import main as sparse_main
+        return sparse_main(argv)
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="ViT-B-32")
     ap.add_argument("--classes", default="10,100,1000")

@@ -9,9 +9,10 @@ says how they enter the class logits (`class_logits`):
   text logits (the class embeddings stay the zero-shot ones, for reference).
 - `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
   logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
-- `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the image tower
-  (tuning/vision_delta.py), so the images are encoded through the changed tower; `head_delta` (K, D) is
-  the linear head's change, already inside class_embeddings.
+- `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the backbone
+  (tuning/vision_delta.py). Image-tower tensors (`visual.*`): the images are encoded through the changed
+  tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),
+  the linear head's change, are already inside class_embeddings; `apply_adapter` recomputes them.
 An adapter with extras is written as format version 2, so a reader from before them refuses it
 instead of predicting without them; one without extras stays version 1.
 """
@@ -51,7 +52,13 @@ class Adapter:
     @property
     def vision_delta(self) -> dict | None:
         """adapt='sparse': {parameter name: (flat indices, values)} added to the image tower; else None."""
-        return from_tensors(self.extras) or None
+        return {n: d for n, d in from_tensors(self.extras).items() if n.startswith("visual.")} or None
+
+    @property
+    def text_delta(self) -> dict | None:
+        """adapt='sparse' with text groups: the change of the text side (text-tower tensors and the
+        class-specific contexts, text_groups.py), already inside class_embeddings; else None."""
+        return {n: d for n, d in from_tensors(self.extras).items() if not n.startswith("visual.")} or None
 
     @property
     def head_delta(self) -> torch.Tensor | None:
@@ -183,5 +190,10 @@ def apply_adapter(adapter: Adapter, backbone) -> torch.Tensor:
     from .prompts import PromptLearner
     check_compatible(adapter, backbone)
     learner = PromptLearner(backbone, adapter.class_names, ctx_init=adapter.card["ctx_init"], intrinsic_dim=1)
-    T = learner.features_from_contexts(adapter.P.to(backbone.device, torch.float32)[None])[0].cpu()
+    P = adapter.P.to(backbone.device, torch.float32)[None]
+    if adapter.text_delta:
+        from .text_groups import text_features_with_change
+        T = text_features_with_change(learner, P, adapter.text_delta)[0].cpu()
+    else:
+        T = learner.features_from_contexts(P)[0].cpu()
     return T if adapter.head_delta is None else T + adapter.head_delta.float()

@@ -90,6 +90,9 @@ class TuneConfig:
     sparse_blocks: int = _f(0, "adapt='sparse': only the last N residual blocks of the image tower (and its final "
                             "LayerNorm and projection) are candidates; 0 = all blocks. Fewer blocks make a query "
                             "cheaper: it runs only from the first tuned block on.", min=0, max=1000, absent=0)
+    text_groups: bool = _f(False, "adapt='sparse': text-side groups (class-specific contexts, the text projection, "
+                           "the last text blocks' LayerNorms and biases) compete with the image groups for the parameter "
+                           "budget (tuning/text_groups.py). Off by default until validation says it helps.", absent=False)
     sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
                                  "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100, absent=2)
     vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
@@ -222,26 +225,42 @@ def queries_to_spend(method: str, budget: int) -> int:
 PROBE_SHARE = 0.1  # sensitivity probes take at most this share of the budget (sensitivity.probes_that_fit)
 GROUPS_PER_BLOCK = 4  # candidate groups per image block: LayerNorms, biases, attention and MLP weights
 FINAL_GROUPS = 2  # after the blocks: the final LayerNorm and the visual projection (param_groups.image_groups)
+TEXT_BLOCKS = 2  # text_groups=True: the last text blocks whose LayerNorms and biases are candidates
+TEXT_GROUPS = 2 + 2 * TEXT_BLOCKS  # class-specific contexts, the projection, per block its LayerNorms and biases
 
 
 def sensitivity_groups(cfg: TuneConfig, image_blocks: int | None = None) -> int | None:
-    """How many image-side groups the sensitivity probes of an adapt='sparse' job visit (0 when none are
-    probed); None when that depends on the backbone's number of blocks and it is not given."""
+    """How many groups the sensitivity probes of an adapt='sparse' job visit (0 when none are probed): the
+    image side's, and with text_groups the text side's; None when that depends on the backbone's number
+    of blocks and it is not given."""
     if cfg.adapt != "sparse" or cfg.allocation != "sensitivity" or cfg.param_budget <= 0:
         return 0
     blocks = cfg.sparse_blocks if cfg.sparse_blocks and (image_blocks is None or cfg.sparse_blocks <= image_blocks) \
         else image_blocks
-    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS
+    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS + (TEXT_GROUPS if cfg.text_groups else 0)
 
 
-def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None) -> int:
+def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:
+    """Length of the vector the stages tune (what a CGE sweep pays 2 queries a coordinate for): the prompt's
+    intrinsic_dim, and with adapt='sparse' the joint vector [prompt | K*K head | image delta]
+    (joint_objective.JointSpace; the image delta only when param_budget > 0). `num_classes` unknown:
+    the head is not counted, so the length is a lower bound."""
+    if cfg.adapt != "sparse":
+        return cfg.intrinsic_dim
+    head = (num_classes or 0) ** 2
+    return cfg.intrinsic_dim + head + (cfg.vision_dim if cfg.param_budget > 0 else 0)
+
+
+def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes: int | None = None) -> int:
     """The fewest queries with which every stage of the method moves once: the zero-shot evaluation
     (1, every method), with adapt='sparse' and allocation='sensitivity' one two-point probe of each
     candidate group within its PROBE_SHARE of the budget (less would place the image delta in a random
     order), one step of each stage, and the evaluation of where it lands. Mirrors what the stages charge
     (README "Query accounting"). Less would return the zero-shot adapter, or run SharpZO without its
     sharpness-aware stage, after a worker's start-up. `image_blocks`: the backbone's number of image
-    blocks, where known (with sparse_blocks=0 the probes visit them all; unknown, they are not counted)."""
+    blocks, where known (with sparse_blocks=0 the probes visit them all; unknown, they are not counted).
+    `num_classes`: the dataset's class count, where known; with adapt='sparse' a CGE sweep (stage1_grad
+    or mask_scores 'cge') runs over the joint vector, whose K*K head it sizes (`tuned_dim`)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
     groups = sensitivity_groups(cfg, image_blocks) or 0
@@ -250,32 +269,33 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None) -> int:
         probes = min(cfg.sensitivity_probes, int(PROBE_SHARE * (budget - 1)) // (2 * groups)) if groups else 0
         return 1 + 2 * groups * probes
 
-    fits = _stages_fit(cfg)
+    fits = _stages_fit(cfg, tuned_dim(cfg, num_classes))
     budget = 1 + math.ceil(2 * groups / PROBE_SHARE) if groups else 1
     while not fits(budget, before_stages(budget)):
         budget += 1
     return budget
 
 
-def _stages_fit(cfg: TuneConfig):
-    """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone."""
+def _stages_fit(cfg: TuneConfig, dim: int):
+    """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone; `dim` is the
+    length of the tuned vector."""
     from .query_costs import generation_cost
 
     if cfg.method == "cmaes":  # one generation: S candidates + the mean
-        generation = generation_cost(cfg, sharpness_aware=False)
+        generation = generation_cost(cfg, sharpness_aware=False, dim=dim)
         return lambda budget, spent: budget - spent >= generation
     eval_on_first_step = 1 if cfg.eval_every == 1 else 0  # charged on top of the query kept for the final one
     if cfg.method == "coop":  # one forward + backward
         return lambda budget, spent: budget - spent >= 1 + eval_on_first_step + 1
     # One stage-2 step (2q); sharpzo refreshes its mask before it unless the scores come from the step history.
-    first_refresh = 2 + 2 * cfg.intrinsic_dim if cfg.method == "sharpzo" and cfg.mask_scores == "cge" else 0
+    first_refresh = 2 + 2 * dim if cfg.method == "sharpzo" and cfg.mask_scores == "cge" else 0
     stage2 = 2 * cfg.q + first_refresh + eval_on_first_step + 1
     fraction = cfg.stage1_budget_fraction
     if cfg.method != "sharpzo" or not (cfg.stage1_generations and fraction):
         return lambda budget, spent: budget - spent >= stage2
     # One stage-1 generation within stage 1's share (tune.py caps it at int(fraction * budget)), and
     # stage 2's step in what the generations that fit under the cap leave.
-    generation = generation_cost(cfg, sharpness_aware=True)
+    generation = generation_cost(cfg, sharpness_aware=True, dim=dim)
 
     def fits(budget: int, spent: int) -> bool:
         generations = min(cfg.stage1_generations, (int(fraction * budget) - spent) // generation)

@@ -61,13 +61,22 @@ class CachedTower:
         self.suffix = _Suffix(model, first_block)
 
     def features(self, changed: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        return self.features_many([changed])[0]
+
+    def features_many(self, changes) -> torch.Tensor:
+        """(C, N, D) features for C changes (a CMA-ES generation's candidates, a ZO step's +- pair; any
+        iterable, so each changed copy of the tensors is built only when it is used) in one no-grad call
+        on the shared cached input, one candidate after another. Stacking the candidates' tensors into one
+        batched call (torch.func.vmap over the changes) was slower on the CPU (`python -m bench
+        speed_sparse`): each candidate has its own weights, so there is no larger matmul to gain, and the
+        stacked activations cost C times the memory."""
         from torch.func import functional_call
+        out = []
         with torch.inference_mode():
-            if changed:
-                z = functional_call(self.suffix, changed, (self.entry,))
-            else:
-                z = self.suffix(self.entry)
-        return F.normalize(z.float(), dim=-1)
+            for changed in changes:
+                z = functional_call(self.suffix, changed, (self.entry,)) if changed else self.suffix(self.entry)
+                out.append(F.normalize(z.float(), dim=-1))
+        return torch.stack(out) if out else torch.zeros(0, len(self.entry), 0)
 
 
 def first_tuned_block(names, blocks: int) -> int:

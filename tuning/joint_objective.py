@@ -9,8 +9,10 @@
   mostly miss it. Plain class means were measured first: the best head in their span (fitted by
   backprop, NEU-DET seed 0) reached 64.6 % validation accuracy, in the whitened directions 79-83 %,
   because the demo's image features of all classes are nearly parallel. This group needs no text forward.
-- w_vision (vision_dim): the sparse image-side delta, scatter(indices, A_v w_vision) (vision_delta.py),
-  run on cached activations (image_reuse.py): a query recomputes only the tuned blocks.
+- w_vision (vision_dim): the sparse backbone delta, scatter(indices, A_v w_vision) (vision_delta.py). Its
+  image part runs on cached activations (image_reuse.py): a query recomputes only the tuned blocks. Its
+  text part (text_groups.py: class-specific contexts, text-tower tensors) changes the class embeddings,
+  which are then computed per candidate.
 
 One query is still one evaluation of the training loss at one w; `Objective.charge` keeps the budget.
 """
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 from .objective import Evaluated, Objective
 from .param_groups import vision_parameter_count
 from .precision import exact_fp32
+from .text_groups import split_change, text_features_with_change
 from .vision_delta import overrides
 
 
@@ -85,22 +88,40 @@ class JointObjective(Objective):
         return self._image_parameters
 
     def backbone_change(self, w: torch.Tensor) -> tuple[int, float]:
-        """(image-tower parameters changed at w, share of the image tower left unchanged): what a user
-        means by an adapter's sparsity. Counted from the delta's values, so a w whose image part is 0
-        (zero-shot, or before the delta is placed) changes nothing; no query."""
-        changed = 0
+        """(parameters changed at w, share of the image tower left unchanged): what a user means by an
+        adapter's sparsity. Counted from the delta's values, so a w whose delta part is 0 (zero-shot, or
+        before the delta is placed) changes nothing; no query. The count includes text-side parameters,
+        the share only the image tower's."""
+        changed = image_changed = 0
         if self.delta is not None:
-            values = self.delta.values(torch.as_tensor(w, dtype=torch.float32)[None, self.space.vision])[0]
-            changed = int(torch.count_nonzero(values))
+            delta = next(self._deltas(torch.as_tensor(w, dtype=torch.float32)[None]))
+            changed = sum(int(torch.count_nonzero(v)) for _, v in delta.values())
+            image_changed = sum(int(torch.count_nonzero(v)) for _, v in split_change(delta)[0].values())
         total = self.image_parameters
-        return changed, (1.0 - changed / total) if total else 1.0
+        return changed, (1.0 - image_changed / total) if total else 1.0
+
+    def _deltas(self, W: torch.Tensor):
+        """The stored form {name: (indices, values)} of each row's delta; the projection runs once."""
+        values = self.delta.values(torch.as_tensor(W, dtype=torch.float32)[:, self.space.vision])
+        for v in values:
+            yield self.delta.split(v)
+
+    @property
+    def changes_text(self) -> bool:
+        return self.delta is not None and any(not n.startswith("visual.") for n in self.delta.names)
 
     def changed_tensors(self, w: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """{param name: changed tensor} for one joint w, or None when no image parameter is tuned."""
+        return next(self.changed_tensors_many(torch.as_tensor(w)[None]))
+
+    def changed_tensors_many(self, W: torch.Tensor):
+        """The image tower's changed tensors for each row of W (n, dim), one at a time (a changed copy of a
+        large weight matrix per candidate would multiply the job's memory); the projection runs once."""
         if self.delta is None:
-            return None
-        values = self.delta.values(torch.as_tensor(w, dtype=torch.float32)[None, self.space.vision])[0]
-        return overrides(self.model, self.delta.split(values))
+            yield from [None] * len(W)
+            return
+        for delta in self._deltas(W):
+            yield overrides(self.model, split_change(delta)[0])
 
     def vision_delta(self, w: torch.Tensor) -> dict | None:
         """The stored form of the image-side change at w: {param name: (indices, values)}."""
@@ -122,7 +143,12 @@ class JointObjective(Objective):
 
     def class_embeddings(self, W: torch.Tensor) -> torch.Tensor:
         W = W.float().cpu()
-        T = self._text(W[:, self.space.prompt].contiguous())
+        Wp = W[:, self.space.prompt].contiguous()
+        if self.changes_text:  # each row changes the text tower its own way
+            T = torch.cat([text_features_with_change(self.learner, self.learner.contexts(Wp[i:i + 1]), delta)
+                           for i, delta in enumerate(self._deltas(W))])
+        else:
+            T = self._text(Wp)
         return T + self.space.head_delta(W).to(T.device)
 
     def image_features(self, w: torch.Tensor, which: int) -> torch.Tensor:
@@ -140,17 +166,25 @@ class JointObjective(Objective):
             T = self.class_embeddings(W)
             if self.towers is None:
                 return self._ce(T, self.train_z, self.train_y).double().cpu()
-            out = [self._ce(T[i:i + 1], self.image_features(W[i], 0), self.train_y) for i in range(W.shape[0])]
+            Z = self.towers[0].features_many(self.changed_tensors_many(W)).to(self.learner.device)
+            out = [self._ce(T[i:i + 1], Z[i], self.train_y) for i in range(W.shape[0])]
         return torch.cat(out).double().cpu()
 
-    def losses_with_changes(self, tower, changes: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        """Training loss at zero-shot class embeddings with each given image-tower change, on `tower`
-        (train images cached before the first candidate block): one query each (the sensitivity probes)."""
+    def losses_with_changes(self, tower, changes: list[dict]) -> torch.Tensor:
+        """Training loss at w = 0 with each given change {name: (flat indices, values)}: its image part on
+        `tower` (train images cached before the first candidate block), its text part through the text
+        tower; one query each (the sensitivity probes)."""
         self.charge(len(changes))
         zero = torch.zeros(1, self.space.dim)
+        out = []
         with exact_fp32(self.learner.device):
-            T = self.class_embeddings(zero)
-            out = [self._ce(T, tower.features(c).to(self.learner.device), self.train_y) for c in changes]
+            T0 = self.class_embeddings(zero)
+            for change in changes:
+                image, text, context = split_change(change)
+                T = T0 if not (text or context) else \
+                    text_features_with_change(self.learner, self.learner.contexts(zero[:, self.space.prompt]), change)
+                z = tower.features(overrides(self.model, image)).to(self.learner.device) if image else self.train_z
+                out.append(self._ce(T, z, self.train_y))
         return torch.cat(out).double().cpu()
 
     def evaluate(self, w: torch.Tensor) -> Evaluated:

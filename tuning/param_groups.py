@@ -2,9 +2,9 @@
 
 A group is a few tensors that play one role in one block (DESIGN.md section 9): per residual block
 its LayerNorms (gains and biases), its attention and MLP biases, its attention weights and its MLP
-weights; after the blocks the final LayerNorm and the visual projection. The text side's groups
-(the shared context, the linear head of class embeddings) are not backbone tensors and live in
-joint_objective.py.
+weights; after the blocks the final LayerNorm and the visual projection. The text side's candidate
+groups are in text_groups.py; the shared context and the linear head of class embeddings are not
+candidates for the budget and live in joint_objective.py.
 
 `allocate` spends a parameter budget on groups in a given order (most sensitive first, see
 sensitivity.py): a group that fits is taken whole, the first that does not is taken in part, by
@@ -90,7 +90,9 @@ def _top_entries(t: torch.Tensor, count: int, structured: bool, name: str) -> to
 
 def allocate(model, ordered: list[Group], budget: int, structured: bool) -> dict[str, torch.Tensor]:
     """Parameter name -> flat indices chosen, spending at most `budget` parameters on the groups in order.
-    Structured picks round down to whole rows; what is left passes on to the next tensors."""
+    Structured picks round down to whole rows; what is left passes on to the next tensors. A group's tensor
+    that is not the model's (the class-specific contexts, one tensor of group.numel entries starting at 0)
+    has no magnitudes to pick by: its first entries are taken."""
     params = dict(model.named_parameters())
     chosen: dict[str, torch.Tensor] = {}
     left = budget
@@ -100,9 +102,12 @@ def allocate(model, ordered: list[Group], budget: int, structured: bool) -> dict
         for name in group.tensors:
             if left <= 0:
                 break
-            t = params[name]
-            if t.numel() <= left:
-                idx = torch.arange(t.numel())
+            t = params.get(name)
+            numel = group.numel if t is None else t.numel()
+            if numel <= left:
+                idx = torch.arange(numel)
+            elif t is None:
+                idx = torch.arange(left)
             else:
                 idx = _top_entries(t, left, structured, name)
             if idx.numel():

@@ -79,10 +79,14 @@ class PromptLearner:
     def forward_precision(self):
         return text_forward_precision(self.precision, self.backbone)
 
-    def features_from_contexts(self, P: torch.Tensor, *, grad: bool = False) -> torch.Tensor:
+    def features_from_contexts(self, P: torch.Tensor, *, grad: bool = False, changed=None,
+                               class_context: torch.Tensor | None = None) -> torch.Tensor:
         """P: (n, m, width) -> normalised text features (n, K, D) in fp32.
 
-        Rows (w index i, class k) are built chunk by chunk, so memory stays bounded for any n*K."""
+        Rows (w index i, class k) are built chunk by chunk, so memory stays bounded for any n*K.
+        adapt='sparse' (text_groups.py): `changed` ({parameter name: tensor}) replaces text-tower tensors for
+        this call, and `class_context` (K, m, width) is added to class k's context."""
+        from .text_groups import call_with
         n, K = P.shape[0], self.num_classes
         rows = n * K
         out = []
@@ -92,8 +96,9 @@ class PromptLearner:
                 r = torch.arange(start, min(start + self.chunk_rows, rows), device=self.device)
                 i, k = r // K, r % K
                 x = self.base[k].clone()
-                x[:, 1:1 + self.m] = P[i]
-                out.append(normalize(self.tower.encode(x, self.ids[k], self.pool_pos[k])))
+                x[:, 1:1 + self.m] = P[i] if class_context is None else P[i] + class_context[k]
+                z = call_with(self.backbone.model, changed, self.tower.encode, x, self.ids[k], self.pool_pos[k])
+                out.append(normalize(z))
         return torch.cat(out).view(n, K, -1)
 
     def text_features(self, W: torch.Tensor) -> torch.Tensor:

@@ -32,29 +32,32 @@ def probes_that_fit(groups: list[Group], wanted: int, budget: int, share: float 
     return min(wanted, int(share * budget) // per_probe) if per_probe else 0
 
 
-def _direction(model, group: Group, mu: float, generator: torch.Generator) -> dict[str, tuple]:
-    params = dict(model.named_parameters())
+def _direction(params: dict, group: Group, mu: float, generator: torch.Generator,
+               other_rms: dict[str, float]) -> dict[str, tuple]:
+    from .vision_delta import tensor_rms
     delta = {}
     for name in group.tensors:
-        p = params[name].detach().float()
-        rms = float(p.pow(2).mean().sqrt()) or 1e-2
-        u = torch.randn(p.numel(), generator=generator) * (mu * rms)
-        delta[name] = (torch.arange(p.numel()), u)
+        p = params.get(name)
+        numel, rms = (group.numel, other_rms[name]) if p is None else (p.numel(), tensor_rms(p))
+        u = torch.randn(numel, generator=generator) * (mu * rms)
+        delta[name] = (torch.arange(numel), u)
     return delta
 
 
-def estimate(obj, tower, groups: list[Group], *, probes: int, mu: float, seed: int) -> dict[str, float]:
-    """Group name -> E[D^2] / |B| from `probes` two-point probes each (2 * probes * len(groups) queries)."""
-    from .vision_delta import overrides
-    model = obj.model
+def estimate(obj, tower, groups: list[Group], *, probes: int, mu: float, seed: int,
+             other_rms: dict[str, float] | None = None) -> dict[str, float]:
+    """Group name -> E[D^2] / |B| from `probes` two-point probes each (2 * probes * len(groups) queries).
+    The probes reach the objective as changes {name: (flat indices, values)}; other_rms: the typical size
+    of a group's tensor that is not the model's (text_groups.CLASS_CONTEXT)."""
+    params = dict(obj.model.named_parameters())
     g = torch.Generator().manual_seed(seed * 1_000_003 + 900_000_000)
     scores = {}
     for group in groups:
         changes = []
         for _ in range(probes):
-            d = _direction(model, group, mu, g)
+            d = _direction(params, group, mu, g, other_rms or {})
             minus = {n: (i, -v) for n, (i, v) in d.items()}
-            changes += [overrides(model, d), overrides(model, minus)]
+            changes += [d, minus]
         L = obj.losses_with_changes(tower, changes)
         D = (L[0::2] - L[1::2]) / (2 * mu)
         scores[group.name] = float((D ** 2).mean()) / group.numel

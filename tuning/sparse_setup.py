@@ -19,6 +19,7 @@ from .errors import DataError
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
 from .param_groups import allocate, allocation_summary, image_groups, vision_blocks
+from .text_groups import CLASS_CONTEXT, text_groups
 from .vision_delta import VisionDelta, to_tensors
 
 
@@ -29,12 +30,21 @@ def joint_objective(cfg, learner, data, budget: int) -> JointObjective:
     return JointObjective(learner, data, budget, space)
 
 
-def candidate_groups(model, last_blocks: int):
+def candidate_groups(model, last_blocks: int, learner=None):
+    """The image groups (of the last `last_blocks` blocks when given), then the text groups when a prompt
+    learner is given (it sizes the class-specific contexts)."""
     groups = image_groups(model)
     if last_blocks:
         first = len(vision_blocks(model)) - last_blocks
         groups = [g for g in groups if g.block >= first]
+    if learner is not None:
+        groups += text_groups(model, (learner.num_classes, learner.m, learner.width))
     return groups
+
+
+def other_rms(learner) -> dict[str, float]:
+    """The class-specific contexts' typical entry size: the token embeddings' std, as the prompt's."""
+    return {CLASS_CONTEXT: float(learner.tower.embedding_table.float().std())}
 
 
 def pixels(backbone, split) -> torch.Tensor:
@@ -52,14 +62,16 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
     cfg, model = run.cfg, obj.model
     if obj.space.vision.stop == obj.space.vision.start:
         return {"image_parameters": obj.image_parameters, "parameter_budget": 0, "parameters_changed": 0, "groups": []}
-    groups = candidate_groups(model, cfg.sparse_blocks)
-    bb = obj.learner.backbone
+    learner = obj.learner
+    groups = candidate_groups(model, cfg.sparse_blocks, learner if cfg.text_groups else None)
+    rms = other_rms(learner)
+    bb = learner.backbone
     train_px = pixels(bb, data.train)
     if cfg.allocation == "sensitivity" and run.sensitivity is None:
         probes = sensitivity.probes_that_fit(groups, cfg.sensitivity_probes, obj.remaining)
         if probes:
-            tower = CachedTower(model, train_px, min(g.block for g in groups))
-            scores = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed)
+            tower = CachedTower(model, train_px, min(g.block for g in groups if g.block >= 0))
+            scores = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed, other_rms=rms)
             run.sensitivity = {"scores": scores, "probes_per_group": probes}
             run.save(run.phase, run.phase_state)
     probed = run.sensitivity if cfg.allocation == "sensitivity" else None
@@ -68,7 +80,7 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
     chosen = allocate(model, sensitivity.order(groups, scores, cfg.seed), budget,
                       structured=cfg.sparse_structure == "structured")
     obj.delta = VisionDelta(model, chosen, obj.space.vision.stop - obj.space.vision.start, seed=cfg.seed,
-                            scale=cfg.vision_scale)
+                            scale=cfg.vision_scale, other_rms=rms)
     first = first_tuned_block(chosen, len(vision_blocks(model)))
     obj.towers = (CachedTower(model, train_px, first), CachedTower(model, pixels(bb, data.val), first))
     return {"image_parameters": obj.image_parameters, "image_blocks": len(vision_blocks(model)), "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
@@ -87,6 +99,7 @@ def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: 
                  "tensor": "head_delta (K x D), added to the text features"},
         "vision": {**allocation, "tensors": sorted(delta) if delta else [],
                    "stored_as": "vision_delta/<parameter>/indices and .../values, added to the parameter's "
-                                "flattened entries"},
+                                "flattened entries (text.class_context: the class-specific contexts, K x m x width, "
+                                "added to the shared context)"},
     }
     return {**(to_tensors(delta) if delta else {}), "head_delta": head}

@@ -6,7 +6,9 @@ from its own generator), so it is never stored; it is held whole only while it i
 scale * rms(its tensor) / sqrt(d), so w_v ~ N(0, I) moves each chosen parameter by about `scale`
 times its tensor's typical size.
 
-A finished delta is plain data: per tensor, flat indices and the values added there. It is applied
+A finished delta is plain data: per tensor, flat indices and the values added there. Since the text-side
+groups (text_groups.py) it may also name text-tower tensors and the class-specific contexts; the file
+keeps the `vision_delta/` prefix for all of them, so adapters from before still load. It is applied
 without touching the shared backbone: `overrides` builds changed copies of the touched tensors for
 torch.func.functional_call.
 """
@@ -22,7 +24,9 @@ PREFIX = "vision_delta/"  # tensor names in the adapter file: vision_delta/<para
 
 
 class VisionDelta:
-    def __init__(self, model, chosen: dict[str, torch.Tensor], dim: int, *, seed: int, scale: float):
+    def __init__(self, model, chosen: dict[str, torch.Tensor], dim: int, *, seed: int, scale: float,
+                 other_rms: dict[str, float] | None = None):
+        """other_rms: the typical size of chosen tensors that are not the model's (text_groups.CLASS_CONTEXT)."""
         params = dict(model.named_parameters())
         self.names = list(chosen)
         self.indices = [chosen[n].long().cpu() for n in self.names]
@@ -32,8 +36,7 @@ class VisionDelta:
         self.seed = seed
         row_scale = []
         for name, size in zip(self.names, self.sizes):
-            t = params[name].detach().float()
-            rms = float(t.pow(2).mean().sqrt()) or 1e-2  # a zero tensor (a fresh bias) still gets a scale
+            rms = tensor_rms(params[name]) if name in params else (other_rms or {})[name]
             row_scale.append(torch.full((size,), scale * rms / math.sqrt(dim)))
         self.row_scale = torch.cat(row_scale) if row_scale else torch.zeros(0)
         self._held = self._chunks_joined() if self.held_bytes_if_whole <= HOLD_BYTES else None
@@ -68,6 +71,11 @@ class VisionDelta:
         """One row of values -> {param name: (indices, values)}: the delta as it is stored."""
         parts = values.split(self.sizes)
         return {n: (i, v.float()) for n, i, v in zip(self.names, self.indices, parts)}
+
+
+def tensor_rms(t: torch.Tensor) -> float:
+    """A tensor's typical entry size; a zero tensor (a fresh bias) still gets a scale."""
+    return float(t.detach().float().pow(2).mean().sqrt()) or 1e-2
 
 
 def overrides(model, delta: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:

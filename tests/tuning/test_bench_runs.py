@@ -102,3 +102,30 @@ def test_sparse_quality_benchmark_writes_the_probe_reference_and_its_rows(bench_
     text = (tmp_path / "results" / "quality_sparse_data.md").read_text()
     for row in ("| linear probe (method linear_probe; the reference) |", "| prompt sharpzo |", "| prompt+head cmaes |"):
         assert row in text
+
+
+def test_memory_benchmark_compares_a_sparse_job_with_inference(causal_backbone, tmp_path, monkeypatch):
+    """`python -m bench memory --adapt sparse` (each row in a fresh process; here in this one, where the
+    tiny backbone is registered): both jobs and inference, the ratio, and the adapter file's size."""
+    from bench import memory, memory_sparse
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(memory_sparse, "_run_fresh",
+                        lambda label, argv: memory_sparse.measure_one(label, memory_sparse._arguments(argv)))
+    data = make_folder(tmp_path / "data", per_class=6)
+    memory.main(["--adapt", "sparse", "--backbone", "tiny-causal", "--data", str(data), "--shots", "2",
+                 "--generations", "1", "--set", "popsize=4", "--set", "intrinsic_dim=8", "--set", "vision_dim=4",
+                 "--set", "param_budget=0.02"])
+    text = (tmp_path / "results" / "memory_sparse_cpu.md").read_text()
+    for row in ("| inference (zero-shot, test images) |", "| sparse job, image delta 0.5 % |",
+                "| sparse job, param_budget 0 (form default) |", "whole peak / inference"):
+        assert row in text
+    assert "failed" not in text
+
+
+def test_speed_benchmark_times_a_generation_in_one_call(causal_backbone, tmp_path, monkeypatch):
+    from bench import speed_sparse
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path / "results")
+    speed_sparse.main(["--backbone", "tiny-causal", "--images", "18", "--repeats", "1", "--candidates", "3",
+                       "--generation-only"])
+    text = (tmp_path / "results" / "speed_sparse_generation_cpu.md").read_text()
+    assert "one call per generation, now (ms)" in text and text.count("x |") == 4

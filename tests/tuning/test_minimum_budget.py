@@ -5,7 +5,7 @@ import pytest
 import tuning
 from images import make_folder
 from tiny_run import tiny_config
-from tuning.config import minimum_budget
+from tuning.config import minimum_budget, sensitivity_groups
 from tuning.param_groups import vision_blocks
 
 
@@ -48,24 +48,45 @@ def image_data(causal_backbone, tmp_path_factory):
     return tuning.load_image_folder(root, backbone=causal_backbone, shots=2)
 
 
-SPARSE = dict(adapt="sparse", param_budget=0.02, vision_dim=4)
+SPARSE = dict(adapt="sparse", param_budget=0.02, vision_dim=4, text_groups=True)
 STAGES = {"sharpzo": {"cmaes", "zo"}, "cmaes": {"cmaes"}, "zosgd": {"zo"}}
 
 
-@pytest.mark.parametrize("method", ["sharpzo", "cmaes", "zosgd"])
-def test_sparse_minimum_probes_every_group_once_and_moves_every_stage(method, image_data, causal_backbone):
+@pytest.mark.parametrize("method, extra", [
+    ("sharpzo", {}), ("cmaes", {}), ("zosgd", {}),
+    # A CGE sweep runs over the joint vector [prompt | K*K head | image delta], not the prompt alone.
+    ("sharpzo", {"mask_scores": "cge"}),
+    ("sharpzo", {"mask_scores": "cge", "stage1_grad": "cge", "stage1_budget_fraction": 0.5}),
+])
+def test_sparse_minimum_probes_every_group_once_and_moves_every_stage(method, extra, image_data, causal_backbone):
     """The issue-19 helper's note: the minimum ignored the sensitivity probes, so a job at the minimum
-    placed its image delta in a random order. Counted from the settings and the number of blocks alone."""
-    blocks = len(vision_blocks(causal_backbone.model))
-    minimum = minimum_budget(tiny_config(method=method, **SPARSE), image_blocks=blocks)
-    assert minimum > minimum_budget(tiny_config(method=method))
+    placed its image delta in a random order. Counted from the settings, the number of blocks and the
+    number of classes alone."""
+    blocks, K = len(vision_blocks(causal_backbone.model)), len(image_data.class_names)
+    minimum = minimum_budget(tiny_config(method=method, **SPARSE, **extra), image_blocks=blocks, num_classes=K)
+    assert minimum > minimum_budget(tiny_config(method=method, **extra))
 
     def run(budget):
-        result = tuning.tune(tiny_config(method=method, budget=budget, **SPARSE), image_data)
+        result = tuning.tune(tiny_config(method=method, budget=budget, **SPARSE, **extra), image_data)
         return result.adapter.card["sparse"]["vision"], _moved(result.history)
 
     vision, moved = run(minimum)
     assert vision["probes_per_group"] >= 1 and moved == STAGES[method]
-    assert len(vision["groups"]) == 4 * blocks + 2  # the count tuning.config makes without the model
+    # the count tuning.config makes without the model: 4 a block, 2 after them, and the text side's 6
+    assert len(vision["groups"]) == sensitivity_groups(tiny_config(method=method, **SPARSE, **extra), blocks) \
+        == 4 * blocks + 2 + 6
     vision, moved = run(minimum - 1)
     assert vision["probes_per_group"] == 0 or moved != STAGES[method]
+
+
+@pytest.mark.parametrize("extra", [{"mask_scores": "cge"}, {"mask_scores": "cge", "stage1_grad": "cge"}])
+def test_sparse_minimum_without_image_delta_counts_the_head_in_a_cge_sweep(extra, image_data):
+    """param_budget=0 (the form's default): no probes, but the joint vector still carries the K*K head,
+    and a CGE sweep over it costs 2 queries a coordinate. Counting the prompt alone (the old rule) left
+    a job at the minimum without its stage-2 step."""
+    K = len(image_data.class_names)
+    settings = dict(method="sharpzo", adapt="sparse", param_budget=0.0, stage1_budget_fraction=0.5, **extra)
+    minimum = minimum_budget(tiny_config(**settings), num_classes=K)
+    assert minimum > minimum_budget(tiny_config(**settings))  # the head unknown: a lower bound
+    assert _moved(tuning.tune(tiny_config(budget=minimum, **settings), image_data).history) == {"cmaes", "zo"}
+    assert _moved(tuning.tune(tiny_config(budget=minimum - 1, **settings), image_data).history) != {"cmaes", "zo"}

@@ -25,8 +25,9 @@ METHOD_LABELS = {
 }
 
 
-def tune_config_from(values: dict):
-    """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about."""
+def tune_config_from(values: dict, num_classes: int | None = None):
+    """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about.
+    num_classes: the dataset's class count, which sizes a sparse job's linear head (minimum_budget)."""
     import tuning
 
     from tuning.config import minimum_budget, sensitivity_groups
@@ -40,7 +41,7 @@ def tune_config_from(values: dict):
     # A smaller budget would only return the zero-shot adapter after a worker's start-up (or, for sparse
     # adapters, place the image delta without its sensitivity probes).
     blocks = (backbone_image_size(cfg.backbone) or {}).get("image_blocks") if cfg.adapt == "sparse" else None
-    minimum = minimum_budget(cfg, image_blocks=blocks)
+    minimum = minimum_budget(cfg, image_blocks=blocks, num_classes=num_classes)
     if cfg.budget < minimum:
         groups = sensitivity_groups(cfg, blocks)
         probes = (f", including one sensitivity probe of each of the image model's {groups} parameter groups"
@@ -57,7 +58,7 @@ def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str
     queue, which only GPU workers consume, when it asks for a GPU)."""
     workspace = dataset_version.dataset.workspace
     require_write(user, workspace)
-    cfg = tune_config_from(config)
+    cfg = tune_config_from(config, num_classes=len(dataset_version.class_counts or {}) or None)
     problem = dataset_version_check_shots(dataset_version, cfg.shots)
     if problem:
         raise ValidationError({"shots" if dataset_version.status == DatasetVersion.Status.READY else "dataset_version": problem})
