@@ -39,26 +39,26 @@ def adapter_list(request):
 
 @require_GET
 def model_line_detail(request, pk: int):
-    line = selectors.model_line_get(user=request.user, pk=pk)
+    line, can_write = selectors.model_line_get(user=request.user, pk=pk)
     return render(request, "adapters/line.html", {
         "line": line,
         "versions": selectors.model_line_versions(model_line=line),
         "recommended": selectors.model_line_recommended(model_line=line),
         "changes": selectors.model_line_events(model_line=line, downloads=False),
         "downloads": selectors.model_line_events(model_line=line, downloads=True, limit=50),
-        "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
+        "can_write": can_write,
     })
 
 
 @require_GET
 def version_detail(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, can_write = selectors.adapter_version_get(user=request.user, pk=pk)
     return render(request, "adapters/version.html", {
         "version": version,
         "line": version.model_line,
         "is_production": version.model_line.production_version_id == version.pk,
         "not_better": selectors.version_is_not_better(version),
-        "can_write": selectors.can_write(user=request.user, workspace=version.model_line.workspace),
+        "can_write": can_write,
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
@@ -95,7 +95,7 @@ def file_response(*, version, user, name: str) -> HttpResponse:
 
 @require_GET
 def version_archive(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return archive_response(version=version, user=request.user)
     except files.StoredFileDamaged as exc:
@@ -104,7 +104,7 @@ def version_archive(request, pk: int):
 
 @require_GET
 def version_file(request, pk: int, name: str):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return file_response(version=version, user=request.user, name=name)
     except files.StoredFileDamaged as exc:
@@ -113,7 +113,7 @@ def version_file(request, pk: int, name: str):
 
 @require_POST
 def version_set_production(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     services.model_line_set_production(version=version, user=request.user)
     messages.success(request, f"v{version.number} is now the production version of {version.model_line.name}.")
     return redirect("adapters:line", pk=version.model_line_id)
@@ -121,7 +121,7 @@ def version_set_production(request, pk: int):
 
 @require_POST
 def line_clear_production(request, pk: int):
-    line = selectors.model_line_get(user=request.user, pk=pk, write=True)
+    line, _ = selectors.model_line_get(user=request.user, pk=pk, write=True)
     services.model_line_clear_production(model_line=line, user=request.user)
     messages.success(request, f"{line.name} has no production version now.")
     return redirect("adapters:line", pk=line.pk)
@@ -187,7 +187,7 @@ def version_try(request, pk: int):
 
 @csrf_protect
 def _version_try_post(request, pk: int, limiter: UploadLimitHandler):
-    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     uploads = request.FILES.getlist("images")  # reads the body: only then does the limiter know its size
     try:
         if limiter.too_large:

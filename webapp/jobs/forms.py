@@ -9,13 +9,13 @@ import dataclasses
 from django import forms
 from django.core.exceptions import ValidationError
 
+from webapp.accounts.selectors import workspaces_writable
 from webapp.core.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.jobs.backbones import backbone_choices, default_backbone
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
-from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
 
 METHOD_CHOICES = [
@@ -154,7 +154,7 @@ class JobCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         fields = {f.name: f for f in _tune_fields()}
         self.fields["dataset_version"].queryset = dataset_versions_ready(user=user).filter(
-            dataset__workspace__in=writable_workspaces(user=user))
+            dataset__workspace__in=workspaces_writable(user=user))
         self.fields["backbone"].choices = backbone_choices()
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
-from webapp.accounts.models import Membership, Role, Workspace
 from webapp.core.health import queue_has_live_worker
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import human_duration
@@ -31,17 +30,10 @@ def job_list(*, user) -> QuerySet[Job]:
     return visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset").order_by("-queued_at", "-pk")
 
 
-def job_get(*, user, pk: int, write: bool = False) -> Job:
-    """The one lookup of a job by id: 404 outside the user's workspaces, 403 on writes by readers."""
+def job_get(*, user, pk: int, write: bool = False) -> tuple[Job, bool]:
+    """The one lookup of a job by id, as (job, can_write): 404 outside the user's workspaces, 403 on
+    writes by readers."""
     return get_for_user(Job.objects.select_related("workspace", "dataset_version__dataset"), user, write=write, pk=pk)
-
-
-def writable_workspaces(*, user) -> QuerySet[Workspace]:
-    return Workspace.objects.filter(memberships__user=user, memberships__role=Role.ENGINEER)
-
-
-def user_can_write(*, user, job: Job) -> bool:
-    return Membership.objects.filter(user=user, workspace_id=job.workspace_id, role=Role.ENGINEER).exists()
 
 
 def job_queue_position(job: Job) -> int | None:

@@ -106,7 +106,7 @@ def evaluation_tables(evaluation: dict | None) -> EvaluationTables | None:
     return EvaluationTables(names, per_class, rows, chart)
 
 
-def job_report_get(*, user, pk: int) -> Job:
+def job_report_get(*, user, pk: int) -> tuple[Job, bool]:
     return get_for_user(
         Job.objects.select_related("workspace", "dataset_version__dataset", "created_by"), user, pk=pk)
 
@@ -247,7 +247,7 @@ def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
     )
 
 
-def model_line_for_report(*, user, pk: int) -> ModelLine:
+def model_line_for_report(*, user, pk: int) -> tuple[ModelLine, bool]:
     return get_for_user(ModelLine.objects.select_related("workspace"), user, pk=pk)
 
 
