@@ -84,4 +84,4 @@ def test_completed_job_page_shows_the_accuracies(alice, version):
     Job.objects.filter(pk=job.pk).update(zero_shot_accuracy=0.5, tuned_accuracy=0.875, queries_used=300)
     MetricPoint.objects.create(job=job, seq=1, step=0, stage="zeroshot", queries=1, train_loss=1.0, elapsed_s=0.1)
     page = csrf_client(alice).get(f"/jobs/{job.pk}/").content.decode()
-    assert "50.0 %" in page and "87.5 %" in page
+    assert "50.0%" in page and "87.5%" in page

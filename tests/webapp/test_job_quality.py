@@ -88,11 +88,11 @@ def test_balanced_accuracy_with_interval_everywhere(make_user, tmp_path):
     client = csrf_client(eng)
     # EVALUATION's tuned confusion: recalls 10/10, 8/10, 6/7 -> balanced (1 + .8 + .857) / 3 = 88.6 %
     page = _text(client.get(f"/jobs/{job.pk}/"))
-    assert re.search(r'id="tuned-bacc">88\.6 % \(95% interval \d+\.\d–\d+\.\d %\) on 27 test images', page)
-    assert re.search(r'id="tuned-acc">88\.9 % \(95% interval', page)
+    assert re.search(r'id="tuned-bacc">88\.6% \(95% interval \d+\.\d–\d+\.\d%\) on 27 test images', page)
+    assert re.search(r'id="tuned-acc">88\.9% \(95% interval', page)
 
     report = _text(client.get(f"/reports/jobs/{job.pk}/"))
-    assert "Balanced accuracy (mean per-class recall)" in report and "88.6 % (95% interval" in report
+    assert "Balanced accuracy (mean per-class recall)" in report and "88.6% (95% interval" in report
 
     compare = _text(client.get("/reports/compare/"))
     assert re.search(r'class="balanced">\S+ → 88\.6', compare)

@@ -42,7 +42,7 @@ def test_the_form_offers_what_to_adapt_in_plain_words_beside_the_method(alice, v
     main = page[:page.index('<details id="advanced"')]
     assert 'id="field-adapt"' in main and 'id="field-param_budget"' in main
     assert "Prompt only" in main and "Sparse adapters on both towers" in main
-    for words in ("0 % (prompt and head only; default)", "0.1 %", "0.5 %", "2 %"):
+    for words in ("0% (prompt and head only; default)", "0.1%", "0.5%", "2%"):
         assert words in main
     advanced = page[page.index('<details id="advanced"'):]
     assert 'name="adapt"' not in advanced and 'name="param_budget"' not in advanced
@@ -103,7 +103,7 @@ def test_once_a_sparse_adapter_recorded_the_backbone_the_form_says_how_many_weig
 
     make_version_for_job(make_job("Press line", user=alice, backbone=TINY_BACKBONE), tmp_path, sparse=SPARSE_CARD)
     body = client.get("/jobs/estimate.json", ask).json()
-    assert body["image_weights"] == "2 % of this backbone's image model is about 400 of its 20,000 weights."
+    assert body["image_weights"] == "2% of this backbone's image model is about 400 of its 20,000 weights."
     response = post_with_csrf(client, "/jobs/new/", small)
     message = response.context["form"].errors["budget"][0]
     # 4 groups per block x 2 blocks + 2 after them = 10 groups; one two-point probe each within 10 % of the budget
@@ -114,7 +114,7 @@ def test_the_report_lists_the_tuned_groups_and_their_parameter_counts(alice, tmp
     job = make_job("Press line", user=alice, config={"method": "sharpzo", "adapt": "sparse", "param_budget": 0.02})
     make_version_for_job(job, tmp_path, sparse=SPARSE_CARD)
     page = csrf_client(alice).get(f"/reports/jobs/{job.pk}/").content.decode()
-    assert "What the adapter changed" in page and "up to 2 % of the image model" in page
+    assert "What the adapter changed" in page and "up to 2% of the image model" in page
     summary = page[page.index('id="adapted-summary"'):page.index("</p>", page.index('id="adapted-summary"'))]
     assert "400 of the image model&#x27;s 20,000 weights" in summary or "400 of the image model's 20,000 weights" in summary
     assert "the prompt (8 tuned numbers)" in summary and "(9 numbers)" in summary

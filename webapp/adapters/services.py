@@ -6,7 +6,6 @@ AdapterVersion.save); the production alias and the history are the only things t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from django.db import transaction
@@ -17,6 +16,7 @@ from webapp.accounts.models import Workspace
 from webapp.adapters import files
 from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
+from webapp.core.numbers import finite_or_none
 from webapp.datasets.models import DatasetVersion
 from webapp.jobs.models import Job
 
@@ -49,7 +49,7 @@ def json_safe(value):
     """NaN and infinities become None: PostgreSQL's JSON refuses them (a class without test images
     has no accuracy)."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return finite_or_none(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
+from webapp.core.cost import worker_cost
 from webapp.core.health import queue_has_live_worker
+from webapp.core.numbers import human_duration
 from webapp.jobs import curve_shape
-from webapp.jobs.estimates import human_duration
 from webapp.jobs.metrics import FIELDS
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
@@ -227,7 +228,7 @@ def job_results(job: Job) -> dict | None:
         "best_val_accuracy": job.best_val_accuracy,
         "queries_used": job.queries_used,
         "worker_seconds": round(job.worker_seconds, 1),
-        "cost": round(job.worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR, 4),
+        "cost": round(worker_cost(job.worker_seconds), 4),
         "currency": settings.COST_CURRENCY,
         "peak_memory_bytes": job.peak_memory_bytes,
         "adapter_version": f"{adapter.model_line.name} v{adapter.number}" if adapter else None,

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.csv_download import csv_download
 from webapp.core.health import queue_has_live_worker
+from webapp.core.numbers import human_duration
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
-from webapp.jobs.estimates import human_duration, job_estimate, queries_for_minutes, workload_of
+from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality

@@ -1,13 +1,12 @@
 """Reads for the manager reports: one job, a comparison of many, a workspace overview.
 
-Costs are estimates: worker-seconds / 3600 * COST_PER_WORKER_HOUR. Lists build their rows from one
+Costs are estimates: worker-seconds / 3600 * COST_PER_WORKER_HOUR (webapp/core/cost.py). Lists build their rows from one
 annotated query (the adapter version of each job comes in as subqueries), so a page costs the same
 number of queries with 10 jobs or with 300.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,47 +19,32 @@ from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.core.cost import worker_cost
+from webapp.core.numbers import finite_or_none
+from webapp.core.templatetags.formatting import percent
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
 
 
-def cost_of(worker_seconds: float | None) -> float | None:
-    if worker_seconds is None:
-        return None
-    return worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR
-
-
-def _finite(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
 def summary_sentence(job: Job) -> str:
     """The line a manager reads first, e.g. 'Tuning raised accuracy from 61% to 88% for about 0.40 EUR
     in worker time.'"""
-    cost = f"about {cost_of(job.worker_seconds):.2f} {settings.COST_CURRENCY} in worker time"
+    cost = f"about {worker_cost(job.worker_seconds):.2f} {settings.COST_CURRENCY} in worker time"
     if job.status == Job.Status.FAILED:
         return f"This job failed after {cost}: {job.error or 'no reason was recorded.'}"
     if not job.is_finished:
         return f"This job is {job.get_status_display().lower()}; the report is complete once it finishes."
-    zero, tuned = _finite(job.zero_shot_accuracy), _finite(job.tuned_accuracy)
+    zero, tuned = finite_or_none(job.zero_shot_accuracy), finite_or_none(job.tuned_accuracy)
     if zero is None or tuned is None:
         return f"This job ended without a tuned adapter ({job.error or job.get_status_display()}), for {cost}."
     prefix = "Stopped early on request, tuning" if job.status == Job.Status.CANCELLED else "Tuning"
     if round(tuned, 2) > round(zero, 2):
-        change = f"raised accuracy from {_pct(zero)} to {_pct(tuned)}"
+        change = f"raised accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
     elif round(tuned, 2) < round(zero, 2):
-        change = f"lowered accuracy from {_pct(zero)} to {_pct(tuned)}"
+        change = f"lowered accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
     else:
-        change = f"left accuracy at {_pct(tuned)}"
+        change = f"left accuracy at {percent(tuned, 0)}"
     return f"{prefix} {change} for {cost}."
 
 
@@ -94,8 +78,8 @@ def evaluation_tables(evaluation: dict | None) -> EvaluationTables | None:
     for i, name in enumerate(names):
         per_class.append({
             "name": name,
-            "zero_shot": _finite((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
-            "tuned": _finite((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
+            "zero_shot": finite_or_none((parts["zero_shot"].get("per_class_accuracy") or {}).get(name)),
+            "tuned": finite_or_none((parts["tuned"].get("per_class_accuracy") or {}).get(name)),
             "images": sum(reference[i]) if i < len(reference) else None,
         })
     rows = {key: [{"name": names[i], "cells": row} for i, row in enumerate(matrix) if i < len(names)]
@@ -117,10 +101,10 @@ def job_report_context(job: Job) -> dict:
     return {
         "job": job,
         "summary": summary_sentence(job),
-        "cost": cost_of(job.worker_seconds),
+        "cost": worker_cost(job.worker_seconds),
         "currency": settings.COST_CURRENCY,
         "rate": settings.COST_PER_WORKER_HOUR,
-        "gain": (None if _finite(job.tuned_accuracy) is None or _finite(job.zero_shot_accuracy) is None
+        "gain": (None if finite_or_none(job.tuned_accuracy) is None or finite_or_none(job.zero_shot_accuracy) is None
                  else job.tuned_accuracy - job.zero_shot_accuracy),
         "classes": [{"name": name, "count": count} for name, count in counts.items()],
         "total_images": sum(counts.values()),
@@ -166,7 +150,7 @@ class Row:
 
     @property
     def cost(self) -> float | None:
-        return cost_of(self.worker_seconds)
+        return worker_cost(self.worker_seconds)
 
     def point(self) -> dict:
         return {"label": self.label, "method": self.method, "cost": self.cost, "tuned": self.tuned,
@@ -204,7 +188,7 @@ def row_from_job(job: Job) -> Row:
         label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
         dataset=str(job.dataset_version), model_line=job.adapter_line or job.model_line_name,
         version=job.adapter_number, method=job.method, backbone=job.backbone, budget=job.budget,
-        queries=job.queries_used, zero_shot=_finite(job.zero_shot_accuracy), tuned=_finite(job.tuned_accuracy),
+        queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy), tuned=finite_or_none(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
         **_balanced_fields(job.evaluation),
     )
@@ -240,7 +224,7 @@ def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
         dataset=str(job.dataset_version if job else version.evaluation_dataset_version or ""),
         model_line=line.name, version=version.number, method=version.method, backbone=version.backbone,
         budget=job.budget if job else None, queries=job.queries_used if job else None,
-        zero_shot=_finite(zero), tuned=_finite(tuned), worker_seconds=seconds,
+        zero_shot=finite_or_none(zero), tuned=finite_or_none(tuned), worker_seconds=seconds,
         finished_at=job.finished_at if job else version.created_at,
         status=job.get_status_display() if job else version.get_evaluation_status_display(),
         **_balanced_fields(job.evaluation if job else metrics.get("evaluation")),
@@ -297,7 +281,7 @@ def workspace_overview(*, workspace: Workspace) -> dict:
         jobs.filter(finished_at__isnull=False).annotate(day=TruncDate("finished_at")).values("day")
         .annotate(seconds=Sum("worker_seconds"), n=Count("pk")).order_by("day")
     )
-    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": cost_of(r["seconds"] or 0.0)}
+    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": worker_cost(r["seconds"] or 0.0)}
                   for r in spend]
     return {
         "by_state": by_state,
