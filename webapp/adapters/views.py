@@ -1,8 +1,5 @@
 """Adapter pages and downloads. Thin: selectors check the workspace, services write."""
 
-import tempfile
-from pathlib import Path
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -17,7 +14,7 @@ from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.adapters import files, selectors, services, trials
 from webapp.adapters.forms import AdapterUploadForm
-from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
+from webapp.adapters.upload import AdapterUploadRejected, adapter_version_upload
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler
@@ -160,16 +157,11 @@ def _adapter_upload_post(request, limiter: UploadLimitHandler):
         return _upload_page(request, form, status=400)
     data = form.cleaned_data
     try:
-        with tempfile.TemporaryDirectory(prefix="adapter-upload-") as tmp:
-            adapter_dir = Path(tmp) / "adapter"
-            card = unpack_upload(archive=data["archive"], weights=data["weights"], card=data["card"],
-                                 directory=adapter_dir)
-            backbone = check_backbone(card, workspace=data["workspace"])
-            check_classes(card, dataset_version=data["dataset_version"])
-            version = services.adapter_version_create_from_upload(
-                user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
-                adapter_dir=adapter_dir, dataset_version=data["dataset_version"], note=data["note"], backbone=backbone,
-            )
+        version = adapter_version_upload(
+            user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
+            dataset_version=data["dataset_version"], note=data["note"],
+            archive=data["archive"], weights=data["weights"], card=data["card"],
+        )
     except AdapterUploadRejected as exc:
         form.add_error(None, exc.message)
         return _upload_page(request, form, status=400)
