@@ -106,9 +106,9 @@ def _event(*, line: ModelLine, version: AdapterVersion | None, actor, action: st
     return event
 
 
-def _adapted(card: dict) -> dict:
+def _adapted(card: dict, weights: bytes) -> dict:
     """A sparse adapter's tuned groups and counts (webapp/adapters/adapted.py), under "adapted"."""
-    summary = adapted_summary(card)
+    summary = adapted_summary(card, weights)
     return {"adapted": summary} if summary else {}
 
 
@@ -156,7 +156,7 @@ def adapter_version_create_from_job(*, job: Job, adapter_dir: Path) -> AdapterVe
             "method": job.method or str(card.get("method") or ""),
             "config": json_safe(job.config or card.get("config") or {}),
             "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision"),
-                                  **_adapted(card)}),
+                                  **_adapted(card, weights)}),
             "created_by": job.created_by,
         },
         action=AdapterEvent.Action.CREATED,
@@ -195,7 +195,7 @@ def adapter_version_create_from_upload(
             "dataset_hash": "",  # an ingest content hash of ours; the card's own data digest stays in the card
             "method": str(card.get("method") or "unknown"),
             "config": json_safe(card.get("config") or {}),
-            "metrics": {},
+            "metrics": json_safe(_adapted(card, weights)),  # the evaluation adds its numbers beside it
             "created_by": user,
             "evaluation_status": AdapterVersion.Evaluation.QUEUED,
             "evaluation_dataset_version": dataset_version,
@@ -247,7 +247,9 @@ def adapter_version_save_evaluation(*, version: AdapterVersion, status: str, met
     version.evaluation_error = error
     fields = ["evaluation_status", "evaluation_error"]
     if metrics is not None:
-        version.metrics = json_safe(metrics)
+        # What the file itself says (the "adapted" summary, stored at upload) stays beside the evaluation.
+        kept = {key: value for key, value in (version.metrics or {}).items() if key == "adapted"}
+        version.metrics = json_safe({**metrics, **kept})
         fields.append("metrics")
     version.save(update_fields=fields)
     if status == AdapterVersion.Evaluation.DONE:

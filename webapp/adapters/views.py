@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.adapters import files, selectors, services, trials
+from webapp.adapters.adapted import adapted_report
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, adapter_version_upload
 from webapp.datasets.errors import human_bytes
@@ -58,6 +59,7 @@ def version_detail(request, pk: int):
         "can_write": can_write,
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
+        "adapted": adapted_report(version.metrics),  # a sparse adapter's tuned parts, from a job or uploaded
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
         "try_max_images": trials.TRY_MAX_IMAGES,
     })
