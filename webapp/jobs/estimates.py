@@ -147,16 +147,3 @@ def queries_for_minutes(minutes: int, *, backbone: str, workload: Workload, kind
         raise ValueError(f"{minutes} minutes are not enough: reading and encoding the dataset's "
                          f"{workload.num_images:,} images alone takes longer at the measured rate.")
     return queries
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"

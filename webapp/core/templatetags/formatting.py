@@ -13,38 +13,38 @@ register = template.Library()
 DASH = "–"
 
 
+def _number_or_dash(value, write) -> str:
+    number = finite_or_none(value)
+    return DASH if number is None else write(number)
+
+
 @register.filter
 def percent(value, digits: int = 1) -> str:
     """0.8312 -> '83.1%' (digits=1), '83%' (digits=0)."""
-    number = finite_or_none(value)
-    return DASH if number is None else f"{100 * number:.{int(digits)}f}%"
+    return _number_or_dash(value, lambda n: f"{100 * n:.{int(digits)}f}%")
 
 
 @register.filter
 def percent_share(value) -> str:
     """A share such as a parameter budget, without made-up digits: 0.005 -> '0.5%', 0.02 -> '2%'."""
-    number = finite_or_none(value)
-    return DASH if number is None else f"{100 * number:g}%"
+    return _number_or_dash(value, lambda n: f"{100 * n:g}%")
 
 
 @register.filter
 def points(value) -> str:
     """An accuracy gain in percentage points, with its sign: 0.27 -> '+27.0 pts'."""
-    number = finite_or_none(value)
-    return DASH if number is None else f"{100 * number:+.1f} pts"
+    return _number_or_dash(value, lambda n: f"{100 * n:+.1f} pts")
 
 
 @register.filter
 def money(value) -> str:
-    number = finite_or_none(value)
-    return DASH if number is None else f"{number:.2f} {settings.COST_CURRENCY}"
+    return _number_or_dash(value, lambda n: f"{n:.2f} {settings.COST_CURRENCY}")
 
 
 @register.filter
 def duration(seconds) -> str:
     """1440 -> '24 min', the words of every other duration the site writes (numbers.human_duration)."""
-    number = finite_or_none(seconds)
-    return DASH if number is None else human_duration(number)
+    return _number_or_dash(seconds, human_duration)
 
 
 @register.filter
