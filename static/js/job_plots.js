@@ -96,7 +96,7 @@
     if (el) { el.textContent = text; }
   }
 
-  function pct(value) { return value === null || value === undefined ? "–" : (value * 100).toFixed(1) + " %"; }
+  function pct(value) { return value === null || value === undefined ? "–" : (value * 100).toFixed(1) + "%"; }
 
   function duration(seconds) {
     if (seconds === null || seconds === undefined) { return "–"; }
@@ -172,11 +172,11 @@
   }
 
   function withInterval(quality, key, fallback) {
-    // same words as the job_format filters: "83.1 % (95% interval 75.0–89.0 %) on 120 test images"
+    // same words as the formatting filters (webapp/core/templatetags): "83.1% (95% interval 75.0–89.0%) on 120 test images"
     if (!quality || quality[key] === null || quality[key] === undefined) { return pct(fallback); }
-    var text = (100 * quality[key]).toFixed(1) + " %";
+    var text = (100 * quality[key]).toFixed(1) + "%";
     var ci = quality[key + "_interval"];
-    if (ci) { text += " (95% interval " + (100 * ci[0]).toFixed(1) + "–" + (100 * ci[1]).toFixed(1) + " %)"; }
+    if (ci) { text += " (95% interval " + (100 * ci[0]).toFixed(1) + "–" + (100 * ci[1]).toFixed(1) + "%)"; }
     if (quality.images) { text += " on " + quality.images + " test images"; }
     return text;
   }

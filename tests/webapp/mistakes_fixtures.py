@@ -7,14 +7,14 @@ import copy
 
 from django.core.files.storage import default_storage
 
-from tests.webapp.adapter_factories import EVALUATION, make_job
+from tests.webapp.factories import EVALUATION, make_finished_job
 from webapp.jobs.mistakes import mistake_thumbnails_save
 
 
 def job_with_mistakes(workspace: str, *, user=None, **fields):
     """Job over a 3 x 4 image dataset (blue, green, red): blue image 0 taken for red (97% sure), blue
     image 1 for green (55%), red image 0 for green (80%). Returns (job, {sha: (true, predicted)})."""
-    job = make_job(workspace, user=user, **fields)
+    job = make_finished_job(workspace, user=user, **fields)
     version = job.dataset_version
     files = {label: [f for f in version.manifest["files"] if f["label"] == label] for label in ("blue", "green", "red")}
     picked = [(files["blue"][1], "green", 0.55), (files["blue"][0], "red", 0.97), (files["red"][0], "green", 0.8)]

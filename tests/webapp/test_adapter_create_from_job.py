@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from tests.webapp.adapter_factories import make_job, make_version_for_job, write_adapter_dir
+from tests.webapp.factories import make_finished_job, make_version_for_job, write_adapter_dir
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ImmutableVersionError, ModelLine
 from webapp.adapters.services import adapter_version_create_from_job
 
@@ -22,7 +22,7 @@ def _stored(name: str) -> bytes:
 
 def test_job_adapter_becomes_v1_with_files_hashes_and_provenance(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, model_line_name="press line 3 scratches")
+    job = make_finished_job("Press line", user=alice, model_line_name="press line 3 scratches")
     adapter_dir = write_adapter_dir(tmp_path / "out", class_names=("blue", "green", "red"))
 
     version = adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
@@ -49,9 +49,9 @@ def test_job_adapter_becomes_v1_with_files_hashes_and_provenance(make_user, tmp_
 
 def test_next_job_on_the_same_line_gets_v2_and_a_blank_line_name_uses_the_dataset_name(make_user, tmp_path):
     make_user("alice", workspace="Press line")
-    first = make_job("Press line", model_line_name="scratches")
-    second = make_job("Press line", model_line_name=" scratches ")
-    unnamed = make_job("Press line", model_line_name="")
+    first = make_finished_job("Press line", model_line_name="scratches")
+    second = make_finished_job("Press line", model_line_name=" scratches ")
+    unnamed = make_finished_job("Press line", model_line_name="")
 
     assert make_version_for_job(first, tmp_path).number == 1
     assert make_version_for_job(second, tmp_path).number == 2
@@ -60,7 +60,7 @@ def test_next_job_on_the_same_line_gets_v2_and_a_blank_line_name_uses_the_datase
 
 
 def test_a_retried_task_gets_the_same_version_not_a_second_one(make_user, tmp_path):
-    job = make_job("Press line", model_line_name="scratches")
+    job = make_finished_job("Press line", model_line_name="scratches")
     first = make_version_for_job(job, tmp_path)
     again = make_version_for_job(job, tmp_path)
     assert again.pk == first.pk and AdapterVersion.objects.count() == 1
@@ -69,7 +69,7 @@ def test_a_retried_task_gets_the_same_version_not_a_second_one(make_user, tmp_pa
 def test_damaged_adapter_is_refused_and_leaves_nothing_behind(tmp_path):
     from tuning import AdapterError
 
-    job = make_job("Press line", model_line_name="scratches")
+    job = make_finished_job("Press line", model_line_name="scratches")
     adapter_dir = write_adapter_dir(tmp_path / "bad", format_version=99)
     with pytest.raises(AdapterError, match="format version 99"):
         adapter_version_create_from_job(job=job, adapter_dir=adapter_dir)
@@ -77,7 +77,7 @@ def test_damaged_adapter_is_refused_and_leaves_nothing_behind(tmp_path):
 
 
 def test_versions_are_immutable(tmp_path):
-    version = make_version_for_job(make_job("Press line"), tmp_path)
+    version = make_version_for_job(make_finished_job("Press line"), tmp_path)
     version.sha256 = "0" * 64
     with pytest.raises(ImmutableVersionError):
         version.save()
@@ -89,7 +89,7 @@ def test_versions_are_immutable(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_jobs_on_one_line_get_distinct_numbers(tmp_path):
-    jobs = [make_job("Press line", model_line_name="scratches") for _ in range(4)]
+    jobs = [make_finished_job("Press line", model_line_name="scratches") for _ in range(4)]
     dirs = [write_adapter_dir(tmp_path / f"a{i}", seed=i) for i in range(4)]
     barrier, errors = threading.Barrier(4), []
 

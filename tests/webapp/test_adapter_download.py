@@ -10,7 +10,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from tests.webapp.adapter_factories import csrf_client, make_job, make_version_for_job
+from tests.webapp.factories import csrf_client, make_finished_job, make_version_for_job
 from webapp.adapters.models import AdapterEvent
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def version(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
-    return make_version_for_job(make_job("Press line", user=alice, model_line_name="press line 3 scratches"), tmp_path)
+    return make_version_for_job(make_finished_job("Press line", user=alice, model_line_name="press line 3 scratches"), tmp_path)
 
 
 def _stored(name):
@@ -95,7 +95,7 @@ def test_readme_quotes_a_hostile_backbone_id_for_the_shell(make_user, tmp_path):
 
     alice = make_user("alice", workspace="Press line")
     hostile = "ViT-B-32'; touch /tmp/pwned; echo '@/opt/clip/b32.pt"
-    version = make_version_for_job(make_job("Press line", user=alice), tmp_path, backbone_id=hostile)
+    version = make_version_for_job(make_finished_job("Press line", user=alice), tmp_path, backbone_id=hostile)
     archive = zipfile.ZipFile(io.BytesIO(csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/").getvalue()))
     readme = archive.read(next(n for n in archive.namelist() if n.endswith("README.txt"))).decode()
     command = next(line for line in readme.splitlines() if "--backbone" in line)

@@ -7,8 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.conftest import wait_for
-from tests.webapp.adapter_factories import csrf_client, csrf_post, write_adapter_dir
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import csrf_client, csrf_post, make_ready_version, write_adapter_dir
 from webapp.adapters.models import AdapterVersion
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

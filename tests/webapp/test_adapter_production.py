@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.webapp.adapter_factories import csrf_client, csrf_post, make_job, make_version_for_job
+from tests.webapp.factories import csrf_client, csrf_post, make_finished_job, make_version_for_job
 from webapp.adapters.models import AdapterEvent, ModelLine
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(make_user, tmp_path):
     make_user("alice", workspace="Press line")
-    return [make_version_for_job(make_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
+    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
 
 
 def test_engineer_sets_and_clears_production_and_the_history_says_who(make_user, versions):

@@ -20,8 +20,7 @@ import torch
 
 from tests.conftest import ROOT
 from tests.tuning.tiny_models import TINY_CFG, tiny_causal
-from tests.webapp.adapter_factories import csrf_client, make_job
-from tests.webapp.factories import class_image_png
+from tests.webapp.factories import class_image_png, csrf_client, make_finished_job
 from webapp.adapters.services import adapter_version_create_from_job
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +60,7 @@ def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process
     result = tuning.tune(config, data, backbone=backbone)
     tuning.save_adapter(result.adapter, tmp_path / "worker-out")
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, backbone=backbone_id, model_line_name="press line 3 scratches")
+    job = make_finished_job("Press line", user=alice, backbone=backbone_id, model_line_name="press line 3 scratches")
     version = adapter_version_create_from_job(job=job, adapter_dir=tmp_path / "worker-out")
 
     response = csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/")

@@ -10,8 +10,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from tests.webapp.adapter_factories import csrf_client, csrf_post, make_job, make_version_for_job
-from tests.webapp.factories import class_image_png
+from tests.webapp.factories import class_image_png, csrf_client, csrf_post, make_finished_job, make_version_for_job
 from webapp.adapters.models import AdapterTrial
 from webapp.adapters.trials import TRY_MAX_IMAGES, adapter_trial_run
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def version(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
-    return make_version_for_job(make_job("Press line", user=alice), tmp_path)
+    return make_version_for_job(make_finished_job("Press line", user=alice), tmp_path)
 
 
 def _jpeg(k: int) -> bytes:
@@ -38,7 +37,7 @@ def test_images_are_classified_with_the_tuners_prediction_and_bad_files_get_plai
                                                                                           django_capture_on_commit_callbacks):
     import tuning
 
-    from tests.webapp.adapter_factories import write_adapter_dir
+    from tests.webapp.factories import write_adapter_dir
 
     alice = version.created_by or version.job.created_by
     good = [SimpleUploadedFile(f"part-{k}.jpg", _jpeg(k)) for k in range(2)]

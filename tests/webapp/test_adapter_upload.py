@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.adapter_factories import csrf_client, csrf_post, make_job, make_version_for_job, write_adapter_dir
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import (csrf_client, csrf_post, make_finished_job, make_ready_version, make_version_for_job,
+                                    write_adapter_dir)
 from webapp.adapters.evaluation import adapter_version_evaluate
 from webapp.adapters.models import AdapterEvent, AdapterVersion
 
@@ -22,7 +22,7 @@ def site(make_user, tmp_path):
     """Press line: an engineer, a job adapter on the tiny backbone (v1), and a dataset to evaluate on."""
     erin = make_user("erin", workspace="Press line")
     dataset = make_ready_version("Press line", name="scratches images", classes=("red", "green", "blue"), per_class=6)
-    v1 = make_version_for_job(make_job("Press line", model_line_name="scratches", dataset_version=dataset), tmp_path)
+    v1 = make_version_for_job(make_finished_job("Press line", model_line_name="scratches", dataset_version=dataset), tmp_path)
     return {"erin": erin, "dataset": dataset, "v1": v1, "client": csrf_client(erin)}
 
 
@@ -171,7 +171,7 @@ def test_a_local_checkpoint_the_administrator_listed_is_matched_by_its_hash(site
 
 def test_the_worker_never_loads_a_path_a_stored_card_names(site, tmp_path):
     """A version stored before uploads were checked: the evaluation refuses in words, touching no file."""
-    version = make_version_for_job(make_job("Press line", dataset_version=site["dataset"]), tmp_path,
+    version = make_version_for_job(make_finished_job("Press line", dataset_version=site["dataset"]), tmp_path,
                                    backbone_id="ViT-L-14@/etc/hostname", backbone_sha256="")
     version.evaluation_status, version.evaluation_dataset_version = "queued", site["dataset"]
     version.save(update_fields=["evaluation_status", "evaluation_dataset_version"])

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token, make_job, make_version_for_job
+from tests.webapp.factories import make_api_token, make_finished_job, make_version_for_job
 from webapp.adapters.models import AdapterEvent, ModelLine
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(make_user, tmp_path):
     make_user("erin", workspace="Press line")
-    return [make_version_for_job(make_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
+    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
 
 
 def _api(user):

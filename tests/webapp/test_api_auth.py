@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token
+from tests.webapp.factories import make_api_token
 from webapp.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import make_api_token, make_ready_version
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token, make_job, make_version_for_job
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import make_api_token, make_finished_job, make_ready_version, make_version_for_job
 from webapp.jobs.forms import DEFAULT_ADAPT, DEFAULT_METHOD, DEFAULT_PARAM_BUDGET
 from webapp.jobs.models import Job, MetricPoint
 
@@ -77,7 +76,7 @@ def test_viewer_gets_403_and_another_workspace_404(make_user, dataset):
     assert viewer.post("/api/v1/jobs/", {"dataset_version": dataset.pk}).status_code == 403
     mallory = Api(make_user("mallory", workspace="Other site"))
     assert mallory.post("/api/v1/jobs/", {"dataset_version": dataset.pk}).json() == {"error": "Not found."}
-    job = make_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
+    job = make_finished_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
     assert mallory.get(f"/api/v1/jobs/{job.pk}/").status_code == 404
     assert mallory.post(f"/api/v1/jobs/{job.pk}/cancel/").status_code == 404
     assert viewer.post(f"/api/v1/jobs/{job.pk}/cancel/").status_code == 403
@@ -87,7 +86,7 @@ def test_viewer_gets_403_and_another_workspace_404(make_user, dataset):
 
 
 def test_state_and_metrics_follow_incrementally_by_seq(engineer, dataset, tmp_path):
-    job = make_job("Press line", dataset_version=dataset, status=Job.Status.RUNNING, queries_used=40)
+    job = make_finished_job("Press line", dataset_version=dataset, status=Job.Status.RUNNING, queries_used=40)
     MetricPoint.objects.bulk_create([
         MetricPoint(job=job, seq=s, step=s, stage="cmaes", queries=10 * s, train_loss=1.0 / s, val_acc=0.1 * s,
                     elapsed_s=float(s)) for s in range(1, 5)])
@@ -109,7 +108,7 @@ def test_state_and_metrics_follow_incrementally_by_seq(engineer, dataset, tmp_pa
 
 
 def test_engineer_cancels_a_queued_job(engineer, dataset):
-    job = make_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
+    job = make_finished_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
     response = engineer.post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
 

@@ -10,8 +10,7 @@ import redis
 from django.test import Client
 from django.utils import timezone
 
-from tests.webapp.adapter_factories import make_api_token
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import make_api_token, make_ready_version
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.jobs.models import Job
 from webapp.jobs.worker.reaper import jobs_resend_lost_messages

@@ -11,8 +11,7 @@ import zipfile
 import pytest
 
 from tests.conftest import ROOT, wait_for
-from tests.webapp.adapter_factories import make_api_token, make_job, make_version_for_job
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import make_api_token, make_finished_job, make_ready_version, make_version_for_job
 from webapp.jobs.models import Job
 from webapp.jobs.services import job_cancel
 
@@ -33,8 +32,8 @@ def readme_curl_commands() -> list[str]:
 def test_every_curl_example_of_the_readme_runs_against_the_server(live_server, make_user, tmp_path):
     erin = make_user("erin", workspace="Press line")
     dataset = make_ready_version("Press line", name="scratches images", per_class=6)
-    job = make_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
-    version = make_version_for_job(make_job("Press line", dataset_version=dataset, model_line_name="press line 3"), tmp_path)
+    job = make_finished_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
+    version = make_version_for_job(make_finished_job("Press line", dataset_version=dataset, model_line_name="press line 3"), tmp_path)
     line = version.model_line
     line.production_version = version
     line.save()

@@ -4,7 +4,7 @@ chart and their per-class recall side by side, and the cost/accuracy points carr
 import pytest
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import EVALUATION, make_job
+from tests.webapp.factories import EVALUATION, make_finished_job
 from webapp.jobs.models import MetricPoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,7 +15,7 @@ def test_selected_jobs_are_drawn_overlaid_and_the_points_are_labelled(browser, l
     from selenium.webdriver.support.ui import WebDriverWait
 
     make_user("maria", workspace="Press line", role="manager")
-    jobs = [make_job("Press line", name=name, evaluation=EVALUATION) for name in ("run A", "run B")]
+    jobs = [make_finished_job("Press line", name=name, evaluation=EVALUATION) for name in ("run A", "run B")]
     for job in jobs:
         MetricPoint.objects.bulk_create([MetricPoint(job=job, seq=i, step=i, stage="s", queries=10 * i,
                                                      val_acc=0.4 + i / 20, elapsed_s=i) for i in range(5)])

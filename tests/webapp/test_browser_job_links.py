@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import EVALUATION, make_job, make_version_for_job
+from tests.webapp.factories import EVALUATION, make_finished_job, make_version_for_job
 from webapp.jobs.models import Job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +20,7 @@ def test_a_finished_job_leads_to_its_report_adapter_and_dataset_without_a_reload
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line", password="pw-for-tests-1")
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, queries_used=400, attempts=1,
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, queries_used=400, attempts=1,
                    model_line_name="press line 3")
     log_in(browser, live_server, "alice")
     browser.get(f"{live_server.url}/jobs/{job.pk}/")

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import EVALUATION, make_job
+from tests.webapp.factories import EVALUATION, make_finished_job
 from webapp.jobs.models import Job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def test_the_open_job_page_notifies_when_the_job_ends(browser, live_server, make
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, queries_used=100, name="night run")
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, queries_used=100, name="night run")
     log_in(browser, live_server, "alice")
     browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": live_server.url, "permissions": ["notifications"]})
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD})
@@ -44,7 +44,7 @@ def test_the_page_asks_for_permission_only_when_the_button_is_pressed(browser, l
     from selenium.webdriver.common.by import By
 
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, status=Job.Status.QUEUED)
+    job = make_finished_job("Press line", user=alice, status=Job.Status.QUEUED)
     log_in(browser, live_server, "alice")
     browser.get(f"{live_server.url}/jobs/{job.pk}/")
     button = browser.find_element(By.ID, "notify-button")

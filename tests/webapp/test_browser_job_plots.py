@@ -4,7 +4,7 @@ what good looks like, and no made-up axis before its first point (accuracy stays
 import pytest
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import make_job
+from tests.webapp.factories import make_finished_job
 from webapp.jobs.models import Job, MetricPoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +17,7 @@ def test_plots_explain_themselves_and_show_no_axis_before_the_first_point(browse
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1)
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1)
     log_in(browser, live_server, "alice")
     browser.get(f"{live_server.url}/jobs/{job.pk}/")
     wait = WebDriverWait(browser, 30)

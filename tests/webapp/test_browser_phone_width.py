@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import EVALUATION, make_job, make_version_for_job
+from tests.webapp.factories import EVALUATION, make_finished_job, make_version_for_job
 from tests.webapp.mistakes_fixtures import job_with_mistakes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,7 +72,7 @@ def test_the_printed_report_keeps_headings_with_their_tables_and_shows_whole_cla
     evaluation["class_names"] = LONG_NAMES
     for part in ("zero_shot", "tuned"):
         evaluation[part]["per_class_accuracy"] = dict(zip(LONG_NAMES, evaluation[part]["per_class_accuracy"].values()))
-    job = make_job("Press line", evaluation=evaluation)
+    job = make_finished_job("Press line", evaluation=evaluation)
     log_in(browser, live_server, "maria")
     WebDriverWait(browser, 30).until(lambda d: "/login/" not in d.current_url)
     browser.get(f"{live_server.url}/reports/jobs/{job.pk}/")

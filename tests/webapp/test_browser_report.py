@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import log_in
 
-from tests.webapp.adapter_factories import EVALUATION, make_job, make_version_for_job
+from tests.webapp.factories import EVALUATION, make_finished_job, make_version_for_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +32,7 @@ def test_manager_reads_the_report_with_charts_and_downloads_the_archive(browser,
     settings.COST_PER_WORKER_HOUR = 1.0
     settings.COST_CURRENCY = "EUR"
     make_user("maria", workspace="Press line", role="manager", password="pw-for-tests-1")
-    job = make_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0, model_line_name="press line 3 scratches")
+    job = make_finished_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0, model_line_name="press line 3 scratches")
     version = make_version_for_job(job, tmp_path)
 
     log_in(browser, live_server, "maria")
@@ -71,7 +71,7 @@ def test_class_names_are_text_in_the_charts_never_links(browser, live_server, ma
         per_class[hostile] = per_class.pop("blue")
         evaluation[part] = {**EVALUATION[part], "per_class_accuracy": per_class}
     make_user("maria", workspace="Press line", role="manager", password="pw-for-tests-1")
-    job = make_job("Press line", evaluation=evaluation, name='<a href="http:evil.example">job</a>')
+    job = make_finished_job("Press line", evaluation=evaluation, name='<a href="http:evil.example">job</a>')
 
     log_in(browser, live_server, "maria")
     wait = WebDriverWait(browser, 30)

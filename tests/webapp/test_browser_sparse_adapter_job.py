@@ -41,7 +41,7 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     wait.until(lambda b: not shown("param_budget"))
     Select(form.find_element(By.NAME, "adapt")).select_by_value("sparse")
     wait.until(lambda b: shown("param_budget"))
-    Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.1 %")
+    Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.1%")
     wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"), "after the first sparse-adapter job"))
 
     def set_field(name, value):
@@ -61,7 +61,7 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     job = Job.objects.get()
     assert (job.config["adapt"], job.config["param_budget"], job.backbone) == ("sparse", 0.001, "demo")
     note = browser.find_element(By.ID, "sparsity-note").text
-    assert "image model's weights this adapter leaves exactly as they are" in note and "0.1 %" in note
+    assert "image model's weights this adapter leaves exactly as they are" in note and "0.1%" in note
 
     WebDriverWait(browser, 480).until(
         lambda b: b.find_element(By.ID, "job-live").get_attribute("data-finished") == "true")
@@ -96,7 +96,7 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     Select(form.find_element(By.NAME, "adapt")).select_by_value("sparse")
     wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"),  # the default share: none
                                                 f"None of the image model's {adapted['image_parameters']:,} weights"))
-    Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.5 %")
+    Select(form.find_element(By.NAME, "param_budget")).select_by_visible_text("0.5%")
     wait.until(EC.text_to_be_present_in_element((By.ID, "param-budget-count"),
                                                 f"of its {adapted['image_parameters']:,} weights"))
     wait.until(EC.text_to_be_present_in_element((By.ID, "estimate-basis"), "from finished sparse-adapter jobs"))

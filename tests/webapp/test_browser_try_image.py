@@ -5,8 +5,7 @@ confidence of the good one and a plain reason for the other."""
 import pytest
 
 from tests.conftest import log_in
-from tests.webapp.adapter_factories import make_job, make_version_for_job
-from tests.webapp.factories import class_image_png
+from tests.webapp.factories import class_image_png, make_finished_job, make_version_for_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +16,7 @@ def test_an_engineer_tries_images_and_sees_the_predicted_class_and_confidence(br
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line")
-    version = make_version_for_job(make_job("Press line", user=alice), tmp_path)
+    version = make_version_for_job(make_finished_job("Press line", user=alice), tmp_path)
     good, bad = tmp_path / "part 7.png", tmp_path / "readme.txt"
     good.write_bytes(class_image_png(2, 0, size=48))
     bad.write_text("not a picture")

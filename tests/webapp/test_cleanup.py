@@ -9,7 +9,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.worker.cleanup import clean_dataset_files, clean_job_files, clean_upload_temp
 from webapp.datasets.models import DatasetVersion
 from webapp.jobs.models import Job
@@ -63,7 +63,7 @@ def test_images_of_failed_and_deleted_versions_go_others_stay():
 
 
 def test_completed_jobs_leave_no_empty_folder():
-    job = make_job(make_ready_version("Press line"), status=Job.Status.COMPLETED)
+    job = make_runnable_job(make_ready_version("Press line"), status=Job.Status.COMPLETED)
     os.makedirs(default_storage.path(f"jobs/{job.pk}"), exist_ok=True)
     assert job.pk in clean_job_files()
     assert not os.path.isdir(default_storage.path(f"jobs/{job.pk}"))
@@ -71,7 +71,7 @@ def test_completed_jobs_leave_no_empty_folder():
 
 def test_checkpoints_of_failed_and_cancelled_jobs_go_those_of_queued_and_running_jobs_stay():
     version = make_ready_version("Press line")
-    jobs = {status: make_job(version, status=status) for status in
+    jobs = {status: make_runnable_job(version, status=status) for status in
             (Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.QUEUED, Job.Status.RUNNING)}
     files = {status: stored(f"jobs/{job.pk}/checkpoint-a1-000001.json") for status, job in jobs.items()}
     Job.objects.filter(pk=jobs[Job.Status.QUEUED].pk).update(checkpoint=files[Job.Status.QUEUED])  # requeued

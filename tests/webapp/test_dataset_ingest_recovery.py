@@ -17,9 +17,8 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.webapp.adapter_factories import make_api_token
+from tests.webapp.factories import csrf_client, csrf_post, make_api_token, make_ready_version
 from tests.webapp.dataset_builders import make_zip, png_bytes
-from tests.webapp.factories import csrf_client, make_ready_version, post_with_csrf
 from webapp.accounts.models import Workspace
 from webapp.celery import SHORT_TASK_UNACKED_KEYS, transport_options_for
 from webapp.datasets.models import DatasetVersion
@@ -63,7 +62,7 @@ def png_bytes_of(pixels) -> bytes:
 
 def upload(user, data: bytes, name: str = "Steel"):
     client = csrf_client(user)
-    response = post_with_csrf(client, "/datasets/upload/", {
+    response = csrf_post(client, "/datasets/upload/", {
         "workspace": Workspace.objects.get(name="Press line").pk, "name": name,
         "file": SimpleUploadedFile("steel.zip", data, "application/zip")})
     return client, response

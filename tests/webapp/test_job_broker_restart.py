@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from tests.conftest import wait_for
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from tests.webapp.servers import RedisServer
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint
@@ -33,7 +33,7 @@ def own_redis(tmp_path):
 def test_redis_restart_during_a_job_loses_no_metric_and_no_result(own_redis, start_worker, make_user, jobs_hold):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=6)
-    job = make_job(version, user=alice, budget=1200)
+    job = make_runnable_job(version, user=alice, budget=1200)
     worker = start_worker(queues="tuning", extra_env={"CELERY_BROKER_URL": own_redis.url})
     sender = Celery("sender", broker=own_redis.url, set_as_current=False)  # shared tasks keep the main app
     sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[job.pk], queue="tuning")
@@ -57,7 +57,7 @@ def test_redis_restart_during_a_job_loses_no_metric_and_no_result(own_redis, sta
     assert AdapterVersion.objects.filter(job=job).count() == 1
 
     # The worker is connected again: a second job sent through the restarted broker runs too.
-    second = make_job(version, user=alice, method="zeroshot", budget=1)
+    second = make_runnable_job(version, user=alice, method="zeroshot", budget=1)
     sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[second.pk], queue="tuning")
     wait_for(lambda: Job.objects.get(pk=second.pk).is_finished, timeout=120, message="a job after the restart")
     assert Job.objects.get(pk=second.pk).status == Job.Status.COMPLETED
@@ -71,7 +71,7 @@ def test_after_a_broker_restart_a_busy_worker_leaves_the_next_job_to_an_idle_one
     its own job ends, while an idle worker waits."""
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=6)
-    long_job = make_job(version, user=alice, budget=20000)  # held: it runs until the test cancels it
+    long_job = make_runnable_job(version, user=alice, budget=20000)  # held: it runs until the test cancels it
     broker = {"CELERY_BROKER_URL": own_redis.url}
     busy = start_worker(queues="tuning", extra_env=broker)
     sender = Celery("sender", broker=own_redis.url, set_as_current=False)
@@ -84,7 +84,7 @@ def test_after_a_broker_restart_a_busy_worker_leaves_the_next_job_to_an_idle_one
     own_redis.start()
     wait_for(lambda: busy.log_path.read_text(errors="replace").count("Connected to redis") >= 2, timeout=120,
              message="the busy worker to reconnect")
-    next_job = make_job(version, user=alice, method="zeroshot", budget=1)
+    next_job = make_runnable_job(version, user=alice, method="zeroshot", budget=1)
     sender.send_task("webapp.jobs.tasks.run_tuning_job", args=[next_job.pk], queue="tuning")
     idle = start_worker(queues="tuning", extra_env=broker)
 

@@ -3,7 +3,7 @@ running job is asked to stop and its worker keeps the best adapter so far (see t
 
 import pytest
 
-from tests.webapp.factories import csrf_client, make_job, make_ready_version, post_with_csrf
+from tests.webapp.factories import csrf_client, csrf_post, make_ready_version, make_runnable_job
 from webapp.jobs.worker.execution import job_execute
 from webapp.jobs.models import Job
 
@@ -16,8 +16,8 @@ def version(alice):
 
 
 def test_cancelling_a_queued_job_ends_it_at_once_and_its_message_then_does_nothing(alice, version):
-    job = make_job(version, user=alice)
-    response = post_with_csrf(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
+    job = make_runnable_job(version, user=alice)
+    response = csrf_post(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.finished_at is not None
@@ -28,44 +28,44 @@ def test_cancelling_a_queued_job_ends_it_at_once_and_its_message_then_does_nothi
 
 
 def test_cancelling_a_running_job_asks_its_worker_to_stop(alice, version):
-    job = make_job(version, user=alice, status=Job.Status.RUNNING)
-    post_with_csrf(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
+    job = make_runnable_job(version, user=alice, status=Job.Status.RUNNING)
+    csrf_post(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING and job.cancel_requested
 
 
 def test_cancelling_a_finished_job_changes_nothing(alice, version):
-    job = make_job(version, user=alice, status=Job.Status.COMPLETED)
-    post_with_csrf(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
+    job = make_runnable_job(version, user=alice, status=Job.Status.COMPLETED)
+    csrf_post(csrf_client(alice), f"/jobs/{job.pk}/cancel/")
     job.refresh_from_db()
     assert job.status == Job.Status.COMPLETED and not job.cancel_requested
 
 
 def test_cancel_is_post_only(alice, version):
-    job = make_job(version, user=alice)
+    job = make_runnable_job(version, user=alice)
     assert csrf_client(alice).get(f"/jobs/{job.pk}/cancel/").status_code == 405
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
 
 
 def test_cancel_needs_the_csrf_token(alice, version):
-    job = make_job(version, user=alice)
+    job = make_runnable_job(version, user=alice)
     assert csrf_client(alice).post(f"/jobs/{job.pk}/cancel/").status_code == 403
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
 
 
 def test_a_viewer_may_not_cancel(make_user, version):
-    job = make_job(version)
+    job = make_runnable_job(version)
     viewer = make_user("victor", workspace="Press line", role="viewer")
-    assert post_with_csrf(csrf_client(viewer), f"/jobs/{job.pk}/cancel/").status_code == 403
+    assert csrf_post(csrf_client(viewer), f"/jobs/{job.pk}/cancel/").status_code == 403
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED and not job.cancel_requested
 
 
 def test_another_workspace_cannot_cancel_or_even_see_the_job(make_user, version):
-    job = make_job(version)
+    job = make_runnable_job(version)
     bob = make_user("bob", workspace="Paint shop")
-    assert post_with_csrf(csrf_client(bob), f"/jobs/{job.pk}/cancel/").status_code == 404
+    assert csrf_post(csrf_client(bob), f"/jobs/{job.pk}/cancel/").status_code == 404
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.models import Job
 from webapp.jobs.worker.fence import job_claim
 from webapp.jobs.worker.reaper import jobs_requeue_stale
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def job(make_user):
-    return make_job(make_ready_version("Press line", per_class=4))
+    return make_runnable_job(make_ready_version("Press line", per_class=4))
 
 
 def test_only_the_first_delivery_claims_the_job(job):

@@ -2,7 +2,7 @@
 service (a QUEUED row, a message to the tuning queue after commit) and who is refused."""
 
 import pytest
-from tests.webapp.factories import FAST_TUNING, csrf_client, make_ready_version, post_with_csrf
+from tests.webapp.factories import FAST_TUNING, csrf_client, csrf_post, make_ready_version
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig
 from webapp.celery import app
@@ -46,7 +46,7 @@ def test_form_folds_advanced_settings_away_with_their_defaults_and_help(alice, v
 def test_launch_creates_a_queued_job_and_enqueues_it_after_commit(alice, version, django_capture_on_commit_callbacks):
     client = csrf_client(alice)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = post_with_csrf(client, "/jobs/new/", launch_data(version, model_line_name="line 3"))
+        response = csrf_post(client, "/jobs/new/", launch_data(version, model_line_name="line 3"))
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
     assert job.status == Job.Status.QUEUED and job.attempts == 0
@@ -59,7 +59,7 @@ def test_launch_creates_a_queued_job_and_enqueues_it_after_commit(alice, version
 
 
 def test_bad_advanced_value_gets_the_tuners_plain_message_on_its_field(alice, version):
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch_data(version, sparsity="1.5"))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch_data(version, sparsity="1.5"))
     assert response.status_code == 200
     assert response.context["form"].errors["sparsity"] == ["Setting 'sparsity' must be at most 0.99, got 1.5."]
     assert 'id="advanced" open' in response.content.decode()
@@ -67,21 +67,21 @@ def test_bad_advanced_value_gets_the_tuners_plain_message_on_its_field(alice, ve
 
 
 def test_too_many_shots_for_the_dataset_are_refused_in_plain_words(alice, version):
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch_data(version, shots=5))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch_data(version, shots=5))
     assert "5 shots need 7 images in every class" in response.context["form"].errors["shots"][0]
     assert not Job.objects.exists()
 
 
 def test_a_version_that_is_not_ready_cannot_be_chosen(alice, version):
     DatasetVersion.objects.filter(pk=version.pk).update(status=DatasetVersion.Status.INGESTING)
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch_data(version))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch_data(version))
     assert "dataset_version" in response.context["form"].errors
     assert not Job.objects.exists()
 
 
 def test_another_workspaces_dataset_is_not_found(alice, version, make_user):
     bob = make_user("bob", workspace="Paint shop")
-    response = post_with_csrf(csrf_client(bob), "/jobs/new/", launch_data(version))
+    response = csrf_post(csrf_client(bob), "/jobs/new/", launch_data(version))
     assert response.status_code == 404
     assert not Job.objects.exists()
 
@@ -90,7 +90,7 @@ def test_a_viewer_may_not_launch(version, make_user):
     viewer = make_user("victor", workspace="Press line", role="viewer")
     client = csrf_client(viewer)
     assert client.get("/jobs/new/").status_code == 403
-    response = post_with_csrf(client, "/jobs/new/", launch_data(version))
+    response = csrf_post(client, "/jobs/new/", launch_data(version))
     assert response.status_code == 403
     assert not Job.objects.exists()
 
@@ -100,7 +100,7 @@ def test_a_viewer_who_engineers_elsewhere_still_cannot_use_a_read_only_dataset(v
     from webapp.accounts.models import Membership, Workspace
 
     Membership.objects.create(user=user, workspace=Workspace.objects.create(name="Own line"), role="engineer")
-    response = post_with_csrf(csrf_client(user), "/jobs/new/", launch_data(version))
+    response = csrf_post(csrf_client(user), "/jobs/new/", launch_data(version))
     assert response.status_code == 403
     assert not Job.objects.exists()
 
@@ -112,10 +112,10 @@ HUGE_SETTINGS = {"intrinsic_dim": 10**6, "popsize": 10**7, "budget": 2**31 - 1, 
 def test_settings_beyond_their_bound_are_refused_on_their_field(alice, version, field, value):
     """Every tuning setting has an upper bound (TuneConfig's), said on the form and in the API's 400.
     Needs the bounds in tuning/config.py (the tuning side of issue 12, item 8)."""
-    from tests.webapp.adapter_factories import make_api_token
+    from tests.webapp.factories import make_api_token
 
     client = csrf_client(alice)
-    page = post_with_csrf(client, "/jobs/new/", launch_data(version, **{field: value}))
+    page = csrf_post(client, "/jobs/new/", launch_data(version, **{field: value}))
     assert page.status_code == 200 and "must be at most" in page.context["form"].errors.get(field, [""])[0]
     bound = TuneConfig.__dataclass_fields__[field].metadata["max"]
     assert f"to {bound:,}." in str(page.context["form"][field].help_text)

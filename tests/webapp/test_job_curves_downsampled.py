@@ -9,8 +9,7 @@ import random
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token
-from tests.webapp.factories import csrf_client, make_job, make_ready_version
+from tests.webapp.factories import csrf_client, make_api_token, make_ready_version, make_runnable_job
 from webapp.jobs import curve_shape
 from webapp.jobs.models import MetricPoint
 
@@ -19,7 +18,7 @@ POINTS = 9_000
 
 @pytest.fixture
 def long_job(alice):
-    job = make_job(make_ready_version("Press line"), user=alice, status="running")
+    job = make_runnable_job(make_ready_version("Press line"), user=alice, status="running")
     rng = random.Random(7)
     rows = []
     for seq in range(1, POINTS + 1):
@@ -85,7 +84,7 @@ def test_increments_full_series_csv_and_api_give_every_point(alice, long_job):
 
 
 def test_a_short_job_is_sent_whole(alice):
-    job = make_job(make_ready_version("Press line"), user=alice, status="running")
+    job = make_runnable_job(make_ready_version("Press line"), user=alice, status="running")
     MetricPoint.objects.bulk_create(MetricPoint(job=job, seq=s, step=s, stage="zo", queries=s, train_loss=1.0 / s,
                                                 elapsed_s=s) for s in range(1, 51))
     body = csrf_client(alice).get(f"/jobs/{job.pk}/metrics.json").json()

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.worker.checkpoints import StorageCheckpoint
 from webapp.jobs.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
@@ -37,7 +37,7 @@ def point(queries, step):
 def test_metric_points_survive_a_dropped_database_connection(make_user):
     if connection.vendor != "postgresql":
         pytest.skip("cuts a PostgreSQL session; run with DATABASE_URL=postgresql://...")
-    job = make_job(make_ready_version("Press line", per_class=4))
+    job = make_runnable_job(make_ready_version("Press line", per_class=4))
     fence = job_claim(job_id=job.pk, worker="w1@host")
     sink = MetricSink(fence, flush_seconds=3600, flush_points=2)
     stop = StopCheck(fence, every_s=0)
@@ -57,7 +57,7 @@ def test_metric_points_survive_a_dropped_database_connection(make_user):
 def test_a_checkpoint_save_that_meets_a_dropped_connection_is_skipped_not_fatal(make_user):
     if connection.vendor != "postgresql":
         pytest.skip("cuts a PostgreSQL session; run with DATABASE_URL=postgresql://...")
-    job = make_job(make_ready_version("Press line", per_class=4))
+    job = make_runnable_job(make_ready_version("Press line", per_class=4))
     fence = job_claim(job_id=job.pk, worker="w1@host")
     checkpoint = StorageCheckpoint(fence, min_interval_s=0)
     checkpoint.save({"queries": 10})

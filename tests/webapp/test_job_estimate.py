@@ -110,7 +110,7 @@ def test_a_sparse_adapter_costs_its_training_images_per_query(alice, settings):
 
 def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_endpoint(alice, settings):
     """Issue 18 item 4: a budget given in minutes of worker time, converted with the measured rates."""
-    from tests.webapp.factories import FAST_TUNING, post_with_csrf
+    from tests.webapp.factories import FAST_TUNING, csrf_post
     from tests.webapp.tiny_backbone import TINY_BACKBONE
     from webapp.jobs.models import Job
 
@@ -128,9 +128,9 @@ def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_en
 
     form = {"dataset_version": version.pk, "backbone": TINY_BACKBONE, "method": "sharpzo", "adapt": "prompt",
             "shots": 2, "seed": 0, "budget": 300, "budget_minutes": 2, "name": "", "model_line_name": "", **FAST_TUNING}
-    assert post_with_csrf(client, "/jobs/new/", form).status_code == 302
+    assert csrf_post(client, "/jobs/new/", form).status_code == 302
     assert Job.objects.get().budget == int(fits)  # the minutes win over the budget field
 
     WorkerStatus.objects.filter(hostname="box").update(seconds_per_image={TINY_BACKBONE: 30.0})  # 6 min of images
-    refused = post_with_csrf(client, "/jobs/new/", {**form, "budget_minutes": 5})
+    refused = csrf_post(client, "/jobs/new/", {**form, "budget_minutes": 5})
     assert refused.status_code == 200 and "5 minutes are not enough" in refused.content.decode()

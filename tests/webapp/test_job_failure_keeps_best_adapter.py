@@ -4,7 +4,7 @@ version, fails with its plain reason, and leaves no checkpoint behind."""
 import pytest
 from django.core.files.storage import default_storage
 
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.worker.checkpoints import StorageCheckpoint
 from webapp.jobs.worker.execution import job_execute
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_final_failure_after_a_checkpoint_keeps_the_best_adapter_so_far(alice, monkeypatch):
-    job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
     real_save, saved = StorageCheckpoint.save, []
 
     def second_save_fails(self, state):

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.worker import execution
 from webapp.jobs.worker.checkpoints import checkpoint_prefix
 from webapp.jobs.worker.execution import job_execute
@@ -32,7 +32,7 @@ def checkpoint_files(job: Job) -> list[str]:
 
 
 def test_the_row_that_completes_a_job_already_names_no_checkpoint(alice, monkeypatch):
-    job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=300)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=300)
     seen = {}
 
     def look_then_delete(job_id):  # runs right after the job was finished: what does a reader see now?
@@ -49,7 +49,7 @@ def test_the_row_that_completes_a_job_already_names_no_checkpoint(alice, monkeyp
 
 
 def test_a_failed_attempt_clears_the_pointer_in_the_failing_update(alice):
-    job = make_job(make_ready_version("Press line", user=alice, per_class=4), user=alice)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=4), user=alice)
     fence = job_claim(job_id=job.pk, worker="w1@host")
     fence.update(checkpoint=f"{checkpoint_prefix(job.pk)}-a1-000001.json")
     assert job_fail(fence=fence, reason="broken", detail="trace")
@@ -60,7 +60,7 @@ def test_a_failed_attempt_clears_the_pointer_in_the_failing_update(alice):
 def test_a_killed_job_cancelled_by_the_reaper_keeps_no_checkpoint(start_worker, alice, jobs_hold):
     """Its worker died and a cancel was asked for: nothing will resume it, so neither its pointer nor
     its files may stay behind."""
-    job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=5000)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=5000)
     doomed = start_worker(queues="tuning-checkpoint-test")  # only this worker gets the delivery
     run_tuning_job.apply_async(args=[job.pk], queue="tuning-checkpoint-test")
     wait_for(lambda: Job.objects.get(pk=job.pk).checkpoint, timeout=180, message="a first checkpoint")
@@ -74,7 +74,7 @@ def test_a_killed_job_cancelled_by_the_reaper_keeps_no_checkpoint(start_worker, 
 
 def test_a_job_failed_by_the_reaper_after_its_last_attempt_keeps_no_checkpoint(alice, settings):
     settings.JOB_MAX_ATTEMPTS = 1
-    job = make_job(make_ready_version("Press line", user=alice, per_class=4), user=alice)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=4), user=alice)
     fence = job_claim(job_id=job.pk, worker="w1@host")
     name = default_storage.save(f"{checkpoint_prefix(job.pk)}-a1-000001.json", ContentFile(b"{}"))
     fence.update(checkpoint=name, heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1))

@@ -8,8 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import csrf_client, csrf_post, make_api_token
-from tests.webapp.factories import FAST_TUNING, make_ready_version
+from tests.webapp.factories import FAST_TUNING, csrf_client, csrf_post, make_api_token, make_ready_version
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig
 from tuning.config import minimum_budget

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, _database_url, wait_for
-from tests.webapp.factories import csrf_client, make_ready_version, post_with_csrf, tiny_config
+from tests.webapp.factories import csrf_client, csrf_post, make_ready_version, tiny_config
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.jobs.forms import NO_GPU_WORKER_HELP
 from webapp.jobs.models import Job, WorkerStatus
@@ -50,7 +50,7 @@ def test_a_job_that_asks_for_a_gpu_runs_only_on_a_gpu_worker(alice, start_worker
     version = make_ready_version("Press line", user=alice, per_class=4)
     form = {"dataset_version": version.pk, "name": "", "model_line_name": "", "method": "sharpzo", "gpu": "on",
             **tiny_config(budget=120)}
-    assert post_with_csrf(client, "/jobs/new/", form).status_code == 302
+    assert csrf_post(client, "/jobs/new/", form).status_code == 302
     job = Job.objects.get()
     assert job.needs_gpu
     # Its message waits in the GPU queue, where the idle CPU worker does not look.

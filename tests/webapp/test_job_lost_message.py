@@ -9,7 +9,7 @@ import redis
 from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.core.broker import _job_id, tuning_jobs_with_a_message
 from webapp.jobs.models import Job
 from webapp.jobs.worker.reaper import jobs_resend_lost_messages
@@ -25,7 +25,7 @@ def queued_long_ago(job: Job, settings) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_job_whose_message_was_lost_is_sent_again_and_runs(celery_worker, make_user, settings):
     alice = make_user("alice", workspace="Press line")
-    job = make_job(make_ready_version("Press line", user=alice, per_class=4), user=alice, budget=60)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=4), user=alice, budget=60)
     queued_long_ago(job, settings)  # a row with no message behind it, as after a Redis restart
 
     assert jobs_resend_lost_messages() == [job.pk]
@@ -38,7 +38,7 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again_and_runs(celery_worke
 @pytest.mark.django_db
 def test_a_queued_job_whose_message_is_waiting_is_left_alone(make_user, settings):
     queue = "tuning-resend-test"  # no worker serves it, so the message stays put
-    job = make_job(make_ready_version("Press line", per_class=4))
+    job = make_runnable_job(make_ready_version("Press line", per_class=4))
     queued_long_ago(job, settings)
     run_tuning_job.apply_async(args=[job.pk], queue=queue)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
@@ -52,7 +52,7 @@ def test_a_queued_job_whose_message_is_waiting_is_left_alone(make_user, settings
 
 @pytest.mark.django_db
 def test_a_job_queued_a_moment_ago_is_not_looked_at(make_user, django_capture_on_commit_callbacks):
-    make_job(make_ready_version("Press line", per_class=4))  # its message may still be on its way
+    make_runnable_job(make_ready_version("Press line", per_class=4))  # its message may still be on its way
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert jobs_resend_lost_messages() == []
     assert not callbacks
@@ -64,7 +64,7 @@ def test_lost_messages_are_sent_again_oldest_first(make_user, settings, monkeypa
     the resent messages in that order too."""
     queue = "tuning-resend-order-test"  # no worker serves it: the messages stay where they were put
     version = make_ready_version("Press line", per_class=4)
-    jobs = [make_job(version) for _ in range(3)]
+    jobs = [make_runnable_job(version) for _ in range(3)]
     for age, job in zip([300, 200, 100], jobs):  # jobs[0] was queued first
         Job.objects.filter(pk=job.pk).update(
             queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + age))

@@ -4,7 +4,7 @@ ETA and, once the job has ended, its results; so the page updates without a relo
 import pytest
 from django.utils import timezone
 
-from tests.webapp.factories import csrf_client, make_job, make_ready_version
+from tests.webapp.factories import csrf_client, make_ready_version, make_runnable_job
 from webapp.jobs.models import Job, MetricPoint
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def job(alice):
     version = make_ready_version("Press line", user=alice, per_class=4)
-    job = make_job(version, status=Job.Status.RUNNING, budget=1000)
+    job = make_runnable_job(version, status=Job.Status.RUNNING, budget=1000)
     Job.objects.filter(pk=job.pk).update(attempts=1, heartbeat_at=timezone.now(), queries_used=500,
                                          stage="zo", stage_switch_queries=300)
     MetricPoint.objects.bulk_create([
@@ -59,7 +59,7 @@ def test_finished_job_carries_its_results(alice, job):
 
 def test_queued_job_reports_its_position(alice, job, tuning_worker_alive):
     version = job.dataset_version
-    first, second = make_job(version), make_job(version)
+    first, second = make_runnable_job(version), make_runnable_job(version)
     body = csrf_client(alice).get(f"/jobs/{second.pk}/metrics.json").json()
     assert body["queue_position"] == 2 and body["status_text"].startswith("Queued, position 2")
     assert first.pk < second.pk

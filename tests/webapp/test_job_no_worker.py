@@ -8,8 +8,7 @@ neither take the job nor count as a worker for it."""
 import pytest
 
 from tests.conftest import wait_for
-from tests.webapp.adapter_factories import make_api_token
-from tests.webapp.factories import csrf_client, make_job, make_ready_version
+from tests.webapp.factories import csrf_client, make_api_token, make_ready_version, make_runnable_job
 from webapp.jobs.health import live_workers_by_queue
 from webapp.core.broker import TUNING_TASK
 from webapp.jobs.models import Job, WorkerStatus
@@ -26,7 +25,7 @@ def test_a_queued_job_with_no_worker_for_its_queue_says_so_until_one_starts(alic
     default_only = start_worker(queues="default")
     wait_for(lambda: WorkerStatus.objects.filter(hostname=default_only.name, queues=",default,").exists(),
              timeout=30, message="the default worker's check-in with its queues")
-    job = make_job(make_ready_version("Press line", user=alice, per_class=4), user=alice, budget=60)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=4), user=alice, budget=60)
     run_tuning_job.apply_async(args=[job.pk], queue=QUEUE)
 
     page = csrf_client(alice).get(f"/jobs/{job.pk}/").content.decode()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.core import mail
 
-from tests.webapp.adapter_factories import EVALUATION, make_job, write_adapter_dir
+from tests.webapp.factories import EVALUATION, make_finished_job, write_adapter_dir
 from webapp.jobs.models import Job
 from webapp.jobs.worker.notifications import job_notify
 from webapp.jobs.worker.fence import Fence, job_fail, job_finish
@@ -27,7 +27,7 @@ def alice(make_user):
 def test_a_completed_job_mails_its_summary_first_lines_and_links(alice, settings, tmp_path,
                                                                  django_capture_on_commit_callbacks):
     settings.SITE_URL = "https://tuning.factory.example/"
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, name="scratches run")
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, name="scratches run")
     result = SimpleNamespace(queries_used=1980, best_val_acc=0.9, peak_memory_bytes=1, stopped=False,
                              zero_shot_val_balanced_acc=0.5, best_val_balanced_acc=0.8)
     with django_capture_on_commit_callbacks(execute=True):
@@ -41,7 +41,7 @@ def test_a_completed_job_mails_its_summary_first_lines_and_links(alice, settings
 
 
 def test_a_failed_job_mails_the_reason(alice, django_capture_on_commit_callbacks):
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, name="run 2")
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, name="run 2")
     with django_capture_on_commit_callbacks(execute=True):
         assert job_fail(fence=Fence(job.pk, 1), reason="The worker ran out of memory.", detail="trace")
     [message] = mail.outbox
@@ -54,7 +54,7 @@ def test_a_job_failed_by_the_reaper_mails_too(alice, settings, django_capture_on
 
     from django.utils import timezone
 
-    job = make_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS,
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS,
                    heartbeat_at=timezone.now() - timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs_requeue_stale().failed == [job.pk]
@@ -62,12 +62,12 @@ def test_a_job_failed_by_the_reaper_mails_too(alice, settings, django_capture_on
 
 
 def test_no_mail_for_a_cancelled_job_or_a_user_without_an_address(alice, make_user):
-    assert not job_notify(make_job("Press line", user=alice, status=Job.Status.CANCELLED).pk)
-    assert not job_notify(make_job("Press line", user=make_user("bert", workspace="Press line")).pk)
+    assert not job_notify(make_finished_job("Press line", user=alice, status=Job.Status.CANCELLED).pk)
+    assert not job_notify(make_finished_job("Press line", user=make_user("bert", workspace="Press line")).pk)
     assert mail.outbox == []
 
 
 def test_a_mail_server_that_is_down_does_not_raise(alice, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2  # nothing listens there
-    assert job_notify(make_job("Press line", user=alice).pk) is False
+    assert job_notify(make_finished_job("Press line", user=alice).pk) is False

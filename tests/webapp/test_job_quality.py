@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.webapp.adapter_factories import EVALUATION, csrf_client, make_job, make_version_for_job
+from tests.webapp.factories import EVALUATION, csrf_client, make_finished_job, make_version_for_job
 from webapp.jobs.models import Job
 from webapp.jobs.worker.fence import Fence, job_finish
 
@@ -37,10 +37,10 @@ def _text(response) -> str:
 
 
 def test_job_finish_stores_the_validation_verdict_and_says_not_better_in_plain_words(make_user, tmp_path):
-    from tests.webapp.adapter_factories import write_adapter_dir
+    from tests.webapp.factories import write_adapter_dir
 
     eng = make_user("eng", workspace="Press line")
-    job = make_job("Press line", user=eng, status=Job.Status.RUNNING, attempts=1, evaluation={})
+    job = make_finished_job("Press line", user=eng, status=Job.Status.RUNNING, attempts=1, evaluation={})
     classes = tuple(sorted(job.dataset_version.class_counts))
     result = SimpleNamespace(queries_used=100, best_val_acc=0.5, peak_memory_bytes=1, stopped=False,
                              best_val_balanced_acc=0.5, zero_shot_val_balanced_acc=0.5)
@@ -56,12 +56,12 @@ def test_job_finish_stores_the_validation_verdict_and_says_not_better_in_plain_w
 
 def test_not_better_job_page_version_page_and_line_never_recommend_it(make_user, tmp_path):
     eng = make_user("eng", workspace="Press line")
-    good = make_job("Press line", evaluation={**EVALUATION, "validation": BETTER}, model_line_name="line 3")
+    good = make_finished_job("Press line", evaluation={**EVALUATION, "validation": BETTER}, model_line_name="line 3")
     v1 = make_version_for_job(good, tmp_path)
-    bad = make_job("Press line", dataset_version=good.dataset_version, model_line_name="line 3",
+    bad = make_finished_job("Press line", dataset_version=good.dataset_version, model_line_name="line 3",
                    evaluation={**EVALUATION, "validation": NOT_BETTER}, error=NOT_BETTER["sentence"])
     v2 = make_version_for_job(bad, tmp_path)
-    worse = make_job("Press line", dataset_version=good.dataset_version, model_line_name="line 3",
+    worse = make_finished_job("Press line", dataset_version=good.dataset_version, model_line_name="line 3",
                      evaluation={**EVALUATION, "validation": {**BETTER, "tuned_balanced_accuracy": 0.6}})
     v3 = make_version_for_job(worse, tmp_path)  # better than zero-shot, but worse than v1 on the same data
     assert v2.metrics["better_than_zero_shot"] is False
@@ -83,16 +83,16 @@ def test_not_better_job_page_version_page_and_line_never_recommend_it(make_user,
 
 def test_balanced_accuracy_with_interval_everywhere(make_user, tmp_path):
     eng = make_user("eng", workspace="Press line")
-    job = make_job("Press line", evaluation={**EVALUATION, "validation": BETTER})
+    job = make_finished_job("Press line", evaluation={**EVALUATION, "validation": BETTER})
     make_version_for_job(job, tmp_path)
     client = csrf_client(eng)
     # EVALUATION's tuned confusion: recalls 10/10, 8/10, 6/7 -> balanced (1 + .8 + .857) / 3 = 88.6 %
     page = _text(client.get(f"/jobs/{job.pk}/"))
-    assert re.search(r'id="tuned-bacc">88\.6 % \(95% interval \d+\.\d–\d+\.\d %\) on 27 test images', page)
-    assert re.search(r'id="tuned-acc">88\.9 % \(95% interval', page)
+    assert re.search(r'id="tuned-bacc">88\.6% \(95% interval \d+\.\d–\d+\.\d%\) on 27 test images', page)
+    assert re.search(r'id="tuned-acc">88\.9% \(95% interval', page)
 
     report = _text(client.get(f"/reports/jobs/{job.pk}/"))
-    assert "Balanced accuracy (mean per-class recall)" in report and "88.6 % (95% interval" in report
+    assert "Balanced accuracy (mean per-class recall)" in report and "88.6% (95% interval" in report
 
     compare = _text(client.get("/reports/compare/"))
     assert re.search(r'class="balanced">\S+ → 88\.6', compare)
@@ -114,14 +114,14 @@ def test_balanced_accuracy_with_interval_everywhere(make_user, tmp_path):
 
 def test_report_first_lines_name_dropped_classes_and_recommend(make_user):
     eng = make_user("eng", workspace="Press line")
-    job = make_job("Press line", zero_shot=0.46, tuned=0.62, evaluation=DROP)
+    job = make_finished_job("Press line", zero_shot=0.46, tuned=0.62, evaluation=DROP)
     page = _text(csrf_client(eng).get(f"/reports/jobs/{job.pk}/"))
     first = re.search(r'<ul class="first-lines" id="first-lines">(.*?)</ul>', page).group(1)
     assert page.index('id="first-lines"') < page.index('id="summary"')
     assert "Recall dropped for blue (100% → 25%)." in first
     assert "Try more images for blue before deploying" in first
 
-    not_better = make_job("Press line", evaluation={**EVALUATION, "validation": NOT_BETTER})
+    not_better = make_finished_job("Press line", evaluation={**EVALUATION, "validation": NOT_BETTER})
     first = _text(csrf_client(eng).get(f"/reports/jobs/{not_better.pk}/"))
     assert "Do not deploy: tuning did not beat the untuned model on the validation images" in first
 

@@ -4,7 +4,7 @@ when it should start; a running job's time left follows its own recent rate, not
 import pytest
 from django.utils import timezone
 
-from tests.webapp.factories import csrf_client, make_job, make_ready_version
+from tests.webapp.factories import csrf_client, make_ready_version, make_runnable_job
 from webapp.jobs.models import Job, MetricPoint, WorkerStatus
 from webapp.jobs.selectors import ETA_WINDOW_POINTS, job_eta_seconds
 
@@ -26,12 +26,12 @@ def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_us
     alice = make_user("alice", workspace="Press line")
     ours = make_ready_version("Press line", per_class=6)  # 3 classes
     theirs = make_ready_version("Other plant", per_class=6)
-    running = make_job(ours, status=Job.Status.RUNNING, budget=600)
+    running = make_runnable_job(ours, status=Job.Status.RUNNING, budget=600)
     Job.objects.filter(pk=running.pk).update(queries_used=300, attempts=1, heartbeat_at=timezone.now())
     MetricPoint.objects.create(job=running, seq=1, step=1, stage="s", queries=300, elapsed_s=100.0)  # 3 queries/s
-    make_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s, and 18 images x 0.5 s = 9 s
-    make_job(ours, budget=200)  # 60 s + 9 s
-    mine = make_job(ours, budget=200)
+    make_runnable_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s, and 18 images x 0.5 s = 9 s
+    make_runnable_job(ours, budget=200)  # 60 s + 9 s
+    mine = make_runnable_job(ours, budget=200)
 
     body = csrf_client(alice).get(f"/jobs/{mine.pk}/metrics.json").json()
     assert body["queue_position"] == 3 and body["queue_others_ahead"] == 1
@@ -45,14 +45,14 @@ def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_us
 
 def test_the_first_queued_job_with_an_idle_worker_should_start_now(make_user, measured):
     alice = make_user("alice", workspace="Press line")
-    job = make_job(make_ready_version("Press line", per_class=6))
+    job = make_runnable_job(make_ready_version("Press line", per_class=6))
     body = csrf_client(alice).get(f"/jobs/{job.pk}/metrics.json").json()
     assert body["start_in_seconds"] == 0 and body["status_text"].endswith("; it should start now")
 
 
 def test_time_left_follows_the_recent_rate_not_the_average(make_user):
     version = make_ready_version("Press line", per_class=6)
-    job = make_job(version, status=Job.Status.RUNNING, budget=10_000)
+    job = make_runnable_job(version, status=Job.Status.RUNNING, budget=10_000)
     # Slow start (stage 1: 1 query per second for 1,000 s), then 10 queries per second.
     points = [(1, 1000, 1000.0)] + [(2 + i, 1000 + 100 * (i + 1), 1000.0 + 10 * (i + 1)) for i in range(ETA_WINDOW_POINTS)]
     MetricPoint.objects.bulk_create([MetricPoint(job=job, seq=s, step=s, stage="s", queries=q, elapsed_s=t)
@@ -70,7 +70,7 @@ def test_time_left_moves_between_points_and_says_when_the_job_is_slower_than_its
     from webapp.jobs.selectors import job_status_text
 
     version = make_ready_version("Press line", per_class=6)
-    job = make_job(version, status=Job.Status.RUNNING, budget=1000)
+    job = make_runnable_job(version, status=Job.Status.RUNNING, budget=1000)
     MetricPoint.objects.create(job=job, seq=1, step=1, stage="s", queries=400, elapsed_s=400.0)  # 1 query per s
     stored = timezone.now()
     Job.objects.filter(pk=job.pk).update(queries_used=400, progress_at=stored, heartbeat_at=stored)

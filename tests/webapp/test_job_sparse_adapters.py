@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token, make_job, make_version_for_job
-from tests.webapp.factories import FAST_TUNING, csrf_client, make_ready_version, post_with_csrf
+from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_api_token, make_finished_job,
+                                    make_ready_version, make_version_for_job)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig
 from webapp.jobs.models import Job
@@ -42,7 +42,7 @@ def test_the_form_offers_what_to_adapt_in_plain_words_beside_the_method(alice, v
     main = page[:page.index('<details id="advanced"')]
     assert 'id="field-adapt"' in main and 'id="field-param_budget"' in main
     assert "Prompt only" in main and "Sparse adapters on both towers" in main
-    for words in ("0 % (prompt and head only; default)", "0.1 %", "0.5 %", "2 %"):
+    for words in ("0% (prompt and head only; default)", "0.1%", "0.5%", "2%"):
         assert words in main
     advanced = page[page.index('<details id="advanced"'):]
     assert 'name="adapt"' not in advanced and 'name="param_budget"' not in advanced
@@ -50,14 +50,14 @@ def test_the_form_offers_what_to_adapt_in_plain_words_beside_the_method(alice, v
 
 
 def test_a_sparse_adapter_job_records_its_settings(alice, version):
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch(version, adapt="sparse", param_budget="0.02"))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch(version, adapt="sparse", param_budget="0.02"))
     assert response.status_code == 302, response.context["form"].errors
     job = Job.objects.get()
     assert (job.config["adapt"], job.config["param_budget"]) == ("sparse", 0.02)
 
 
 def test_the_share_of_weights_counts_only_for_sparse_adapters(alice, version):
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch(version, adapt="prompt", param_budget="0.02"))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch(version, adapt="prompt", param_budget="0.02"))
     assert response.status_code == 302
     assert Job.objects.get().config["param_budget"] == TuneConfig().param_budget
 
@@ -68,7 +68,7 @@ def test_the_share_of_weights_counts_only_for_sparse_adapters(alice, version):
     ({"tip_cache": "on"}, "works on prompts only"),
 ])
 def test_combinations_the_tuner_cannot_run_get_words_on_the_field(alice, version, overrides, words):
-    response = post_with_csrf(csrf_client(alice), "/jobs/new/", launch(version, adapt="sparse", **overrides))
+    response = csrf_post(csrf_client(alice), "/jobs/new/", launch(version, adapt="sparse", **overrides))
     assert response.status_code == 200 and not Job.objects.exists()
     errors = response.context["form"].errors
     assert list(errors) == ["adapt"] and words in errors["adapt"][0], errors
@@ -99,22 +99,22 @@ def test_once_a_sparse_adapter_recorded_the_backbone_the_form_says_how_many_weig
     ask = {"budget": 600, "backbone": TINY_BACKBONE, "method": "sharpzo", "adapt": "sparse", "param_budget": "0.02"}
     assert "after the first sparse-adapter job" in client.get("/jobs/estimate.json", ask).json()["image_weights"]
     small = launch(version, adapt="sparse", budget=150)
-    assert post_with_csrf(client, "/jobs/new/", small).status_code == 302  # blocks unknown: probes not counted
+    assert csrf_post(client, "/jobs/new/", small).status_code == 302  # blocks unknown: probes not counted
 
-    make_version_for_job(make_job("Press line", user=alice, backbone=TINY_BACKBONE), tmp_path, sparse=SPARSE_CARD)
+    make_version_for_job(make_finished_job("Press line", user=alice, backbone=TINY_BACKBONE), tmp_path, sparse=SPARSE_CARD)
     body = client.get("/jobs/estimate.json", ask).json()
-    assert body["image_weights"] == "2 % of this backbone's image model is about 400 of its 20,000 weights."
-    response = post_with_csrf(client, "/jobs/new/", small)
+    assert body["image_weights"] == "2% of this backbone's image model is about 400 of its 20,000 weights."
+    response = csrf_post(client, "/jobs/new/", small)
     message = response.context["form"].errors["budget"][0]
     # 4 groups per block x 2 blocks + 2 after them = 10 groups; one two-point probe each within 10 % of the budget
     assert "needs at least 201 queries" in message and "one sensitivity probe of each of the image model's 10" in message
 
 
 def test_the_report_lists_the_tuned_groups_and_their_parameter_counts(alice, tmp_path):
-    job = make_job("Press line", user=alice, config={"method": "sharpzo", "adapt": "sparse", "param_budget": 0.02})
+    job = make_finished_job("Press line", user=alice, config={"method": "sharpzo", "adapt": "sparse", "param_budget": 0.02})
     make_version_for_job(job, tmp_path, sparse=SPARSE_CARD)
     page = csrf_client(alice).get(f"/reports/jobs/{job.pk}/").content.decode()
-    assert "What the adapter changed" in page and "up to 2 % of the image model" in page
+    assert "What the adapter changed" in page and "up to 2% of the image model" in page
     summary = page[page.index('id="adapted-summary"'):page.index("</p>", page.index('id="adapted-summary"'))]
     assert "400 of the image model&#x27;s 20,000 weights" in summary or "400 of the image model's 20,000 weights" in summary
     assert "the prompt (8 tuned numbers)" in summary and "(9 numbers)" in summary
@@ -125,7 +125,7 @@ def test_the_report_lists_the_tuned_groups_and_their_parameter_counts(alice, tmp
 
 
 def test_a_prompt_only_report_has_no_such_section(alice, tmp_path):
-    job = make_job("Press line", user=alice)
+    job = make_finished_job("Press line", user=alice)
     make_version_for_job(job, tmp_path)
     page = csrf_client(alice).get(f"/reports/jobs/{job.pk}/").content.decode()
     assert "What the adapter changed" not in page

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.conftest import wait_for
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.worker.checkpoints import StorageCheckpoint
 from webapp.jobs.worker.execution import job_execute
@@ -52,7 +52,7 @@ def _requeued_after_a_storage_hiccup(alice, monkeypatch, *, queue: str) -> Job:
     The retry goes to `queue`, where only the test's own worker will listen (one per test: workers
     live until the end of the session)."""
     monkeypatch.setitem(django_settings.CELERY_TASK_ROUTES, "webapp.jobs.tasks.run_tuning_job", {"queue": queue})
-    job = make_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=600)
     real_save = StorageCheckpoint.save
 
     def second_save_fails(self, state):

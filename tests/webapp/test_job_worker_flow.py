@@ -8,7 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from tests.conftest import wait_for
-from tests.webapp.factories import FAST_TUNING, csrf_client, make_job, make_ready_version, post_with_csrf, tiny_config
+from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_ready_version, make_runnable_job,
+                                    tiny_config)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint, WorkerStatus
@@ -38,7 +39,7 @@ def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_a
     client = csrf_client(alice)
     form = {"dataset_version": version.pk, "name": "", "model_line_name": "", "method": "sharpzo",
             **tiny_config(budget=600)}
-    assert post_with_csrf(client, "/jobs/new/", form).status_code == 302
+    assert csrf_post(client, "/jobs/new/", form).status_code == 302
     job = Job.objects.get()
 
     wait_for(lambda: running_with_points(job), timeout=120, message="metric points while the job runs")
@@ -77,7 +78,7 @@ def test_cancel_mid_run_stops_the_worker_and_keeps_the_best_adapter(celery_worke
     version = make_ready_version("Press line", user=alice, per_class=6)
     job = job_create(user=alice, dataset_version=version, config=tiny_config(budget=20000))
     wait_for(lambda: running_with_points(job, at_least=3), timeout=120, message="a running job with points")
-    assert post_with_csrf(csrf_client(alice), f"/jobs/{job.pk}/cancel/").status_code == 302
+    assert csrf_post(csrf_client(alice), f"/jobs/{job.pk}/cancel/").status_code == 302
     wait_for(lambda: refreshed(job).is_finished, timeout=120, message="the worker to stop")
     assert job.status == Job.Status.CANCELLED, job.error + job.log
     assert job.queries_used < job.budget and job.tuned_accuracy is not None
@@ -100,7 +101,7 @@ def test_a_failing_job_says_why_in_plain_words_and_keeps_the_traceback(celery_wo
 def test_job_of_a_killed_worker_is_requeued_and_resumes_from_its_checkpoint(start_worker, make_user, jobs_hold):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=6)
-    job = make_job(version, user=alice, budget=1500)
+    job = make_runnable_job(version, user=alice, budget=1500)
     doomed = start_worker(queues="tuning-crash-test")  # only this worker gets the first delivery
     run_tuning_job.apply_async(args=[job.pk], queue="tuning-crash-test")
     wait_for(lambda: refreshed(job).checkpoint and job.queries_used >= 200 and job.status == Job.Status.RUNNING,

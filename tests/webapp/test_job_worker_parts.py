@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.worker.checkpoints import StorageCheckpoint, checkpoint_delete
 from webapp.jobs.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fence(make_user) -> Fence:
-    job = make_job(make_ready_version("Press line", per_class=4))
+    job = make_runnable_job(make_ready_version("Press line", per_class=4))
     return job_claim(job_id=job.pk, worker="w1@host")
 
 

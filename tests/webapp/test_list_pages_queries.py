@@ -8,8 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.webapp.adapter_factories import bulk_finished_jobs, csrf_client, make_api_token
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import bulk_finished_jobs, csrf_client, make_api_token, make_ready_version
 from webapp.accounts.models import Workspace
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.datasets.models import Dataset, DatasetVersion

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from tests.webapp.adapter_factories import make_api_token
+from tests.webapp.factories import make_api_token
 
 pytestmark = pytest.mark.django_db
 

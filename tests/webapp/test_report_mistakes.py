@@ -5,7 +5,7 @@ mistakes, only to members of its workspace."""
 import pytest
 import torch
 
-from tests.webapp.adapter_factories import make_job
+from tests.webapp.factories import make_finished_job
 from tests.webapp.mistakes_fixtures import job_with_mistakes
 from tuning import Evaluation, Split
 from webapp.jobs.mistakes import MISTAKES_PER_CLASS, mistakes_by_class, mistakes_of
@@ -51,7 +51,7 @@ def test_the_report_groups_the_mistakes_by_true_class_with_counts(client, make_u
 @pytest.mark.django_db
 def test_a_job_without_recorded_mistakes_shows_no_gallery(client, make_user):
     alice = make_user("alice", workspace="Press line")
-    job = make_job("Press line", user=alice, evaluation={"class_names": ["a", "b"],
+    job = make_finished_job("Press line", user=alice, evaluation={"class_names": ["a", "b"],
                                                          "tuned": {"confusion": [[2, 0], [0, 2]]}})
     client.force_login(alice)
     assert 'id="mistakes"' not in client.get(f"/reports/jobs/{job.pk}/").content.decode()

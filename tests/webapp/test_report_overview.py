@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from tests.webapp.adapter_factories import csrf_client, make_job, make_version_for_job
+from tests.webapp.factories import csrf_client, make_finished_job, make_version_for_job
 from webapp.accounts.models import Workspace
 from webapp.adapters.models import ModelLine
 from webapp.jobs.models import Job
@@ -25,15 +25,15 @@ def test_states_spend_per_day_and_best_version_per_line(make_user, tmp_path):
     client = csrf_client(make_user("maria", workspace="Press line", role="manager"))
     today = timezone.now().replace(hour=12)
     yesterday = today - dt.timedelta(days=1)
-    make_version_for_job(make_job("Press line", model_line_name="scratches", tuned=0.8, worker_seconds=1200,
+    make_version_for_job(make_finished_job("Press line", model_line_name="scratches", tuned=0.8, worker_seconds=1200,
                                   finished_at=yesterday), tmp_path)
-    best = make_version_for_job(make_job("Press line", model_line_name="scratches", tuned=0.9, worker_seconds=2400,
+    best = make_version_for_job(make_finished_job("Press line", model_line_name="scratches", tuned=0.9, worker_seconds=2400,
                                          finished_at=today), tmp_path)
-    make_version_for_job(make_job("Press line", model_line_name="scratches", tuned=0.85, worker_seconds=0,
+    make_version_for_job(make_finished_job("Press line", model_line_name="scratches", tuned=0.85, worker_seconds=0,
                                   finished_at=today), tmp_path)
-    make_job("Press line", status=Job.Status.FAILED, worker_seconds=1200, finished_at=today)
-    make_job("Press line", status=Job.Status.QUEUED)
-    make_job("Other site", worker_seconds=99999, finished_at=today)  # not ours: neither counted nor shown
+    make_finished_job("Press line", status=Job.Status.FAILED, worker_seconds=1200, finished_at=today)
+    make_finished_job("Press line", status=Job.Status.QUEUED)
+    make_finished_job("Other site", worker_seconds=99999, finished_at=today)  # not ours: neither counted nor shown
     line = ModelLine.objects.get(name="scratches")
     line.production_version = line.versions.get(number=1)
     line.save()
@@ -54,7 +54,7 @@ def test_states_spend_per_day_and_best_version_per_line(make_user, tmp_path):
 def test_a_member_of_several_workspaces_picks_one_and_other_workspaces_are_404(make_user):
     maria = make_user("maria", workspace="Press line", role="manager")
     make_user("mallory", workspace="Other site")
-    make_job("Other site", name="their job")
+    make_finished_job("Other site", name="their job")
     other = Workspace.objects.get(name="Other site")
     client = csrf_client(maria)
     assert client.get(f"/reports/?workspace={other.pk}").status_code == 404

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from tests.webapp.adapter_factories import EVALUATION, csrf_client, make_job
-from tests.webapp.factories import make_ready_version
+from tests.webapp.factories import EVALUATION, csrf_client, make_finished_job, make_ready_version
 from webapp.jobs.models import MetricPoint
 from webapp.jobs.services import job_create
 from webapp.reports.side_by_side import MAX_POINTS_PER_CURVE
@@ -39,8 +38,8 @@ def test_selected_jobs_get_overlaid_curves_and_per_class_recall_side_by_side(mak
     maria = make_user("maria", workspace="Press line", role="manager")
     other = copy.deepcopy(EVALUATION)
     other["tuned"]["per_class_accuracy"] = {"blue": 0.5, "green": 0.25, "red": 1.0}
-    a = make_job("Press line", name="run A", evaluation=EVALUATION)
-    b = make_job("Press line", name="run B", evaluation=other)
+    a = make_finished_job("Press line", name="run A", evaluation=EVALUATION)
+    b = make_finished_job("Press line", name="run B", evaluation=other)
     n = MAX_POINTS_PER_CURVE * 2 + 7
     MetricPoint.objects.bulk_create(
         [MetricPoint(job=a, seq=i, step=i, stage="s", queries=10 * i, val_acc=i / n, elapsed_s=i) for i in range(n)] +

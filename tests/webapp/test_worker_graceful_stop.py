@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from tests.conftest import wait_for
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.worker.tasks import run_tuning_job
 
@@ -22,7 +22,7 @@ QUEUE = "tuning-graceful-stop-test"
 @pytest.mark.parametrize("whole_group", [False, True], ids=["main-process", "process-group"])
 def test_sigterm_hands_the_job_back_at_once_and_it_resumes_elsewhere(alice, start_worker, jobs_hold, whole_group):
     version = make_ready_version("Press line", user=alice, per_class=6)
-    job = make_job(version, user=alice, budget=1500)
+    job = make_runnable_job(version, user=alice, budget=1500)
     stopping = start_worker(queues=QUEUE)  # only this worker gets the first delivery
     run_tuning_job.apply_async(args=[job.pk], queue=QUEUE)
     wait_for(lambda: (j := Job.objects.get(pk=job.pk)).status == Job.Status.RUNNING and j.checkpoint

@@ -1,15 +1,20 @@
 """The one place that decides whether a user may see or change a workspace's object.
 
-Every lookup of a dataset, job or adapter by id goes through `get_for_user`: objects of other
-workspaces answer 404 (we do not reveal that they exist); read-only members get 403 on writes.
+Every lookup of a dataset, job or adapter by id goes through `get_for_user`, which answers
+`(object, can_write)` as Healthchecks' `_get_check_for_user` does: objects of other workspaces
+answer 404 (we do not reveal that they exist); with `write=True`, read-only members get 403.
+"May write" has one meaning everywhere: the workspace is one of `workspaces_writable(user=...)`.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import Http404
 
 from webapp.accounts.models import Membership, Role, Workspace
+from webapp.accounts.selectors import workspaces_writable
 from webapp.core.params import whole_number
+
+READ_ONLY = "Your role in this workspace is read-only: ask an engineer to do this."
 
 
 def workspaces_for(user) -> QuerySet[Workspace]:
@@ -23,14 +28,27 @@ def visible(queryset: QuerySet, user, *, workspace_path: str = "workspace") -> Q
     return queryset.filter(**{f"{workspace_path}__in": workspaces_for(user)})
 
 
-def role_in(user, workspace: Workspace) -> str | None:
-    membership = Membership.objects.filter(user=user, workspace=workspace).only("role").first()
-    return membership.role if membership else None
+def get_for_user(queryset: QuerySet, user, *, write: bool = False, workspace_path: str = "workspace",
+                 **lookup) -> tuple[Model, bool]:
+    """(object, can_write): 404 outside the user's workspaces; with `write`, 403 unless can_write.
+    can_write comes with the object in the same query."""
+    if not user.is_authenticated:
+        raise Http404("Not found.")
+    writable = Membership.objects.filter(user=user, role=Role.ENGINEER, workspace=OuterRef(workspace_path))
+    obj = (visible(queryset, user, workspace_path=workspace_path).filter(**lookup)
+           .annotate(user_can_write=Exists(writable)).first())
+    if obj is None:
+        raise Http404("Not found.")
+    if write and not obj.user_can_write:
+        raise PermissionDenied(READ_ONLY)
+    return obj, obj.user_can_write
 
 
 def require_write(user, workspace: Workspace) -> None:
-    if role_in(user, workspace) != Role.ENGINEER:
-        raise PermissionDenied("Your role in this workspace is read-only: ask an engineer to do this.")
+    """For services handed a workspace rather than an id to look up (forms already offer only
+    workspaces_writable): the same rule, checked again where the write happens."""
+    if not workspaces_writable(user=user).filter(pk=workspace.pk).exists():
+        raise PermissionDenied(READ_ONLY)
 
 
 def require_posted_workspace(user, raw: str | None, *, refusal: str) -> None:
@@ -38,22 +56,7 @@ def require_posted_workspace(user, raw: str | None, *, refusal: str) -> None:
     read-only. Without a usable id the form says what is missing, unless the user may write nowhere."""
     workspace_id = whole_number(raw)
     if workspace_id is None:
-        if not Membership.objects.filter(user=user, role=Role.ENGINEER).exists():
+        if not workspaces_writable(user=user).exists():
             raise PermissionDenied(refusal)
         return
-    workspace = workspaces_for(user).filter(pk=workspace_id).first()
-    if workspace is None:
-        raise Http404("Not found.")
-    require_write(user, workspace)
-
-
-def get_for_user(queryset: QuerySet, user, *, write: bool = False, workspace_path: str = "workspace", **lookup) -> Model:
-    obj = visible(queryset, user, workspace_path=workspace_path).filter(**lookup).first()
-    if obj is None:
-        raise Http404("Not found.")
-    if write:
-        workspace = obj
-        for part in workspace_path.split("__"):
-            workspace = getattr(workspace, part)
-        require_write(user, workspace)
-    return obj
+    get_for_user(Workspace.objects.all(), user, write=True, workspace_path="pk", pk=workspace_id)

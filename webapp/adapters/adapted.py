@@ -1,21 +1,31 @@
-"""What a sparse adapter (adapt='sparse', issue 19) changed, from its card: the tuned groups and their
-parameter counts, for the report and for the form's "how many weights is that" on a backbone.
+"""What a sparse adapter (adapt='sparse', issue 19) changed, from its file: the tuned groups and their
+parameter counts, for the report, the version page and the form's "how many weights is that" on a backbone.
 
-The card's `sparse` section (tuning/sparse_setup.py) is summarised once, when the version is stored,
-into `AdapterVersion.metrics["adapted"]`; pages read that, never the card file."""
+The card's `sparse` section (tuning/sparse_setup.py) is summarised once, when the version is stored
+(from a job or uploaded), into `AdapterVersion.metrics["adapted"]`; pages read that, never the file.
+A card without that section (edited by hand, or from another tool) still has its tensors: the
+summary then counts the changed weights per parameter from the safetensors header."""
 
 from __future__ import annotations
 
+import json
+import math
+
 from webapp.adapters.models import AdapterVersion
 
+# tuning/vision_delta.PREFIX: the names of a sparse delta's tensors in the adapter file. Written here
+# because the web process reads only the file's header and never imports torch.
+DELTA_PREFIX, DELTA_INDICES = "vision_delta/", "/indices"
 
-def adapted_summary(card: dict) -> dict | None:
+
+def adapted_summary(card: dict, weights: bytes | None = None) -> dict | None:
     """{"image_parameters", "image_blocks", "parameter_budget", "parameters_changed", "allocation",
     "probes_per_group", "prompt_coordinates", "head_coordinates", "image_coordinates", "groups": the tuned
-    image groups [{"group", "parameters", "changed", "sensitivity"}]}; None for a prompt-only adapter."""
+    image groups [{"group", "parameters", "changed", "sensitivity"}]}; None for a prompt-only adapter.
+    From the card's `sparse` section; without one, from the tensors in `weights` (adapter.safetensors)."""
     sparse = card.get("sparse") if isinstance(card, dict) else None
     if not isinstance(sparse, dict):
-        return None
+        return _summary_from_tensors(tensor_shapes(weights)) if weights else None
     vision = sparse.get("vision") or {}
     dims = sparse.get("dims") or {}
     return {
@@ -29,6 +39,38 @@ def adapted_summary(card: dict) -> dict | None:
         "head_coordinates": dims.get("head"),
         "image_coordinates": dims.get("vision"),
         "groups": [g for g in vision.get("groups") or [] if isinstance(g, dict) and g.get("changed")],
+    }
+
+
+def tensor_shapes(weights: bytes) -> dict[str, list[int]]:
+    """Name -> shape of each tensor in a safetensors file, from its JSON header (8 bytes of length, then
+    the header); no tensor is read. {} for bytes that are not such a file."""
+    try:
+        size = int.from_bytes(weights[:8], "little")
+        header = json.loads(weights[8:8 + size])
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(header, dict):
+        return {}
+    return {name: list(info.get("shape") or []) for name, info in header.items()
+            if name != "__metadata__" and isinstance(info, dict)}
+
+
+def _summary_from_tensors(shapes: dict[str, list[int]]) -> dict | None:
+    """What the file itself shows: the changed entries of each image-model parameter, the prompt's and
+    the head's sizes. How many weights the image model has, and how the parts were chosen, only the
+    card can say: None here."""
+    changed = {name[len(DELTA_PREFIX):-len(DELTA_INDICES)]: math.prod(shape) for name, shape in shapes.items()
+               if name.startswith(DELTA_PREFIX) and name.endswith(DELTA_INDICES)}
+    if not changed and "head_delta" not in shapes:
+        return None
+    return {
+        "image_parameters": None, "image_blocks": None, "parameter_budget": None,
+        "parameters_changed": sum(changed.values()), "allocation": None, "probes_per_group": None,
+        "prompt_coordinates": math.prod(shapes["w"]) if "w" in shapes else None,
+        "head_coordinates": None, "image_coordinates": None,
+        "groups": [{"group": name, "parameters": None, "changed": n, "sensitivity": None}
+                   for name, n in sorted(changed.items()) if n],
     }
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Prefetch, QuerySet
 
-from webapp.accounts.access import get_for_user, role_in, visible
-from webapp.accounts.models import Role
+from webapp.accounts.access import get_for_user, visible
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
 
 
@@ -21,7 +20,8 @@ def model_line_list(*, user) -> QuerySet[ModelLine]:
     )
 
 
-def model_line_get(*, user, pk: int, write: bool = False) -> ModelLine:
+def model_line_get(*, user, pk: int, write: bool = False) -> tuple[ModelLine, bool]:
+    """(line, can_write); see accounts.access.get_for_user."""
     return get_for_user(ModelLine.objects.select_related("workspace", "production_version"), user, write=write, pk=pk)
 
 
@@ -40,8 +40,9 @@ def model_line_events(*, model_line: ModelLine, downloads: bool, limit: int = 20
     return events.exclude(action=AdapterEvent.Action.DOWNLOADED)[:limit]
 
 
-def adapter_version_get(*, user, pk: int, write: bool = False) -> AdapterVersion:
-    """The one lookup of a version by id: 404 outside the user's workspaces, 403 on writes by readers."""
+def adapter_version_get(*, user, pk: int, write: bool = False) -> tuple[AdapterVersion, bool]:
+    """The one lookup of a version by id, as (version, can_write): 404 outside the user's workspaces,
+    403 on writes by readers."""
     return get_for_user(
         AdapterVersion.objects.select_related(
             "model_line", "model_line__workspace", "job", "created_by", "evaluation_dataset_version__dataset"
@@ -51,10 +52,6 @@ def adapter_version_get(*, user, pk: int, write: bool = False) -> AdapterVersion
         workspace_path="model_line__workspace",
         pk=pk,
     )
-
-
-def can_write(*, user, workspace) -> bool:
-    return role_in(user, workspace) == Role.ENGINEER
 
 
 def version_is_not_better(version: AdapterVersion) -> bool:

@@ -6,7 +6,6 @@ AdapterVersion.save); the production alias and the history are the only things t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from webapp.accounts.models import Workspace
 from webapp.adapters import files
 from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
+from webapp.core.numbers import finite_or_none
 from webapp.datasets.models import DatasetVersion
 
 if TYPE_CHECKING:  # annotations only: adapters never import jobs when running (test_import_layers.py)
@@ -52,7 +52,7 @@ def json_safe(value):
     """NaN and infinities become None: PostgreSQL's JSON refuses them (a class without test images
     has no accuracy)."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return finite_or_none(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -109,9 +109,9 @@ def _event(*, line: ModelLine, version: AdapterVersion | None, actor, action: st
     return event
 
 
-def _adapted(card: dict) -> dict:
+def _adapted(card: dict, weights: bytes) -> dict:
     """A sparse adapter's tuned groups and counts (webapp/adapters/adapted.py), under "adapted"."""
-    summary = adapted_summary(card)
+    summary = adapted_summary(card, weights)
     return {"adapted": summary} if summary else {}
 
 
@@ -159,7 +159,7 @@ def adapter_version_create_from_job(*, job: Job, adapter_dir: Path) -> AdapterVe
             "method": job.method or str(card.get("method") or ""),
             "config": json_safe(job.config or card.get("config") or {}),
             "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision"),
-                                  **_adapted(card)}),
+                                  **_adapted(card, weights)}),
             "created_by": job.created_by,
         },
         action=AdapterEvent.Action.CREATED,
@@ -198,7 +198,7 @@ def adapter_version_create_from_upload(
             "dataset_hash": "",  # an ingest content hash of ours; the card's own data digest stays in the card
             "method": str(card.get("method") or "unknown"),
             "config": json_safe(card.get("config") or {}),
-            "metrics": {},
+            "metrics": json_safe(_adapted(card, weights)),  # the evaluation adds its numbers beside it
             "created_by": user,
             "evaluation_status": AdapterVersion.Evaluation.QUEUED,
             "evaluation_dataset_version": dataset_version,
@@ -258,7 +258,9 @@ def adapter_version_save_evaluation(*, version: AdapterVersion, status: str, met
     version.evaluation_error = error
     fields = ["evaluation_status", "evaluation_error"]
     if metrics is not None:
-        version.metrics = json_safe(metrics)
+        # What the file itself says (the "adapted" summary, stored at upload) stays beside the evaluation.
+        kept = {key: value for key, value in (version.metrics or {}).items() if key == "adapted"}
+        version.metrics = json_safe({**metrics, **kept})
         fields.append("metrics")
     version.save(update_fields=fields)
     if status == AdapterVersion.Evaluation.DONE:

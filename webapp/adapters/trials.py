@@ -76,7 +76,7 @@ def adapter_trial_thumbnail(*, user, pk: int, index: int) -> str:
 
     from webapp.accounts.access import get_for_user
 
-    trial = get_for_user(AdapterTrial.objects.filter(created_by=user), user,
+    trial, _ = get_for_user(AdapterTrial.objects.filter(created_by=user), user,
                          workspace_path="version__model_line__workspace", pk=pk)
     if not 0 <= index < len(trial.images) or not trial.images[index].get("thumbnail"):
         raise Http404("Not found.")

@@ -3,17 +3,20 @@
 Accepted: the archive this dashboard offers for download (a zip holding adapter.safetensors and
 adapter.json, a README beside them is ignored), or the two files on their own. Checked: sizes,
 the format (by `tuning.load_adapter`, which never unpickles), the backbone, and the class names
-against the dataset version it is to be evaluated on. Every refusal says what to do.
+against the dataset version it is to be evaluated on. Every refusal says what to do. `adapter_version_upload`
+is the whole flow; the view only parses the form and renders.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
+from webapp.adapters import services
 from webapp.adapters.evaluation import class_mismatch_message
 from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
 from webapp.adapters.models import AdapterVersion
@@ -143,3 +146,18 @@ def check_classes(card: dict, *, dataset_version: DatasetVersion) -> None:
     dataset_classes = list((dataset_version.class_counts or {}).keys())
     if set(adapter_classes) != set(dataset_classes):
         raise AdapterUploadRejected(class_mismatch_message(adapter_classes, dataset_classes))
+
+
+def adapter_version_upload(*, user, workspace, model_line_name: str, dataset_version: DatasetVersion, note: str = "",
+                   archive=None, weights=None, card=None) -> AdapterVersion:
+    """Check an uploaded adapter (the zip, or its two files), store it as the next version of the model
+    line and queue its evaluation on `dataset_version`; AdapterUploadRejected says what is wrong."""
+    with tempfile.TemporaryDirectory(prefix="adapter-upload-") as tmp:
+        adapter_dir = Path(tmp) / "adapter"
+        card = unpack_upload(archive=archive, weights=weights, card=card, directory=adapter_dir)
+        backbone = check_backbone(card, workspace=workspace)
+        check_classes(card, dataset_version=dataset_version)
+        return services.adapter_version_create_from_upload(
+            user=user, workspace=workspace, model_line_name=model_line_name, adapter_dir=adapter_dir,
+            dataset_version=dataset_version, note=note, backbone=backbone,
+        )

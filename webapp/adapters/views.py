@@ -1,8 +1,5 @@
 """Adapter pages and downloads. Thin: selectors check the workspace, services write."""
 
-import tempfile
-from pathlib import Path
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -16,8 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.accounts.access import require_posted_workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.adapters import files, selectors, services, trials
+from webapp.adapters.adapted import adapted_report
 from webapp.adapters.forms import AdapterUploadForm
-from webapp.adapters.upload import AdapterUploadRejected, check_backbone, check_classes, unpack_upload
+from webapp.adapters.upload import AdapterUploadRejected, adapter_version_upload
 from webapp.core.evaluation_tables import evaluation_tables
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
@@ -39,28 +37,29 @@ def adapter_list(request):
 
 @require_GET
 def model_line_detail(request, pk: int):
-    line = selectors.model_line_get(user=request.user, pk=pk)
+    line, can_write = selectors.model_line_get(user=request.user, pk=pk)
     return render(request, "adapters/line.html", {
         "line": line,
         "versions": selectors.model_line_versions(model_line=line),
         "recommended": selectors.model_line_recommended(model_line=line),
         "changes": selectors.model_line_events(model_line=line, downloads=False),
         "downloads": selectors.model_line_events(model_line=line, downloads=True, limit=50),
-        "can_write": selectors.can_write(user=request.user, workspace=line.workspace),
+        "can_write": can_write,
     })
 
 
 @require_GET
 def version_detail(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, can_write = selectors.adapter_version_get(user=request.user, pk=pk)
     return render(request, "adapters/version.html", {
         "version": version,
         "line": version.model_line,
         "is_production": version.model_line.production_version_id == version.pk,
         "not_better": selectors.version_is_not_better(version),
-        "can_write": selectors.can_write(user=request.user, workspace=version.model_line.workspace),
+        "can_write": can_write,
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
+        "adapted": adapted_report(version.metrics),  # a sparse adapter's tuned parts, from a job or uploaded
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
         "try_max_images": trials.TRY_MAX_IMAGES,
     })
@@ -95,7 +94,7 @@ def file_response(*, version, user, name: str) -> HttpResponse:
 
 @require_GET
 def version_archive(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return archive_response(version=version, user=request.user)
     except files.StoredFileDamaged as exc:
@@ -104,7 +103,7 @@ def version_archive(request, pk: int):
 
 @require_GET
 def version_file(request, pk: int, name: str):
-    version = selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return file_response(version=version, user=request.user, name=name)
     except files.StoredFileDamaged as exc:
@@ -113,7 +112,7 @@ def version_file(request, pk: int, name: str):
 
 @require_POST
 def version_set_production(request, pk: int):
-    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     services.model_line_set_production(version=version, user=request.user)
     messages.success(request, f"v{version.number} is now the production version of {version.model_line.name}.")
     return redirect("adapters:line", pk=version.model_line_id)
@@ -121,7 +120,7 @@ def version_set_production(request, pk: int):
 
 @require_POST
 def line_clear_production(request, pk: int):
-    line = selectors.model_line_get(user=request.user, pk=pk, write=True)
+    line, _ = selectors.model_line_get(user=request.user, pk=pk, write=True)
     services.model_line_clear_production(model_line=line, user=request.user)
     messages.success(request, f"{line.name} has no production version now.")
     return redirect("adapters:line", pk=line.pk)
@@ -160,16 +159,11 @@ def _adapter_upload_post(request, limiter: UploadLimitHandler):
         return _upload_page(request, form, status=400)
     data = form.cleaned_data
     try:
-        with tempfile.TemporaryDirectory(prefix="adapter-upload-") as tmp:
-            adapter_dir = Path(tmp) / "adapter"
-            card = unpack_upload(archive=data["archive"], weights=data["weights"], card=data["card"],
-                                 directory=adapter_dir)
-            backbone = check_backbone(card, workspace=data["workspace"])
-            check_classes(card, dataset_version=data["dataset_version"])
-            version = services.adapter_version_create_from_upload(
-                user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
-                adapter_dir=adapter_dir, dataset_version=data["dataset_version"], note=data["note"], backbone=backbone,
-            )
+        version = adapter_version_upload(
+            user=request.user, workspace=data["workspace"], model_line_name=data["model_line"],
+            dataset_version=data["dataset_version"], note=data["note"],
+            archive=data["archive"], weights=data["weights"], card=data["card"],
+        )
     except AdapterUploadRejected as exc:
         form.add_error(None, exc.message)
         return _upload_page(request, form, status=400)
@@ -187,7 +181,7 @@ def version_try(request, pk: int):
 
 @csrf_protect
 def _version_try_post(request, pk: int, limiter: UploadLimitHandler):
-    version = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
+    version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     uploads = request.FILES.getlist("images")  # reads the body: only then does the limiter know its size
     try:
         if limiter.too_large:

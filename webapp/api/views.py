@@ -32,7 +32,7 @@ def dataset_list(request):
 
 @api_endpoint("GET")
 def dataset_detail(request, pk: int):
-    dataset = dataset_get(user=request.user, pk=pk)
+    dataset, _ = dataset_get(user=request.user, pk=pk)
     return JsonResponse(selectors.dataset_payload(dataset))
 
 
@@ -55,13 +55,13 @@ def job_list(request):
 
 @api_endpoint("GET")
 def job_detail(request, pk: int):
-    job = job_get(user=request.user, pk=pk)
+    job, _ = job_get(user=request.user, pk=pk)
     return JsonResponse(selectors.job_payload(job, after=_after(request)))
 
 
 @api_endpoint("POST")
 def job_cancel_view(request, pk: int):
-    job = job_cancel(job=job_get(user=request.user, pk=pk, write=True), user=request.user)
+    job = job_cancel(job=job_get(user=request.user, pk=pk, write=True)[0], user=request.user)
     return JsonResponse(selectors.job_payload(job, after=_after(request)))
 
 
@@ -72,27 +72,27 @@ def model_line_list(request):
 
 @api_endpoint("GET")
 def adapter_detail(request, pk: int):
-    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return JsonResponse(selectors.adapter_version_payload(version, line=version.model_line))
 
 
 @api_endpoint("GET")
 def adapter_archive(request, pk: int):
-    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return archive_response(version=version, user=request.user)
 
 
 @api_endpoint("GET")
 def adapter_file(request, pk: int, name: str):
-    version = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
+    version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return file_response(version=version, user=request.user, name=name)
 
 
 @api_endpoint("GET")
 def production_archive(request, pk: int):
     """What a line PC fetches: the version currently marked as production on this model line."""
-    line = adapter_selectors.model_line_get(user=request.user, pk=pk)
+    line, _ = adapter_selectors.model_line_get(user=request.user, pk=pk)
     if line.production_version is None:
         return JsonResponse({"error": f"{line.name} has no production version yet."}, status=404)
-    version = adapter_selectors.adapter_version_get(user=request.user, pk=line.production_version_id)
+    version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=line.production_version_id)
     return archive_response(version=version, user=request.user)

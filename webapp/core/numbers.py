@@ -1,4 +1,4 @@
-"""Numbers as stored and shown: finite values only.
+"""Numbers as stored and shown: finite values only, and durations in words.
 
 NaN and infinities are not numbers a page or a database can use: PostgreSQL's jsonb refuses NaN, JSON
 has no infinities, and a page should print a dash rather than "nan" (a class without test images has
@@ -16,3 +16,18 @@ def finite_or_none(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def human_duration(seconds: float | None) -> str:
+    """90 -> '1 min 30 s', 1440 -> '24 min', 5400 -> '1 h 30 min': status lines, estimates and pages alike."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+

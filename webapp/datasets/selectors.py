@@ -19,12 +19,14 @@ def dataset_list(*, user) -> QuerySet[Dataset]:
     )
 
 
-def dataset_get(*, user, pk: int) -> Dataset:
+def dataset_get(*, user, pk: int) -> tuple[Dataset, bool]:
+    """(dataset, can_write); see accounts.access.get_for_user."""
     return get_for_user(Dataset.objects.select_related("workspace"), user, pk=pk)
 
 
-def dataset_version_get(*, user, pk: int, write: bool = False) -> DatasetVersion:
-    """The one lookup of a version by id: 404 outside the user's workspaces, 403 on writes by readers."""
+def dataset_version_get(*, user, pk: int, write: bool = False) -> tuple[DatasetVersion, bool]:
+    """The one lookup of a version by id, as (version, can_write): 404 outside the user's workspaces,
+    403 on writes by readers."""
     return get_for_user(
         DatasetVersion.objects.select_related("dataset", "dataset__workspace"),
         user,

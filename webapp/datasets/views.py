@@ -12,7 +12,6 @@ from webapp.accounts.selectors import workspaces_writable
 from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
-from webapp.datasets.models import Dataset
 from webapp.datasets.thumbnails import thumbnail_response
 from webapp.datasets.uploads import UploadLimitHandler
 from webapp.integrations.tuning import default_shots, split_sizes
@@ -84,7 +83,7 @@ def dataset_demo(request):
 
 @require_GET
 def dataset_detail(request, pk: int):
-    dataset: Dataset = selectors.dataset_get(user=request.user, pk=pk)
+    dataset, _ = selectors.dataset_get(user=request.user, pk=pk)
     latest = dataset.versions.order_by("-number").first()
     if latest is None:
         raise Http404("This dataset has no versions.")
@@ -93,7 +92,7 @@ def dataset_detail(request, pk: int):
 
 @require_GET
 def version_detail(request, pk: int):
-    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    version, can_write = selectors.dataset_version_get(user=request.user, pk=pk)
     shots = selectors.dataset_version_shots_per_class(version)
     thumbnails = (version.report or {}).get("thumbnails", {})
     classes = [
@@ -113,20 +112,20 @@ def version_detail(request, pk: int):
         "split_shots": split_shots,
         "report": version.report or {},
         "status": selectors.dataset_version_status(version),
-        "can_upload": workspaces_writable(user=request.user).filter(pk=version.dataset.workspace_id).exists(),
+        "can_upload": can_write,
     }
     return render(request, "datasets/version.html", context)
 
 
 @require_GET
 def version_status(request, pk: int):
-    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    version, _ = selectors.dataset_version_get(user=request.user, pk=pk)
     return JsonResponse(selectors.dataset_version_status(version))
 
 
 @require_GET
 def version_thumbnail(request, pk: int, sha256: str):
-    version = selectors.dataset_version_get(user=request.user, pk=pk)
+    version, _ = selectors.dataset_version_get(user=request.user, pk=pk)
     listed = {sha for shas in (version.report or {}).get("thumbnails", {}).values() for sha in shas}
     if sha256 not in listed:
         raise Http404("Not found.")

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
+from webapp.core.cost import worker_cost
+from webapp.core.numbers import human_duration
 from webapp.jobs.models import WorkerStatus
 
 # Class-prompts per second assumed before anything is measured: below what the demo backbone did on
@@ -127,7 +129,7 @@ def job_estimate(*, backbone: str, workload: Workload, kind: str | None = None) 
         basis += (f" Images: {workload.num_images:,} at {per_image:.2g} s each ({source}) to read, encode and "
                   f"classify them.")
     seconds = tuning_seconds + image_seconds
-    cost = seconds / 3600.0 * settings.COST_PER_WORKER_HOUR
+    cost = worker_cost(seconds)
     return Estimate(seconds=round(seconds, 1), cost=round(cost, 4), currency=settings.COST_CURRENCY, rate=rate,
                     measured=measured, basis=basis, tuning_seconds=round(tuning_seconds, 1),
                     image_seconds=round(image_seconds, 1))
@@ -145,16 +147,3 @@ def queries_for_minutes(minutes: int, *, backbone: str, workload: Workload, kind
         raise ValueError(f"{minutes} minutes are not enough: reading and encoding the dataset's "
                          f"{workload.num_images:,} images alone takes longer at the measured rate.")
     return queries
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"

@@ -9,13 +9,14 @@ import dataclasses
 from django import forms
 from django.core.exceptions import ValidationError
 
+from webapp.accounts.selectors import workspaces_writable
+from webapp.core.templatetags.formatting import percent_share
 from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
-from webapp.jobs.selectors import writable_workspaces
 from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
 
 METHOD_CHOICES = [
@@ -50,16 +51,16 @@ ADAPT_CHOICES = [
     ("sparse", "Sparse adapters on both towers: the prompt, a linear head, and a small share of the image model"),
 ]
 PARAM_BUDGET_CHOICES = [
-    ("0", "0 % (prompt and head only; default)"),
-    ("0.001", "0.1 %"),
-    ("0.005", "0.5 %"),
-    ("0.02", "2 %"),
+    ("0", "0% (prompt and head only; default)"),
+    ("0.001", "0.1%"),
+    ("0.005", "0.5%"),
+    ("0.02", "2%"),
 ]
 ADAPT_FIELDS = ("adapt", "param_budget")
 
 
 def image_weights_text(backbone: str, param_budget: str | None) -> str:
-    """'0.5 % of this backbone's image model is about 12,345 of its 2,469,130 weights.', where a sparse
+    """'0.5% of this backbone's image model is about 12,345 of its 2,469,130 weights.', where a sparse
     adapter tuned on the backbone recorded its size; else says when it will be known."""
     from webapp.adapters.adapted import backbone_image_size
 
@@ -74,7 +75,7 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
         return f"This backbone's image model has {total:,} weights."
     if share == 0:
         return f"None of the image model's {total:,} weights change; only the prompt and the linear head are tuned."
-    return f"{share * 100:g} % of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
+    return f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
 
 
 class FractionChoiceField(forms.TypedChoiceField):
@@ -154,7 +155,7 @@ class JobCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         fields = {f.name: f for f in _tune_fields()}
         self.fields["dataset_version"].queryset = dataset_versions_ready(user=user).filter(
-            dataset__workspace__in=writable_workspaces(user=user))
+            dataset__workspace__in=workspaces_writable(user=user))
         self.fields["backbone"].choices = backbone_choices()
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):

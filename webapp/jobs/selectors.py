@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
-from webapp.accounts.models import Membership, Role, Workspace
-from webapp.jobs.health import queue_has_live_worker
+from webapp.core.cost import worker_cost
+from webapp.core.numbers import human_duration
 from webapp.jobs import curve_shape
-from webapp.jobs.estimates import human_duration
+from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds
@@ -30,17 +30,10 @@ def job_list(*, user) -> QuerySet[Job]:
     return visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset").order_by("-queued_at", "-pk")
 
 
-def job_get(*, user, pk: int, write: bool = False) -> Job:
-    """The one lookup of a job by id: 404 outside the user's workspaces, 403 on writes by readers."""
+def job_get(*, user, pk: int, write: bool = False) -> tuple[Job, bool]:
+    """The one lookup of a job by id, as (job, can_write): 404 outside the user's workspaces, 403 on
+    writes by readers."""
     return get_for_user(Job.objects.select_related("workspace", "dataset_version__dataset"), user, write=write, pk=pk)
-
-
-def writable_workspaces(*, user) -> QuerySet[Workspace]:
-    return Workspace.objects.filter(memberships__user=user, memberships__role=Role.ENGINEER)
-
-
-def user_can_write(*, user, job: Job) -> bool:
-    return Membership.objects.filter(user=user, workspace_id=job.workspace_id, role=Role.ENGINEER).exists()
 
 
 def job_queue_position(job: Job) -> int | None:
@@ -234,7 +227,7 @@ def job_results(job: Job) -> dict | None:
         "best_val_accuracy": job.best_val_accuracy,
         "queries_used": job.queries_used,
         "worker_seconds": round(job.worker_seconds, 1),
-        "cost": round(job.worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR, 4),
+        "cost": round(worker_cost(job.worker_seconds), 4),
         "currency": settings.COST_CURRENCY,
         "peak_memory_bytes": job.peak_memory_bytes,
         "adapter_version": f"{adapter.model_line.name} v{adapter.number}" if adapter else None,

@@ -10,18 +10,19 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from webapp.accounts.selectors import workspaces_writable
 from webapp.core.csv_download import csv_download
+from webapp.core.numbers import human_duration
 from webapp.jobs.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
-from webapp.jobs.estimates import human_duration, job_estimate, queries_for_minutes, workload_of
+from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, SPARSE_METHODS, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
-                                   job_status_text, job_worker_silent, queue_places, user_can_write,
-                                   writable_workspaces)
+                                   job_status_text, job_worker_silent, queue_places)
 from webapp.jobs.services import job_cancel, job_create
 
 MAX_BUDGET_FOR_ESTIMATE = 10**9
@@ -46,13 +47,13 @@ def job_list_view(request):
     return render(request, "jobs/list.html", {
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),
-        "can_launch": writable_workspaces(user=request.user).exists(),
+        "can_launch": workspaces_writable(user=request.user).exists(),
     })
 
 
 @require_http_methods(["GET", "POST"])
 def job_create_view(request):
-    if not writable_workspaces(user=request.user).exists():
+    if not workspaces_writable(user=request.user).exists():
         raise PermissionDenied("Your role is read-only in every workspace: ask an engineer to launch jobs.")
     if request.method == "POST":
         # The ownership check comes first and answers 404/403; the form then checks the values.
@@ -78,12 +79,12 @@ def job_create_view(request):
 
 @require_GET
 def job_detail_view(request, pk: int):
-    job = job_get(user=request.user, pk=pk)
+    job, can_write = job_get(user=request.user, pk=pk)
     payload = job_live_payload(job, after=None)  # the page fetches the curves itself, as for every update
     return render(request, "jobs/detail.html", {
         "job": job,
         "live": payload,
-        "can_write": user_can_write(user=request.user, job=job),
+        "can_write": can_write,
         "evaluation_rows": _evaluation_rows(job),
         "quality": (payload.get("results") or {}).get("quality") and job_quality(job),
     })
@@ -91,7 +92,7 @@ def job_detail_view(request, pk: int):
 
 @require_GET
 def job_metrics_view(request, pk: int):
-    job = job_get(user=request.user, pk=pk)
+    job, _ = job_get(user=request.user, pk=pk)
     after = whole_number(request.GET.get("after", "0"))
     if after is None:
         return JsonResponse({"error": "'after' must be a whole number (the last seq already drawn)."}, status=400)
@@ -101,14 +102,14 @@ def job_metrics_view(request, pk: int):
 
 @require_GET
 def job_metrics_csv_view(request, pk: int):
-    job = job_get(user=request.user, pk=pk)
+    job, _ = job_get(user=request.user, pk=pk)
     rows = MetricPoint.objects.filter(job=job).order_by("seq").values_list(*POINT_COLUMNS).iterator(chunk_size=2000)
     return csv_download(POINT_COLUMNS, rows, filename=f"job-{job.pk}-curves.csv")
 
 
 @require_POST
 def job_cancel_view(request, pk: int):
-    job = job_get(user=request.user, pk=pk, write=True)
+    job, _ = job_get(user=request.user, pk=pk, write=True)
     if job.is_finished:
         messages.info(request, f"{job} had already ended ({job.get_status_display().lower()}).")
     else:
@@ -139,7 +140,7 @@ def job_estimate_view(request):
         return JsonResponse({"error": "Choose a backbone."}, status=400)
     counts = {}
     if version_id is not None:
-        counts = dataset_version_get(user=request.user, pk=version_id).class_counts or {}
+        counts = dataset_version_get(user=request.user, pk=version_id)[0].class_counts or {}
     from tuning.config import queries_to_spend
 
     method = request.GET.get("method", "")

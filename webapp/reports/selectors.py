@@ -1,6 +1,6 @@
 """Reads for the manager reports: one job, a comparison of many, a workspace overview.
 
-Costs are estimates: worker-seconds / 3600 * COST_PER_WORKER_HOUR. Lists build their rows from one
+Costs are estimates: worker-seconds / 3600 * COST_PER_WORKER_HOUR (webapp/core/cost.py). Lists build their rows from one
 annotated query (the adapter version of each job comes in as subqueries), so a page costs the same
 number of queries with 10 jobs or with 300.
 """
@@ -19,27 +19,19 @@ from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.core.cost import worker_cost
 from webapp.core.evaluation_tables import evaluation_tables
 from webapp.core.numbers import finite_or_none
+from webapp.core.templatetags.formatting import percent
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
 
 
-def cost_of(worker_seconds: float | None) -> float | None:
-    if worker_seconds is None:
-        return None
-    return worker_seconds / 3600 * settings.COST_PER_WORKER_HOUR
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
 def summary_sentence(job: Job) -> str:
     """The line a manager reads first, e.g. 'Tuning raised accuracy from 61% to 88% for about 0.40 EUR
     in worker time.'"""
-    cost = f"about {cost_of(job.worker_seconds):.2f} {settings.COST_CURRENCY} in worker time"
+    cost = f"about {worker_cost(job.worker_seconds):.2f} {settings.COST_CURRENCY} in worker time"
     if job.status == Job.Status.FAILED:
         return f"This job failed after {cost}: {job.error or 'no reason was recorded.'}"
     if not job.is_finished:
@@ -49,18 +41,18 @@ def summary_sentence(job: Job) -> str:
         return f"This job ended without a tuned adapter ({job.error or job.get_status_display()}), for {cost}."
     prefix = "Stopped early on request, tuning" if job.status == Job.Status.CANCELLED else "Tuning"
     if round(tuned, 2) > round(zero, 2):
-        change = f"raised accuracy from {_pct(zero)} to {_pct(tuned)}"
+        change = f"raised accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
     elif round(tuned, 2) < round(zero, 2):
-        change = f"lowered accuracy from {_pct(zero)} to {_pct(tuned)}"
+        change = f"lowered accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
     else:
-        change = f"left accuracy at {_pct(tuned)}"
+        change = f"left accuracy at {percent(tuned, 0)}"
     return f"{prefix} {change} for {cost}."
 
 
 # ------------------------------------------------------------------------------------------ one job
 
 
-def job_report_get(*, user, pk: int) -> Job:
+def job_report_get(*, user, pk: int) -> tuple[Job, bool]:
     return get_for_user(
         Job.objects.select_related("workspace", "dataset_version__dataset", "created_by"), user, pk=pk)
 
@@ -71,7 +63,7 @@ def job_report_context(job: Job) -> dict:
     return {
         "job": job,
         "summary": summary_sentence(job),
-        "cost": cost_of(job.worker_seconds),
+        "cost": worker_cost(job.worker_seconds),
         "currency": settings.COST_CURRENCY,
         "rate": settings.COST_PER_WORKER_HOUR,
         "gain": (None if finite_or_none(job.tuned_accuracy) is None or finite_or_none(job.zero_shot_accuracy) is None
@@ -120,7 +112,7 @@ class Row:
 
     @property
     def cost(self) -> float | None:
-        return cost_of(self.worker_seconds)
+        return worker_cost(self.worker_seconds)
 
     def point(self) -> dict:
         return {"label": self.label, "method": self.method, "cost": self.cost, "tuned": self.tuned,
@@ -201,7 +193,7 @@ def row_from_version(version: AdapterVersion, line: ModelLine) -> Row:
     )
 
 
-def model_line_for_report(*, user, pk: int) -> ModelLine:
+def model_line_for_report(*, user, pk: int) -> tuple[ModelLine, bool]:
     return get_for_user(ModelLine.objects.select_related("workspace"), user, pk=pk)
 
 
@@ -251,7 +243,7 @@ def workspace_overview(*, workspace: Workspace) -> dict:
         jobs.filter(finished_at__isnull=False).annotate(day=TruncDate("finished_at")).values("day")
         .annotate(seconds=Sum("worker_seconds"), n=Count("pk")).order_by("day")
     )
-    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": cost_of(r["seconds"] or 0.0)}
+    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": worker_cost(r["seconds"] or 0.0)}
                   for r in spend]
     return {
         "by_state": by_state,

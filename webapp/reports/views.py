@@ -36,14 +36,14 @@ def overview(request):
 
 @require_GET
 def job_report(request, pk: int):
-    job = selectors.job_report_get(user=request.user, pk=pk)
+    job, _ = selectors.job_report_get(user=request.user, pk=pk)
     return render(request, "reports/job.html", selectors.job_report_context(job))
 
 
 @require_GET
 def mistake_image(request, pk: int, sha256: str):
     """A thumbnail in the report's mistakes gallery: only images this job recorded as mistakes."""
-    job = selectors.job_report_get(user=request.user, pk=pk)
+    job, _ = selectors.job_report_get(user=request.user, pk=pk)
     if not recorded_mistake(job.evaluation, sha256):
         raise Http404("Not found.")
     return thumbnail_response(job.dataset_version_id, sha256)
@@ -61,7 +61,7 @@ class Comparison:
         self.method = params.get("method", "") if params.get("method", "") in METHOD_LABELS else ""
         line_id = whole_number(params.get("line"))
         if line_id is not None:
-            self.line = selectors.model_line_for_report(user=request.user, pk=line_id)
+            self.line, _ = selectors.model_line_for_report(user=request.user, pk=line_id)
             self.queryset = selectors.comparison_line_versions(line=self.line)
         else:
             self.queryset = selectors.comparison_jobs(user=request.user, workspace_id=self.workspace_id,

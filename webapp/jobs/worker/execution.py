@@ -7,7 +7,6 @@ so an attempt that lost its job (requeued after a silence, or cancelled while qu
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import traceback
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from webapp.core.numbers import finite_or_none
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_materialize
 from webapp.integrations.backbones import load_plugins
@@ -196,7 +196,7 @@ def evaluation_dict(evaluation) -> dict:
     """tuning.Evaluation as JSON the database accepts (PostgreSQL's jsonb refuses NaN)."""
 
     def number(x):
-        return float(x) if x is not None and math.isfinite(float(x)) else None
+        return finite_or_none(x)
 
     return {
         "accuracy": number(evaluation.accuracy),

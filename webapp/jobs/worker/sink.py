@@ -9,13 +9,13 @@ steps are already stored, so the sink drops any point not past the last stored o
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from webapp.core.numbers import finite_or_none as _finite  # NaN and infinities are stored as missing values
 from webapp.jobs.models import MetricPoint
 from webapp.jobs.worker.fence import Fence
 
@@ -23,14 +23,6 @@ FLUSH_SECONDS = 1.0
 FLUSH_POINTS = 200
 MAX_PENDING = 50_000  # beyond this a database outage fails the job rather than filling the memory
 SWITCH_FROM, SWITCH_TO = "cmaes", "zo"  # the SharpZO stage switch drawn on the plots
-
-
-def _finite(value):
-    """NaN and infinities are not JSON: store them as missing values."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class MetricSink:
