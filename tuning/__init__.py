@@ -15,6 +15,7 @@ _HOME = {  # exported name -> the submodule that defines it
     **dict.fromkeys(["DEFAULT_BACKBONE", "BackboneInfo", "list_backbones", "register_backbone"], "catalogue"),
     **dict.fromkeys(["Backbone", "load_backbone"], "backbones"),
     "AdapterCard": "card",
+    **dict.fromkeys(["BackboneId", "parse_backbone_id"], "backbone_ids"),
     "FileCheckpoint": "checkpoint",
     **dict.fromkeys(["METHODS", "TuneConfig"], "config"),
     **dict.fromkeys(["FewShotData", "Split", "load_image_folder"], "data"),

@@ -3,6 +3,7 @@ written before it existed, in configs, metric points, checkpoints and adapter ca
 import json
 
 import pytest
+import torch
 
 import tuning
 from tiny_run import tiny_config
@@ -100,3 +101,34 @@ def test_a_card_this_version_cannot_read_is_refused_in_words(change, message):
         return
     with pytest.raises(AdapterError, match=message):
         AdapterCard.from_dict(card)
+
+
+@pytest.mark.parametrize("text, arch, tag, path, shown", [
+    ("demo", None, None, None, "demo"),
+    ("ViT-B-32:openai", "ViT-B-32", "openai", None, "ViT-B-32:openai"),
+    ("ViT-B-32@/models/b32.pt", "ViT-B-32", None, "/models/b32.pt", "ViT-B-32"),
+    ("ViT-B-32@C:/models/b32.pt", "ViT-B-32", None, "C:/models/b32.pt", "ViT-B-32"),  # '@' is read first
+])
+def test_the_backbone_id_grammar_is_parsed_once(text, arch, tag, path, shown):
+    ref = tuning.parse_backbone_id(text)
+    assert (ref.arch, ref.pretrained_tag, ref.checkpoint_path, ref.without_path) == (arch, tag, path, shown)
+    assert ref.is_name == (arch is None)
+
+
+def test_the_loader_takes_the_ingest_hashes_instead_of_hashing_again(causal_backbone, tmp_path, monkeypatch):
+    import hashlib
+
+    import tuning.data
+    from images import make_folder
+
+    root = make_folder(tmp_path / "data", per_class=4)
+    hashed = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0)
+    known = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.png")}
+    read = []
+    monkeypatch.setattr(tuning.data, "_sha256", lambda path: read.append(path) or "x")
+    given = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0, hashes=known)
+    assert read == []  # no image was read to be hashed
+    assert given.dataset_hash == hashed.dataset_hash and torch.equal(given.test.features, hashed.test.features)
+    del known["red/0.png"]
+    tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0, hashes=known)
+    assert [p.relative_to(root).as_posix() for p in read] == ["red/0.png"]  # one the manifest lacks is hashed

@@ -73,13 +73,14 @@ def load_version(version: AdapterVersion, work_dir: Path):
 
 def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
     import tuning
-    from webapp.datasets.services import dataset_version_materialize
+    from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 
     adapter, backbone = load_version(version, work_dir)
     dataset_version = version.evaluation_dataset_version
     cache = Path(settings.WORKER_CACHE_DIR)
     image_root = dataset_version_materialize(version=dataset_version, cache_dir=cache / "datasets")
-    data = tuning.load_image_folder(image_root, backbone=backbone, shots=1, seed=0, cache_dir=cache / "features")
+    data = tuning.load_image_folder(image_root, backbone=backbone, shots=1, seed=0, cache_dir=cache / "features",
+                                    hashes=dataset_version_image_hashes(dataset_version))
     split = align_classes(adapter.class_names, data.class_names, _all_images(data))
     tuned = tuning.evaluate(backbone, split, adapter=adapter, class_names=adapter.class_names)
     zero_shot = tuning.evaluate(backbone, split, class_names=adapter.class_names)
@@ -90,13 +91,8 @@ def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
         "dataset_version_id": dataset_version.pk,
         "dataset_hash": dataset_version.content_hash,
         # The same shape as Job.evaluation, so that one report component draws both.
-        "evaluation": {"class_names": adapter.class_names, "tuned": _as_dict(tuned), "zero_shot": _as_dict(zero_shot)},
+        "evaluation": {"class_names": adapter.class_names, "tuned": tuned.to_record(), "zero_shot": zero_shot.to_record()},
     }
-
-
-def _as_dict(evaluation) -> dict:
-    return {"accuracy": evaluation.accuracy, "per_class_accuracy": dict(evaluation.per_class_accuracy),
-            "confusion": [[int(n) for n in row] for row in evaluation.confusion]}
 
 
 def adapter_version_evaluate(*, version_id: int) -> AdapterVersion | None:
