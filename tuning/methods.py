@@ -21,7 +21,7 @@ class Method(StrEnum):
     @property
     def label(self) -> str:
         """The method's name for people ('CMA-ES'), as job names and reports print it."""
-        return _LABELS[self]
+        return LABELS[self]
 
     @property
     def description(self) -> str:
@@ -40,7 +40,7 @@ class Method(StrEnum):
         return self in SPARSE_METHODS
 
 
-_LABELS = {
+LABELS = {  # in the order lists and filters offer them
     Method.SHARPZO: "SharpZO",
     Method.ZEROSHOT: "Zero-shot",
     Method.CMAES: "CMA-ES",

@@ -7,13 +7,14 @@ into `AdapterVersion.metrics["adapted"]`; pages read that, never the card file."
 from __future__ import annotations
 
 from webapp.adapters.models import AdapterVersion
+from webapp.integrations.tuning import AdapterCard
 
 
-def adapted_summary(card: dict) -> dict | None:
+def adapted_summary(card: AdapterCard) -> dict | None:
     """{"image_parameters", "image_blocks", "parameter_budget", "parameters_changed", "allocation",
     "probes_per_group", "prompt_coordinates", "head_coordinates", "image_coordinates", "groups": the tuned
     image groups [{"group", "parameters", "changed", "sensitivity"}]}; None for a prompt-only adapter."""
-    sparse = card.get("sparse") if isinstance(card, dict) else None
+    sparse = card.extra.get("sparse")
     if not isinstance(sparse, dict):
         return None
     vision = sparse.get("vision") or {}

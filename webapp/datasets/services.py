@@ -114,7 +114,7 @@ def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | 
     if not version.upload:
         build_dir = Path(work_dir) / f"demo-build-{uuid.uuid4().hex[:8]}"
         try:
-            from tuning.demo_backbone.demo_data import write_demo_dataset
+            from webapp.integrations.tuning.adapters import write_demo_dataset
 
             _, zip_path = write_demo_dataset(build_dir / "images", zip_path=build_dir / "demo.zip")
             with open(zip_path, "rb") as handle:

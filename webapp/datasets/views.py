@@ -15,8 +15,7 @@ from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
 from webapp.datasets.models import Dataset
 from webapp.datasets.thumbnails import thumbnail_response
 from webapp.datasets.uploads import UploadLimitHandler
-from webapp.integrations.tuning import split_sizes
-from webapp.jobs.quality import default_shots
+from webapp.integrations.tuning import default_shots, split_sizes
 
 READ_ONLY = "Your role is read-only: ask an engineer to do this."
 

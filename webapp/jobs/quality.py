@@ -7,11 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-def _quality_module():
-    from tuning import quality  # imported when first needed: the package brings torch
-
-    return quality
+from webapp.integrations.tuning.quality import quality_rules as _quality_module
 
 
 def validation_verdict(result) -> dict:
@@ -87,8 +83,3 @@ def evaluation_quality(evaluation: dict | None) -> JobQuality | None:
 def job_quality(job) -> JobQuality | None:
     return evaluation_quality(job.evaluation) if job.is_finished else None
 
-
-def default_shots() -> int:
-    from tuning import TuneConfig
-
-    return TuneConfig().shots
