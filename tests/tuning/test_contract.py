@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import tuning
-from tiny_run import tiny_config
+from tiny_run import stop_after, tiny_config
 from tuning.card import AdapterCard
 from tuning.errors import AdapterError
 
@@ -29,12 +29,7 @@ def test_a_checkpoint_written_in_stage1_under_its_old_name_resumes_there(synth, 
     cfg = tiny_config(method="sharpzo", budget=500)
     full = tuning.tune(cfg, synth)
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
-    polls = {"n": 0}
-
-    def stop():
-        polls["n"] += 1
-        return polls["n"] > 3
-    tuning.tune(cfg, synth, should_stop=stop, checkpoint=ckpt)
+    tuning.tune(cfg, synth, should_stop=stop_after(3), checkpoint=ckpt)
     state = ckpt.load()
     assert state["phase"] == "cmaes"
     ckpt.save({**state, "phase": "stage1"})  # as a release before tuning.Stage wrote it
@@ -52,12 +47,7 @@ def test_the_first_point_of_each_stage_says_that_a_stage_started(synth):
 def test_a_resumed_run_does_not_start_its_stage_again(synth, tmp_path):
     cfg = tiny_config(method="zosgd", budget=400)
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
-    polls = {"n": 0}
-
-    def stop():
-        polls["n"] += 1
-        return polls["n"] > 30
-    first = tuning.tune(cfg, synth, should_stop=stop, checkpoint=ckpt)
+    first = tuning.tune(cfg, synth, should_stop=stop_after(30), checkpoint=ckpt)
     assert first.history[-1]["stage"] == "zo"
     later = tuning.tune(cfg, synth, checkpoint=ckpt).history[len(first.history):]
     assert later and not any(m["stage_started"] for m in later)
