@@ -14,6 +14,8 @@ _HOME = {  # exported name -> the submodule that defines it
                      "save_adapter"], "adapter"),
     **dict.fromkeys(["DEFAULT_BACKBONE", "BackboneInfo", "list_backbones", "register_backbone"], "catalogue"),
     **dict.fromkeys(["Backbone", "load_backbone"], "backbones"),
+    "AdapterCard": "card",
+    **dict.fromkeys(["BackboneId", "parse_backbone_id"], "backbone_ids"),
     "FileCheckpoint": "checkpoint",
     **dict.fromkeys(["METHODS", "TuneConfig"], "config"),
     **dict.fromkeys(["FewShotData", "Split", "load_image_folder"], "data"),
@@ -22,6 +24,8 @@ _HOME = {  # exported name -> the submodule that defines it
     **dict.fromkeys(["Evaluation", "evaluate"], "evaluate"),
     **dict.fromkeys(["ClassDrop", "Quality", "Recommendation", "balanced_accuracy", "beats_zero_shot",
                      "not_better_sentence", "quality_of", "recall_drops", "recommend", "wilson_interval"], "quality"),
+    "Method": "methods",
+    "Stage": "stages",
     **dict.fromkeys(["TuneResult", "__version__", "tune"], "tune"),
 }
 __all__ = [name for name in _HOME if name != "__version__"]

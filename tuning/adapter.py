@@ -18,28 +18,24 @@ instead of predicting without them; one without extras stays version 1.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
+                   AdapterCard, card_text)
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
 from .vision_delta import encode_pil_with_delta, from_tensors
 
-FORMAT_VERSION = 1  # an adapter made of the tensors below only
-EXTRAS_FORMAT_VERSION = 2  # one that also holds extras (a head or a cache)
-READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION)
 TENSORS = ("w", "P", "class_embeddings")
 EXTRA_TENSORS = {"head": ("head_weight", "head_bias"), "cache": ("cache_keys", "cache_values")}
-REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
-                      "projection", "method", "config", "logit_scale")
 
 
 @dataclass
 class Adapter:
-    card: dict
+    card: dict  # the card's keys (tuning/card.py); `about` reads them typed
     w: torch.Tensor  # (d,)
     P: torch.Tensor  # (m, width) learned context embeddings
     class_embeddings: torch.Tensor  # (K, D) normalised text features, ready for inference
@@ -48,6 +44,11 @@ class Adapter:
     @property
     def class_names(self) -> list[str]:
         return list(self.card["class_names"])
+
+    @property
+    def about(self) -> AdapterCard:
+        """The card, typed (AdapterError when it is not one this version reads)."""
+        return AdapterCard.from_dict(self.card)
 
     @property
     def vision_delta(self) -> dict | None:
@@ -87,7 +88,7 @@ def save_adapter(adapter: Adapter, directory) -> Path:
         card["format_version"] = EXTRAS_FORMAT_VERSION
     version = card.get("format_version", FORMAT_VERSION)
     atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(version)}))
-    atomic_write_text(directory / "adapter.json", json.dumps(card, indent=2, sort_keys=True))
+    atomic_write_text(directory / "adapter.json", card_text(card))
     return directory
 
 
@@ -99,19 +100,12 @@ def load_adapter(directory) -> Adapter:
     for p in (card_path, tensor_path):
         if not p.is_file():
             raise AdapterError(f"This is not a complete adapter: {p.name} is missing from {directory}.")
+    where = f"The adapter card {card_path}"
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AdapterError(f"The adapter card {card_path} is damaged (not valid JSON: {exc}).") from exc
-    if not isinstance(card, dict):
-        raise AdapterError(f"The adapter card {card_path} is damaged (expected a JSON object).")
-    version = card.get("format_version")
-    if version not in READABLE_VERSIONS:
-        raise AdapterError(f"This adapter has format version {version!r}; this version of tuning reads "
-                           f"versions {' and '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
-    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
-    if missing:
-        raise AdapterError(f"The adapter card lacks {', '.join(missing)}; the file is damaged or incomplete.")
+        text = card_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(f"{where} is damaged (not valid JSON: {exc}).") from exc
+    card = AdapterCard.from_json(text, where=where).to_dict()
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

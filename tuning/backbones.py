@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 
+from .backbone_ids import parse_backbone_id
 from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
 from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
 from .errors import BackboneError
@@ -81,12 +82,12 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
     if backbone_id in REGISTRY:
         loaded = REGISTRY[backbone_id].loader(device)
         return _finish(loaded, backbone_id, device, REGISTRY[backbone_id].info)
-    if "@" in backbone_id:
-        arch, path = backbone_id.split("@", 1)
+    ref = parse_backbone_id(backbone_id)
+    arch, path, tag = ref.arch, ref.checkpoint_path, ref.pretrained_tag
+    if path is not None:
         return _finish(_load_local_checkpoint(arch, path, device), backbone_id, device,
                        BackboneInfo(backbone_id, arch, f"open_clip {arch} from {path}"))
-    if ":" in backbone_id:
-        arch, tag = backbone_id.split(":", 1)
+    if tag is not None:
         return _finish(_load_pretrained_tag(arch, tag, device), backbone_id, device,
                        BackboneInfo(backbone_id, f"{arch} ({tag})", f"open_clip {arch}, pretrained {tag}"))
     known = ", ".join(sorted(REGISTRY)) or "none"

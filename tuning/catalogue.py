@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import demo_backbone  # light: its names and paths (the model loads in tuning.backbones)
+from .backbone_ids import parse_backbone_id
 
 DEFAULT_BACKBONE = demo_backbone.BACKBONE_ID
 
@@ -36,7 +37,7 @@ def register_backbone(id: str, loader: Callable[[Any], Any], *, label: str | Non
     """Register a backbone id. `loader(device)` returns a Backbone, or a tuple
     (model, preprocess, tokenizer, checkpoint_sha256). It is called lazily, once per process and device
     (registering an id again makes the next load use the new loader)."""
-    if ":" in id or "@" in id:
+    if not parse_backbone_id(id).is_name:
         raise ValueError("Registered backbone ids may not contain ':' or '@' (those select open_clip loading).")
     with LOCK:
         REGISTRY[id] = Entry(BackboneInfo(id, label or id, description, is_demo), loader)

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
+from .methods import NO_QUERY_METHODS, Method  # noqa: F401  (NO_QUERY_METHODS: its old home)
 
-METHODS = ("sharpzo", "cmaes", "zosgd", "coop", "linear_probe", "tip_adapter", "zeroshot")
-# Methods that read the cached image features only: one query (the zero-shot evaluation), whatever the budget.
-NO_QUERY_METHODS = ("zeroshot", "linear_probe", "tip_adapter")
+METHODS = tuple(Method)
 PRECISIONS = ("fp32", "autocast")  # see tuning/precision.py
 ADAPT = ("prompt", "sparse")  # see tuning/joint_objective.py
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .stages import Stage
+
 
 def _tensor(x):
     return torch.tensor(x, dtype=torch.float32)
@@ -27,7 +29,7 @@ def run_coop(run) -> bool:
         init, lr = learner.P0.detach().cpu().clone(), cfg.coop_lr * learner.proj_std * cfg.intrinsic_dim ** 0.5
     param = init.to(learner.device).requires_grad_(True)
     opt = torch.optim.Adam([param], lr=lr)
-    st = run.phase_state if run.phase == "coop" else {"k": 0, "evaluated_k": -1}
+    st = run.phase_state if run.phase == Stage.COOP else {"k": 0, "evaluated_k": -1}
     if "param" in st:  # resume: parameters and Adam moments from the JSON state
         with torch.no_grad():
             param.copy_(_tensor(st["param"]).view_as(param))
@@ -55,7 +57,7 @@ def run_coop(run) -> bool:
         with torch.no_grad():
             ev = obj.evaluate_features(learner.features_from_contexts(contexts().detach())[0])
         run.consider(w_for_adapter(), ev, P=None if projected else param.detach().cpu())
-        run.emit("coop", ev)
+        run.emit(Stage.COOP, ev)
         st["evaluated_k"] = st["k"]
 
     while True:
@@ -63,7 +65,7 @@ def run_coop(run) -> bool:
         if obj.remaining < 1 + evaluate_now + 1:
             break
         if run.stop_requested():
-            run.save("coop", state())
+            run.save(Stage.COOP, state())
             return False
         obj.charge(1)
         T = learner.features_from_contexts(contexts(), grad=True)[0]
@@ -76,8 +78,8 @@ def run_coop(run) -> bool:
         if evaluate_now:
             evaluate()
         if st["k"] % cfg.checkpoint_every == 0:
-            run.save("coop", state())
+            run.save(Stage.COOP, state())
     if st["evaluated_k"] != st["k"] and obj.remaining >= 1:
         evaluate()
-    run.save("coop", state())
+    run.save(Stage.COOP, state())
     return True

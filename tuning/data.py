@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,11 @@ def _sha256(path: Path) -> str:
 
 
 def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_dir=None,
-                      skip_damaged: bool = False) -> FewShotData:
+                      skip_damaged: bool = False, hashes: Mapping[str, str] | None = None) -> FewShotData:
     """skip_damaged: leave out images that cannot be read and list them in `.skipped` (as the web
-    upload does) instead of raising DataError."""
+    upload does) instead of raising DataError. hashes: the images' sha256 hex digests by their path
+    under `root` ('<class>/<file>', as an ingest manifest already has them), so the loader does not
+    read every image again to hash it; an image missing from it is hashed here."""
     if shots < 1:
         raise DataError("shots must be at least 1.")
     if isinstance(backbone, str):
@@ -94,7 +97,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
             parts[split][0].extend(fs[i] for i in idx)
             parts[split][1].extend([label] * len(idx))
     all_paths = [p for split in parts.values() for p in split[0]]
-    shas = {p: _sha256(p) for p in all_paths}
+    shas = _image_hashes(Path(root), all_paths, hashes or {})
     feats = encode_images(backbone, all_paths, shas, cache_dir)
     splits = {}
     for split, (paths, labels) in parts.items():
@@ -104,6 +107,15 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
                                       for p, l in zip(*split)).encode()).hexdigest()
     return FewShotData(names, splits["train"], splits["val"], splits["test"], backbone_id=backbone.id,
                        dataset_hash=digest, shots=shots, seed=seed, skipped=skipped)
+
+
+def _image_hashes(root: Path, paths: list[Path], known: Mapping[str, str]) -> dict[Path, str]:
+    """path -> sha256: from `known` (keyed by the path under root) where it has one, else read and hashed."""
+    shas = {}
+    for p in paths:
+        sha = known.get(p.relative_to(root).as_posix())
+        shas[p] = sha if sha else _sha256(p)
+    return shas
 
 
 def _readable(path: Path, skipped: list) -> bool:

@@ -2,6 +2,7 @@
 which only this function, called after tuning, ever reads)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +22,22 @@ class Evaluation:
     confidences: list[float] = field(default_factory=list)  # probability of the predicted class
     balanced_accuracy: float | None = None  # mean per-class recall (tuning.quality)
 
+    def to_record(self) -> dict:
+        """Accuracy, per-class accuracy and the confusion matrix as JSON any database accepts: a class
+        without images has no accuracy (NaN), written None (PostgreSQL's jsonb refuses NaN)."""
+        return {
+            "accuracy": _finite(self.accuracy),
+            "per_class_accuracy": {name: _finite(v) for name, v in self.per_class_accuracy.items()},
+            "confusion": [[int(n) for n in row] for row in self.confusion],
+        }
+
     def quality(self, class_names: list[str] | None = None) -> Quality:
         """Accuracy and balanced accuracy with 95% intervals and the number of images."""
         return quality_of(self.confusion, class_names or list(self.per_class_accuracy))
+
+
+def _finite(x) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
 def class_text_features(backbone, class_names, adapter: Adapter | None = None, ctx_init: str = "a photo of a"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .stages import Stage
 L2_STRENGTHS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # the validation split picks one
 LEARNING_RATE = 0.01
 
@@ -52,7 +53,7 @@ def run_linear_probe(run) -> bool:
         W, b = fit_logistic(z, y, obj.learner.num_classes, l2=l2, steps=cfg.probe_steps)
         ev = obj.evaluate_features(T0, logits_of=linear(W.to(device), b.to(device)))
         run.step += 1
-        run.emit("probe", ev)
+        run.emit(Stage.PROBE, ev)
         key = (ev.val_balanced_acc, -ev.val_loss)
         if best is None or key > best[0]:
             best = (key, ev, {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2})

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import torch
 
 from .objective import Evaluated, Objective
+from .stages import Stage
 
 STATE_VERSION = 1
 
@@ -63,17 +64,21 @@ class Run:
             return True
         return False
 
-    def emit(self, stage: str, ev: Evaluated | None, *, train_loss: float | None = None,
+    def emit(self, stage: Stage, ev: Evaluated | None, *, train_loss: float | None = None,
              sharpness: float | None = None, sparsity: float | None = None) -> dict:
         """One metric point. `sparsity` is the share of w's coordinates the stage-2 mask freezes; with
         adapt='sparse' the point carries the backbone-level figures instead (what a user means by an
-        adapter's sparsity): the share of the image tower's parameters left unchanged, and how many changed."""
+        adapter's sparsity): the share of the image tower's parameters left unchanged, and how many changed.
+        `stage_started` is True on the first point of a stage, so a reader sees where a stage switch
+        happened without comparing stage names (a resumed run continues the stage its history ends in)."""
         params_changed = ev.params_changed if ev is not None else None
         if params_changed is not None:
             sparsity = ev.backbone_sparsity
+        stage = Stage(stage)
         m = {
             "step": self.step,
-            "stage": stage,
+            "stage": stage.value,
+            "stage_started": stage != self._current_stage(),
             "queries": self.obj.queries,
             "train_loss": ev.train_loss if ev is not None else train_loss,
             "val_acc": ev.val_acc if ev is not None else None,
@@ -86,6 +91,10 @@ class Run:
         if self.on_metrics is not None:
             self.on_metrics(dict(m))
         return m
+
+    def _current_stage(self) -> Stage | str | None:
+        """The stage of the last point emitted (restored with the history after a resume)."""
+        return Stage.read(self.history[-1]["stage"]) if self.history else None
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, phase: str, phase_state: dict) -> None:
@@ -115,7 +124,7 @@ class Run:
         self.history = list(state["history"])
         self.best = state["best"]
         self.zero_shot = state["zero_shot"]
-        self.phase = state["phase"]
+        self.phase = Stage.read(state["phase"])  # a checkpoint from before Stage names its stage 'stage1' or 'stage2'
         self.phase_state = state["phase_state"]
         self.sensitivity = state.get("sensitivity")
 

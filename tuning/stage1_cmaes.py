@@ -22,6 +22,7 @@ import torch
 
 from . import estimators
 from .query_costs import generation_cost
+from .stages import Stage
 
 
 def new_es(d: int, cfg):
@@ -45,7 +46,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
     """Runs generations until max_generations (T_c), the patience window, `query_cap` queries used in total, or a stop.
     Returns the stage-2 start point, or None when stopped (the checkpoint then holds the state)."""
     cfg, obj = run.cfg, run.obj
-    st = run.phase_state if run.phase == "stage1" else {"fitness": [], "since_improved": 0, "best_acc": -1.0}
+    st = run.phase_state if run.phase == Stage.CMAES else {"fitness": [], "since_improved": 0, "best_acc": -1.0}
     es, recent, previous = new_es(run.dim, cfg), [], None
     for fit in st["fitness"]:  # replay: rebuilds the exact CMA-ES state, no queries
         mean = es.mean.copy()
@@ -57,7 +58,6 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
         previous = (mean, X, fit)
     cost = generation_cost(cfg, sharpness_aware, run.dim)
     gen_seed = torch.Generator()
-    stage = "cmaes"
     while True:
         gen = len(st["fitness"])
         out_of_time = gen >= max_generations or obj.queries + cost > query_cap
@@ -65,7 +65,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
         if out_of_time or out_of_patience:
             break
         if run.stop_requested():
-            run.save("stage1", st)
+            run.save(Stage.CMAES, st)
             return None
         mean = torch.from_numpy(es.mean.copy())
         X = es.ask()
@@ -94,8 +94,8 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
         st["best_acc"] = max(st["best_acc"], ev.val_acc)
         st["since_improved"] = 0 if improved else st["since_improved"] + 1
         run.consider(mean, ev)
-        run.emit(stage, ev, sharpness=sharpness, sparsity=None)
-        run.save("stage1", st)
+        run.emit(Stage.CMAES, ev, sharpness=sharpness, sparsity=None)
+        run.save(Stage.CMAES, st)
 
     if cfg.stage2_start == "recent_average" and recent:
         return torch.from_numpy(np.concatenate(recent).mean(0))

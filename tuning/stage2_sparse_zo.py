@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import estimators
+from .stages import Stage
 
 
 def mask_scores(w: torch.Tensor, G: torch.Tensor, kind: str) -> torch.Tensor:
@@ -54,7 +55,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     cfg, obj, d = run.cfg, run.obj, run.dim
     st = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d, "k": 0,
           "sharpness": None, "evaluated_k": -1, "step_sum": [0.0] * d, "scores_from": [0.0] * d}
-    if run.phase == "stage2":
+    if run.phase == Stage.ZO:
         st.update(run.phase_state)  # a checkpoint from before a key existed keeps that key's start value
     w, mask = torch.tensor(st["w"], dtype=torch.float64), torch.tensor(st["mask"], dtype=torch.float64)
     step_sum = torch.tensor(st["step_sum"], dtype=torch.float64)  # sum of step estimates since the refresh
@@ -63,7 +64,6 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     gen = torch.Generator()
     step_cost = 2 * cfg.q
     refresh_cost = 2 + (0 if from_history else 2 * d)
-    stage = "zo"
 
     def state():
         return {**st, "w": [float(x) for x in w], "mask": [float(x) for x in mask],
@@ -82,7 +82,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
         if obj.remaining < cost + 1:  # keep one query to evaluate the final w
             break
         if run.stop_requested():
-            run.save("stage2", state())
+            run.save(Stage.ZO, state())
             return False
         if refresh:
             if from_history:
@@ -107,14 +107,14 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
             ev = obj.evaluate(w)
             st["evaluated_k"] = st["k"]
             run.consider(w, ev)
-            run.emit(stage, ev, sharpness=st["sharpness"], sparsity=sparsity())
+            run.emit(Stage.ZO, ev, sharpness=st["sharpness"], sparsity=sparsity())
         if st["k"] % cfg.checkpoint_every == 0:
-            run.save("stage2", state())
+            run.save(Stage.ZO, state())
 
     if st["evaluated_k"] != st["k"] and obj.remaining >= 1:
         ev = obj.evaluate(w)
         st["evaluated_k"] = st["k"]
         run.consider(w, ev)
-        run.emit(stage, ev, sharpness=st["sharpness"], sparsity=sparsity())
-    run.save("stage2", state())
+        run.emit(Stage.ZO, ev, sharpness=st["sharpness"], sparsity=sparsity())
+    run.save(Stage.ZO, state())
     return True

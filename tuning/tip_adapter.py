@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .adapter import cache_logits
 from .linear_probe import linear
+from .stages import Stage
 
 # A grid as wide as Tip-Adapter's own search (it tunes alpha and beta on validation too).
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -51,4 +52,4 @@ def add_cache(run, T: torch.Tensor) -> None:
         return
     run.best.update(val_acc=chosen_ev.val_acc, val_loss=chosen_ev.val_loss, val_balanced_acc=chosen_ev.val_balanced_acc,
                     train_loss=chosen_ev.train_loss, cache=chosen)
-    run.emit("cache", chosen_ev)
+    run.emit(Stage.CACHE, chosen_ev)

@@ -13,11 +13,13 @@ from .adapter import Adapter, format_version
 from .backbones import load_backbone
 from .config import TuneConfig
 from .errors import DataError
+from .methods import Method
 from .objective import Objective
 from .precision import precision_label
 from .prompts import PromptLearner
 from .quality import beats_zero_shot
 from .runner import Run
+from .stages import Stage
 from .stage1_cmaes import run_stage1
 from .stage2_sparse_zo import run_stage2
 from . import sparse_setup
@@ -73,12 +75,12 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         run.zero_shot = {"train_loss": ev.train_loss, "val_acc": ev.val_acc, "val_loss": ev.val_loss,
                          "val_balanced_acc": ev.val_balanced_acc}
         run.consider(zeros, ev)
-        run.emit("zeroshot", ev)
+        run.emit(Stage.ZERO_SHOT, ev)
         run.save("started", {})
     allocation = sparse_setup.place_vision_delta(run, obj, data) if sparse else None
     if run.phase != "done" and _run_method(run) and not run.stopped:
         run.save("done", {})
-    if cfg.method == "tip_adapter" or cfg.tip_cache:  # no query: reads the cached features only
+    if cfg.method == Method.TIP_ADAPTER or cfg.tip_cache:  # no query: reads the cached features only
         add_cache(run, _best_text_features(run, learner))
     _keep_zero_shot_unless_better(run)
     return TuneResult(adapter=_build_adapter(run, learner, bb, data, allocation), queries_used=obj.queries,
@@ -104,21 +106,21 @@ def _keep_zero_shot_unless_better(run: Run) -> None:
 def _run_method(run: Run) -> bool:
     """Runs (or resumes) the method; False when stopped early."""
     cfg, method = run.cfg, run.cfg.method
-    if method in ("zeroshot", "tip_adapter"):  # the cache is added after the method, in tune()
+    if method in (Method.ZEROSHOT, Method.TIP_ADAPTER):  # the cache is added after the method, in tune()
         return True
-    if method == "linear_probe":
+    if method == Method.LINEAR_PROBE:
         return run_linear_probe(run)
-    if method == "coop":
+    if method == Method.COOP:
         return run_coop(run)
-    if method == "zosgd":
+    if method == Method.ZOSGD:
         return run_stage2(run, torch.zeros(run.dim, dtype=torch.float64), sparse=False)
-    if method == "cmaes":  # BBT-like: plain CMA-ES over the whole budget
+    if method == Method.CMAES:  # BBT-like: plain CMA-ES over the whole budget
         no_limit = cfg.budget + 1
         return run_stage1(run, sharpness_aware=False, query_cap=cfg.budget, max_generations=no_limit,
                           patience=0) is not None
     # sharpzo
     start = None
-    if run.phase in ("started", "stage1"):
+    if run.phase in ("started", Stage.CMAES):
         cap = int(cfg.stage1_budget_fraction * cfg.budget)
         start = run_stage1(run, sharpness_aware=True, query_cap=cap, max_generations=cfg.stage1_generations,
                            patience=cfg.patience)
@@ -191,7 +193,7 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict 
                        "std": learner.proj_std, "generator": "torch.Generator(cpu).manual_seed(seed); randn * std"},
         "method": cfg.method,
         "config": cfg.to_dict(),
-        "dataset_version": data.dataset_hash,
+        "dataset_hash": data.dataset_hash,
         "metrics": {"zero_shot_val_acc": run.zero_shot["val_acc"], "best_val_acc": best["val_acc"],
                     "zero_shot_val_balanced_acc": run.zero_shot.get("val_balanced_acc"),
                     "best_val_balanced_acc": best.get("val_balanced_acc"),

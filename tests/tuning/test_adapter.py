@@ -28,7 +28,7 @@ def test_round_trip_gives_identical_predictions(tuned, synth, causal_backbone, t
 def test_card_contents(tuned):
     card = tuned.adapter.card
     for key in ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
-                "projection", "method", "config", "dataset_version", "metrics", "created_at"):
+                "projection", "method", "config", "dataset_hash", "metrics", "created_at"):
         assert key in card
     assert card["projection"]["shape"] == [tuned.adapter.P.numel(), 16]
 

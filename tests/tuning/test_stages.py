@@ -4,9 +4,9 @@ import json
 import pytest
 
 import tuning
-from tiny_run import tiny_config
+from tiny_run import stop_after, tiny_config
 
-KEYS = {"step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s"}
+KEYS = {"step", "stage", "stage_started", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s"}
 
 
 class MemoryCheckpoint:
@@ -125,15 +125,6 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, s
     assert second.best_val_acc == full.best_val_acc
 
 
-def _stop_after(n):
-    polls = {"n": 0}
-
-    def stop():
-        polls["n"] += 1
-        return polls["n"] > n
-    return stop
-
-
 def test_checkpoint_from_before_a_setting_existed_resumes_with_the_algorithm_it_started_with(synth, tmp_path):
     """A job stored before `mask_scores` and `precision` existed built its masks from CGE sweeps and ran
     the text tower in the device's fast format. Its record lacks both keys; resumed after the upgrade, it
@@ -146,10 +137,11 @@ def test_checkpoint_from_before_a_setting_existed_resumes_with_the_algorithm_it_
     full = tuning.tune(cfg, synth)
 
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
-    first = tuning.tune(cfg, synth, should_stop=_stop_after(30), checkpoint=ckpt)
+    first = tuning.tune(cfg, synth, should_stop=stop_after(30), checkpoint=ckpt)
     state = ckpt.load()
-    assert state["phase"] == "stage2" and state["phase_state"]["k"] > cfg.mask_every  # a refresh happened
+    assert state["phase"] == "zo" and state["phase_state"]["k"] > cfg.mask_every  # a refresh happened
     state["config"] = {k: v for k, v in state["config"].items() if k in old_record}  # as the old release wrote
+    state["phase"] = "stage2"  # the old release's name of the ZO-SGD stage (tuning.Stage.read maps it)
     for key in ("step_sum", "scores_from"):
         del state["phase_state"][key]
     ckpt.save(state)
@@ -162,7 +154,7 @@ def test_checkpoint_from_before_a_setting_existed_resumes_with_the_algorithm_it_
 
 def test_checkpoint_from_before_a_setting_existed_is_not_resumed_with_todays_default(synth, tmp_path):
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
-    tuning.tune(tiny_config(budget=500, mask_scores="cge"), synth, should_stop=_stop_after(14), checkpoint=ckpt)
+    tuning.tune(tiny_config(budget=500, mask_scores="cge"), synth, should_stop=stop_after(14), checkpoint=ckpt)
     state = ckpt.load()
     del state["config"]["mask_scores"]
     ckpt.save(state)

@@ -12,3 +12,13 @@ def tiny_config(**kw):
                 stage1_generations=8, patience=0, mask_every=20, eval_every=5, checkpoint_every=5)
     base.update(kw)
     return tuning.TuneConfig(**base)
+
+
+def stop_after(polls: int):
+    """A should_stop that asks to stop once it has been polled more than `polls` times."""
+    seen = {"n": 0}
+
+    def stop():
+        seen["n"] += 1
+        return seen["n"] > polls
+    return stop

@@ -25,22 +25,37 @@ def fence(make_user) -> Fence:
     return job_claim(job_id=job.pk, worker="w1@host")
 
 
-def point(queries, step, stage="cmaes", **values):
-    return {"step": step, "stage": stage, "queries": queries, "train_loss": 1.0, "val_acc": None,
-            "sharpness": None, "sparsity": None, "elapsed_s": step / 10, **values}
+def point(queries, step, stage="cmaes", stage_started=False, **values):
+    return {"step": step, "stage": stage, "stage_started": stage_started, "queries": queries, "train_loss": 1.0,
+            "val_acc": None, "sharpness": None, "sparsity": None, "elapsed_s": step / 10, **values}
 
 
 def test_points_are_written_in_batches_with_the_jobs_progress(fence):
     sink = MetricSink(fence, flush_seconds=3600, flush_points=3)
-    sink.add(point(1, 0, "zeroshot"))
-    sink.add(point(41, 1))
+    sink.add(point(1, 0, "zeroshot", stage_started=True))
+    sink.add(point(41, 1, stage_started=True))
     assert MetricPoint.objects.count() == 0  # buffered
     sink.add(point(81, 2))
     assert list(MetricPoint.objects.values_list("seq", "queries")) == [(1, 1), (2, 41), (3, 81)]
-    sink.add(point(83, 3, "zo", sparsity=0.5))
+    sink.add(point(83, 3, "zo", stage_started=True, sparsity=0.5))
     sink.flush()
     job = Job.objects.get(pk=fence.job_id)
     assert (job.queries_used, job.stage, job.stage_switch_queries) == (83, "zo", 81)
+
+
+def test_the_stage_switch_is_where_the_tuner_says_the_zo_stage_started(fence):
+    """The sink reads the tuner's stage_started mark: a ZO stage after zero-shot (method zosgd) draws no
+    switch, and only the point that starts ZO after CMA-ES places it."""
+    sink = MetricSink(fence, flush_seconds=3600, flush_points=1000)
+    sink.add(point(1, 0, "zeroshot", stage_started=True))
+    sink.add(point(3, 1, "zo", stage_started=True))
+    sink.add(point(5, 2, "zo"))
+    sink.flush()
+    assert Job.objects.get(pk=fence.job_id).stage_switch_queries is None
+    sink.add(point(9, 3, "cmaes", stage_started=True))
+    sink.add(point(12, 4, "zo", stage_started=True))
+    sink.flush()
+    assert Job.objects.get(pk=fence.job_id).stage_switch_queries == 9
 
 
 def test_non_finite_values_are_stored_as_missing(fence):

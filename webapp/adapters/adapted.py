@@ -12,18 +12,20 @@ import json
 import math
 
 from webapp.adapters.models import AdapterVersion
+from webapp.integrations.tuning import AdapterCard
 
 # tuning/vision_delta.PREFIX: the names of a sparse delta's tensors in the adapter file. Written here
 # because the web process reads only the file's header and never imports torch.
 DELTA_PREFIX, DELTA_INDICES = "vision_delta/", "/indices"
 
 
-def adapted_summary(card: dict, weights: bytes | None = None) -> dict | None:
+
+def adapted_summary(card: AdapterCard, weights: bytes | None = None) -> dict | None:
     """{"image_parameters", "image_blocks", "parameter_budget", "parameters_changed", "allocation",
     "probes_per_group", "prompt_coordinates", "head_coordinates", "image_coordinates", "groups": the tuned
     image groups [{"group", "parameters", "changed", "sensitivity"}]}; None for a prompt-only adapter.
     From the card's `sparse` section; without one, from the tensors in `weights` (adapter.safetensors)."""
-    sparse = card.get("sparse") if isinstance(card, dict) else None
+    sparse = card.extra.get("sparse")
     if not isinstance(sparse, dict):
         return _summary_from_tensors(tensor_shapes(weights)) if weights else None
     vision = sparse.get("vision") or {}

@@ -16,20 +16,12 @@ from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
 from webapp.adapters.services import adapter_version_claim_evaluation, adapter_version_save_evaluation
 from webapp.integrations.backbones import installed_backbone
+from webapp.integrations.tuning import TuningError
+from webapp.integrations.tuning import adapters as tuner
 
 log = logging.getLogger(__name__)
 
 Status = AdapterVersion.Evaluation
-
-
-def _all_images(data):
-    """One split with every image: train, validation and test of load_image_folder together."""
-    import torch
-    from tuning import Split
-
-    parts = (data.train, data.val, data.test)
-    return Split(torch.cat([p.features for p in parts]), torch.cat([p.labels for p in parts]),
-                 [path for p in parts for path in p.paths])
 
 
 def align_classes(adapter_classes: list[str], dataset_classes: list[str], split):
@@ -60,29 +52,27 @@ def class_mismatch_message(adapter_classes, dataset_classes) -> str:
 
 def load_version(version: AdapterVersion, work_dir: Path):
     """(tuning.Adapter, backbone) of a stored version, on a worker; what evaluations and trials run on."""
-    import tuning
-
-    adapter = tuning.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
+    adapter = tuner.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
     # Checked again here: a version stored before uploads were checked may name any path or tag.
     if installed_backbone(version.backbone, version.backbone_sha256) != version.backbone:
         raise ValueError("This adapter's backbone is not installed here; ask your administrator to install it.")
-    backbone = tuning.load_backbone(version.backbone)
-    tuning.check_compatible(adapter, backbone)
+    backbone = tuner.load_backbone(version.backbone)
+    tuner.check_compatible(adapter, backbone)
     return adapter, backbone
 
 
 def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
-    import tuning
-    from webapp.datasets.services import dataset_version_materialize
+    from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 
     adapter, backbone = load_version(version, work_dir)
     dataset_version = version.evaluation_dataset_version
     cache = Path(settings.WORKER_CACHE_DIR)
     image_root = dataset_version_materialize(version=dataset_version, cache_dir=cache / "datasets")
-    data = tuning.load_image_folder(image_root, backbone=backbone, shots=1, seed=0, cache_dir=cache / "features")
-    split = align_classes(adapter.class_names, data.class_names, _all_images(data))
-    tuned = tuning.evaluate(backbone, split, adapter=adapter, class_names=adapter.class_names)
-    zero_shot = tuning.evaluate(backbone, split, class_names=adapter.class_names)
+    data = tuner.load_image_folder(image_root, backbone=backbone, shots=1, seed=0, cache_dir=cache / "features",
+                                    hashes=dataset_version_image_hashes(dataset_version))
+    split = align_classes(adapter.class_names, data.class_names, tuner.all_images(data))
+    tuned = tuner.evaluate(backbone, split, adapter=adapter, class_names=adapter.class_names)
+    zero_shot = tuner.evaluate(backbone, split, class_names=adapter.class_names)
     return {
         "tuned_accuracy": tuned.accuracy,
         "zero_shot_accuracy": zero_shot.accuracy,
@@ -90,20 +80,13 @@ def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
         "dataset_version_id": dataset_version.pk,
         "dataset_hash": dataset_version.content_hash,
         # The same shape as Job.evaluation, so that one report component draws both.
-        "evaluation": {"class_names": adapter.class_names, "tuned": _as_dict(tuned), "zero_shot": _as_dict(zero_shot)},
+        "evaluation": {"class_names": adapter.class_names, "tuned": tuned.to_record(), "zero_shot": zero_shot.to_record()},
     }
-
-
-def _as_dict(evaluation) -> dict:
-    return {"accuracy": evaluation.accuracy, "per_class_accuracy": dict(evaluation.per_class_accuracy),
-            "confusion": [[int(n) for n in row] for row in evaluation.confusion]}
 
 
 def adapter_version_evaluate(*, version_id: int) -> AdapterVersion | None:
     """Claim the evaluation (also when a lost worker left it running: it is safe to redo), run it,
     and record the result or an error in plain words."""
-    from tuning import TuningError
-
     if not adapter_version_claim_evaluation(version_id=version_id):
         return None
     version = AdapterVersion.objects.select_related("model_line", "evaluation_dataset_version__dataset").get(pk=version_id)

@@ -19,6 +19,8 @@ from typing import BinaryIO
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from webapp.integrations.tuning import parse_backbone_id
+
 WEIGHTS_NAME = "adapter.safetensors"
 CARD_NAME = "adapter.json"
 README_NAME = "README.txt"
@@ -139,9 +141,10 @@ def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
         f" ({version.note})" if version.note else ""
     )
     backbone_hint = ""
-    if "@" in version.backbone:
+    backbone = parse_backbone_id(version.backbone)
+    if backbone.checkpoint_path is not None:
         # The id comes from an adapter card, which anyone can write: quote it for the shell.
-        argument = shlex.quote(f"{version.backbone.split('@', 1)[0]}@/full/path/to/the/checkpoint")
+        argument = shlex.quote(f"{backbone.arch}@/full/path/to/the/checkpoint")
         backbone_hint = (
             "\n   The backbone is a local checkpoint. If it sits at another path on this machine, add\n"
             f"       --backbone {argument}\n"

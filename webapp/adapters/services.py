@@ -19,6 +19,8 @@ from webapp.adapters.adapted import adapted_summary
 from webapp.adapters.models import AdapterEvent, AdapterVersion, ModelLine
 from webapp.core.numbers import finite_or_none
 from webapp.datasets.models import DatasetVersion
+from webapp.integrations.tuning import AdapterCard
+from webapp.integrations.tuning.adapters import read_adapter_card
 
 if TYPE_CHECKING:  # annotations only: adapters never import jobs when running (test_import_layers.py)
     from webapp.jobs.models import Job
@@ -36,16 +38,14 @@ def model_line_get_or_create(*, workspace: Workspace, name: str) -> ModelLine:
     return line
 
 
-def read_adapter_directory(adapter_dir: Path) -> tuple[bytes, bytes, dict]:
+def read_adapter_directory(adapter_dir: Path) -> tuple[bytes, bytes, AdapterCard]:
     """(weights bytes, card bytes, card) after `tuning.load_adapter` accepted the folder.
 
     load_adapter checks the format version, the tensors and the card, and never unpickles; it raises
-    tuning.AdapterError with a message meant for people."""
-    from tuning import load_adapter  # torch is heavy: only imported when an adapter is handled
-
+    tuning.AdapterError with a message meant for people. torch comes with it: only a worker calls this."""
     adapter_dir = Path(adapter_dir)
-    adapter = load_adapter(adapter_dir)
-    return (adapter_dir / files.WEIGHTS_NAME).read_bytes(), (adapter_dir / files.CARD_NAME).read_bytes(), adapter.card
+    card = read_adapter_card(adapter_dir)
+    return (adapter_dir / files.WEIGHTS_NAME).read_bytes(), (adapter_dir / files.CARD_NAME).read_bytes(), card
 
 
 def json_safe(value):
@@ -65,7 +65,7 @@ def _store_version(
     line: ModelLine,
     weights: bytes,
     card_bytes: bytes,
-    card: dict,
+    card: AdapterCard,
     fields: dict,
     action: str,
     actor,
@@ -88,9 +88,9 @@ def _store_version(
             sha256=files.sha256_hex(weights),
             card_sha256=files.sha256_hex(card_bytes),
             size_bytes=len(weights),
-            backbone_sha256=str(card.get("backbone_sha256") or ""),
-            class_names=list(card.get("class_names") or []),
-            **{"backbone": str(card.get("backbone_id") or ""), **fields},
+            backbone_sha256=str(card.backbone_sha256 or ""),
+            class_names=list(card.class_names or []),
+            **{"backbone": str(card.backbone_id or ""), **fields},
         )
         version.full_clean()
         version.save()
@@ -109,7 +109,7 @@ def _event(*, line: ModelLine, version: AdapterVersion | None, actor, action: st
     return event
 
 
-def _adapted(card: dict, weights: bytes) -> dict:
+def _adapted(card: AdapterCard, weights: bytes) -> dict:
     """A sparse adapter's tuned groups and counts (webapp/adapters/adapted.py), under "adapted"."""
     summary = adapted_summary(card, weights)
     return {"adapted": summary} if summary else {}
@@ -156,9 +156,9 @@ def adapter_version_create_from_job(*, job: Job, adapter_dir: Path) -> AdapterVe
             "job": job,
             "source": "job",
             "dataset_hash": job.dataset_version.content_hash,
-            "method": job.method or str(card.get("method") or ""),
-            "config": json_safe(job.config or card.get("config") or {}),
-            "metrics": json_safe({**_job_metrics(job), "query_precision": card.get("metrics", {}).get("query_precision"),
+            "method": job.method or str(card.method or ""),
+            "config": json_safe(job.config or card.config or {}),
+            "metrics": json_safe({**_job_metrics(job), "query_precision": card.query_precision,
                                   **_adapted(card, weights)}),
             "created_by": job.created_by,
         },
@@ -196,8 +196,8 @@ def adapter_version_create_from_upload(
             "backbone": backbone,  # ours, as adapters.upload.check_backbone resolved it
             "note": note,
             "dataset_hash": "",  # an ingest content hash of ours; the card's own data digest stays in the card
-            "method": str(card.get("method") or "unknown"),
-            "config": json_safe(card.get("config") or {}),
+            "method": str(card.method or "unknown"),
+            "config": json_safe(card.config or {}),
             "metrics": json_safe(_adapted(card, weights)),  # the evaluation adds its numbers beside it
             "created_by": user,
             "evaluation_status": AdapterVersion.Evaluation.QUEUED,

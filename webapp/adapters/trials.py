@@ -23,6 +23,8 @@ from django.db import transaction
 
 from webapp.accounts.access import require_write
 from webapp.adapters.models import AdapterTrial, AdapterVersion
+from webapp.integrations.tuning import TuningError
+from webapp.integrations.tuning import adapters as tuner
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,6 @@ def adapter_trial_thumbnail(*, user, pk: int, index: int) -> str:
 def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
     """Classify a queued trial's images (default queue). Each bad image gets its own reason; a trial
     fails as a whole only when the adapter cannot be run here."""
-    from tuning import TuningError
-
     from webapp.adapters import files
     from webapp.adapters.evaluation import load_version
 
@@ -101,11 +101,9 @@ def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
         images = [_checked(trial, image) for image in trial.images]
         good = [image for image in images if "error" not in image]
         if good:
-            import tuning
-
             with tempfile.TemporaryDirectory(prefix="adapter-trial-") as tmp:
                 adapter, backbone = load_version(trial.version, Path(tmp))
-                for image, prediction in zip(good, tuning.predict(adapter, backbone, [i.pop("pil") for i in good])):
+                for image, prediction in zip(good, tuner.predict(adapter, backbone, [i.pop("pil") for i in good])):
                     image["label"] = prediction.label
                     image["confidence"] = round(prediction.probabilities[prediction.index], 4)
         trial.status = AdapterTrial.Status.DONE

@@ -22,6 +22,8 @@ from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
 from webapp.adapters.models import AdapterVersion
 from webapp.datasets.models import DatasetVersion
 from webapp.integrations.backbones import installed_backbone
+from webapp.integrations.tuning import AdapterCard, AdapterError, parse_backbone_id
+from webapp.integrations.tuning.adapters import read_adapter_card
 
 
 class AdapterUploadRejected(Exception):
@@ -73,10 +75,8 @@ def _from_archive(upload, limit: int) -> dict[str, bytes]:
         return out
 
 
-def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> dict:
+def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> AdapterCard:
     """Write the uploaded adapter into `directory` and return its card, or raise AdapterUploadRejected."""
-    from tuning import AdapterError, load_adapter
-
     limit = settings.ADAPTER_MAX_UPLOAD_BYTES
     if archive is not None:
         contents = _from_archive(archive, limit)
@@ -88,7 +88,7 @@ def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> 
     for name, data in contents.items():
         (directory / name).write_bytes(data)
     try:
-        card = load_adapter(directory).card
+        card = read_adapter_card(directory)
     except AdapterError as exc:
         raise AdapterUploadRejected(str(exc)) from None
     check_card_fields(card)
@@ -99,25 +99,25 @@ def _field_limit(name: str) -> int:
     return AdapterVersion._meta.get_field(name).max_length
 
 
-def check_card_fields(card: dict) -> None:
+def check_card_fields(card: AdapterCard) -> None:
     """What we store from a card must fit our columns; the card comes from anyone's editor."""
     for key, column in (("backbone_id", "backbone"), ("method", "method"), ("backbone_sha256", "backbone_sha256")):
-        value = card.get(key, "")
+        value = getattr(card, key)
         if not isinstance(value, str) or len(value) > _field_limit(column) or (key == "backbone_id" and not value):
             raise AdapterUploadRejected(f"adapter.json: '{key}' must be text of at most {_field_limit(column)} "
                                         "characters. Was the card edited by hand?")
-    names = card.get("class_names")
+    names = card.class_names
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
         raise AdapterUploadRejected("adapter.json: 'class_names' must be a list of class names (text). "
                                     "Was the card edited by hand?")
 
 
-def check_backbone(card: dict, *, workspace) -> str:
+def check_backbone(card: AdapterCard, *, workspace) -> str:
     """The id of the backbone this installation will evaluate the adapter with: one it runs (see
     installed_backbone); when we already hold adapters tuned on a backbone of that id, the weights
     (sha256) must be the same ones. The worker checks again with the loaded backbone before
     evaluating (tuning.check_compatible)."""
-    want_id, want_sha = card["backbone_id"], card.get("backbone_sha256")
+    want_id, want_sha = card.backbone_id, card.backbone_sha256
     known = (
         AdapterVersion.objects.filter(model_line__workspace=workspace, backbone=want_id, source="job")
         .exclude(backbone_sha256="")
@@ -132,7 +132,7 @@ def check_backbone(card: dict, *, workspace) -> str:
     installed = installed_backbone(want_id, want_sha)
     if installed is None:
         # The card's id may hold a path: name only an architecture, never a file or its contents.
-        arch = want_id.split("@", 1)[0]
+        arch = parse_backbone_id(want_id).without_path
         named = f"backbone '{arch}'" if re.fullmatch(r"[\w.:+-]{1,100}", arch) else "a backbone"
         raise AdapterUploadRejected(
             f"This adapter was tuned on {named}, which this installation does not "
@@ -141,8 +141,8 @@ def check_backbone(card: dict, *, workspace) -> str:
     return installed
 
 
-def check_classes(card: dict, *, dataset_version: DatasetVersion) -> None:
-    adapter_classes = list(card.get("class_names") or [])
+def check_classes(card: AdapterCard, *, dataset_version: DatasetVersion) -> None:
+    adapter_classes = list(card.class_names or [])
     dataset_classes = list((dataset_version.class_counts or {}).keys())
     if set(adapter_classes) != set(dataset_classes):
         raise AdapterUploadRejected(class_mismatch_message(adapter_classes, dataset_classes))

@@ -114,7 +114,7 @@ def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | 
     if not version.upload:
         build_dir = Path(work_dir) / f"demo-build-{uuid.uuid4().hex[:8]}"
         try:
-            from tuning.demo_backbone.demo_data import write_demo_dataset
+            from webapp.integrations.tuning.adapters import write_demo_dataset
 
             _, zip_path = write_demo_dataset(build_dir / "images", zip_path=build_dir / "demo.zip")
             with open(zip_path, "rb") as handle:
@@ -197,6 +197,17 @@ def _delete_quietly(names: list[str]) -> None:
             log.warning("could not delete %s after a rejected upload", name)
 
 
+def _materialized_name(entry: dict) -> str:
+    """Where a manifest entry lies in a materialized folder: '<class>/<sha256>.jpg' (or .png)."""
+    return f"{entry['label']}/{PurePosixPath(entry['path']).name}"
+
+
+def dataset_version_image_hashes(version: DatasetVersion) -> dict[str, str]:
+    """Each image's sha256 by its path in the folder dataset_version_materialize writes: ingestion hashed
+    them and materializing checked every copy against them, so the tuner need not read them again."""
+    return {_materialized_name(entry): entry["sha256"] for entry in version.manifest["files"]}
+
+
 def dataset_version_materialize(*, version: DatasetVersion, cache_dir: Path) -> Path:
     """Copy a READY version's images from storage to `cache_dir/<content_hash>/<class>/<sha>.<jpg|png>`
     and return that folder. Complete folders are reused; a half-copied one is never visible,
@@ -213,7 +224,7 @@ def dataset_version_materialize(*, version: DatasetVersion, cache_dir: Path) -> 
         for label in version.manifest["classes"]:
             (tmp / label).mkdir()
         for entry in version.manifest["files"]:
-            destination = tmp / entry["label"] / PurePosixPath(entry["path"]).name  # <sha256>.jpg or .png
+            destination = tmp / _materialized_name(entry)
             digest = hashlib.sha256()
             with default_storage.open(f"{version.root}/{entry['path']}", "rb") as src, open(destination, "wb") as dst:
                 for block in iter(lambda: src.read(1 << 20), b""):

@@ -2,8 +2,8 @@
 
 `settings.TUNING_BACKBONE_PLUGINS` names modules that call `tuning.register_backbone(...)`; they are
 imported once per process, in the web process (for the form) and in the worker (before loading), so
-both sides see the same list. `tuning` is imported lazily: it pulls in torch, which only the job
-pages and the worker need.
+both sides see the same list. The tuner's side (its registry, the id grammar) comes through
+webapp.integrations.tuning, which stays light: listing backbones loads none.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import importlib
 import threading
 
 from django.conf import settings
+
+from webapp.integrations.tuning import default_backbone, parse_backbone_id, registered_backbones
 
 _lock = threading.Lock()
 _imported: set[str] = set()
@@ -47,27 +49,20 @@ def installed_backbone(backbone_id: str, sha256: str | None = None) -> str | Non
     would let anyone who uploads an adapter probe the worker's files or make it build any model."""
     if backbone_id in {info.id for info in backbone_infos()}:
         return backbone_id
-    arch = backbone_id.split("@", 1)[0]
+    arch = parse_backbone_id(backbone_id).without_path
     for configured in settings.TUNING_LOCAL_CHECKPOINTS:
+        local = parse_backbone_id(configured)
         with _lock:
             if configured not in _checkpoint_hashes:
-                _checkpoint_hashes[configured] = _sha256_of(configured.split("@", 1)[1])
-        if sha256 and configured.split("@", 1)[0] == arch and _checkpoint_hashes[configured] == sha256:
+                _checkpoint_hashes[configured] = _sha256_of(local.checkpoint_path)
+        if sha256 and local.arch == arch and _checkpoint_hashes[configured] == sha256:
             return configured
     return None
 
 
 def backbone_infos() -> list:
     load_plugins()
-    import tuning
-
-    return tuning.list_backbones()
-
-
-def default_backbone() -> str:
-    import tuning
-
-    return tuning.DEFAULT_BACKBONE
+    return registered_backbones()
 
 
 def backbone_label(info) -> str:

@@ -15,23 +15,19 @@ from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
+from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, allowed_range, method_label,
+                                        tune_fields)
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
-from webapp.jobs.services import MAIN_FIELDS, METHOD_LABELS, tune_config_from
+from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 
-METHOD_CHOICES = [
-    ("cmaes", "CMA-ES: forward-only search over the prompt, and with sparse adapters a linear head (default)"),
-    ("linear_probe", "Linear probe: logistic regression on the frozen image features (seconds, ignores the budget)"),
-    ("sharpzo", "SharpZO: sharpness-aware CMA-ES, then sparse ZO-SGD (forward-only)"),
-    ("tip_adapter", "Tip-Adapter: the training images as a cache beside the zero-shot prompts (seconds, ignores the budget)"),
-    ("zeroshot", "Zero-shot: no tuning, the baseline"),
-    ("zosgd", "ZO-SGD only (MeZO-like baseline)"),
-    ("coop", "CoOp: backpropagation reference (not forward-only, needs more memory)"),
-]
 # Chosen on validation only, at FIRST_RUN_BUDGET, on NEU-DET and the textile demo set (3 seeds each;
 # bench/results/quality_sparse_*_firstrun_2000.md): CMA-ES over the prompt and a linear head (sparse adapters,
 # no image weight) against the linear probe, the best of every other method (quality_demo_*.md).
-DEFAULT_METHOD, DEFAULT_ADAPT, DEFAULT_PARAM_BUDGET = "cmaes", "sparse", "0"
+DEFAULT_METHOD, DEFAULT_ADAPT, DEFAULT_PARAM_BUDGET = Method.CMAES, "sparse", "0"
+FORM_ORDER = (Method.CMAES, Method.LINEAR_PROBE, Method.SHARPZO, Method.TIP_ADAPTER, Method.ZEROSHOT, Method.ZOSGD,
+              Method.COOP)  # the default first; the backpropagation reference last
+METHOD_CHOICES = [(m.value, m.description + (" (default)" if m == DEFAULT_METHOD else "")) for m in FORM_ORDER]
 DEFAULT_METHOD_REASON = ("CMA-ES with sparse adapters on the prompt and a linear head is the default because it "
                          "scored highest on validation on both of our reference defect sets at the first-run budget "
                          "(88% against 86% for the linear probe on steel defects, 56% against 53% on textiles), "
@@ -44,8 +40,7 @@ MAX_BUDGET_MINUTES = 7 * 24 * 60  # a week of worker time
 FIRST_RUN_BUDGET = 2000  # the tuner's own default (20,000, the paper's) is offered in the help text
 
 # What to adapt (issue 19): TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
-# that tune with queries over the joint vector can adapt the image model too.
-SPARSE_METHODS = ("sharpzo", "cmaes", "zosgd")
+# that tune with queries over the joint vector (SPARSE_METHODS) can adapt the image model too.
 ADAPT_CHOICES = [
     ("prompt", "Prompt only: the words in front of each class name"),
     ("sparse", "Sparse adapters on both towers: the prompt, a linear head, and a small share of the image model"),
@@ -92,12 +87,6 @@ class DatasetVersionChoice(forms.ModelChoiceField):
     def label_from_instance(self, version: DatasetVersion) -> str:
         counts = version.class_counts or {}
         return f"{version} ({len(counts)} classes, {sum(counts.values())} images)"
-
-
-def _tune_fields() -> list[dataclasses.Field]:
-    import tuning
-
-    return list(dataclasses.fields(tuning.TuneConfig))
 
 
 def _advanced_field(f: dataclasses.Field) -> forms.Field:
@@ -150,10 +139,8 @@ class JobCreateForm(forms.Form):
                              help_text="Only a GPU worker takes the job; CPU workers leave it to them.")
 
     def __init__(self, *args, user, **kwargs):
-        from tuning.config import allowed_range
-
         super().__init__(*args, **kwargs)
-        fields = {f.name: f for f in _tune_fields()}
+        fields = {f.name: f for f in tune_fields()}
         self.fields["dataset_version"].queryset = dataset_versions_ready(user=user).filter(
             dataset__workspace__in=workspaces_writable(user=user))
         self.fields["backbone"].choices = backbone_choices()
@@ -205,8 +192,6 @@ class JobCreateForm(forms.Form):
     def _budget_from_minutes(self, data: dict, config: dict) -> bool:
         """Replaces the budget by the queries that fit in `budget_minutes` of worker time; False, with an
         error on the field, when none fit. Runs before _clean_adapt, so it reads adapt as posted."""
-        from tuning.config import NO_QUERY_METHODS
-
         if data["method"] in NO_QUERY_METHODS:
             return True
         minutes, counts = data["budget_minutes"], data["dataset_version"].class_counts or {}
@@ -230,7 +215,7 @@ class JobCreateForm(forms.Form):
         if adapt != "sparse":
             return True
         if data["method"] not in SPARSE_METHODS:
-            label = METHOD_LABELS.get(data["method"], data["method"])
+            label = method_label(data["method"])
             self.add_error("adapt", f"Sparse adapters are tuned with queries by SharpZO, CMA-ES or ZO-SGD; "
                                     f"{label} cannot use them. Choose \"Prompt only\" or one of those methods.")
             return False

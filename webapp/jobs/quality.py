@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-def _quality_module():
-    from tuning import quality  # imported when first needed: the package brings torch
-
-    return quality
+from webapp.integrations.tuning.quality import quality_rules
 
 
 def validation_verdict(result) -> dict:
     """What a finished run says about itself on validation, as JSON for Job.evaluation."""
-    q = _quality_module()
+    q = quality_rules()
     zero = getattr(result, "zero_shot_val_balanced_acc", None)
     tuned = getattr(result, "best_val_balanced_acc", None)
     better = q.beats_zero_shot(tuned, zero)
@@ -64,7 +60,7 @@ def evaluation_quality(evaluation: dict | None) -> JobQuality | None:
     "validation"} with confusion matrices."""
     if not evaluation:
         return None
-    q = _quality_module()
+    q = quality_rules()
     names = list(evaluation.get("class_names") or [])
     parts = {}
     for key in ("zero_shot", "tuned"):

@@ -8,6 +8,7 @@ import heapq
 
 from django.db.models import Q
 
+from webapp.integrations.tuning import queries_to_spend
 from webapp.jobs.estimates import Workload, job_estimate, workload_of
 from webapp.jobs.models import Job
 
@@ -34,8 +35,6 @@ def job_workload(job: Job, queries: int) -> Workload:
 
 def _estimated_seconds(job: Job, cache: dict) -> float:
     """A queued job: its whole estimate; a running one without a rate of its own: its queries left."""
-    from tuning.config import queries_to_spend
-
     workload = job_workload(job, queries_to_spend(job.method, job.budget) - job.queries_used)
     key = (job.backbone, workload)
     if key not in cache:

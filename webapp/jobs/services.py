@@ -10,33 +10,21 @@ from django.utils import timezone
 from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots
+from webapp.integrations.tuning import ConfigError, method_label, minimum_budget, sensitivity_groups, tune_config
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 
 MAIN_FIELDS = ("method", "backbone", "budget", "shots", "seed")
-METHOD_LABELS = {
-    "sharpzo": "SharpZO",
-    "zeroshot": "Zero-shot",
-    "cmaes": "CMA-ES",
-    "zosgd": "ZO-SGD",
-    "coop": "CoOp",
-    "linear_probe": "Linear probe",
-    "tip_adapter": "Tip-Adapter",
-}
 
 
 def tune_config_from(values: dict, num_classes: int | None = None):
     """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about.
     num_classes: the dataset's class count, which sizes a sparse job's linear head (minimum_budget)."""
-    import tuning
-
-    from tuning.config import minimum_budget, sensitivity_groups
-
     from webapp.adapters.adapted import backbone_image_size
 
     try:
-        cfg = tuning.TuneConfig.from_dict(values)
-    except tuning.ConfigError as exc:
+        cfg = tune_config(values)
+    except ConfigError as exc:
         raise ValidationError({exc.field or "__all__": str(exc)}) from exc
     # A smaller budget would only return the zero-shot adapter after a worker's start-up (or, for sparse
     # adapters, place the image delta without its sensitivity probes).
@@ -89,7 +77,7 @@ def automatic_job_name(job: Job, method: str) -> str:
     """'SharpZO on scratches v2, 2026-11-27 14:05 (#41)': the same settings launched twice still read
     as two jobs in lists, the compare page and its legends."""
     when = timezone.localtime(job.queued_at).strftime("%Y-%m-%d %H:%M")
-    return f"{METHOD_LABELS.get(method, method)} on {job.dataset_version}, {when} (#{job.pk})"
+    return f"{method_label(method)} on {job.dataset_version}, {when} (#{job.pk})"
 
 
 @transaction.atomic

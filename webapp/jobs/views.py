@@ -16,8 +16,9 @@ from webapp.core.numbers import human_duration
 from webapp.jobs.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
+from webapp.integrations.tuning import SPARSE_METHODS, queries_to_spend
 from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
-from webapp.jobs.forms import MAX_BUDGET_MINUTES, SPARSE_METHODS, JobCreateForm, image_weights_text
+from webapp.jobs.forms import MAX_BUDGET_MINUTES, JobCreateForm, image_weights_text
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
@@ -141,8 +142,6 @@ def job_estimate_view(request):
     counts = {}
     if version_id is not None:
         counts = dataset_version_get(user=request.user, pk=version_id)[0].class_counts or {}
-    from tuning.config import queries_to_spend
-
     method = request.GET.get("method", "")
     adapt = "sparse" if request.GET.get("adapt") == "sparse" and method in SPARSE_METHODS else "prompt"
     workload = workload_of(queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()), adapt=adapt,

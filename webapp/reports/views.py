@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET
 from webapp.core.csv_download import csv_download
 from webapp.core.params import whole_number
 from webapp.datasets.thumbnails import thumbnail_response
+from webapp.integrations.tuning import METHOD_LABELS
 from webapp.jobs.mistakes import recorded_mistake
-from webapp.jobs.services import METHOD_LABELS
 from webapp.reports import selectors
 from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED, side_by_side
 

@@ -15,9 +15,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from webapp.core.numbers import finite_or_none
 from webapp.datasets.selectors import dataset_version_check_shots
-from webapp.datasets.services import dataset_version_materialize
+from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 from webapp.integrations.backbones import load_plugins
 from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
@@ -167,8 +166,8 @@ def _job_inputs(job: Job, config):
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
     folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
     data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
-                                    cache_dir=cache / "features")
-    return backbone, data, evaluation_dict(tuning.evaluate(backbone, data.test, class_names=data.class_names))
+                                    cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
+    return backbone, data, tuning.evaluate(backbone, data.test, class_names=data.class_names).to_record()
 
 
 def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_shot: dict,
@@ -178,7 +177,7 @@ def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_s
     import tuning
 
     evaluation = tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names)
-    tuned = evaluation_dict(evaluation)
+    tuned = evaluation.to_record()
     tuned["mistakes"] = mistakes_of(evaluation, data.test, data.class_names)
     mistake_thumbnails_save(dataset_version_id=job.dataset_version_id, image_paths=data.test.paths,
                             mistakes=tuned["mistakes"])
@@ -190,19 +189,6 @@ def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_s
                           adapter_dir=adapter_dir, worker_seconds=pulse.unaccounted_seconds(), failure=failure)
     finally:
         shutil.rmtree(adapter_dir, ignore_errors=True)
-
-
-def evaluation_dict(evaluation) -> dict:
-    """tuning.Evaluation as JSON the database accepts (PostgreSQL's jsonb refuses NaN)."""
-
-    def number(x):
-        return finite_or_none(x)
-
-    return {
-        "accuracy": number(evaluation.accuracy),
-        "per_class_accuracy": {name: number(v) for name, v in evaluation.per_class_accuracy.items()},
-        "confusion": [[int(n) for n in row] for row in evaluation.confusion],
-    }
 
 
 def _now() -> str:

@@ -16,13 +16,14 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from webapp.core.numbers import finite_or_none as _finite  # NaN and infinities are stored as missing values
+from webapp.integrations.tuning import Stage
 from webapp.jobs.models import MetricPoint
 from webapp.jobs.worker.fence import Fence
 
 FLUSH_SECONDS = 1.0
 FLUSH_POINTS = 200
 MAX_PENDING = 50_000  # beyond this a database outage fails the job rather than filling the memory
-SWITCH_FROM, SWITCH_TO = "cmaes", "zo"  # the SharpZO stage switch drawn on the plots
+SWITCH_FROM, SWITCH_TO = Stage.CMAES, Stage.ZO  # the SharpZO stage switch drawn on the plots
 
 
 class MetricSink:
@@ -52,7 +53,9 @@ class MetricSink:
                 return  # replayed after a resume: already stored
             self._last_key = key
             stage = str(metrics["stage"])
-            if self._last_stage == SWITCH_FROM and stage == SWITCH_TO:
+            # The tuner marks the first point of each stage (tuning.Stage); the plots draw the one
+            # switch from CMA-ES to ZO-SGD (method zosgd starts its ZO stage after zero-shot: no line).
+            if metrics.get("stage_started") and stage == SWITCH_TO and self._last_stage == SWITCH_FROM:
                 self._switch_at = self._last_queries  # where stage 1 ended
             self._last_stage, self._last_queries = stage, key[0]
             self._last_elapsed = max(self._last_elapsed, _finite(metrics.get("elapsed_s")) or 0.0)

@@ -1,0 +1,13 @@
+"""What the tuner offers as backbones (tuning/catalogue.py, light: nothing is loaded here)."""
+from __future__ import annotations
+
+from tuning.catalogue import DEFAULT_BACKBONE, BackboneInfo, list_backbones
+
+
+def registered_backbones() -> list[BackboneInfo]:
+    """The registered backbones (register plugins first: webapp.jobs.backbones.load_plugins)."""
+    return list_backbones()
+
+
+def default_backbone() -> str:
+    return DEFAULT_BACKBONE
