@@ -6,9 +6,9 @@ import pytest
 import tests.webapp.tiny_backbone  # noqa: F401  (registers the tiny backbone)
 import tuning
 import tuning.data
-from tests.webapp.factories import make_job, make_ready_version
+from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
-from webapp.jobs.execution import _job_inputs
+from webapp.jobs.worker.execution import _job_inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_the_manifest_hashes_name_every_materialized_image(make_user, tmp_path):
 
 def test_a_job_loads_its_images_without_hashing_them_again(make_user, tmp_path, settings, monkeypatch):
     settings.WORKER_CACHE_DIR = str(tmp_path / "cache")
-    job = make_job(make_ready_version("Press line", per_class=4))
+    job = make_runnable_job(make_ready_version("Press line", per_class=4))
     hashed = []
     monkeypatch.setattr(tuning.data, "_sha256", lambda path: hashed.append(path) or "x")
     _, data, zero_shot = _job_inputs(job, tuning.TuneConfig.from_record(job.config))
