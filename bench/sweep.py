@@ -11,7 +11,8 @@ never evaluated here, so nothing is tuned on it.
 
 With --seconds every run stops after that many worker-seconds and returns its best so far, so rows
 compare at equal time (what a user pays for) instead of equal queries; the table then gives the
-queries each row managed in that time. Timings are this machine's: run it on a quiet one.
+queries each row managed in that time. On a CPU the seconds are this process's CPU time, so other work
+on a busy machine does not shorten a row; on a GPU (asynchronous, CPU time says little) they are wall time.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def main(argv=None):
         for seed in seeds:
             cfg = tuning.TuneConfig.from_dict({**settings, "method": args.method, **over, "backbone": bb.id,
                                                "seed": seed, "shots": args.shots, "device": str(bb.device)})
-            result = tuning.tune(cfg, datas[seed], backbone=bb, should_stop=_time_limit(args.seconds))
+            result = tuning.tune(cfg, datas[seed], backbone=bb, should_stop=_time_limit(args.seconds, bb.device))
             vals.append(result.best_val_acc)
             queries.append(result.queries_used)
             losses.append(next(m["train_loss"] for m in reversed(result.history) if m["train_loss"] is not None))
@@ -67,19 +68,21 @@ def main(argv=None):
     body = (f"Method `{args.method}` unless a row says otherwise, backbone `{bb.id}`, data "
             f"`{Path(args.data).name}`, {args.shots} shots, seeds {seeds}. {settings_record(settings)} "
             "Rows change only what they name. Validation split only; the test split is not evaluated."
-            + (f" Equal time: every run stopped after {args.seconds:g} worker-seconds." if args.seconds is not None else "")
+            + (f" Equal time: every run stopped after {args.seconds:g} worker-seconds"
+               f" ({'wall' if str(bb.device).startswith('cuda') else 'CPU'} time)." if args.seconds is not None else "")
             + "\n\n" + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)", "queries (mean)"],
                              rows)
             + f"\n\nWall time {time.perf_counter() - t_start:.0f} s.")
     return write(f"sweep_{name}", f"Validation sweep: {name}", body)
 
 
-def _time_limit(seconds: float | None):
+def _time_limit(seconds: float | None, device):
     """A should_stop for tuning.tune that says stop once `seconds` have passed (None: never)."""
     if seconds is None:
         return None
-    deadline = time.perf_counter() + seconds
-    return lambda: time.perf_counter() > deadline
+    clock = time.perf_counter if str(device).startswith("cuda") else time.process_time
+    deadline = clock() + seconds
+    return lambda: clock() > deadline
 
 
 if __name__ == "__main__":

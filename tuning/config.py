@@ -131,7 +131,8 @@ class TuneConfig:
                    "moves the context by about one embedding std). Chosen on validation on the demo "
                    "backbone: 10 scored best and 30 diverged, so 3 keeps a margin.", min=0.0, max=1000.0)
     mu: float = _f(1e-3, "ZO-SGD perturbation size (paper: 1e-3).", min=1e-6, max=1.0)
-    q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1).", min=1, max=1000)
+    q: int = _f(1, "Random directions per ZO-SGD step (each costs 2 queries; paper: 1). 1 led on validation "
+                 "at equal CPU time on both reference sets (bench/results/sweep_q-equal-time_*.md).", min=1, max=1000)
     stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
                                "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
     mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
