@@ -14,7 +14,8 @@ says how they enter the class logits (`class_logits`):
   tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),
   the linear head's change, are already inside class_embeddings; `apply_adapter` recomputes them.
 An adapter with extras is written as format version 2, so a reader from before them refuses it
-instead of predicting without them; one without extras stays version 1.
+instead of predicting without them; one without extras stays version 1; one whose delta changes the
+text side (text_groups.py) is version 3, which readers from before the text groups refuse.
 """
 from __future__ import annotations
 
@@ -26,11 +27,12 @@ import torch
 
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
-from .vision_delta import encode_pil_with_delta, from_tensors
+from .vision_delta import PREFIX, encode_pil_with_delta, from_tensors
 
 FORMAT_VERSION = 1  # an adapter made of the tensors below only
 EXTRAS_FORMAT_VERSION = 2  # one that also holds extras (a head or a cache)
-READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION)
+TEXT_DELTA_FORMAT_VERSION = 3  # one whose stored delta also changes the text side (text_groups.py)
+READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION, TEXT_DELTA_FORMAT_VERSION)
 TENSORS = ("w", "P", "class_embeddings")
 EXTRA_TENSORS = {"head": ("head_weight", "head_bias"), "cache": ("cache_keys", "cache_values")}
 REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
@@ -73,6 +75,10 @@ class Prediction:
 
 
 def format_version(extras: dict) -> int:
+    """A reader from before a kind of tensor must refuse the file, not predict without it (or crash on
+    it): a text-side delta is version 3, other extras 2, none 1."""
+    if any(n.startswith(PREFIX) and not n.startswith(PREFIX + "visual.") for n in extras):
+        return TEXT_DELTA_FORMAT_VERSION
     return EXTRAS_FORMAT_VERSION if extras else FORMAT_VERSION
 
 
@@ -84,7 +90,7 @@ def save_adapter(adapter: Adapter, directory) -> Path:
     tensors = {name: t.detach().float().cpu().contiguous() for name, t in tensors.items()}
     card = dict(adapter.card)
     if adapter.extras:  # a reader from before extras must refuse the file, not predict without them
-        card["format_version"] = EXTRAS_FORMAT_VERSION
+        card["format_version"] = format_version(adapter.extras)
     version = card.get("format_version", FORMAT_VERSION)
     atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(version)}))
     atomic_write_text(directory / "adapter.json", json.dumps(card, indent=2, sort_keys=True))
@@ -108,7 +114,7 @@ def load_adapter(directory) -> Adapter:
     version = card.get("format_version")
     if version not in READABLE_VERSIONS:
         raise AdapterError(f"This adapter has format version {version!r}; this version of tuning reads "
-                           f"versions {' and '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
+                           f"versions {', '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise AdapterError(f"The adapter card lacks {', '.join(missing)}; the file is damaged or incomplete.")
