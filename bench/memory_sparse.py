@@ -133,7 +133,7 @@ def main(argv=None):
             f"{args.threads} threads, a fresh process per row. Jobs: {json.dumps(FORM)} with the row's param_budget"
             f"{' and ' + ', '.join(args.set) if args.set else ''}, stopped after {args.generations} CMA-ES generations.\n\n"
             + table(["row", "whole peak MiB", "peak once backbone and data were loaded MiB", "whole peak / inference",
-                     "adapter file KiB", "adapter / backbone %", "image parameters changed", "queries"], rows)
+                     "adapter file KiB", "adapter / backbone %", "backbone parameters changed", "queries"], rows)
             + "\n\nGoals (issue 19): whole peak / inference at most 1.2; adapter file at most 1 % of the backbone.")
     return write("memory_sparse_cpu", "Memory: a sparse-adapter job vs inference (issue 19)", body)
 

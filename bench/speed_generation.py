@@ -6,6 +6,8 @@ candidates' changed tensors into one batched call (torch.func.vmap over the chan
 """
 from __future__ import annotations
 
+import statistics
+
 import torch
 import torch.nn.functional as F
 
@@ -65,7 +67,8 @@ def _stacked(obj, W: torch.Tensor) -> torch.Tensor:
 
 def generation_rows(bb, px: torch.Tensor, *, firsts: list[int], candidates: int, repeats: int, classes: int = 6):
     """Rows: first tuned block, per-candidate ms one call each (before), in one call (now), stacked
-    (vmap), and the ratios before / now and stacked / now; the three give equal losses (checked)."""
+    (vmap), and the ratios before / now and stacked / now; the three give equal losses (checked). The
+    variants take turns, repeat after repeat."""
     import warnings
     rows = []
     for first in firsts:
@@ -76,9 +79,13 @@ def generation_rows(bb, px: torch.Tensor, *, firsts: list[int], candidates: int,
             warnings.simplefilter("ignore")  # vmap's "no batching rule" note on attention
             for other in (_one_call_per_candidate(obj, W), _stacked(obj, W)):
                 assert torch.allclose(other, now, rtol=1e-4), (other, now)
-            t_before = median_time(lambda: _one_call_per_candidate(obj, W), repeats)
-            t_now = median_time(lambda: obj.losses(W), repeats)
-            t_stacked = median_time(lambda: _stacked(obj, W), repeats)
+            # round robin, so a change of the machine's load falls on the three alike
+            times = {name: [] for name in ("before", "now", "stacked")}
+            for _ in range(repeats):
+                times["before"].append(median_time(lambda: _one_call_per_candidate(obj, W), 1))
+                times["now"].append(median_time(lambda: obj.losses(W), 1))
+                times["stacked"].append(median_time(lambda: _stacked(obj, W), 1))
+            t_before, t_now, t_stacked = (statistics.median(times[k]) for k in ("before", "now", "stacked"))
         per = 1000 / candidates
         rows.append([first, f"{per * t_before:.1f}", f"{per * t_now:.1f}", f"{per * t_stacked:.1f}",
                      f"{t_before / t_now:.2f}x", f"{t_stacked / t_now:.2f}x"])

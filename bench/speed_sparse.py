@@ -62,7 +62,7 @@ def main(argv=None):
               f"of 65,536 rows: {min(budget, 65536) * 64 * 4 / 2**20:.1f} MiB at a time).")
     body += (f"\n\nA CMA-ES generation of {args.candidates} candidates (the image delta in the first tuned block's MLP "
              f"weights and the projection; the loss of each, {args.images} training images), time per candidate, "
-             f"median of {args.repeats}; the three give equal losses (checked):\n\n"
+             f"median of {args.repeats} taken in turns; the three give equal losses (checked):\n\n"
              + table(["first tuned block", "one call per candidate, before (ms)", "one call per generation, now (ms)",
                       "stacked, torch.func.vmap (ms)", "before / now", "stacked / now"], generation))
     name = f"speed_sparse{'_generation' if args.generation_only else ''}_{bb.device.type}"

@@ -14,7 +14,8 @@ says how they enter the class logits (`class_logits`):
   tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),
   the linear head's change, are already inside class_embeddings; `apply_adapter` recomputes them.
 An adapter with extras is written as format version 2, so a reader from before them refuses it
-instead of predicting without them; one without extras stays version 1.
+instead of predicting without them; one without extras stays version 1; one whose delta changes the
+text side (text_groups.py) is version 3, which readers from before the text groups refuse.
 """
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ from pathlib import Path
 import torch
 
 from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
-                   AdapterCard, card_text)
+                   TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text)
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError
-from .vision_delta import encode_pil_with_delta, from_tensors
+from .vision_delta import PREFIX, encode_pil_with_delta, from_tensors
 
 TENSORS = ("w", "P", "class_embeddings")
 EXTRA_TENSORS = {"head": ("head_weight", "head_bias"), "cache": ("cache_keys", "cache_values")}
@@ -74,6 +75,10 @@ class Prediction:
 
 
 def format_version(extras: dict) -> int:
+    """A reader from before a kind of tensor must refuse the file, not predict without it (or crash on
+    it): a text-side delta is version 3, other extras 2, none 1."""
+    if any(n.startswith(PREFIX) and not n.startswith(PREFIX + "visual.") for n in extras):
+        return TEXT_DELTA_FORMAT_VERSION
     return EXTRAS_FORMAT_VERSION if extras else FORMAT_VERSION
 
 
@@ -85,7 +90,7 @@ def save_adapter(adapter: Adapter, directory) -> Path:
     tensors = {name: t.detach().float().cpu().contiguous() for name, t in tensors.items()}
     card = dict(adapter.card)
     if adapter.extras:  # a reader from before extras must refuse the file, not predict without them
-        card["format_version"] = EXTRAS_FORMAT_VERSION
+        card["format_version"] = format_version(adapter.extras)
     version = card.get("format_version", FORMAT_VERSION)
     atomic_write_bytes(directory / "adapter.safetensors", save(tensors, metadata={"format_version": str(version)}))
     atomic_write_text(directory / "adapter.json", card_text(card))

@@ -16,7 +16,8 @@ from .errors import AdapterError
 
 FORMAT_VERSION = 1  # an adapter made of w, P and the class embeddings only
 EXTRAS_FORMAT_VERSION = 2  # one that also holds extras (a head, a cache, a sparse delta)
-READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION)
+TEXT_DELTA_FORMAT_VERSION = 3  # one whose stored delta also changes the text side (text_groups.py)
+READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION, TEXT_DELTA_FORMAT_VERSION)
 REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
                       "projection", "method", "config", "logit_scale")
 RENAMED_KEYS = {"dataset_version": "dataset_hash"}  # old key -> the key written today
@@ -61,7 +62,7 @@ class AdapterCard:
         version = card.get("format_version")
         if version not in READABLE_VERSIONS:
             raise AdapterError(f"This adapter has format version {version!r}; this version of tuning reads "
-                               f"versions {' and '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
+                               f"versions {', '.join(map(str, READABLE_VERSIONS))}. Re-export it or upgrade tuning.")
         missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
         if missing:
             raise AdapterError(f"The adapter card lacks {', '.join(missing)}; the file is damaged or incomplete.")
