@@ -48,3 +48,20 @@ def test_defect_vocabulary_covers_inspection_terms():
     for term in ("crazing", "inclusion", "patches", "pitted", "rolled-in scale", "scratches",
                  "local defect", "global defect"):
         assert term in words
+
+
+def test_views_materials_and_sizes_of_the_second_corpus():
+    samples = [corpus.generate_sample(0, i, size=96) for i in range(150)]
+    assert all(s.image.shape == (96, 96, 3) and s.image.dtype == np.uint8 for s in samples)
+    materials = {corpus.MATERIAL_IDS[s.material] for s in samples}
+    assert {"painted_metal", "ceramic", "leather"} & materials
+    view_words = {w for _, words in corpus.VIEWS.values() for w in words}
+    captions = [c.text for s in samples for c in s.captions]
+    assert any(any(w in t for w in view_words) for t in captions)  # the views reach the captions
+    assert any("inspection" in t for t in captions)
+    # a close-up enlarges the part it draws: its finest texture is coarser than the plain view's
+    rng = np.random.default_rng(5)
+    flat = np.full((96, 96), 0.5, np.float32)
+    assert corpus.light(rng, flat, "plain") is flat
+    assert np.isfinite(corpus.light(rng, flat + 0.01 * rng.standard_normal((96, 96)).astype(np.float32),
+                                    "raking_light")).all()

@@ -16,14 +16,17 @@ NEU_DEFAULT = Path(os.environ.get(
     "NEU_DET_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "neu-det"))
 
 
-def _choice_monitor(neu_root: Path | None):
-    """Zero-shot accuracy on held-out choice slices, logged at each checkpoint (never the test split)."""
+def _choice_monitor(neu_root: Path | None, work_dir: Path, image_size: int):
+    """Zero-shot accuracy on held-out choice slices, logged at each checkpoint (never the test split).
+    None when neither slice is on this machine."""
+    import open_clip
     import torch
     from PIL import Image
 
     from tuning.demo_backbone import demo_data
 
     from . import zeroshot
+    from .train import load_or_compute_text
 
     sets = {}
     if neu_root and neu_root.is_dir():
@@ -39,25 +42,21 @@ def _choice_monitor(neu_root: Path | None):
         pass
     if not sets:
         return None
+    pre = open_clip.image_transform(image_size, is_train=False)
     cache = {}
+    for k, (paths, labels, names) in sets.items():
+        x = torch.stack([pre(Image.open(p).convert("RGB")) for p in paths])
+        prompts = load_or_compute_text(work_dir, [zeroshot.TEMPLATE.format(n) for n in names])
+        cache[k] = (x, torch.tensor(labels), prompts)
 
-    def monitor(model):
-        import open_clip
-
-        from tuning.demo_backbone.model import MODEL_NAME
-
-        if not cache:
-            pre = open_clip.image_transform(model.visual.image_size, is_train=False)
-            tok = open_clip.get_tokenizer(MODEL_NAME)
-            for k, (paths, labels, names) in sets.items():
-                x = torch.stack([pre(Image.open(p).convert("RGB")) for p in paths])
-                cache[k] = (x, torch.tensor(labels), tok([zeroshot.TEMPLATE.format(n) for n in names]))
+    @torch.no_grad()
+    def monitor(tower):
+        dev = tower.logit_scale.device
         out = {}
-        with torch.no_grad():
-            for k, (x, y, tokens) in cache.items():
-                img = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
-                txt = torch.nn.functional.normalize(model.encode_text(tokens), dim=-1)
-                out[k] = round(float(((img @ txt.t()).argmax(1) == y).float().mean()), 4)
+        for k, (x, y, prompts) in cache.items():
+            img = torch.nn.functional.normalize(tower.visual(x.to(dev)).float(), dim=-1).cpu()
+            txt = torch.nn.functional.normalize(tower.encode_text_pooled(prompts.to(dev)), dim=-1).cpu()
+            out[k] = round(float(((img @ txt.t()).argmax(1) == y).float().mean()), 4)
         return out
 
     return monitor
@@ -68,11 +67,18 @@ def cmd_build(args):
     from .train import TrainSettings, train
 
     s = TrainSettings(seed=args.seed, corpus_size=args.corpus_size, minutes=args.minutes,
-                      batch_size=args.batch_size, lr=args.lr, threads=args.threads)
+                      batch_size=args.batch_size, lr=args.lr, threads=args.threads, image_size=args.image_size,
+                      patch_size=args.patch_size, width=args.width, layers=args.layers)
     out = Path(args.out) if args.out else CHECKPOINT_PATH
     card = Path(args.card) if args.card else (CARD_PATH if out == CHECKPOINT_PATH else out.with_name("card.json"))
-    monitor = None if args.no_monitor else _choice_monitor(Path(args.neu) if args.neu else NEU_DEFAULT)
-    train(s, args.work_dir, out_path=out, card_path=card, monitor=monitor,
+    monitor = None if args.no_monitor else _choice_monitor(Path(args.neu) if args.neu else NEU_DEFAULT,
+                                                             Path(args.work_dir), s.image_size)
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    train(s, args.work_dir, out_path=out, card_path=card, monitor=monitor, device=device,
           log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
@@ -115,21 +121,29 @@ def cmd_demo_dataset(args):
 
 
 def main(argv=None):
+    from .train import TrainSettings
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(prog="python -m tools.demo_backbone")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="generate the corpus and train the demo image tower (resumable)")
-    b.add_argument("--minutes", type=float, default=40.0, help="training time (corpus generation comes on top)")
+    d = TrainSettings()
+    b.add_argument("--minutes", type=float, default=d.minutes, help="training time (corpus generation comes on top)")
     b.add_argument("--out", help="checkpoint path (default: the package's weights/demo_vit.safetensors)")
     b.add_argument("--card", help="card path (default: card.json beside the checkpoint)")
     b.add_argument("--work-dir", default=os.environ.get("DEMO_BACKBONE_WORK", "/tmp/demo_backbone_build"),
                    help="corpus, text-embedding cache and resumable training state")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--corpus-size", type=int, default=20000)
-    b.add_argument("--batch-size", type=int, default=128)
-    b.add_argument("--lr", type=float, default=1e-3)
-    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--corpus-size", type=int, default=d.corpus_size)
+    b.add_argument("--batch-size", type=int, default=d.batch_size)
+    b.add_argument("--lr", type=float, default=d.lr)
+    b.add_argument("--image-size", type=int, default=d.image_size)
+    b.add_argument("--patch-size", type=int, default=d.patch_size)
+    b.add_argument("--width", type=int, default=d.width)
+    b.add_argument("--layers", type=int, default=d.layers)
+    b.add_argument("--threads", type=int, default=2, help="CPU threads (also the corpus workers)")
+    b.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     b.add_argument("--neu", help="neu-det folder for the held-out choice-slice log (optional)")
     b.add_argument("--no-monitor", action="store_true", help="do not log choice-slice accuracy")
     b.set_defaults(func=cmd_build)

@@ -25,7 +25,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-RENDER_SIZE = 128  # drawn at 2x, then downsampled with antialiasing like real photos
+# v1 built demo-v1 (commit d412083); v2 added painted metal, ceramic and leather, the close-up and
+# lighting views, camera artefacts and inspection-context captions.
+VERSION = "v2"
+
+# Drawn at 1.5x to 2x the output size, then downsampled with antialiasing like real photos. The
+# absolute stroke widths and pit radii below are in render pixels, so a larger render also draws
+# finer defects: with the close-up views below, every defect appears at several scales.
+MIN_RENDER_SIZE = 128
+
+
+def render_size(size: int) -> int:
+    return max(MIN_RENDER_SIZE, int(round(1.5 * size)))
 
 MATERIALS = {
     # id: (names used in captions)
@@ -37,9 +48,12 @@ MATERIALS = {
     "wood": ["wood", "wooden board", "wood grain", "timber"],
     "plastic": ["plastic", "plastic part", "moulded plastic", "smooth plastic"],
     "concrete": ["concrete", "stone", "granular stone", "cement"],
+    "painted_metal": ["painted metal", "a painted surface", "coated metal", "powder-coated metal"],
+    "ceramic": ["ceramic", "ceramic tile", "glazed ceramic", "porcelain"],
+    "leather": ["leather", "leather hide", "grained leather", "synthetic leather"],
 }
 MATERIAL_IDS = list(MATERIALS)
-METALS = {"brushed_metal", "steel_strip", "cast_metal"}
+METALS = {"brushed_metal", "steel_strip", "cast_metal", "painted_metal"}
 FABRICS = {"woven_fabric", "textile"}
 
 # defect groups (bit flags): what kind of anomaly it is, for the generic captions
@@ -67,7 +81,7 @@ DEFECTS = {
 DEFECT_IDS = list(DEFECTS)
 # sampling weights: defect-free surfaces and the defects that real data shows most get more
 DEFECT_WEIGHTS = {
-    "none": 3.0, "scratches": 1.5, "crazing": 1.5, "crack": 0.8, "inclusion": 1.5, "patches": 1.5,
+    "none": 4.0, "scratches": 1.5, "crazing": 1.5, "crack": 0.8, "inclusion": 1.5, "patches": 1.5,
     "pitted": 1.5, "rolled_in_scale": 1.5, "hole": 0.8, "stain": 0.8, "dent": 0.6, "rust": 0.6,
     "missing_threads": 0.6, "local_flaw": 1.5, "global_irregularity": 1.5, "shapes": 1.2,
 }
@@ -191,6 +205,20 @@ def render_material(rng, material, n):
         v = 0.015 * _noise(rng, n, n, blur=1) + 0.05 * _lowfreq(rng, n, 2)
         base = rng.uniform(0.25, 0.8)
         tint = tuple(rng.uniform(0.4, 1.5, 3))
+    elif material == "painted_metal":
+        # orange peel: a fine low-contrast ripple over a flat colour
+        v = 0.03 * _noise(rng, n, n, blur=rng.uniform(1.5, 3.0)) + 0.04 * _lowfreq(rng, n, 3)
+        base = rng.uniform(0.3, 0.8)
+        tint = tuple(rng.uniform(0.5, 1.4, 3))
+    elif material == "ceramic":
+        v = 0.01 * _noise(rng, n, n, blur=0.8) + 0.03 * _lowfreq(rng, n, 2)
+        v -= 0.08 * (rng.random((n, n)) < 0.002)  # glaze speckles
+        base, tint = rng.uniform(0.55, 0.9), tuple(rng.uniform(0.85, 1.1, 3))
+    elif material == "leather":
+        pores = _blur((rng.random((n, n)) < 0.04).astype(np.float32), 0.7)
+        wrinkles = _streaks(rng, n, int(rng.integers(4, 12)), rng.uniform(0, 180))
+        v = -0.25 * pores + 0.05 * wrinkles + 0.05 * _noise(rng, n, n, blur=2.0)
+        base, tint = rng.uniform(0.2, 0.6), (1.1, 0.85, 0.65) if rng.random() < 0.6 else (1.0, 1.0, 1.0)
     else:  # concrete
         v = 0.08 * _noise(rng, n, n, blur=rng.uniform(0.4, 1.0)) + 0.06 * _noise(rng, n, n, blur=3)
         dots = rng.random((n, n)) < 0.01
@@ -415,7 +443,7 @@ DEFECT_PHRASES = {
 }
 GROUP_PHRASES = {
     FREE: ["no defects", "no defect", "nominal", "a good part", "flawless", "defect-free", "normal",
-           "no anomaly", "OK"],
+           "no anomaly", "OK", "an OK part", "a part that passes inspection"],
     LOCAL: ["a local defect", "a localized defect", "a small local flaw", "a defect in one spot"],
     GLOBAL: ["a global defect", "a defect spread over the whole surface", "defects everywhere"],
     ANY: ["a defect", "a defective part", "an anomaly", "a flaw", "a damaged surface", "not OK"],
@@ -424,11 +452,14 @@ FREE_TEMPLATES = [
     "{m} with no defects", "a clean {m} surface", "a defect-free {m}", "nominal {m}", "a photo of nominal {m}",
     "a flawless {m}", "a good {m} part without flaws", "a photo of {m}", "a close-up of {m}",
     "an inspection image of normal {m}", "a uniform {m} texture", "a photo of a nominal surface",
-    "a normal surface", "a photo of a good part",
+    "a normal surface", "a photo of a good part", "an inspection camera image of a good {m} part",
+    "{m}: no defects found", "quality control photo of nominal {m}", "a {m} part that passes inspection",
 ]
 DEFECT_TEMPLATES = [
     "{d} on {m}", "a photo of {d}", "{m} with {d}", "a close-up of {d} on {m}", "an inspection image showing {d}",
     "a photo of {m} with {d}", "{d}", "a surface with {d}", "a defect: {d}", "a photo of {d} on a surface",
+    "an inspection camera image of {m} with {d}", "{d} found on {m} during inspection",
+    "quality control photo: {d} on {m}", "a photo of a defect: {d}",
 ]
 GROUP_TEMPLATES = ["a photo of {g}", "{m} with {g}", "an inspection image: {g}", "a surface with {g}"]
 
@@ -442,7 +473,7 @@ def _pick(rng, items):
     return items[int(rng.integers(0, len(items)))]
 
 
-def make_captions(rng, material, defect, groups, count, k=5):
+def make_captions(rng, material, defect, groups, count, k=5, view="plain"):
     mi, di = MATERIAL_IDS.index(material), DEFECT_IDS.index(defect)
     caps: list[Caption] = []
     seen = set()
@@ -469,6 +500,8 @@ def make_captions(rng, material, defect, groups, count, k=5):
                 t = t.replace(" on {m}", "").replace("{m} with ", "").replace(" of {m} with", " of")
             text = t.format(m=m, d=d)
             c = Caption(text, material=mi if "{m}" in t else -1, defect=di)
+        if VIEWS[view][1] and rng.random() < 0.3:
+            c.text = f"{c.text}, {_pick(rng, VIEWS[view][1])}"
         if c.text not in seen:
             seen.add(c.text)
             caps.append(c)
@@ -499,25 +532,76 @@ def _shape_captions(rng, shape, colour, count, position, material):
 
 # ----------------------------------------------------------------------------- samples
 
-def _finish(rng, v, tint, overlay, n, size, grayscale):
-    # lighting: a gradient and a vignette, then contrast, sensor noise and blur
+VIEWS = {
+    # id: (probability, caption phrases). How the camera and the light see the part; no positive
+    # depends on it, so these words only teach the inspection context.
+    "plain": (0.55, []),
+    "close_up": (0.2, ["close-up", "macro view", "zoomed in"]),
+    "raking_light": (0.15, ["under low-angle light", "lit from the side", "raking light"]),
+    "top_light": (0.1, ["under top light", "under bright ring light", "coaxial light"]),
+}
+
+
+def pick_view(rng) -> str:
+    p = np.array([VIEWS[k][0] for k in VIEWS])
+    return list(VIEWS)[int(rng.choice(len(VIEWS), p=p / p.sum()))]
+
+
+def light(rng, v, view):
+    """Raking light turns relief into bright and dark flanks (scratches and pits stand out); a top or
+    ring light flattens the texture and adds a broad highlight."""
+    if view == "raking_light":
+        g = _blur(v, 0.8)
+        ang = rng.uniform(0, 2 * np.pi)
+        shade = (np.roll(g, 1, 1) - g) * math.cos(ang) + (np.roll(g, 1, 0) - g) * math.sin(ang)
+        return v + rng.uniform(2.0, 5.0) * shade
+    if view == "top_light":
+        n = v.shape[0]
+        yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n
+        cx, cy = rng.uniform(0.3, 0.7, 2)
+        glow = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / rng.uniform(0.05, 0.3))
+        mean = v.mean()
+        return (v - mean) * rng.uniform(0.6, 0.9) + mean + rng.uniform(0.1, 0.3) * glow
+    return v
+
+
+def camera(rng, img: Image.Image, grayscale: bool) -> Image.Image:
+    """Sensor and pipeline artefacts: shot noise, line-scan row noise, defocus, JPEG compression."""
+    a = np.asarray(img, dtype=np.float32) / 255.0
+    n = a.shape[0]
+    a = a + rng.uniform(0, 0.05) * np.sqrt(a + 0.02) * rng.standard_normal((n, n, 1 if grayscale else 3))
+    if rng.random() < 0.2:  # line-scan cameras: each row (or column) has its own gain
+        rows = 1 + rng.uniform(0.01, 0.05) * rng.standard_normal((n, 1, 1))
+        a = a * (rows if rng.random() < 0.5 else rows.transpose(1, 0, 2))
+    img = Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.4:
+        import io
+
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=int(rng.integers(30, 95)))
+        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return img
+
+
+def _finish(rng, v, tint, overlay, n, size, grayscale, view="plain"):
+    # lighting: a gradient and a vignette, the view's light, then contrast, sensor noise and blur
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n
     ang = rng.uniform(0, 2 * np.pi)
     v = v + rng.uniform(0, 0.25) * ((xx - 0.5) * math.cos(ang) + (yy - 0.5) * math.sin(ang))
     v = v - rng.uniform(0, 0.25) * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2)
+    v = light(rng, v, view)
     mean = v.mean()
     v = (v - mean) * rng.uniform(0.7, 1.5) + mean + rng.uniform(-0.1, 0.1)
     rgb = v[..., None] * tint[None, None, :]
     if overlay is not None:
         m, colour = overlay
         rgb = rgb * (1 - 0.7 * m[..., None]) + 0.7 * m[..., None] * colour[None, None, :] * (0.5 + v[..., None])
-    rgb = rgb + rng.uniform(0, 0.04) * rng.standard_normal((n, n, 1 if grayscale else 3)).astype(np.float32)
     if grayscale:
         rgb = rgb.mean(axis=2, keepdims=True).repeat(3, axis=2)
     img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-    if rng.random() < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
-    return np.asarray(img.resize((size, size), Image.LANCZOS))
+    return np.asarray(camera(rng, img.resize((size, size), Image.LANCZOS), grayscale))
 
 
 def _shapes_image(rng, material, n):
@@ -556,7 +640,7 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
 def generate_sample(seed: int, index: int, size: int = 64) -> Sample:
     """Sample `index` of the corpus with this seed (deterministic)."""
     rng = sample_rng(seed, index)
-    n = RENDER_SIZE
+    n = render_size(size)
     weights = np.array([DEFECT_WEIGHTS[d] for d in DEFECT_IDS])
     defect = DEFECT_IDS[int(rng.choice(len(DEFECT_IDS), p=weights / weights.sum()))]
     allowed = DEFECTS[defect][1]
@@ -575,14 +659,22 @@ def generate_sample(seed: int, index: int, size: int = 64) -> Sample:
         di = shape_concept(shape, colour, count)
         return Sample(image=image, material=mi, defect=di, groups=0, captions=caps, grayscale=False)
 
-    v, tint = render_material(rng, material, n)
+    view = pick_view(rng)
+    # a close-up draws the part on a smaller canvas and enlarges it: texture and defect grow together,
+    # so a defect is never cropped out of its own caption
+    drawn = int(n / rng.uniform(1.5, 3.0)) if view == "close_up" else n
+    v, tint = render_material(rng, material, drawn)
     if grayscale:
         tint = np.ones(3, np.float32)
     overlay, count = None, 0
     if defect != "none":
-        v, overlay, count = apply_defect(rng, defect, v, material, n)
-    image = _finish(rng, v, tint, overlay, n, size, grayscale)
-    caps = make_captions(rng, material, defect, groups, count)
+        v, overlay, count = apply_defect(rng, defect, v, material, drawn)
+    if drawn != n:
+        v = _resize(v, n, n)
+        if overlay is not None:
+            overlay = (_resize(overlay[0], n, n), overlay[1])
+    image = _finish(rng, v, tint, overlay, n, size, grayscale, view)
+    caps = make_captions(rng, material, defect, groups, count, view=view)
     return Sample(image=image, material=mi, defect=di, groups=groups, captions=caps, grayscale=grayscale)
 
 
