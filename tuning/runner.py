@@ -143,7 +143,7 @@ class Run:
             raise CheckpointMismatch(
                 f"The checkpoint was written on backbone '{self.cfg.backbone}' with weights sha256 {saved[:12]}..., "
                 f"but that backbone now has weights sha256 {self.backbone_sha256[:12]}... (it was updated in "
-                "between). What the tuner found does not carry over to other weights; start without the checkpoint.")
+                "between). What the tuner found does not carry over to other weights, so no run resumes from it.")
 
 
 def _score(balanced: float | None, plain: float) -> float:
