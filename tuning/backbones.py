@@ -2,8 +2,8 @@
 
 Ids: "demo" and "demo-v1" (the project's own backbone and its older version, see
 tuning/demo_backbone), "<arch>:<pretrained_tag>" (open_clip download/cache), "<arch>@/path/to/ckpt.pt"
-(local checkpoint for air-gapped sites) and names registered with `register_backbone`. Loaded backbones are cached per process so a worker
-loads its backbone once and keeps it between jobs.
+(local checkpoint for air-gapped sites) and names registered with `register_backbone`. Loaded
+backbones are cached per process so a worker loads its backbone once and keeps it between jobs.
 """
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def test_a_demo_card_with_weights_no_version_has_is_refused_naming_what_it_needs
 
 
 def test_a_versions_sha256_is_read_from_its_card_once_and_again_when_the_card_changes(tmp_path, monkeypatch):
-    version = DemoVersion("demo-test", "v9", "none", {}, tmp_path, "test", "test")
+    version = DemoVersion("demo-test", "v9", {}, tmp_path, "test", "test")
     assert recorded_sha256(version) is None  # not installed
     version.checkpoint_path.write_bytes(b"weights")
     version.card_path.write_text(json.dumps({"sha256": "1" * 64}))
@@ -147,5 +147,6 @@ def test_a_tuner_checkpoint_written_on_v1_is_not_resumed_on_v2(written_on, image
     else:
         del state["backbone_sha256"]
     checkpoint.save(state)
-    with pytest.raises(tuning.CheckpointMismatch, match=f"weights sha256 {recorded_sha256(V1)[:12]}.*no run resumes from it"):
+    v1_sha = recorded_sha256(V1)
+    with pytest.raises(tuning.CheckpointMismatch, match=f"weights sha256 {v1_sha[:12]}.*no run resumes from it"):
         tuning.tune(config, data, checkpoint=checkpoint)

@@ -146,4 +146,5 @@ def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
     assert job.status == Job.Status.COMPLETED, job.error + job.log
     assert job.zero_shot_accuracy is not None and job.tuned_accuracy is not None
     adapter = AdapterVersion.objects.get(job=job)
-    assert (adapter.backbone, adapter.backbone_sha256) == ("demo", recorded_sha256(DEFAULT))  # whichever version is newest
+    # "demo" is whichever version is the newest: its weights, not those of a version named here
+    assert (adapter.backbone, adapter.backbone_sha256) == ("demo", recorded_sha256(DEFAULT))

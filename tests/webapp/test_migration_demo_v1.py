@@ -45,8 +45,8 @@ def old_rows(make_user):
     for number, (name, backbone, sha) in enumerate([("v1", "demo", V1_SHA), ("v2", "demo", V2_SHA),
                                                      ("openai", "ViT-B-32:openai", V1_SHA)], start=1):
         rows[name] = AdapterVersion.objects.create(model_line=line, number=number, backbone=backbone,
-                                                   backbone_sha256=sha, method="sharpzo", class_names=["a", "b"], size_bytes=1,
-                                                   source="job" if name == "v1" else "upload")
+                                                   backbone_sha256=sha, method="sharpzo", class_names=["a", "b"],
+                                                   size_bytes=1, source="job" if name == "v1" else "upload")
     WorkerStatus.objects.create(hostname="box", last_seen=timezone.now(), class_prompts_per_second={"demo": 40.0},
                                 seconds_per_image={"demo": 0.5, "ViT-B-32:openai": 2.0})
     return rows

@@ -26,11 +26,16 @@ NOT_REAL_CLIP = (
 class DemoVersion:
     id: str  # the backbone id it is registered under
     name: str  # "v2": how messages and pages tell the versions apart
-    model_name: str  # the open_clip config name
     vision_cfg: Mapping[str, float | int]
     weights_dir: Path  # holds demo_vit.safetensors and its card.json
     label: str
     description: str
+
+    @property
+    def model_name(self) -> str:
+        """The open_clip config name, spelled from the architecture so that the two never disagree."""
+        c = self.vision_cfg
+        return f"demo-MiniLM-L6-ViT-{c['layers']}L{c['width']}-p{c['patch_size']}-{c['image_size']}px"
 
     @property
     def checkpoint_path(self) -> Path:
@@ -46,7 +51,6 @@ _V2_VISION = MappingProxyType(
 V2 = DemoVersion(
     id="demo",
     name="v2",
-    model_name="demo-MiniLM-L6-ViT-6L256-p16-128px",
     vision_cfg=_V2_VISION,
     weights_dir=WEIGHTS_DIR,
     label="Demo backbone (small; NOT real CLIP weights)",
@@ -62,7 +66,6 @@ _V1_VISION = MappingProxyType(
 V1 = DemoVersion(
     id="demo-v1",
     name="v1",
-    model_name="demo-MiniLM-L6-ViT-4L192-p8-64px",
     vision_cfg=_V1_VISION,
     weights_dir=WEIGHTS_DIR / "v1",
     label="Demo backbone v1 (older; kept so adapters made with it still run)",
