@@ -5,6 +5,7 @@ One whose demo weights this installation lacks is refused with the message namin
 
 import io
 import json
+import textwrap
 import zipfile
 from html import unescape
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.factories import csrf_client, csrf_post, make_finished_job, make_ready_version, make_version_for_job
+from tests.webapp.factories import (class_image_png, csrf_client, csrf_post, make_finished_job, make_ready_version,
+                                    make_version_for_job)
 from tuning.demo_backbone import recorded_sha256
 from tuning.demo_backbone.versions import V1, V2
 from webapp.adapters.evaluation import adapter_version_evaluate
@@ -70,9 +72,21 @@ def test_a_v1_adapter_is_stored_as_demo_v1_and_scores_on_it_what_it_scored_then(
     assert (version.backbone, version.backbone_sha256) == ("demo-v1", recorded_sha256(V1))
     assert _evaluated(version).metrics["tuned_accuracy"] == pytest.approx(_accuracy_then())
 
+
+def test_the_download_of_a_v1_adapter_says_demo_v1_and_its_python_lines_run(site, tmp_path, monkeypatch, capsys):
+    _upload(site)
+    version = AdapterVersion.objects.get(source="upload")
     archive = zipfile.ZipFile(io.BytesIO(site["client"].get(f"/adapters/versions/{version.pk}/archive/").getvalue()))
-    text = archive.read(next(name for name in archive.namelist() if name.endswith("README.txt"))).decode()
-    assert "Backbone:        demo-v1" in text and "tuning.backbone_for_card(" in text
+    archive.extractall(tmp_path)
+    readme = next(tmp_path.rglob("README.txt")).read_text()
+    assert "Backbone:        demo-v1" in readme
+    # "4. Or from Python", as the person at the line PC would paste it, on an image of the dataset
+    lines = readme.split("4. Or from Python:\n")[1].split("\n\n")[0]
+    image = tmp_path / "red.png"
+    image.write_bytes(class_image_png(0, 0))
+    monkeypatch.chdir(next(tmp_path.rglob("README.txt")).parent.parent)
+    exec(textwrap.dedent(lines).replace("/path/to/image.png", str(image)), {})
+    assert capsys.readouterr().out.startswith("red ")  # on demo-v1; on v2 check_compatible would refuse
 
 
 def test_a_row_stored_before_the_rename_still_evaluates_on_demo_v1(site):

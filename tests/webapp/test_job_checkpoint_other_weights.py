@@ -47,7 +47,7 @@ def test_a_demo_job_checkpointed_on_v1_fails_in_words_instead_of_resuming_on_v2(
     assert job.status == Job.Status.FAILED and job.attempts == 2, job.log
     assert job.error.startswith(f"The checkpoint was written on backbone 'demo' with weights sha256 {V1_SHA[:12]}..., "
                                 "but that backbone now has weights sha256 "), job.error
-    assert job.error.endswith("no run resumes from it. Launch the job again: it starts afresh on the current weights.")
+    assert job.error.endswith("no run resumes from it. Launch the job again: it starts afresh.")
     assert not AdapterVersion.objects.filter(job=job).exists() and job.checkpoint == ""
 
 

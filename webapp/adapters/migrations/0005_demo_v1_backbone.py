@@ -22,7 +22,8 @@ RATE_FIELDS = ("class_prompts_per_second", "sparse_units_per_second", "seconds_p
 
 
 def _rename(apps, old: str, new: str) -> None:
-    apps.get_model("adapters", "AdapterVersion").objects.filter(backbone=old, backbone_sha256=V1_SHA256).update(backbone=new)
+    versions = apps.get_model("adapters", "AdapterVersion").objects
+    versions.filter(backbone=old, backbone_sha256=V1_SHA256).update(backbone=new)
     for job in apps.get_model("jobs", "Job").objects.filter(backbone=old, status__in=FINISHED):
         job.backbone = new
         if isinstance(job.config, dict) and job.config.get("backbone") == old:
