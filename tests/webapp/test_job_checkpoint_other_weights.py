@@ -11,14 +11,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
+from tuning.demo_backbone import recorded_sha256
+from tuning.demo_backbone.versions import V1
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job
 from webapp.jobs.worker.checkpoints import StorageCheckpoint
 from webapp.jobs.worker.execution import job_execute
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-V1_SHA = "6cdababc58c653404fc191b4260a0e147d7565da237359e6369898a3aad89f22"
 
 
 def test_a_demo_job_checkpointed_on_v1_fails_in_words_instead_of_resuming_on_v2(alice, monkeypatch):
@@ -45,7 +45,8 @@ def test_a_demo_job_checkpointed_on_v1_fails_in_words_instead_of_resuming_on_v2(
     assert job_execute(job_id=job.pk, worker="in-process@test") == "failed"
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.attempts == 2, job.log
-    assert job.error.startswith(f"The checkpoint was written on backbone 'demo' with weights sha256 {V1_SHA[:12]}..., "
+    v1 = recorded_sha256(V1)[:12]
+    assert job.error.startswith(f"The checkpoint was written on backbone 'demo' with weights sha256 {v1}..., "
                                 "but that backbone now has weights sha256 "), job.error
     assert job.error.endswith("no run resumes from it. Launch the job again: it starts afresh.")
     assert not AdapterVersion.objects.filter(job=job).exists() and job.checkpoint == ""

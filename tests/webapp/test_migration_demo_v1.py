@@ -1,6 +1,8 @@
 """Issue 17 item 4: the data migration that renames "demo" to "demo-v1" where a row meant the first demo
 backbone (adapter versions by their sha256, finished jobs, measured speeds), forwards and back."""
 
+import importlib
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # migrating back and forth
 
 BEFORE = [("adapters", "0004_dataset_hash_is_ours"), ("jobs", "0005_rename_queries_per_second")]
 AFTER = [("adapters", "0005_demo_v1_backbone")]
-V1_SHA = "6cdababc58c653404fc191b4260a0e147d7565da237359e6369898a3aad89f22"
+V1_SHA = importlib.import_module("webapp.adapters.migrations.0005_demo_v1_backbone").V1_SHA256
 V2_SHA = "2" * 64
 
 
@@ -72,3 +74,10 @@ def test_rows_that_meant_v1_are_renamed_and_the_rename_goes_back(old_rows):
     assert Job.objects.get(pk=old_rows["done"].pk).config["backbone"] == "demo"
     assert apps.get_model("jobs", "WorkerStatus").objects.get(hostname="box").class_prompts_per_second == {"demo": 40.0}
     _migrate(AFTER)
+
+
+def test_the_migration_names_the_weights_demo_v1_ships():
+    from tuning.demo_backbone import recorded_sha256
+    from tuning.demo_backbone.versions import V1
+
+    assert V1_SHA == recorded_sha256(V1)
