@@ -26,8 +26,9 @@ import torch
 
 from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
                    TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text)
+from .catalogue import backbone_for_card
 from .checkpoint import atomic_write_bytes, atomic_write_text
-from .errors import AdapterError
+from .errors import AdapterError, BackboneError
 from .vision_delta import PREFIX, encode_pil_with_delta, from_tensors
 
 TENSORS = ("w", "P", "class_embeddings")
@@ -161,13 +162,21 @@ def check_compatible(adapter: Adapter, backbone) -> None:
     else:
         ok = want_id == backbone.id
     if not ok:
-        raise AdapterError(
-            f"This adapter was tuned for backbone '{want_id}' (weights sha256 {str(want_sha)[:12]}...), but the "
-            f"loaded backbone is '{backbone.id}' (sha256 {str(have_sha)[:12]}...). Load the backbone it was tuned "
-            "for; an adapter does not transfer between backbones.")
+        raise AdapterError(_wrong_backbone_message(want_id, want_sha, backbone))
     if adapter.class_embeddings.shape[1] != backbone.embed_dim:
         raise AdapterError(f"The adapter's embeddings have size {adapter.class_embeddings.shape[1]} but the "
                            f"backbone's have size {backbone.embed_dim}.")
+
+
+def _wrong_backbone_message(want_id, want_sha, backbone) -> str:
+    try:  # "demo" has named more than one version: the weights say which one the adapter needs
+        needed = backbone_for_card(want_id, want_sha)
+    except BackboneError as exc:
+        return str(exc)
+    which = "it was tuned for" if needed == want_id else f"'{needed}', which has the weights it was tuned on"
+    return (f"This adapter was tuned for backbone '{want_id}' (weights sha256 {str(want_sha)[:12]}...), but the "
+            f"loaded backbone is '{backbone.id}' (sha256 {str(backbone.checkpoint_sha256)[:12]}...). Load the "
+            f"backbone {which}; an adapter does not transfer between backbones.")
 
 
 def predict(adapter: Adapter, backbone, images) -> list[Prediction]:

@@ -1,9 +1,9 @@
 """Backbone registry: one place that turns a backbone id into a loaded, frozen CLIP model.
 
-Ids: "demo" (the project's own backbone, see tuning/demo_backbone), "<arch>:<pretrained_tag>"
-(open_clip download/cache), "<arch>@/path/to/ckpt.pt" (local checkpoint for air-gapped sites) and
-names registered with `register_backbone`. Loaded backbones are cached per process so a worker
-loads its backbone once and keeps it between jobs.
+Ids: "demo" and "demo-v1" (the project's own backbone and its older version, see
+tuning/demo_backbone), "<arch>:<pretrained_tag>" (open_clip download/cache), "<arch>@/path/to/ckpt.pt"
+(local checkpoint for air-gapped sites) and names registered with `register_backbone`. Loaded
+backbones are cached per process so a worker loads its backbone once and keeps it between jobs.
 """
 from __future__ import annotations
 
@@ -189,10 +189,11 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
     return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(weights)
 
 
-def load_demo(device: torch.device):
-    """The project's own backbone (tuning/demo_backbone): built on the CPU, then moved to `device`."""
+def load_demo(device: torch.device, version=None):
+    """A version of the project's own backbone (tuning/demo_backbone; None: the newest), built on the
+    CPU, then moved to `device`."""
     from . import demo_backbone
 
-    model, preprocess, tokenizer, sha = demo_backbone.create_demo_model(device="cpu")
+    model, preprocess, tokenizer, sha = demo_backbone.create_demo_model(device="cpu", version=version)
     return model.to(device), preprocess, tokenizer, sha
 

@@ -47,11 +47,23 @@ def list_backbones() -> list[BackboneInfo]:
     return [e.info for e in REGISTRY.values()]
 
 
-def load_demo_backbone(device):
-    from .backbones import load_demo  # torch and open_clip: only when a job runs on the demo backbone
+def backbone_for_card(backbone_id: str, sha256: str | None = None) -> str:
+    """The backbone id to load for an adapter card's (backbone_id, backbone_sha256). The same as the
+    card's id, except for the demo backbone: "demo" named other weights before it was renewed, so
+    its sha256 picks the version (BackboneError, in words, when none installed has those weights)."""
+    version = demo_backbone.version_for_card(backbone_id, sha256)
+    return version.id if version is not None else backbone_id
 
-    return load_demo(device)
+
+def _demo_loader(version):
+    def load_demo_backbone(device):
+        from .backbones import load_demo  # torch and open_clip: only when a job runs on the demo backbone
+
+        return load_demo(device, version)
+
+    return load_demo_backbone
 
 
-register_backbone(demo_backbone.BACKBONE_ID, load_demo_backbone, label=demo_backbone.LABEL,
-                  description=demo_backbone.DESCRIPTION, is_demo=True)
+for _version in demo_backbone.VERSIONS:
+    register_backbone(_version.id, _demo_loader(_version), label=_version.label,
+                      description=_version.description, is_demo=True)

@@ -130,10 +130,12 @@ def _with_interval(value, interval) -> str:
 
 
 def _predict(args) -> int:
-    from . import check_compatible, load_adapter, load_backbone, predict
+    from . import backbone_for_card, check_compatible, load_adapter, load_backbone, predict
     from .data import IMAGE_EXTENSIONS
     adapter = load_adapter(args.adapter)
-    backbone = load_backbone(args.backbone or adapter.card["backbone_id"], device=args.device)
+    card = adapter.card
+    backbone = load_backbone(args.backbone or backbone_for_card(card["backbone_id"], card.get("backbone_sha256")),
+                             device=args.device)
     check_compatible(adapter, backbone)
     root = Path(args.images)
     files = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)

@@ -27,5 +27,10 @@ class AdapterError(TuningError):
     """An adapter file is missing, damaged, of an unknown version or meant for another backbone."""
 
 
+class CheckpointMismatch(TuningError, ValueError):
+    """A tuner checkpoint belongs to another run (other settings or other backbone weights): resuming
+    from it would mix two runs, so the run must start without it."""
+
+
 class BudgetExceeded(TuningError):
     """Raised if a loop asks for more queries than the budget allows (a programming error)."""

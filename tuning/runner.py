@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import torch
 
+from .demo_backbone.identify import sha256_before_versions
+from .errors import CheckpointMismatch
 from .objective import Evaluated, Objective
 from .stages import Stage
 
@@ -18,8 +20,10 @@ STATE_VERSION = 1
 
 class Run:
     def __init__(self, cfg, obj: Objective, *, on_metrics: Callable[[dict], Any] | None = None,
-                 should_stop: Callable[[], bool] | None = None, checkpoint=None):
+                 should_stop: Callable[[], bool] | None = None, checkpoint=None,
+                 backbone_sha256: str | None = None):
         self.cfg = cfg
+        self.backbone_sha256 = backbone_sha256  # the weights this run's values were found with
         self.obj = obj
         self.on_metrics = on_metrics
         self.should_stop = should_stop
@@ -106,7 +110,7 @@ class Run:
         return {"version": STATE_VERSION, "config": self.cfg.to_dict(), "queries": self.obj.queries,
                 "step": self.step, "elapsed_s": self.elapsed_s, "history": self.history, "best": self.best,
                 "zero_shot": self.zero_shot, "phase": self.phase, "phase_state": self.phase_state,
-                "sensitivity": self.sensitivity}
+                "sensitivity": self.sensitivity, "backbone_sha256": self.backbone_sha256}
 
     def restore(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
@@ -116,8 +120,9 @@ class Run:
         saved.pop("device", None), now.pop("device", None)  # a job may resume on another device
         if saved != now:
             changed = sorted(k for k in now if saved.get(k) != now[k])
-            raise ValueError(f"The checkpoint belongs to a run with other settings ({', '.join(changed)}); "
-                             "resume with the same settings or start without the checkpoint.")
+            raise CheckpointMismatch(f"The checkpoint belongs to a run with other settings ({', '.join(changed)}); "
+                                     "resume with the same settings or start without the checkpoint.")
+        self._check_same_weights(state)
         self.obj.queries = int(state["queries"])
         self.step = int(state["step"])
         self._elapsed_before = float(state["elapsed_s"])
@@ -127,6 +132,18 @@ class Run:
         self.phase = Stage.read(state["phase"])  # a checkpoint from before Stage names its stage 'stage1' or 'stage2'
         self.phase_state = state["phase_state"]
         self.sensitivity = state.get("sensitivity")
+
+
+    def _check_same_weights(self, state: dict) -> None:
+        """The same backbone id may have other weights by now (the demo backbone was renewed under
+        "demo"): the losses, the best point and CMA-ES's memory found with the old weights mean
+        nothing on the new ones, and a sparse adapter's layout may not even fit them."""
+        saved = state["backbone_sha256"] if "backbone_sha256" in state else sha256_before_versions(self.cfg.backbone)
+        if saved and self.backbone_sha256 and saved != self.backbone_sha256:
+            raise CheckpointMismatch(
+                f"The checkpoint was written on backbone '{self.cfg.backbone}' with weights sha256 {saved[:12]}..., "
+                f"but that backbone now has weights sha256 {self.backbone_sha256[:12]}... (it was updated in "
+                "between). What the tuner found does not carry over to other weights, so no run resumes from it.")
 
 
 def _score(balanced: float | None, plain: float) -> float:

@@ -64,7 +64,8 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
                             precision=cfg.precision)
     sparse = cfg.adapt == "sparse"
     obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if sparse else Objective(learner, data, cfg.budget)
-    run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint)
+    run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint,
+              backbone_sha256=bb.checkpoint_sha256)
     state = checkpoint.load() if checkpoint is not None else None
     if state:
         run.restore(state)

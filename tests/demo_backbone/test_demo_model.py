@@ -1,45 +1,71 @@
-"""The committed demo checkpoint: loads offline through open_clip, matches its card, MiniLM is frozen."""
+"""The committed demo checkpoints, every version: each loads offline through open_clip with the
+architecture of its row in versions.py, matches its card, and MiniLM is frozen."""
 import json
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tools.demo_backbone import corpus, zeroshot
 from tuning.demo_backbone import model as dm
+from tuning.demo_backbone.versions import V1, VERSIONS
+
+V1_SHA256 = "6cdababc58c653404fc191b4260a0e147d7565da237359e6369898a3aad89f22"  # the first demo checkpoint, for good
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=lambda v: v.id)
+def version(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(version):
     torch.set_num_threads(2)
-    return dm.create_demo_model()
+    return dm.create_demo_model(version=version)
 
 
-def test_checkpoint_matches_card_and_is_small():
-    card = json.loads(dm.CARD_PATH.read_text())
-    assert card["sha256"] == dm.sha256_file(dm.CHECKPOINT_PATH)
-    assert dm.CHECKPOINT_PATH.stat().st_size < 30e6
+def test_checkpoint_matches_card_and_is_small(version):
+    card = json.loads(version.card_path.read_text())
+    assert card["sha256"] == dm.sha256_file(version.checkpoint_path)
+    assert version.checkpoint_path.stat().st_size < 30e6
     assert {"seed", "minutes", "batch_size"} <= set(card["training"])
     assert card["corpus"]["seed"] == card["training"]["seed"]
 
 
-def test_checkpoint_holds_only_trained_tensors():
+def test_the_card_records_the_architecture_of_the_versions_table(version):
+    card = json.loads(version.card_path.read_text())
+    assert card["open_clip_model_name"] == version.model_name
+    assert card["model_config"]["vision_cfg"] == dict(version.vision_cfg)
+    assert card["model_config"]["embed_dim"] == dm.EMBED_DIM
+
+
+def test_v1_is_the_first_demo_checkpoint_byte_for_byte():
+    """Adapters made before v2 name these weights by their sha256: they must never change."""
+    assert dm.sha256_file(V1.checkpoint_path) == V1_SHA256
+    assert json.loads(V1.card_path.read_text())["sha256"] == V1_SHA256
+
+
+def test_checkpoint_holds_only_trained_tensors(version):
     from safetensors import safe_open
 
-    with safe_open(str(dm.CHECKPOINT_PATH), "pt") as f:
+    with safe_open(str(version.checkpoint_path), "pt") as f:
         keys = list(f.keys())
     assert keys and all(dm.is_trained_key(k) for k in keys)
     assert any(k.startswith("visual.") for k in keys) and "logit_scale" in keys
     assert not any(k.startswith("text.transformer") for k in keys)
 
 
-def test_loads_offline_with_sha(demo):
+def test_loads_offline_with_sha_and_its_versions_image_size(version, demo):
     model, preprocess, tokenizer, sha = demo
     import open_clip
 
     assert isinstance(model, open_clip.CustomTextCLIP)
-    assert sha == json.loads(dm.CARD_PATH.read_text())["sha256"]
+    assert sha == json.loads(version.card_path.read_text())["sha256"]
     assert not model.training
+    size = version.vision_cfg["image_size"]
+    assert tuple(model.visual.image_size) == (size, size)
+    assert preprocess(Image.new("RGB", (250, 200))).shape == (3, size, size)
 
 
 def test_text_tower_is_the_packaged_minilm_and_frozen(demo):
@@ -72,8 +98,6 @@ def test_cached_text_embeddings_equal_the_text_forward(demo):
 
 
 def test_zero_shot_on_generated_images_runs(demo):
-    from PIL import Image
-
     model, preprocess, tokenizer, _ = demo
     samples = [corpus.generate_sample(123, i) for i in range(6)]
     x = torch.stack([preprocess(Image.fromarray(s.image)) for s in samples])

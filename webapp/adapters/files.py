@@ -180,7 +180,8 @@ How to apply it on a machine that has the backbone
 {backbone_hint}4. Or from Python:
        import tuning
        adapter = tuning.load_adapter("{folder}")
-       backbone = tuning.load_backbone(adapter.card["backbone_id"])
+       card = adapter.card  # a demo adapter's sha256 picks the demo version it was made with
+       backbone = tuning.load_backbone(tuning.backbone_for_card(card["backbone_id"], card["backbone_sha256"]))
        for p in tuning.predict(adapter, backbone, ["/path/to/image.png"]):
            print(p.label, p.probabilities[p.index])
 

@@ -22,7 +22,7 @@ from webapp.adapters.files import CARD_NAME, WEIGHTS_NAME
 from webapp.adapters.models import AdapterVersion
 from webapp.datasets.models import DatasetVersion
 from webapp.integrations.backbones import installed_backbone
-from webapp.integrations.tuning import AdapterCard, AdapterError, parse_backbone_id
+from webapp.integrations.tuning import AdapterCard, AdapterError, TuningError, backbone_for_card, parse_backbone_id
 from webapp.integrations.tuning.adapters import read_adapter_card
 
 
@@ -116,8 +116,15 @@ def check_backbone(card: AdapterCard, *, workspace) -> str:
     """The id of the backbone this installation will evaluate the adapter with: one it runs (see
     installed_backbone); when we already hold adapters tuned on a backbone of that id, the weights
     (sha256) must be the same ones. The worker checks again with the loaded backbone before
-    evaluating (tuning.check_compatible)."""
-    want_id, want_sha = card.backbone_id, card.backbone_sha256
+    evaluating (tuning.check_compatible).
+
+    A demo adapter's id is read through its sha256 first: one made on the first demo backbone says
+    "demo" but is a "demo-v1" adapter, and is compared with (and stored as) those."""
+    want_sha = card.backbone_sha256
+    try:
+        want_id = backbone_for_card(card.backbone_id, want_sha)
+    except TuningError as exc:  # a demo adapter whose weights this installation lacks: the message names them
+        raise AdapterUploadRejected(str(exc)) from None
     known = (
         AdapterVersion.objects.filter(model_line__workspace=workspace, backbone=want_id, source="job")
         .exclude(backbone_sha256="")

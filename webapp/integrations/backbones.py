@@ -13,7 +13,7 @@ import threading
 
 from django.conf import settings
 
-from webapp.integrations.tuning import default_backbone, parse_backbone_id, registered_backbones
+from webapp.integrations.tuning import backbone_for_card, default_backbone, parse_backbone_id, registered_backbones
 
 _lock = threading.Lock()
 _imported: set[str] = set()
@@ -46,7 +46,11 @@ def installed_backbone(backbone_id: str, sha256: str | None = None) -> str | Non
     Only registered backbones and the local checkpoints an administrator listed in
     settings.TUNING_LOCAL_CHECKPOINTS ("arch@/path"), matched by their sha256 because another site
     keeps the same weights at another path. A card's own path or download tag is never loaded: it
-    would let anyone who uploads an adapter probe the worker's files or make it build any model."""
+    would let anyone who uploads an adapter probe the worker's files or make it build any model.
+    A card naming the demo backbone is matched by its sha256 to the demo version it was made with
+    ("demo" named other weights before it was renewed); tuning.BackboneError, in words, when this
+    installation has no demo version with those weights."""
+    backbone_id = backbone_for_card(backbone_id, sha256)
     if backbone_id in {info.id for info in backbone_infos()}:
         return backbone_id
     arch = parse_backbone_id(backbone_id).without_path

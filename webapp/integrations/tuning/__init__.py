@@ -17,7 +17,7 @@ from tuning.methods import NO_QUERY_METHODS, SPARSE_METHODS, Method
 from tuning.splits import HELD_OUT_PER_CLASS, min_images_per_class, split_sizes
 from tuning.stages import Stage
 
-from .backbones import default_backbone, registered_backbones
+from .backbones import backbone_for_card, default_backbone, registered_backbones
 from .config import (allowed_range, default_shots, minimum_budget, queries_to_spend, sensitivity_groups, tune_config,
                      tune_fields)
 
@@ -30,5 +30,6 @@ def method_label(method: str) -> str:
 
 
 __all__ = ["AdapterCard", "AdapterError", "ConfigError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method",
-           "NO_QUERY_METHODS", "SPARSE_METHODS", "Stage", "TuningError", "allowed_range", "default_backbone", "default_shots", "method_label", "min_images_per_class", "minimum_budget",
+           "NO_QUERY_METHODS", "SPARSE_METHODS", "Stage", "TuningError", "allowed_range", "backbone_for_card",
+           "default_backbone", "default_shots", "method_label", "min_images_per_class", "minimum_budget",
            "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config", "tune_fields"]

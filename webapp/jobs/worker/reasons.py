@@ -14,6 +14,8 @@ def plain_reason(exc: BaseException) -> str:
 
     if isinstance(exc, JobProblem):
         return str(exc)
+    if isinstance(exc, tuning.CheckpointMismatch):
+        return f"{exc} Launch the job again: it starts afresh."
     if isinstance(exc, tuning.BackboneError):
         return f"The backbone could not be loaded: {exc}"
     if isinstance(exc, tuning.DataError):
