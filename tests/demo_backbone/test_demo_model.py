@@ -29,8 +29,9 @@ def test_checkpoint_matches_card_and_is_small(version):
     card = json.loads(version.card_path.read_text())
     assert card["sha256"] == dm.sha256_file(version.checkpoint_path)
     assert version.checkpoint_path.stat().st_size < 30e6
-    assert {"seed", "minutes", "batch_size"} <= set(card["training"])
-    assert card["corpus"]["seed"] == card["training"]["seed"]
+    recipe = card.get("recipe") or card["training"]  # v1's card kept its recipe under "training"
+    assert {"seed", "minutes", "batch_size"} <= set(recipe)
+    assert card["corpus"]["seed"] == recipe["seed"]
 
 
 def test_the_card_records_the_architecture_of_the_versions_table(version):
@@ -84,17 +85,6 @@ def test_text_tower_is_the_packaged_minilm_and_frozen(demo):
     fresh, _, _ = dm.build_model()
     assert not any(p.requires_grad for p in fresh.text.transformer.parameters())
     assert all(p.requires_grad for p in fresh.visual.parameters())
-
-
-def test_cached_text_embeddings_equal_the_text_forward(demo):
-    from tools.demo_backbone.train import pooled_text
-
-    model, _, tokenizer, _ = demo
-    texts = ["crazing on hot-rolled steel", "a photo of nominal fabric", "two red circles"]
-    with torch.no_grad():
-        direct = model.encode_text(tokenizer(texts))
-        cached = model.text.proj(pooled_text(model, tokenizer, texts))
-    assert torch.allclose(direct, cached, atol=1e-5)
 
 
 def test_zero_shot_on_generated_images_runs(demo):

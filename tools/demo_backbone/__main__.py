@@ -1,7 +1,7 @@
 """Command line of the demo backbone.
 
-    python -m tools.demo_backbone build [--minutes 40] [--out weights/demo_vit.safetensors]
-    python -m tools.demo_backbone evaluate [--data DIR ...] [--split all|test|choice] [--descriptions]
+    python -m tools.demo_backbone build [--minutes 60] [--device auto] [--out weights/demo_vit.safetensors]
+    python -m tools.demo_backbone evaluate [--data DIR ...] [--split all|test|choice] [--backbone demo-v1]
     python -m tools.demo_backbone demo-dataset --out DIR [--zip FILE] [--per-class 60]
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ def cmd_evaluate(args):
     from tuning.demo_backbone.model import create_demo_model
 
     torch.set_num_threads(args.threads)
-    model, preprocess, tokenizer, sha = create_demo_model(checkpoint_path=args.checkpoint)
+    model, preprocess, tokenizer, sha = create_demo_model(checkpoint_path=args.checkpoint, version=args.backbone)
     targets = []
     for d in args.data or []:
         targets.append((Path(d).name, Path(d), None))
@@ -154,7 +154,8 @@ def main(argv=None):
                    help="choice = every 10th image per class (held out for choices), test = the rest")
     e.add_argument("--descriptions", action="store_true",
                    help="opt-in: use longer class descriptions instead of the plain folder names")
-    e.add_argument("--checkpoint", help="another checkpoint (default: the committed one)")
+    e.add_argument("--backbone", default="demo", help="the demo version: demo (the newest) or demo-v1")
+    e.add_argument("--checkpoint", help="another checkpoint of that version's architecture (default: its own)")
     e.add_argument("--work-dir", default="/tmp/demo_backbone_build")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--json", help="also write the results here")

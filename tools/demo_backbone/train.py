@@ -22,9 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tuning.demo_backbone.model import (
-    CARD_PATH, CHECKPOINT_PATH, EMBED_DIM, MODEL_NAME, model_config, sha256_file,
-)
+from tuning.demo_backbone.model import CARD_PATH, CHECKPOINT_PATH, model_config, sha256_file
+from tuning.demo_backbone.versions import DEFAULT, EMBED_DIM, model_name_for
 
 from . import corpus as corpus_mod
 
@@ -44,16 +43,21 @@ class TrainSettings:
     warmup_frac: float = 0.03
     threads: int = 2
     checkpoint_every_s: float = 120.0
-    image_size: int = 128
-    patch_size: int = 16
-    width: int = 256
-    layers: int = 6
+    # the image tower: the newest version's by default (tuning/demo_backbone/versions.py)
+    image_size: int = int(DEFAULT.vision_cfg["image_size"])
+    patch_size: int = int(DEFAULT.vision_cfg["patch_size"])
+    width: int = int(DEFAULT.vision_cfg["width"])
+    layers: int = int(DEFAULT.vision_cfg["layers"])
     pixel_noise: float = 0.03  # at most this much Gaussian noise per pixel, drawn per image and step
 
     @property
     def vision_cfg(self) -> dict:
         return {"image_size": self.image_size, "patch_size": self.patch_size, "width": self.width,
                 "head_width": 64, "layers": self.layers, "mlp_ratio": 4.0}
+
+    @property
+    def model_name(self) -> str:
+        return model_name_for(self.vision_cfg)
 
 
 # ----------------------------------------------------------------------------- caches
@@ -380,7 +384,7 @@ def train(settings: TrainSettings, work_dir, out_path=CHECKPOINT_PATH, card_path
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp")
-    save_file(model.checkpoint_tensors(), str(tmp), metadata={"format": "open_clip", "model": MODEL_NAME})
+    save_file(model.checkpoint_tensors(), str(tmp), metadata={"format": "open_clip", "model": s.model_name})
     os.replace(tmp, out_path)
     os.chmod(out_path, 0o644)  # safetensors writes owner-only; the checkpoint is shipped with the code
     cfg = model_config()
@@ -391,7 +395,7 @@ def train(settings: TrainSettings, work_dir, out_path=CHECKPOINT_PATH, card_path
         "file": out_path.name,
         "sha256": sha256_file(out_path),
         "size_bytes": out_path.stat().st_size,
-        "open_clip_model_name": MODEL_NAME,
+        "open_clip_model_name": s.model_name,
         "model_config": cfg,
         "image_tower_parameters": sum(p.numel() for p in model.visual.parameters()),
         "storage": "fp16 (loading copies the tensors into the fp32 model)",

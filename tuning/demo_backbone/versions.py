@@ -22,6 +22,12 @@ NOT_REAL_CLIP = (
 )
 
 
+def model_name_for(vision_cfg: Mapping[str, float | int]) -> str:
+    """The open_clip config name, spelled from the architecture so that the two never disagree."""
+    c = vision_cfg
+    return f"demo-MiniLM-L6-ViT-{c['layers']}L{c['width']}-p{c['patch_size']}-{c['image_size']}px"
+
+
 @dataclass(frozen=True)
 class DemoVersion:
     id: str  # the backbone id it is registered under
@@ -33,9 +39,7 @@ class DemoVersion:
 
     @property
     def model_name(self) -> str:
-        """The open_clip config name, spelled from the architecture so that the two never disagree."""
-        c = self.vision_cfg
-        return f"demo-MiniLM-L6-ViT-{c['layers']}L{c['width']}-p{c['patch_size']}-{c['image_size']}px"
+        return model_name_for(self.vision_cfg)
 
     @property
     def checkpoint_path(self) -> Path:
