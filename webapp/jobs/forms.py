@@ -23,7 +23,7 @@ from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 
 # Chosen on validation only, at FIRST_RUN_BUDGET, on NEU-DET and the textile demo set (3 seeds each;
 # bench/results/quality_sparse_*_firstrun_2000.md): CMA-ES over the prompt and a linear head (sparse adapters,
-# no image weight) against the linear probe, the best of every other method (quality_demo_*.md).
+# no image weight) against the linear probe, the best of every other method (measured on demo-v1: quality_demo-v1_*.md).
 DEFAULT_METHOD, DEFAULT_ADAPT, DEFAULT_PARAM_BUDGET = Method.CMAES, "sparse", "0"
 FORM_ORDER = (Method.CMAES, Method.LINEAR_PROBE, Method.SHARPZO, Method.TIP_ADAPTER, Method.ZEROSHOT, Method.ZOSGD,
               Method.COOP)  # the default first; the backpropagation reference last
