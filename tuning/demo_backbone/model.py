@@ -68,10 +68,6 @@ def is_trained_key(key: str) -> bool:
     return key.startswith(trained_prefixes())
 
 
-def trained_state_dict(model) -> dict:
-    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if is_trained_key(k)}
-
-
 def _quietly(fn):
     """MiniLM's unused pooler weights make transformers print a load report, and open_clip warns that
     no CLIP checkpoint was given (ours is loaded right after): both are expected, so hush them."""
