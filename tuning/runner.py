@@ -133,7 +133,6 @@ class Run:
         self.phase_state = state["phase_state"]
         self.sensitivity = state.get("sensitivity")
 
-
     def _check_same_weights(self, state: dict) -> None:
         """The same backbone id may have other weights by now (the demo backbone was renewed under
         "demo"): the losses, the best point and CMA-ES's memory found with the old weights mean

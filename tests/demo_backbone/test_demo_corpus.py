@@ -59,7 +59,7 @@ def test_views_materials_and_sizes_of_the_second_corpus():
     captions = [c.text for s in samples for c in s.captions]
     assert any(any(w in t for w in view_words) for t in captions)  # the views reach the captions
     assert any("inspection" in t for t in captions)
-    # a close-up enlarges the part it draws: its finest texture is coarser than the plain view's
+    # the plain view's light leaves the surface alone; raking light shades its relief
     rng = np.random.default_rng(5)
     flat = np.full((96, 96), 0.5, np.float32)
     assert corpus.light(rng, flat, "plain") is flat

@@ -165,7 +165,7 @@ def _save_state(path: Path, model, opt, info: dict):
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for i, st in opt.state_dict()["state"].items():
         for k, v in st.items():
-            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().clone().contiguous()
+            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().cpu().clone().contiguous()  # from a GPU too
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp))
     os.replace(tmp, path)
