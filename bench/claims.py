@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 import tuning
-from tuning import estimators
+from tuning.methods import estimators
 from tuning.objective import Objective
-from tuning.prompts import PromptLearner
+from tuning.backbones.prompts import PromptLearner
 from tuning.runner import Run
-from tuning.stage1_cmaes import run_stage1
+from tuning.methods.cmaes import run_stage1
 
 from . import common
 from .common import table, write

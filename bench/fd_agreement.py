@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from tuning.data import FewShotData, Split
 from tuning.objective import Objective
-from tuning.prompts import PromptLearner
+from tuning.backbones.prompts import PromptLearner
 
 from .common import table
 

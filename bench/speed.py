@@ -13,10 +13,11 @@ import argparse
 
 import torch
 
-from tuning import TuneConfig, estimators
+from tuning import TuneConfig
+from tuning.methods import estimators
 from tuning.data import FewShotData, Split
 from tuning.objective import Objective
-from tuning.prompts import PromptLearner
+from tuning.backbones.prompts import PromptLearner
 
 from .common import class_names, median_time, random_backbone, table, write
 

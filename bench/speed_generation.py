@@ -19,11 +19,11 @@ def _objective(bb, px: torch.Tensor, classes: int, first: int, dim: int):
     weights, 0.5 % of the tower at most) and the projection, with the reuse cache at `first`."""
     from tuning.config import TuneConfig
     from tuning.data import FewShotData, Split
-    from tuning.image_reuse import CachedTower
-    from tuning.param_groups import vision_blocks, vision_parameter_count
-    from tuning.prompts import PromptLearner
-    from tuning.sparse_setup import joint_objective
-    from tuning.vision_delta import VisionDelta
+    from tuning.sparse.image_reuse import CachedTower
+    from tuning.sparse.param_groups import vision_blocks, vision_parameter_count
+    from tuning.backbones.prompts import PromptLearner
+    from tuning.sparse.setup import joint_objective
+    from tuning.sparse.vision_delta import VisionDelta
 
     model = bb.model
     with torch.inference_mode():

@@ -12,9 +12,9 @@ import argparse
 import torch
 
 import tuning
-from tuning.image_reuse import CachedTower
-from tuning.param_groups import vision_blocks, vision_parameter_count
-from tuning.vision_delta import VisionDelta, encode_with_delta, overrides
+from tuning.sparse.image_reuse import CachedTower
+from tuning.sparse.param_groups import vision_blocks, vision_parameter_count
+from tuning.sparse.vision_delta import VisionDelta, encode_with_delta, overrides
 
 from .common import median_time, table, write
 from .speed_generation import generation_rows

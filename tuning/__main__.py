@@ -1,5 +1,155 @@
+"""Command line: `python -m tuning tune ...` and `python -m tuning predict ...` (the wheel's `tuning` command
+runs the same `main`)."""
+from __future__ import annotations
+
+import argparse
+import json
 import sys
+from pathlib import Path
 
-from .cli import main
+from .config import METHODS, TuneConfig, queries_to_spend
+from .errors import TuningError
 
-sys.exit(main())
+
+def _parse_set(items: list[str]) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}.")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw  # a bare word is a string
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tuning", description="Forward-only CLIP prompt tuning.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tune", help="Tune an adapter on a folder with one sub-folder of images per class.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    defaults = TuneConfig()
+    t.add_argument("--data", required=True, help="Folder with one sub-folder of images per class.")
+    t.add_argument("--backbone", default=None,
+                   help=f"Backbone id (default: {defaults.backbone}, the demo backbone).")
+    t.add_argument("--budget", type=int, default=None,
+                   help=f"Query budget: forward evaluations of the loss (default: {defaults.budget}; "
+                        "2000 is a quick first run).")
+    t.add_argument("--out", required=True, help="Folder to write the adapter to.")
+    t.add_argument("--method", choices=METHODS, default=None, help=f"Tuning method (default: {defaults.method}).")
+    t.add_argument("--shots", type=int, default=None, help=f"Training images per class (default: {defaults.shots}).")
+    t.add_argument("--seed", type=int, default=None, help=f"Random seed of the split and the tuner (default: {defaults.seed}).")
+    t.add_argument("--device", default=None, help=f"cpu, cuda or auto (default: {defaults.device}).")
+    t.add_argument("--config", default=None, help="JSON file with TuneConfig settings (default: none).")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="Override one TuneConfig setting; repeat for several (default: none).")
+    t.add_argument("--cache-dir", default=None, help="Image-feature cache folder (default: no cache).")
+    t.add_argument("--checkpoint", default=None, help="Checkpoint file, resumed when it exists (default: none).")
+    t.add_argument("--no-progress", action="store_true", help="Do not print a progress bar.")
+    r = sub.add_parser("predict", help="Classify a folder of images with an adapter.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--adapter", required=True, help="Folder with adapter.safetensors and adapter.json.")
+    r.add_argument("--images", required=True, help="An image, or a folder searched for images.")
+    r.add_argument("--backbone", default=None, help="Backbone id (default: the one in the adapter card).")
+    r.add_argument("--device", default="auto", help="cpu, cuda or auto.")
+    r.add_argument("--json", action="store_true", help="Print JSON lines instead of a table.")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _tune(args) if args.command == "tune" else _predict(args)
+    except (TuningError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _tune(args) -> int:
+    from tqdm import tqdm
+    from . import evaluate, load_backbone, load_image_folder, save_adapter, tune
+    from .data import list_image_folder
+    from .quality import not_better_sentence
+    from .checkpoint import FileCheckpoint
+    settings = json.loads(Path(args.config).read_text()) if args.config else {}
+    for key in ("backbone", "budget", "method", "shots", "seed", "device"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    settings.update(_parse_set(args.set))
+    cfg = TuneConfig.from_dict(settings)
+    list_image_folder(args.data)  # a wrong --data is reported before the backbone loads (seconds)
+    backbone = load_backbone(cfg.backbone, device=cfg.device)
+    data = load_image_folder(args.data, backbone=backbone, shots=cfg.shots, seed=cfg.seed, cache_dir=args.cache_dir,
+                             skip_damaged=True)
+    if data.skipped:
+        print(f"Left out {len(data.skipped)} damaged image{'s' if len(data.skipped) != 1 else ''}:", file=sys.stderr)
+        for path, reason in data.skipped:
+            print(f"  {path}: {reason}", file=sys.stderr)
+    # zero-shot spends one query: a bar counting to the budget would stand at 0% and then end
+    total = queries_to_spend(cfg.method, cfg.budget)
+    bar = tqdm(total=total, unit="q", disable=args.no_progress, desc=cfg.method)
+
+    def on_metrics(m):
+        bar.update(m["queries"] - bar.n)
+        bar.set_postfix(stage=m["stage"], loss=f"{m['train_loss']:.3f}",
+                        val=f"{m['val_acc']:.3f}" if m["val_acc"] is not None else "-")
+
+    ckpt = FileCheckpoint(args.checkpoint) if args.checkpoint else None
+    result = tune(cfg, data, on_metrics=on_metrics, checkpoint=ckpt)
+    bar.close()
+    out = save_adapter(result.adapter, args.out)
+    zs = evaluate(backbone, data.test, class_names=data.class_names).quality(data.class_names)
+    tuned = evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names).quality(data.class_names)
+    summary = {"method": cfg.method, "backbone": backbone.id, "classes": len(data.class_names),
+               "test_images": len(data.test), "zero_shot_test_acc": zs.accuracy, "tuned_test_acc": tuned.accuracy,
+               "zero_shot_test": zs.to_dict(), "tuned_test": tuned.to_dict(),
+               "best_val_acc": result.best_val_acc, "best_val_balanced_acc": result.best_val_balanced_acc,
+               "zero_shot_val_balanced_acc": result.zero_shot_val_balanced_acc,
+               "better_than_zero_shot": result.beats_zero_shot, "queries": result.queries_used, "budget": cfg.budget,
+               "seconds": round(result.elapsed_s, 2), "peak_memory_mb": round(result.peak_memory_bytes / 2**20, 1),
+               "stopped": result.stopped, "skipped_images": [path for path, _ in data.skipped], "adapter": str(out)}
+    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nzero-shot test accuracy {zs.accuracy:.4f} -> tuned {tuned.accuracy:.4f}; "
+          f"balanced accuracy {_with_interval(zs.balanced_accuracy, zs.balanced_accuracy_interval)} -> "
+          f"{_with_interval(tuned.balanced_accuracy, tuned.balanced_accuracy_interval)} "
+          f"on {tuned.images} test images "
+          f"({cfg.method}, {result.queries_used}/{cfg.budget} queries, {result.elapsed_s:.1f} s, "
+          f"peak memory {summary['peak_memory_mb']} MB)")
+    if not result.beats_zero_shot and cfg.method != "zeroshot":
+        print(not_better_sentence(result.zero_shot_val_balanced_acc, result.best_val_balanced_acc)
+              + " The adapter written is the zero-shot one.")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _with_interval(value, interval) -> str:
+    if value is None:
+        return "-"
+    ci = f" (95% {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
+    return f"{value:.4f}{ci}"
+
+
+def _predict(args) -> int:
+    from . import backbone_for_card, check_compatible, load_adapter, load_backbone, predict
+    from .data import IMAGE_EXTENSIONS
+    adapter = load_adapter(args.adapter)
+    card = adapter.card
+    backbone = load_backbone(args.backbone or backbone_for_card(card["backbone_id"], card.get("backbone_sha256")),
+                             device=args.device)
+    check_compatible(adapter, backbone)
+    root = Path(args.images)
+    files = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ValueError(f"No images found in {root}.")
+    for f, p in zip(files, predict(adapter, backbone, files)):
+        if args.json:
+            print(json.dumps({"image": str(f), "label": p.label, "index": p.index,
+                              "confidence": p.probabilities[p.index]}))
+        else:
+            print(f"{f}\t{p.label}\t{p.probabilities[p.index]:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ says how they enter the class logits (`class_logits`):
 - `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
   logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
 - `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the backbone
-  (tuning/vision_delta.py). Image-tower tensors (`visual.*`): the images are encoded through the changed
+  (tuning/sparse/vision_delta.py). Image-tower tensors (`visual.*`): the images are encoded through the changed
   tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),
   the linear head's change, are already inside class_embeddings; `apply_adapter` recomputes them.
 An adapter with extras is written as format version 2, so a reader from before them refuses it
@@ -26,10 +26,10 @@ import torch
 
 from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
                    TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text)
-from .catalogue import backbone_for_card
+from .backbones.catalogue import backbone_for_card
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError, BackboneError
-from .vision_delta import PREFIX, encode_pil_with_delta, from_tensors
+from .sparse.vision_delta import PREFIX, encode_pil_with_delta, from_tensors
 
 TENSORS = ("w", "P", "class_embeddings")
 EXTRA_TENSORS = {"head": ("head_weight", "head_bias"), "cache": ("cache_keys", "cache_values")}
@@ -195,12 +195,12 @@ def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
 def apply_adapter(adapter: Adapter, backbone) -> torch.Tensor:
     """Recompute the class embeddings from the stored context P with this backbone: (K, D).
     Equal to adapter.class_embeddings on the backbone it was tuned for (a deployment self-check)."""
-    from .prompts import PromptLearner
+    from .backbones.prompts import PromptLearner
     check_compatible(adapter, backbone)
     learner = PromptLearner(backbone, adapter.class_names, ctx_init=adapter.card["ctx_init"], intrinsic_dim=1)
     P = adapter.P.to(backbone.device, torch.float32)[None]
     if adapter.text_delta:
-        from .text_groups import text_features_with_change
+        from .sparse.text_groups import text_features_with_change
         T = text_features_with_change(learner, P, adapter.text_delta)[0].cpu()
     else:
         T = learner.features_from_contexts(P)[0].cpu()

@@ -20,6 +20,8 @@ TEXT_DELTA_FORMAT_VERSION = 3  # one whose stored delta also changes the text si
 READABLE_VERSIONS = (FORMAT_VERSION, EXTRAS_FORMAT_VERSION, TEXT_DELTA_FORMAT_VERSION)
 REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class_names", "prompt_template",
                       "projection", "method", "config", "logit_scale")
+# The names of a sparse delta's tensors in adapter.safetensors: vision_delta/<param>/indices and .../values.
+DELTA_PREFIX, DELTA_INDICES, DELTA_VALUES = "vision_delta/", "/indices", "/values"
 RENAMED_KEYS = {"dataset_version": "dataset_hash"}  # old key -> the key written today
 
 
@@ -90,5 +92,5 @@ class AdapterCard:
 
     @property
     def query_precision(self) -> str | None:
-        """The number format the tuner's queries ran in (tuning/precision.py), where the card says it."""
+        """The number format the tuner's queries ran in (tuning/backbones/precision.py), where the card says it."""
         return self.metrics.get("query_precision")

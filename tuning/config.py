@@ -15,8 +15,8 @@ from .errors import ConfigError
 from .methods import NO_QUERY_METHODS, Method  # noqa: F401  (NO_QUERY_METHODS: its old home)
 
 METHODS = tuple(Method)
-PRECISIONS = ("fp32", "autocast")  # see tuning/precision.py
-ADAPT = ("prompt", "sparse")  # see tuning/joint_objective.py
+PRECISIONS = ("fp32", "autocast")  # see tuning/backbones/precision.py
+ADAPT = ("prompt", "sparse")  # see tuning/sparse/joint_objective.py
 
 
 def _f(default, help, choices=None, min=None, max=None, absent=None):
@@ -74,7 +74,7 @@ class TuneConfig:
     proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
                            "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
                            "embedding std.", min=0.0, max=100.0)
-    # What to adapt (DESIGN.md section 9; tuning/joint_objective.py)
+    # What to adapt (DESIGN.md section 9; tuning/sparse/joint_objective.py)
     adapt: str = _f("prompt", "What the tuner changes: 'prompt' (the shared text context only) or 'sparse' (the "
                     "shared context, a linear head of class embeddings started at the text features, and a sparse "
                     "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT, absent="prompt")
@@ -91,7 +91,7 @@ class TuneConfig:
                             "cheaper: it runs only from the first tuned block on.", min=0, max=1000, absent=0)
     text_groups: bool = _f(False, "adapt='sparse': text-side groups (class-specific contexts, the text projection, "
                            "the last text blocks' LayerNorms and biases) compete with the image groups for the parameter "
-                           "budget (tuning/text_groups.py). Off by default until validation says it helps.", absent=False)
+                           "budget (tuning/sparse/text_groups.py). Off by default until validation says it helps.", absent=False)
     sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
                                  "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100, absent=2)
     vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
@@ -279,7 +279,7 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
 def _stages_fit(cfg: TuneConfig, dim: int):
     """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone; `dim` is the
     length of the tuned vector."""
-    from .query_costs import generation_cost
+    from .methods.query_costs import generation_cost
 
     if cfg.method == "cmaes":  # one generation: S candidates + the mean
         generation = generation_cost(cfg, sharpness_aware=False, dim=dim)

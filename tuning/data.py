@@ -74,7 +74,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
     if shots < 1:
         raise DataError("shots must be at least 1.")
     if isinstance(backbone, str):
-        from .backbones import load_backbone
+        from .backbones.loader import load_backbone
         backbone = load_backbone(backbone)
     names, files = list_image_folder(root)
     skipped: list[tuple[str, str]] = []

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import BudgetExceeded
-from .precision import exact_fp32
+from .backbones.precision import exact_fp32
 from .quality import balanced_accuracy_of
 
 

@@ -13,7 +13,7 @@ import torch
 from .demo_backbone.identify import sha256_before_versions
 from .errors import CheckpointMismatch
 from .objective import Evaluated, Objective
-from .stages import Stage
+from .methods.stages import Stage
 
 STATE_VERSION = 1
 

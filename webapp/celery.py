@@ -5,32 +5,13 @@ import os
 from celery import Celery
 from celery.signals import celeryd_init, worker_ready, worker_shutdown, worker_shutting_down
 
+from webapp.core.broker import transport_options_for
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-# Redis keeps a delivered, unacknowledged message in one hash per key set, and a consumer puts back
-# any in its hash older than its visibility timeout. Tuning jobs run for up to a day, so they need
-# the long timeout; short tasks must come back within minutes when their worker dies. A worker that
-# serves no tuning queue therefore keeps its deliveries in a key set of its own, with a short timeout,
-# and never restores (re-runs) a running tuning job's message early.
-SHORT_TASK_UNACKED_KEYS = {"unacked_key": "unacked-short", "unacked_index_key": "unacked-short_index",
-                           "unacked_mutex_key": "unacked-short_mutex"}
-
-
-def transport_options_for(queues: list[str]) -> dict:
-    """The broker transport options of a worker that consumes `queues`."""
-    from django.conf import settings
-
-    from webapp.jobs.queues import tuning_queues
-
-    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-    if not set(tuning_queues()) & set(queues):
-        options.update(SHORT_TASK_UNACKED_KEYS, visibility_timeout=settings.SHORT_TASK_VISIBILITY_TIMEOUT)
-    return options
-
 
 def gpu_queue_problem(queues: list[str]) -> str | None:
     """Only a GPU worker may take jobs that asked for a GPU: said at start, not with a job on a CPU."""
@@ -62,20 +43,20 @@ def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
 
 @worker_ready.connect
 def _start_checkin(sender=None, **kwargs):
-    from webapp.jobs.worker.checkin import checkin_start
+    from webapp.worker.checkin import checkin_start
 
     checkin_start(hostname=sender.hostname, queues=sorted(sender.app.amqp.queues.consume_from))
 
 
 @worker_shutdown.connect
 def _stop_checkin(sender=None, **kwargs):
-    from webapp.jobs.worker.checkin import checkin_stop
+    from webapp.worker.checkin import checkin_stop
 
     checkin_stop(hostname=getattr(sender, "hostname", str(sender)))
 
 
 @worker_shutting_down.connect
 def _hand_back_running_jobs(sender=None, sig=None, how=None, **kwargs):
-    from webapp.jobs.worker.handback import forward_to_pool
+    from webapp.worker.handback import forward_to_pool
 
     forward_to_pool(how)

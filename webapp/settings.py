@@ -221,7 +221,7 @@ WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", VAR_DIR / "worker-cac
 
 # --- uploads and their limits (checked before anything is extracted) ---
 # Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here (not /tmp), inside media so that the
-# scheduler's worker, which shares media, removes the files of killed requests (webapp/jobs/worker/cleanup.py).
+# scheduler's worker, which shares media, removes the files of killed requests (webapp/worker/cleanup.py).
 FILE_UPLOAD_TEMP_DIR = Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", MEDIA_ROOT / "upload-temp"))
 try:
     FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
@@ -281,7 +281,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"webapp.jobs.tasks.run_tuning_job": {"queue": "tuning"}}
 # The worker runtime's tasks (autodiscovery only finds each app's `tasks` module). Their names keep the
 # module paths they were first sent under ("webapp.jobs.tasks.run_tuning_job"): queued messages name them.
-CELERY_IMPORTS = ["webapp.jobs.worker.tasks"]
+CELERY_IMPORTS = ["webapp.worker.tasks"]
 # A job that asks for a GPU goes here instead; only workers with WORKER_KIND=gpu may consume it.
 TUNING_GPU_QUEUE = os.environ.get("TUNING_GPU_QUEUE", "tuning-gpu")
 CELERY_TASK_ACKS_LATE = True

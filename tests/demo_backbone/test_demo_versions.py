@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import tuning
-from tuning import cli
+from tuning import __main__ as cli
 from tests.webapp.factories import class_image_png
-from tuning.catalogue import backbone_for_card
+from tuning.backbones.catalogue import backbone_for_card
 from tuning.checkpoint import FileCheckpoint
 from tuning.demo_backbone import identify, recorded_sha256
 from tuning.demo_backbone.versions import V1, V2, DemoVersion

@@ -38,7 +38,7 @@ def write_checkpoint(tmp_path, arch="TinyTestClip"):
 def test_local_checkpoint_loads(tmp_path):
     model, ckpt = write_checkpoint(tmp_path)
     bb = tuning.load_backbone(f"TinyTestClip@{ckpt}", device="cpu")
-    assert bb.checkpoint_sha256 == tuning.backbones.file_sha256(ckpt)
+    assert bb.checkpoint_sha256 == tuning.backbones.loader.file_sha256(ckpt)
     ids = bb.tokenizer(["a photo of a cat."])
     with torch.no_grad():
         assert torch.allclose(bb.model.encode_text(ids), model.encode_text(ids), atol=1e-6)

@@ -42,13 +42,13 @@ def test_cache_on_top_of_tuned_prompts_never_scores_lower_on_validation(synth):
 def test_linear_probe_chooses_its_l2_strength_on_validation(synth):
     r = tuning.tune(tiny_config(method="linear_probe", probe_steps=50), synth)
     fits = [m for m in r.history if m["stage"] == "probe"]
-    assert len(fits) == len(tuning.linear_probe.L2_STRENGTHS)
+    assert len(fits) == len(tuning.methods.linear_probe.L2_STRENGTHS)
     assert r.best_val_acc == max(m["val_acc"] for m in fits + r.history[:1])
 
 
 def test_a_probe_no_better_than_zero_shot_is_not_published(synth, monkeypatch):
     """Do no harm covers the new methods: a head that loses to zero-shot on validation is dropped."""
-    monkeypatch.setattr(tuning.linear_probe, "L2_STRENGTHS", (1e6,))  # a head crushed to zero
+    monkeypatch.setattr(tuning.methods.linear_probe, "L2_STRENGTHS", (1e6,))  # a head crushed to zero
     r = tuning.tune(tiny_config(method="linear_probe", probe_steps=5), synth)
     assert "head" not in r.adapter.card and r.adapter.card["format_version"] == FORMAT_VERSION
 

@@ -3,7 +3,7 @@ import json
 
 from images import make_folder
 from test_backbones import write_checkpoint
-from tuning.cli import main
+from tuning.__main__ import main
 
 
 def test_tune_then_predict(tmp_path, capsys):
@@ -90,7 +90,7 @@ def test_wrong_data_is_reported_before_the_backbone_loads(tmp_path, capsys, monk
 def test_every_option_has_help_with_its_default(capsys):
     import pytest
 
-    from tuning.cli import build_parser
+    from tuning.__main__ import build_parser
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices
     for name in ("tune", "predict"):

@@ -1,6 +1,6 @@
 import torch
 
-from tuning import estimators
+from tuning.methods import estimators
 
 
 def test_cge_matches_true_gradient():

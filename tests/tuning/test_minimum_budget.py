@@ -6,7 +6,7 @@ import tuning
 from images import make_folder
 from tiny_run import tiny_config
 from tuning.config import minimum_budget, sensitivity_groups
-from tuning.param_groups import vision_blocks
+from tuning.sparse.param_groups import vision_blocks
 
 
 def _stages_that_moved(cfg, synth) -> set[str]:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tuning.prompts import PromptLearner
+from tuning.backbones.prompts import PromptLearner
 
 CLASSES = ["cat", "rolled-in_scale", "a dog with a very long descriptive name", "x"]
 

@@ -9,11 +9,14 @@ import torch.nn.functional as F
 import tuning
 from images import make_folder
 from tiny_run import tiny_config
-from tuning import param_groups, sensitivity, sparse_setup, vision_delta
-from tuning.image_reuse import CachedTower, first_tuned_block
+from tuning.sparse import param_groups
+from tuning.sparse import sensitivity
+from tuning.sparse import setup as sparse_setup
+from tuning.sparse import vision_delta
+from tuning.sparse.image_reuse import CachedTower, first_tuned_block
 from tuning.config import sensitivity_groups
-from tuning.text_groups import CLASS_CONTEXT
-from tuning.sparse_setup import pixels
+from tuning.sparse.text_groups import CLASS_CONTEXT
+from tuning.sparse.setup import pixels
 
 SPARSE = dict(adapt="sparse", intrinsic_dim=8, vision_dim=12, param_budget=0.02, budget=300, sensitivity_probes=2,
               text_groups=True)
@@ -31,7 +34,7 @@ def tuned(images_data):
 
 
 def _learner(backbone, data, cfg):
-    from tuning.prompts import PromptLearner
+    from tuning.backbones.prompts import PromptLearner
     return PromptLearner(backbone, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
                          proj_seed=cfg.seed)
 
@@ -65,7 +68,7 @@ def test_feature_reuse_equals_a_full_forward(causal_backbone, images_data, first
 def test_a_generation_batched_gives_the_losses_of_its_candidates_one_by_one(images_data):
     """JointObjective.losses runs a generation's candidates in one call on the shared cached input; each
     loss equals that candidate's alone, and the call charges one query per candidate."""
-    from tuning.backbones import load_backbone
+    from tuning.backbones.loader import load_backbone
     from tuning.runner import Run
 
     cfg = tiny_config(method="cmaes", allocation="random", **SPARSE)

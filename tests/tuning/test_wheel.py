@@ -29,7 +29,7 @@ def test_the_wheel_holds_tuning_alone_and_installs_a_working_tuning_command(tmp_
     wheel = next((tmp_path / "dist").glob("tuning-*-py3-none-any.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"tuning", wheel.name.split("-py3")[0] + ".dist-info"}
-    assert "tuning/demo_backbone/weights/demo_vit.safetensors" in names and "tuning/cli.py" in names
+    assert "tuning/demo_backbone/weights/demo_vit.safetensors" in names and "tuning/__main__.py" in names
     # Every demo version: an adapter made on the first demo backbone needs its weights on the line PC.
     v1 = "tuning/demo_backbone/weights/v1"
     assert {f"{v1}/demo_vit.safetensors", f"{v1}/card.json"} <= set(names)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.webapp.factories import make_api_token, make_ready_version
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.jobs.models import Job
-from webapp.jobs.worker.reaper import jobs_resend_lost_messages
+from webapp.worker.reaper import jobs_resend_lost_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ The rule, lowest layer first (each may import only the layers named for it):
                   a version names its job by the model label "jobs.Job", never by importing it
     jobs          the web side of tuning jobs: create, cancel, estimate, pages, worker health
     reports       reports and comparisons across jobs and adapters
-    worker        the worker runtime (webapp/jobs/worker/): runs a job and creates its adapter version, the
+    worker        the worker runtime (webapp/worker/): runs a job and creates its adapter version, the
                   reaper, the worker's check-in and housekeeping; the web side sends it tasks by name
     api           the JSON API over all of the above
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from pathlib import Path
+
+from tests.import_graph import imports, package_imports
 
 WEBAPP = Path(__file__).resolve().parents[2] / "webapp"
 
@@ -42,63 +44,21 @@ ALLOWED = {
 }
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(WEBAPP.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def layer_of(module: str) -> str | None:
     """The layer a module of the web app belongs to; None for the project modules and for other packages."""
     parts = module.split(".")
     if parts[0] != "webapp" or len(parts) < 2:
         return None
-    if parts[1] == "jobs" and len(parts) > 2 and parts[2] == "worker":
-        return "worker"
     return parts[1] if parts[1] in ALLOWED else None
-
-
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def _imports(tree: ast.AST, module: str, is_package: bool):
-    """(imported module, line) for every import that runs, wherever it is in the file."""
-    package = module if is_package else module.rpartition(".")[0]
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            stack.extend(node.orelse)
-            continue
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, node.lineno
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[:len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, *([base] if base else [])])
-            for alias in node.names:  # `from webapp.jobs.worker import handback` imports the submodule
-                yield f"{base}.{alias.name}", node.lineno
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def app_imports() -> dict[tuple[str, str], list[str]]:
     """{(importing layer, imported layer): ["webapp/x.py:12 imports webapp.y.z", ...]} between layers."""
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for path in sorted(WEBAPP.rglob("*.py")):
-        module = _module_name(path)
-        source = layer_of(module)
-        if source is None:
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for imported, line in _imports(tree, module, path.name == "__init__.py"):
-            target = layer_of(imported)
-            if target is not None and target != source:
-                edges[(source, target)].append(f"{path.relative_to(WEBAPP.parent)}:{line} imports {imported}")
+    for module, path, imported, line in package_imports(WEBAPP):
+        source, target = layer_of(module), layer_of(imported)
+        if source is not None and target is not None and target != source:
+            edges[(source, target)].append(f"{path.relative_to(WEBAPP.parent)}:{line} imports {imported}")
     return edges
 
 
@@ -124,10 +84,20 @@ def test_every_app_imports_only_the_layers_below_it():
 def test_a_function_local_import_counts(tmp_path):
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from webapp.jobs.models import Job\n"
                      "def f():\n    from webapp.reports.selectors import summary_sentence\n"
-                     "from ..worker import fence\n")
-    found = {name for name, _ in _imports(tree, "webapp.jobs.sub.mod", False)}
+                     "from ...worker import fence\n")
+    found = {name for name, _ in imports(tree, "webapp.jobs.sub.mod", False)}
     assert "webapp.reports.selectors.summary_sentence" in found
-    assert "webapp.jobs.worker.fence" in found
+    assert "webapp.worker.fence" in found
     assert not any(name.startswith("webapp.jobs.models") for name in found)  # under TYPE_CHECKING
-    assert layer_of("webapp.jobs.worker.fence") == "worker" and layer_of("webapp.jobs.views") == "jobs"
+    assert layer_of("webapp.worker.fence") == "worker" and layer_of("webapp.jobs.views") == "jobs"
     assert layer_of("webapp.celery") is None and layer_of("tuning.config") is None
+
+
+def test_only_the_one_door_imports_the_tuner():
+    """webapp/integrations/tuning/ alone imports `tuning`: the tuner's rules and names reach the web app,
+    worker included, through it."""
+    door = "webapp.integrations.tuning"
+    wrong = [f"{path.relative_to(WEBAPP.parent)}:{line} imports {imported}"
+             for module, path, imported, line in package_imports(WEBAPP)
+             if imported.split(".")[0] == "tuning" and not (module == door or module.startswith(door + "."))]
+    assert not wrong, "import the tuner through webapp/integrations/tuning/:\n" + "\n".join(wrong)

@@ -17,8 +17,8 @@ from tuning.demo_backbone.versions import V1
 from webapp.adapters.models import AdapterVersion
 from webapp.core.broker import TUNING_TASK
 from webapp.jobs.models import Job
-from webapp.jobs.worker.checkpoints import StorageCheckpoint
-from webapp.jobs.worker.execution import job_execute
+from webapp.worker.checkpoints import StorageCheckpoint
+from webapp.worker.execution import job_execute
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

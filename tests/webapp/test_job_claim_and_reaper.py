@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.models import Job
-from webapp.jobs.worker.fence import job_claim
-from webapp.jobs.worker.reaper import jobs_requeue_stale
+from webapp.worker.fence import job_claim
+from webapp.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_reaper_ends_a_silent_job_that_was_being_cancelled(job, settings):
 
 
 def test_reaper_task_is_the_beat_entry(job, settings):
-    from webapp.jobs.worker.tasks import requeue_stale_jobs
+    from webapp.worker.tasks import requeue_stale_jobs
 
     stale(job, settings)
     assert requeue_stale_jobs() == {"requeued": [job.pk], "failed": [], "cancelled": [], "resent": []}

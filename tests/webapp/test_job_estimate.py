@@ -9,7 +9,7 @@ from django.utils import timezone
 from tests.webapp.factories import csrf_client, make_ready_version
 from webapp.jobs.estimates import DEFAULT_RATES, DEFAULT_SECONDS_PER_IMAGE, Workload, job_estimate
 from webapp.jobs.models import WorkerStatus
-from webapp.jobs.worker.status import worker_status_record_rate
+from webapp.worker.status import worker_status_record_rate
 
 pytestmark = pytest.mark.django_db
 

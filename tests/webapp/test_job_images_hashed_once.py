@@ -8,7 +8,7 @@ import tuning
 import tuning.data
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
-from webapp.jobs.worker.execution import _job_inputs
+from webapp.worker.execution import _job_inputs
 
 pytestmark = pytest.mark.django_db
 

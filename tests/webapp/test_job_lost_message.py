@@ -12,8 +12,8 @@ from tests.conftest import wait_for
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.core.broker import _job_id, tuning_jobs_with_a_message
 from webapp.jobs.models import Job
-from webapp.jobs.worker.reaper import jobs_resend_lost_messages
-from webapp.jobs.worker.tasks import run_tuning_job
+from webapp.worker.reaper import jobs_resend_lost_messages
+from webapp.worker.tasks import run_tuning_job
 
 
 def queued_long_ago(job: Job, settings) -> None:

@@ -13,7 +13,7 @@ from webapp.jobs.health import live_workers_by_queue
 from webapp.core.broker import TUNING_TASK
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.selectors import NO_WORKER_TEXT
-from webapp.jobs.worker.tasks import run_tuning_job
+from webapp.worker.tasks import run_tuning_job
 
 QUEUE = "tuning-liveness-test"
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.webapp.factories import EVALUATION, csrf_client, make_finished_job, make_version_for_job
 from webapp.jobs.models import Job
-from webapp.jobs.worker.fence import Fence, job_finish
+from webapp.worker.fence import Fence, job_finish
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
 
-# An adapter card's `sparse` section as tuning/sparse_setup.py writes it (a two-block image tower).
+# An adapter card's `sparse` section as tuning/sparse/setup.py writes it (a two-block image tower).
 SPARSE_CARD = {
     "dims": {"prompt": 8, "head": 9, "vision": 12},
     "vision": {"image_parameters": 20_000, "image_blocks": 2, "parameter_budget": 400, "parameters_changed": 400,

@@ -14,8 +14,8 @@ from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint, WorkerStatus
 from webapp.jobs.services import job_create
-from webapp.jobs.worker.reaper import jobs_requeue_stale
-from webapp.jobs.worker.tasks import run_tuning_job
+from webapp.worker.reaper import jobs_requeue_stale
+from webapp.worker.tasks import run_tuning_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

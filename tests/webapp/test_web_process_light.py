@@ -1,5 +1,5 @@
 """The web process never imports torch, open_clip or a backbone: the URL configuration, the launch
-form, its run-time estimate and the list pages read only what the tuner publishes (tuning.catalogue,
+form, its run-time estimate and the list pages read only what the tuner publishes (tuning.backbones.catalogue,
 tuning.config). Checked in a fresh interpreter, since this test process has long imported torch."""
 
 import json
@@ -34,7 +34,7 @@ launch = client.post("/jobs/new/", {"dataset_version": version.pk, "backbone": "
                                     "shots": 2, "seed": 0, "budget": 2000, "name": "", "model_line_name": ""})
 pages["launch"] = 200 if launch.status_code in (200, 302) else launch.status_code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"torch", "open_clip", "torchvision", "transformers"}
-               or m in {"tuning.backbones", "tuning.tune", "tuning.adapter"})
+               or m in {"tuning.backbones.loader", "tuning.tuner", "tuning.adapter"})
 print(json.dumps({"pages": pages, "heavy": heavy}))
 """
 

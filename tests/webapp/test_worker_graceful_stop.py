@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.worker.tasks import run_tuning_job
+from webapp.worker.tasks import run_tuning_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import wait_for
 from webapp.jobs.models import WorkerStatus
-from webapp.jobs.worker.tasks import worker_checkin
+from webapp.worker.tasks import worker_checkin
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""The worker runtime lives in webapp/jobs/worker/, but its Celery tasks keep the names they were first sent
+"""The worker runtime lives in webapp/worker/, but its Celery tasks keep the names they were first sent
 under: messages already queued, the beat schedule and the web side (which sends them by name, never
 importing the worker's modules) all name them so."""
 

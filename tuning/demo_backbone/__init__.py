@@ -9,7 +9,7 @@ image tower trained LiT-style on a procedural corpus of industrial-inspection im
     model, preprocess, tokenizer, sha256 = create_demo_model()                 # the newest: "demo"
     model, preprocess, tokenizer, sha256 = create_demo_model(version="demo-v1")  # the older one
 
-tuning.catalogue registers every version under its id (versions.py holds the table);
+tuning.backbones.catalogue registers every version under its id (versions.py holds the table);
 version_for_card tells which version an adapter was made with. Building the image tower (the
 corpus generator and the trainer) lives outside the runtime library, in tools/demo_backbone.
 """

@@ -1,7 +1,7 @@
 """What a sparse adapter (adapt='sparse', issue 19) changed, from its file: the tuned groups and their
 parameter counts, for the report, the version page and the form's "how many weights is that" on a backbone.
 
-The card's `sparse` section (tuning/sparse_setup.py) is summarised once, when the version is stored
+The card's `sparse` section (tuning/sparse/setup.py) is summarised once, when the version is stored
 (from a job or uploaded), into `AdapterVersion.metrics["adapted"]`; pages read that, never the file.
 A card without that section (edited by hand, or from another tool) still has its tensors: the
 summary then counts the changed weights per parameter from the safetensors header."""
@@ -12,11 +12,7 @@ import json
 import math
 
 from webapp.adapters.models import AdapterVersion
-from webapp.integrations.tuning import AdapterCard
-
-# tuning/vision_delta.PREFIX: the names of a sparse delta's tensors in the adapter file. Written here
-# because the web process reads only the file's header and never imports torch.
-DELTA_PREFIX, DELTA_INDICES = "vision_delta/", "/indices"
+from webapp.integrations.tuning import DELTA_INDICES, DELTA_PREFIX, AdapterCard
 
 
 

@@ -1,4 +1,5 @@
-"""Which rows have a message in the broker: waiting in their queue, or delivered to a worker and not
+"""The broker seen from the rows: which queues tuning jobs use, the transport options of a worker (below),
+and which rows have a message in the broker: waiting in their queue, or delivered to a worker and not
 yet acknowledged. A QUEUED job (or a dataset version waiting for ingestion) with neither lost its
 message (a Redis restarted without persistence, flushed, or replaced) and would otherwise wait forever.
 
@@ -12,6 +13,7 @@ import base64
 import json
 import logging
 
+from celery import current_app
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -19,17 +21,41 @@ log = logging.getLogger(__name__)
 TUNING_TASK = "webapp.jobs.tasks.run_tuning_job"
 
 
+def tuning_queue() -> str:
+    return settings.CELERY_TASK_ROUTES[TUNING_TASK]["queue"]
+
+
+def tuning_queues() -> list[str]:
+    return [tuning_queue(), settings.TUNING_GPU_QUEUE]
+
+
+# Redis keeps a delivered, unacknowledged message in one hash per key set, and a consumer puts back
+# any in its hash older than its visibility timeout. Tuning jobs run for up to a day, so they need
+# the long timeout; short tasks must come back within minutes when their worker dies. A worker that
+# serves no tuning queue therefore keeps its deliveries in a key set of its own, with a short timeout,
+# and never restores (re-runs) a running tuning job's message early.
+SHORT_TASK_UNACKED_KEYS = {"unacked_key": "unacked-short", "unacked_index_key": "unacked-short_index",
+                           "unacked_mutex_key": "unacked-short_mutex"}
+
+
+def transport_options_for(queues: list[str]) -> dict:
+    """The broker transport options of a worker that consumes `queues`."""
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    if not set(tuning_queues()) & set(queues):
+        options.update(SHORT_TASK_UNACKED_KEYS, visibility_timeout=settings.SHORT_TASK_VISIBILITY_TIMEOUT)
+    return options
+
+
 def tuning_jobs_with_a_message(queue: str | None = None) -> set[int] | None:
     """Job ids named by a run_tuning_job message in `queue` (default: the one the task is routed to)
     or delivered and unacknowledged, or None when the broker cannot be read."""
-    return ids_with_a_message(TUNING_TASK, queue or settings.CELERY_TASK_ROUTES[TUNING_TASK]["queue"])
+    return ids_with_a_message(TUNING_TASK, queue or tuning_queue())
 
 
 def ids_with_a_message(tasks: str | set[str], queue: str) -> set[int] | None:
     """The first argument (a row id) of every message of `tasks` waiting in `queue` or delivered and
     unacknowledged (by any worker), or None when the broker cannot be read."""
-    from webapp.celery import SHORT_TASK_UNACKED_KEYS, app
-
+    app = current_app  # the project's Celery app: webapp/celery.py makes it current, webapp/__init__ imports it
     tasks = {tasks} if isinstance(tasks, str) else set(tasks)
     try:
         with app.connection_for_read() as connection:

@@ -1,4 +1,4 @@
-"""Dataset ingestion recovers like a tuning job does (see webapp/jobs/worker/fence.py and pulse.py).
+"""Dataset ingestion recovers like a tuning job does (see webapp/worker/fence.py and pulse.py).
 
 A version waits for a worker with no heartbeat; the delivery that claims it starts beating and
 counts an attempt, and every later write is fenced by that attempt number. The reaper pass
@@ -33,7 +33,7 @@ DEMO_TASK = "webapp.datasets.tasks.build_demo_dataset"
 
 @dataclass
 class IngestFence:
-    """Write access of one ingestion attempt to its version row (as webapp.jobs.worker.fence.Fence for a job)."""
+    """Write access of one ingestion attempt to its version row (as webapp.worker.fence.Fence for a job)."""
 
     version_id: int
     attempt: int

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from webapp.celery import app
 from webapp.jobs import health
 
-# Sent by name (webapp/jobs/worker/tasks.py): the web side never imports the worker runtime.
+# Sent by name (webapp/worker/tasks.py): the web side never imports the worker runtime.
 WORKER_CHECKIN_TASK = "webapp.core.tasks.worker_checkin"
 
 

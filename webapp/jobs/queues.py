@@ -9,17 +9,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from webapp.core.broker import TUNING_TASK
+from webapp.core.broker import TUNING_TASK, tuning_queue
 
 log = logging.getLogger(__name__)
-
-
-def tuning_queue() -> str:
-    return settings.CELERY_TASK_ROUTES[TUNING_TASK]["queue"]
-
-
-def tuning_queues() -> list[str]:
-    return [tuning_queue(), settings.TUNING_GPU_QUEUE]
 
 
 def job_queue(*, needs_gpu: bool) -> str:
@@ -31,7 +23,7 @@ def job_send_after_commit(job_id: int, *, job=None) -> None:
     so a retrying client must not create it again) and the reaper's resend pass sends it once the
     broker is back; `job.sent_to_broker` tells the caller which happened.
 
-    Sent by task name: the web side never imports the worker's task module (webapp/jobs/worker/tasks.py),
+    Sent by task name: the web side never imports the worker's task module (webapp/worker/tasks.py),
     so the worker runtime stays a layer above the web side."""
     from webapp.celery import app
     from webapp.jobs.models import Job

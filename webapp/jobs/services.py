@@ -1,5 +1,5 @@
 """Writes for jobs from the web side: create and cancel. The transitions a worker and the reaper make
-are the worker runtime's (webapp/jobs/worker/fence.py, webapp/jobs/worker/reaper.py)."""
+are the worker runtime's (webapp/worker/fence.py, webapp/worker/reaper.py)."""
 
 from __future__ import annotations
 

@@ -9,13 +9,13 @@ imported inside the functions of `.adapters`, and only a worker calls those. The
 """
 from __future__ import annotations
 
-from tuning.backbone_ids import parse_backbone_id
-from tuning.card import AdapterCard
-from tuning.errors import AdapterError, ConfigError, TuningError
+from tuning.backbones.ids import parse_backbone_id
+from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard
+from tuning.config import TuneConfig
+from tuning.errors import AdapterError, BackboneError, CheckpointMismatch, ConfigError, DataError, TuningError
 from tuning.methods import LABELS as _LABELS
-from tuning.methods import NO_QUERY_METHODS, SPARSE_METHODS, Method
+from tuning.methods import NO_QUERY_METHODS, SPARSE_METHODS, Method, Stage
 from tuning.splits import HELD_OUT_PER_CLASS, min_images_per_class, split_sizes
-from tuning.stages import Stage
 
 from .backbones import backbone_for_card, default_backbone, registered_backbones
 from .config import (allowed_range, default_shots, minimum_budget, queries_to_spend, sensitivity_groups, tune_config,
@@ -29,7 +29,9 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method)
 
 
-__all__ = ["AdapterCard", "AdapterError", "ConfigError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method",
-           "NO_QUERY_METHODS", "SPARSE_METHODS", "Stage", "TuningError", "allowed_range", "backbone_for_card",
+__all__ = ["DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError", "CheckpointMismatch",
+           "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method", "NO_QUERY_METHODS",
+           "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError", "allowed_range", "backbone_for_card",
            "default_backbone", "default_shots", "method_label", "min_images_per_class", "minimum_budget",
-           "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config", "tune_fields"]
+           "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes",
+           "tune_config", "tune_fields"]

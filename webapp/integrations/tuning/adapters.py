@@ -19,10 +19,11 @@ def read_adapter_card(directory: Path) -> AdapterCard:
     return load_adapter(directory).about
 
 
-def load_backbone(backbone_id: str):
-    from tuning.backbones import load_backbone as load
+def load_backbone(backbone_id: str, device: str = "auto"):
+    """The backbone, cached per process (tuning.load_backbone)."""
+    from tuning.backbones.loader import load_backbone as load
 
-    return load(backbone_id)
+    return load(backbone_id, device=device)
 
 
 def check_compatible(adapter, backbone) -> None:
@@ -55,7 +56,7 @@ def all_images(data):
 
 def evaluate(backbone, split, **kwargs):
     """tuning.evaluate: an Evaluation, whose `to_record()` is what the web stores."""
-    from tuning.evaluate import evaluate as run
+    from tuning.evaluation import evaluate as run
 
     return run(backbone, split, **kwargs)
 

@@ -1,7 +1,7 @@
-"""What the tuner offers as backbones (tuning/catalogue.py, light: nothing is loaded here)."""
+"""What the tuner offers as backbones (tuning/backbones/catalogue.py, light: nothing is loaded here)."""
 from __future__ import annotations
 
-from tuning.catalogue import DEFAULT_BACKBONE, BackboneInfo, backbone_for_card, list_backbones
+from tuning.backbones.catalogue import DEFAULT_BACKBONE, BackboneInfo, backbone_for_card, list_backbones
 
 __all__ = ["BackboneInfo", "backbone_for_card", "default_backbone", "registered_backbones"]
 

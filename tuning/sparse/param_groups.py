@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import BackboneError
+from ..errors import BackboneError
 
 # Role of a block tensor, from its name inside an open_clip ResidualAttentionBlock.
 _ROLES = (("ln", re.compile(r"^ln_\d\.(weight|bias)$")),

@@ -42,7 +42,7 @@ def _finite(x) -> float | None:
 
 def class_text_features(backbone, class_names, adapter: Adapter | None = None, ctx_init: str = "a photo of a"):
     if adapter is None:
-        from .prompts import PromptLearner
+        from .backbones.prompts import PromptLearner
         return PromptLearner(backbone, class_names, ctx_init=ctx_init, intrinsic_dim=1).zero_shot_features().cpu()
     _check_adapter(adapter, backbone, class_names)
     return adapter.class_embeddings.float()
@@ -71,7 +71,7 @@ def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
     if delta is None:
         return split.features.float()
     from .data import _load_image
-    from .vision_delta import encode_pil_with_delta
+    from .sparse.vision_delta import encode_pil_with_delta
     try:
         images = [_load_image(Path(p)) for p in split.paths]
     except DataError as exc:

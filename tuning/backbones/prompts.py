@@ -12,8 +12,9 @@ import math
 
 import torch
 
-from .errors import BackboneError
+from ..errors import BackboneError
 from .precision import text_forward_precision
+from .substitute import call_with
 from .text_towers import normalize, text_tower
 
 
@@ -86,7 +87,6 @@ class PromptLearner:
         Rows (w index i, class k) are built chunk by chunk, so memory stays bounded for any n*K.
         adapt='sparse' (text_groups.py): `changed` ({parameter name: tensor}) replaces text-tower tensors for
         this call, and `class_context` (K, m, width) is added to class k's context."""
-        from .text_groups import call_with
         n, K = P.shape[0], self.num_classes
         rows = n * K
         out = []

@@ -97,7 +97,7 @@ def clean_dataset_files() -> list[int]:
 def clean_job_files() -> list[int]:
     """Checkpoints of finished or deleted jobs, then the folders left empty. A queued job may hold a
     checkpoint to resume from and a running one is writing them: both are left alone."""
-    from webapp.jobs.worker.checkpoints import checkpoint_delete, checkpoint_prefix
+    from webapp.worker.checkpoints import checkpoint_delete, checkpoint_prefix
     from webapp.jobs.models import Job
 
     ids = _numbered_folders("jobs")

@@ -10,24 +10,19 @@ from dataclasses import dataclass, field
 import torch
 
 from .adapter import Adapter, format_version
-from .backbones import load_backbone
+from .backbones.loader import load_backbone
+from .backbones.precision import precision_label
+from .backbones.prompts import PromptLearner
 from .config import TuneConfig
 from .errors import DataError
-from .methods import Method
+from .methods import Method, Stage
+from .methods.registry import run_method
+from .methods.tip_adapter import add_cache
 from .objective import Objective
-from .precision import precision_label
-from .prompts import PromptLearner
 from .quality import beats_zero_shot
 from .runner import Run
-from .stages import Stage
-from .stage1_cmaes import run_stage1
-from .stage2_sparse_zo import run_stage2
-from . import sparse_setup
-from .coop import run_coop
-from .linear_probe import run_linear_probe
-from .tip_adapter import add_cache
-
-__version__ = "0.1.0"
+from .sparse import setup as sparse_setup
+from .version import __version__
 
 
 @dataclass
@@ -79,7 +74,7 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         run.emit(Stage.ZERO_SHOT, ev)
         run.save("started", {})
     allocation = sparse_setup.place_vision_delta(run, obj, data) if sparse else None
-    if run.phase != "done" and _run_method(run) and not run.stopped:
+    if run.phase != "done" and run_method(run) and not run.stopped:
         run.save("done", {})
     if cfg.method == Method.TIP_ADAPTER or cfg.tip_cache:  # no query: reads the cached features only
         add_cache(run, _best_text_features(run, learner))
@@ -102,32 +97,6 @@ def _keep_zero_shot_unless_better(run: Run) -> None:
     run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
                 "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
     run.best_features = None  # recomputed from the zero-shot context when the adapter is built
-
-
-def _run_method(run: Run) -> bool:
-    """Runs (or resumes) the method; False when stopped early."""
-    cfg, method = run.cfg, run.cfg.method
-    if method in (Method.ZEROSHOT, Method.TIP_ADAPTER):  # the cache is added after the method, in tune()
-        return True
-    if method == Method.LINEAR_PROBE:
-        return run_linear_probe(run)
-    if method == Method.COOP:
-        return run_coop(run)
-    if method == Method.ZOSGD:
-        return run_stage2(run, torch.zeros(run.dim, dtype=torch.float64), sparse=False)
-    if method == Method.CMAES:  # BBT-like: plain CMA-ES over the whole budget
-        no_limit = cfg.budget + 1
-        return run_stage1(run, sharpness_aware=False, query_cap=cfg.budget, max_generations=no_limit,
-                          patience=0) is not None
-    # sharpzo
-    start = None
-    if run.phase in ("started", Stage.CMAES):
-        cap = int(cfg.stage1_budget_fraction * cfg.budget)
-        start = run_stage1(run, sharpness_aware=True, query_cap=cap, max_generations=cfg.stage1_generations,
-                           patience=cfg.patience)
-        if start is None:
-            return False
-    return run_stage2(run, start, sparse=True)
 
 
 def peak_memory_bytes(device: torch.device) -> int:

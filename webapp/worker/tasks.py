@@ -9,10 +9,10 @@ from dataclasses import asdict
 from celery import shared_task
 from django.conf import settings
 
-from webapp.jobs.worker.cleanup import clean_up_leftovers as clean
-from webapp.jobs.worker.execution import job_execute
-from webapp.jobs.worker.reaper import jobs_requeue_stale, jobs_resend_lost_messages
-from webapp.jobs.worker.status import worker_status_seen
+from webapp.worker.cleanup import clean_up_leftovers as clean
+from webapp.worker.execution import job_execute
+from webapp.worker.reaper import jobs_requeue_stale, jobs_resend_lost_messages
+from webapp.worker.status import worker_status_seen
 
 
 @shared_task(name="webapp.jobs.tasks.run_tuning_job", bind=True, acks_late=True,
@@ -32,7 +32,7 @@ def requeue_stale_jobs() -> dict:
 def worker_checkin(self) -> str:
     """Proves the whole path works (web -> Redis -> worker -> database): records the sign of life of the
     worker that took this task (its own check-in thread also beats, with the queues it consumes:
-    webapp/jobs/worker/checkin.py)."""
+    webapp/worker/checkin.py)."""
     hostname = self.request.hostname or "worker"
     worker_status_seen(hostname=hostname)
     return hostname

@@ -1,6 +1,6 @@
 """What the tuner offers, published without loading it: the backbone ids a job may name (the
 registry), and the default one. Light on purpose (no torch): a web process lists backbones for a
-form from here and never imports the heavy modules; tuning/backbones.py loads an entry when a job
+form from here and never imports the heavy modules; tuning/backbones/loader.py loads an entry when a job
 runs."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import demo_backbone  # light: its names and paths (the model loads in tuning.backbones)
-from .backbone_ids import parse_backbone_id
+from .. import demo_backbone  # light: its names and paths (the model loads in tuning.backbones.loader)
+from .ids import parse_backbone_id
 
 DEFAULT_BACKBONE = demo_backbone.BACKBONE_ID
 
@@ -57,7 +57,7 @@ def backbone_for_card(backbone_id: str, sha256: str | None = None) -> str:
 
 def _demo_loader(version):
     def load_demo_backbone(device):
-        from .backbones import load_demo  # torch and open_clip: only when a job runs on the demo backbone
+        from .loader import load_demo  # torch and open_clip: only when a job runs on the demo backbone
 
         return load_demo(device, version)
 

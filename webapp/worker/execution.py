@@ -18,15 +18,16 @@ from django.utils import timezone
 from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 from webapp.integrations.backbones import load_plugins
+from webapp.integrations.tuning import TuneConfig, adapters, runs
 from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
-from webapp.jobs.worker import handback
-from webapp.jobs.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.jobs.worker.fence import Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
-from webapp.jobs.worker.pulse import Pulse, StopCheck
-from webapp.jobs.worker.reasons import JobProblem, is_transient, plain_reason
-from webapp.jobs.worker.sink import MetricSink
-from webapp.jobs.worker.status import worker_status_backbone_loaded, worker_status_record_rate
+from webapp.worker import handback
+from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.worker.fence import Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
+from webapp.worker.pulse import Pulse, StopCheck
+from webapp.worker.reasons import JobProblem, is_transient, plain_reason
+from webapp.worker.sink import MetricSink
+from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_rate
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,9 @@ def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -
         job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
         if not job.checkpoint:
             return False
-        import tuning
-
-        config = tuning.TuneConfig.from_record(job.config)
+        config = TuneConfig.from_record(job.config)
         backbone, data, zero_shot = _job_inputs(job, config)
-        result = tuning.tune(config, data, should_stop=lambda: True, backbone=backbone,
+        result = runs.tune(config, data, should_stop=lambda: True, backbone=backbone,
                              checkpoint=_ReadOnlyCheckpoint(StorageCheckpoint(fence)))
         job_log_append(fence=fence, text=detail)
         return _finish(fence, pulse, job, backbone, data, result, zero_shot, failure=reason) is not None
@@ -98,17 +97,15 @@ def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -
 
 def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     load_plugins()
-    import tuning
-
     job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
-    config = tuning.TuneConfig.from_record(job.config)
+    config = TuneConfig.from_record(job.config)
     problem = dataset_version_check_shots(job.dataset_version, config.shots)
     if problem:
         raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
 
     backbone, data, zero_shot = _job_inputs(job, config)
     checkpoint = StorageCheckpoint(fence, before_save=sink.flush)
-    result = tuning.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
+    result = runs.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
                          backbone=backbone)
     sink.flush()
     if fence.lost:
@@ -158,32 +155,28 @@ def _cancel_requested(fence: Fence) -> bool:
 def _job_inputs(job: Job, config):
     """The job's backbone (cached per worker process), its few-shot data (image features cached on
     disk) and the zero-shot evaluation on its test split."""
-    import tuning
-
     cache = Path(settings.WORKER_CACHE_DIR)
-    backbone = tuning.load_backbone(config.backbone, device=config.device)
+    backbone = adapters.load_backbone(config.backbone, device=config.device)
     if job.worker:
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
     folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
-    data = tuning.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
+    data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
                                     cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
-    return backbone, data, tuning.evaluate(backbone, data.test, class_names=data.class_names).to_record()
+    return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()
 
 
 def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_shot: dict,
             failure: str = "") -> Job | None:
     """Evaluate the tuned adapter on the test split, then store it and finish the job (None: the job
     was lost to another attempt)."""
-    import tuning
-
-    evaluation = tuning.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names)
+    evaluation = adapters.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names)
     tuned = evaluation.to_record()
     tuned["mistakes"] = mistakes_of(evaluation, data.test, data.class_names)
     mistake_thumbnails_save(dataset_version_id=job.dataset_version_id, image_paths=data.test.paths,
                             mistakes=tuned["mistakes"])
     adapter_dir = Path(settings.WORKER_CACHE_DIR) / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
     shutil.rmtree(adapter_dir, ignore_errors=True)
-    tuning.save_adapter(result.adapter, adapter_dir)
+    runs.save_adapter(result.adapter, adapter_dir)
     try:
         return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned, class_names=data.class_names,
                           adapter_dir=adapter_dir, worker_seconds=pulse.unaccounted_seconds(), failure=failure)

@@ -1,4 +1,4 @@
-"""The reaper: a periodic pass (webapp/jobs/worker/tasks.py, Celery beat) that requeues or fails the jobs
+"""The reaper: a periodic pass (webapp/worker/tasks.py, Celery beat) that requeues or fails the jobs
 of workers that went silent, and sends again the messages a broker lost."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.core.broker import tuning_jobs_with_a_message
+from webapp.core.broker import tuning_jobs_with_a_message, tuning_queues
 from webapp.jobs.models import Job
-from webapp.jobs.queues import job_send_after_commit, tuning_queues
-from webapp.jobs.worker.checkpoints import checkpoint_delete
-from webapp.jobs.worker.fence import append_to_log
-from webapp.jobs.worker.notifications import job_notify_after_commit
+from webapp.jobs.queues import job_send_after_commit
+from webapp.worker.checkpoints import checkpoint_delete
+from webapp.worker.fence import append_to_log
+from webapp.worker.notifications import job_notify_after_commit
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from webapp.adapters.services import adapter_version_create_from_job
 from webapp.jobs.models import Job
 from webapp.jobs.quality import validation_verdict
 from webapp.jobs.queues import job_send_after_commit
-from webapp.jobs.worker.notifications import job_notify_after_commit
+from webapp.worker.notifications import job_notify_after_commit
 
 
 @dataclass

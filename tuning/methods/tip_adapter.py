@@ -14,7 +14,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from .adapter import cache_logits
+from ..adapter import cache_logits
 from .linear_probe import linear
 from .stages import Stage
 

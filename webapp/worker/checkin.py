@@ -22,7 +22,7 @@ def checkin_start(*, hostname: str, queues: list[str]) -> None:
     stop = threading.Event()
 
     def loop() -> None:
-        from webapp.jobs.worker.status import worker_status_check_in
+        from webapp.worker.status import worker_status_check_in
 
         try:
             while True:
@@ -43,7 +43,7 @@ def checkin_start(*, hostname: str, queues: list[str]) -> None:
 
 def checkin_stop(*, hostname: str) -> None:
     """Stop beating, and say that this worker consumes nothing any more (it may take a while to exit)."""
-    from webapp.jobs.worker.status import worker_status_check_in
+    from webapp.worker.status import worker_status_check_in
 
     stop, thread = _running.pop(hostname, (None, None))
     if stop is None:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from webapp.core.numbers import finite_or_none as _finite  # NaN and infinities are stored as missing values
 from webapp.integrations.tuning import Stage
 from webapp.jobs.models import MetricPoint
-from webapp.jobs.worker.fence import Fence
+from webapp.worker.fence import Fence
 
 FLUSH_SECONDS = 1.0
 FLUSH_POINTS = 200

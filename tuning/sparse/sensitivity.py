@@ -18,7 +18,7 @@ import random
 
 import torch
 
-from .config import PROBE_SHARE
+from ..config import PROBE_SHARE
 from .param_groups import Group
 
 

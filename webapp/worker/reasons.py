@@ -8,9 +8,10 @@ class JobProblem(Exception):
 
 
 def plain_reason(exc: BaseException) -> str:
-    import tuning
     from celery.exceptions import SoftTimeLimitExceeded
     from django.conf import settings
+
+    from webapp.integrations import tuning
 
     if isinstance(exc, JobProblem):
         return str(exc)

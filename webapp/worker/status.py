@@ -23,7 +23,7 @@ def worker_status_seen(*, hostname: str) -> None:
 
 
 def worker_status_check_in(*, hostname: str, queues: list[str], kind: str | None = None) -> None:
-    """A worker's sign of life, with the queues it consumes (see webapp/jobs/worker/checkin.py)."""
+    """A worker's sign of life, with the queues it consumes (see webapp/worker/checkin.py)."""
     stopping = {} if queues else {"backbone_loaded": ""}  # a stopped worker holds no backbone
     WorkerStatus.objects.update_or_create(hostname=hostname, defaults={
         "last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND, **stopping,

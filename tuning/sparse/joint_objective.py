@@ -23,9 +23,9 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from .objective import Evaluated, Objective
+from ..objective import Evaluated, Objective
 from .param_groups import vision_parameter_count
-from .precision import exact_fp32
+from ..backbones.precision import exact_fp32
 from .text_groups import split_change, text_features_with_change
 from .vision_delta import overrides
 

@@ -16,8 +16,8 @@ from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection
 
 from webapp.jobs.models import Job
-from webapp.jobs.worker import handback
-from webapp.jobs.worker.fence import Fence, job_checkpoint_set
+from webapp.worker import handback
+from webapp.worker.fence import Fence, job_checkpoint_set
 
 log = logging.getLogger(__name__)
 

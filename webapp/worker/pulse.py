@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from webapp.core.heartbeat import Heartbeat
 from webapp.jobs.models import Job
-from webapp.jobs.worker import handback
-from webapp.jobs.worker.fence import Fence
-from webapp.jobs.worker.sink import MetricSink
+from webapp.worker import handback
+from webapp.worker.fence import Fence
+from webapp.worker.sink import MetricSink
 
 
 class Pulse(Heartbeat):

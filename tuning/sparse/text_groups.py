@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import TEXT_BLOCKS
+from ..config import TEXT_BLOCKS
 from .param_groups import Group
 
 CLASS_CONTEXT = "text.class_context"
@@ -85,27 +85,6 @@ def class_context(part: tuple | None, shape: tuple[int, int, int], device) -> to
     dense = torch.zeros(shape[0] * shape[1] * shape[2])
     dense.index_add_(0, idx.long().cpu(), vals.float().cpu())
     return dense.view(shape).to(device)
-
-
-class _Calling(torch.nn.Module):
-    """Runs `fn` with the model as a submodule, so functional_call can swap the model's tensors by name."""
-
-    def __init__(self, model, fn):
-        super().__init__()
-        self.model = model
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
-def call_with(model, changed: dict[str, torch.Tensor] | None, fn, *args):
-    """fn(*args) with the model's tensors in `changed` ({full name: tensor}) in place of its own, for the
-    call only: the shared backbone is never modified."""
-    if not changed:
-        return fn(*args)
-    from torch.func import functional_call
-    return functional_call(_Calling(model, fn), {f"model.{n}": t for n, t in changed.items()}, args)
 
 
 def text_features_with_change(learner, P: torch.Tensor, delta: dict) -> torch.Tensor:

@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 import torch
 
-from .backbone_ids import parse_backbone_id
+from .ids import parse_backbone_id
 from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
 from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
-from .errors import BackboneError
+from ..errors import BackboneError
 
 @dataclass
 class Backbone:
@@ -33,7 +33,7 @@ class Backbone:
     label: str = ""
     # The fast number format for inference (image features, deployment): bf16 (fp16 on older GPUs)
     # under autocast on CUDA, plain fp32 (None) on the CPU. Finite differences never use it: see
-    # tuning/precision.py.
+    # tuning/backbones/precision.py.
     autocast_dtype: torch.dtype | None = None
 
 
@@ -192,7 +192,7 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
 def load_demo(device: torch.device, version=None):
     """A version of the project's own backbone (tuning/demo_backbone; None: the newest), built on the
     CPU, then moved to `device`."""
-    from . import demo_backbone
+    from .. import demo_backbone
 
     model, preprocess, tokenizer, sha = demo_backbone.create_demo_model(device="cpu", version=version)
     return model.to(device), preprocess, tokenizer, sha

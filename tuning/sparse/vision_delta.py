@@ -20,7 +20,7 @@ import torch
 
 HOLD_BYTES = 64 << 20  # hold A_v whole below this size (64 MiB of float32)
 CHUNK_ROWS = 65536
-PREFIX = "vision_delta/"  # tensor names in the adapter file: vision_delta/<param>/indices, .../values
+from ..card import DELTA_PREFIX as PREFIX  # tensor names in the adapter file: vision_delta/<param>/indices, .../values
 
 
 class VisionDelta:

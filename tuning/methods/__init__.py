@@ -1,0 +1,7 @@
+"""The tuning methods: their names (light, no torch: the web app lists them from here), what each
+query costs, the gradient estimators, and one module per method; `registry.RUNNERS` says which
+function runs which method."""
+from .names import LABELS, NO_QUERY_METHODS, SPARSE_METHODS, Method
+from .stages import Stage
+
+__all__ = ["LABELS", "NO_QUERY_METHODS", "SPARSE_METHODS", "Method", "Stage"]
