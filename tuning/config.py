@@ -15,6 +15,7 @@ from .errors import ConfigError
 from .methods import NO_QUERY_METHODS, Method  # noqa: F401  (NO_QUERY_METHODS: its old home)
 
 METHODS = tuple(Method)
+NOT_SPARSE = (Method.COOP, Method.LINEAR_PROBE, Method.TIP_ADAPTER)  # they tune no joint vector: adapt='sparse' is refused
 PRECISIONS = ("fp32", "autocast")  # see tuning/backbones/precision.py
 ADAPT = ("prompt", "sparse")  # see tuning/sparse/joint_objective.py
 
@@ -205,10 +206,11 @@ class TuneConfig:
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError("device",
                               f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
-        if self.adapt == "sparse" and (self.method in ("coop", "linear_probe", "tip_adapter") or self.tip_cache):
+        if self.adapt == "sparse" and (self.method in NOT_SPARSE or self.tip_cache):
             instead = "tip_cache" if self.tip_cache else f"method {self.method!r}"
-            raise ConfigError("adapt", "adapt='sparse' is for the forward-only methods (sharpzo, cmaes, zosgd, "
-                                       f"zeroshot); use adapt='prompt' with {instead}.")
+            allowed = ", ".join(m for m in Method if m not in NOT_SPARSE)
+            raise ConfigError("adapt", f"adapt='sparse' is for the forward-only methods ({allowed}); "
+                                       f"use adapt='prompt' with {instead}.")
         if not self.ctx_init.strip():
             raise ConfigError("ctx_init", "Setting 'ctx_init' must contain at least one word.")
 
@@ -281,17 +283,17 @@ def _stages_fit(cfg: TuneConfig, dim: int):
     length of the tuned vector."""
     from .methods.query_costs import generation_cost
 
-    if cfg.method == "cmaes":  # one generation: S candidates + the mean
+    if cfg.method == Method.CMAES:  # one generation: S candidates + the mean
         generation = generation_cost(cfg, sharpness_aware=False, dim=dim)
         return lambda budget, spent: budget - spent >= generation
     eval_on_first_step = 1 if cfg.eval_every == 1 else 0  # charged on top of the query kept for the final one
     if cfg.method == "coop":  # one forward + backward
         return lambda budget, spent: budget - spent >= 1 + eval_on_first_step + 1
     # One stage-2 step (2q); sharpzo refreshes its mask before it unless the scores come from the step history.
-    first_refresh = 2 + 2 * dim if cfg.method == "sharpzo" and cfg.mask_scores == "cge" else 0
+    first_refresh = 2 + 2 * dim if cfg.method == Method.SHARPZO and cfg.mask_scores == "cge" else 0
     stage2 = 2 * cfg.q + first_refresh + eval_on_first_step + 1
     fraction = cfg.stage1_budget_fraction
-    if cfg.method != "sharpzo" or not (cfg.stage1_generations and fraction):
+    if cfg.method != Method.SHARPZO or not (cfg.stage1_generations and fraction):
         return lambda budget, spent: budget - spent >= stage2
     # One stage-1 generation within stage 1's share (tune.py caps it at int(fraction * budget)), and
     # stage 2's step in what the generations that fit under the cap leave.

@@ -13,7 +13,7 @@ import torch
 from .demo_backbone.identify import sha256_before_versions
 from .errors import CheckpointMismatch
 from .objective import Evaluated, Objective
-from .methods.stages import Stage
+from .methods.stages import MetricPointDict, Stage
 
 STATE_VERSION = 1
 
@@ -28,7 +28,7 @@ class Run:
         self.on_metrics = on_metrics
         self.should_stop = should_stop
         self.checkpoint = checkpoint
-        self.history: list[dict] = []
+        self.history: list[MetricPointDict] = []
         space = getattr(obj, "space", None)  # adapt='sparse': the joint vector's layout
         self.dim = space.dim if space is not None else cfg.intrinsic_dim  # length of w
         self.sensitivity: dict | None = None  # adapt='sparse': probe scores per image group (kept in checkpoints)
@@ -69,7 +69,7 @@ class Run:
         return False
 
     def emit(self, stage: Stage, ev: Evaluated | None, *, train_loss: float | None = None,
-             sharpness: float | None = None, sparsity: float | None = None) -> dict:
+             sharpness: float | None = None, sparsity: float | None = None) -> MetricPointDict:
         """One metric point. `sparsity` is the share of w's coordinates the stage-2 mask freezes; with
         adapt='sparse' the point carries the backbone-level figures instead (what a user means by an
         adapter's sparsity): the share of the image tower's parameters left unchanged, and how many changed.
@@ -79,21 +79,13 @@ class Run:
         if params_changed is not None:
             sparsity = ev.backbone_sparsity
         stage = Stage(stage)
-        m = {
-            "step": self.step,
-            "stage": stage.value,
-            "stage_started": stage != self._current_stage(),
-            "queries": self.obj.queries,
-            "train_loss": ev.train_loss if ev is not None else train_loss,
-            "val_acc": ev.val_acc if ev is not None else None,
-            "sharpness": sharpness,
-            "sparsity": sparsity,
-            "params_changed": params_changed,
-            "elapsed_s": round(self.elapsed_s, 4),
-        }
+        m = MetricPointDict(step=self.step, stage=stage.value, stage_started=stage != self._current_stage(),
+                        queries=self.obj.queries, train_loss=ev.train_loss if ev is not None else train_loss,
+                        val_acc=ev.val_acc if ev is not None else None, sharpness=sharpness, sparsity=sparsity,
+                        params_changed=params_changed, elapsed_s=round(self.elapsed_s, 4))
         self.history.append(m)
         if self.on_metrics is not None:
-            self.on_metrics(dict(m))
+            self.on_metrics(MetricPointDict(**m))
         return m
 
     def _current_stage(self) -> Stage | str | None:

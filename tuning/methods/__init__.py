@@ -2,6 +2,6 @@
 query costs, the gradient estimators, and one module per method; `registry.RUNNERS` says which
 function runs which method."""
 from .names import LABELS, NO_QUERY_METHODS, SPARSE_METHODS, Method
-from .stages import Stage
+from .stages import CURVES, MetricPointDict, Stage
 
-__all__ = ["LABELS", "NO_QUERY_METHODS", "SPARSE_METHODS", "Method", "Stage"]
+__all__ = ["CURVES", "LABELS", "NO_QUERY_METHODS", "SPARSE_METHODS", "Method", "MetricPointDict", "Stage"]

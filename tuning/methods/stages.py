@@ -1,5 +1,6 @@
 """The stages a run goes through, named once: the `stage` of every metric point the tuner emits and
-the phase a checkpoint resumes in.
+the phase a checkpoint resumes in; and the metric point itself (`MetricPointDict`), typed once for the tuner,
+the worker that stores the points and the pages that draw them.
 
 One stage used to have several names: the CMA-ES stage was 'cmaes' in metric points and 'stage1' in
 checkpoints, the ZO-SGD stage 'zo' and 'stage2'. The metric names are kept (they are stored in job
@@ -10,6 +11,7 @@ Light on purpose (no torch).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypedDict
 
 
 class Stage(StrEnum):
@@ -32,3 +34,21 @@ class Stage(StrEnum):
 
 
 _OLD_NAMES = {"stage1": Stage.CMAES.value, "stage2": Stage.ZO.value}  # checkpoint phases before Stage
+
+
+class MetricPointDict(TypedDict):
+    """One point of a run's curves, as `tune(on_metrics=...)` receives it."""
+
+    step: int
+    stage: str  # a Stage's value
+    stage_started: bool  # True on the first point of a stage (a reader sees where a stage switch happened)
+    queries: int  # spent so far
+    train_loss: float | None
+    val_acc: float | None
+    sharpness: float | None  # L(w + eps*) - L(w), where the stage measures it
+    sparsity: float | None  # share of w's coordinates the mask freezes; adapt='sparse': of the image tower unchanged
+    params_changed: int | None  # adapt='sparse': image-tower parameters the delta changes
+    elapsed_s: float  # the run's seconds so far
+
+
+CURVES = tuple(name for name in MetricPointDict.__annotations__ if name != "stage_started")  # what is stored and drawn

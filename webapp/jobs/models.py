@@ -5,6 +5,7 @@ from django.db import models
 
 from webapp.accounts.models import Workspace
 from webapp.datasets.models import DatasetVersion
+from webapp.integrations.tuning import CURVES
 
 
 class Job(models.Model):
@@ -72,9 +73,8 @@ class Job(models.Model):
 class MetricPoint(models.Model):
     """One logged point of a job's curves; written in batches by the worker."""
 
-    # The curve columns, in the order pages and CSV downloads show them (after `seq`).
-    FIELDS = ("step", "stage", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed",
-              "elapsed_s")
+    # The curve columns, in the order pages and CSV downloads show them (after `seq`): the tuner's metric point.
+    FIELDS = CURVES
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metrics")
     seq = models.PositiveIntegerField()  # strictly increasing per job: the browser asks for seq > last

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from webapp.core.numbers import finite_or_none as _finite  # NaN and infinities are stored as missing values
-from webapp.integrations.tuning import Stage
+from webapp.integrations.tuning import MetricPointDict, Stage
 from webapp.jobs.models import MetricPoint
 from webapp.worker.fence import Fence
 
@@ -45,7 +45,7 @@ class MetricSink:
         self.first_received: tuple[int, int] | None = None  # (queries, step): shows where a resume began
 
     # Called by the tuner, in the job's thread.
-    def add(self, metrics: dict) -> None:
+    def add(self, metrics: MetricPointDict) -> None:
         key = (int(metrics["queries"]), int(metrics["step"]))
         with self._lock:
             self.first_received = self.first_received or key
