@@ -29,7 +29,7 @@ from tuning.methods.cmaes import run_stage1
 
 from . import common
 from .common import table, write
-from .quality import backbone_and_settings, run_arguments
+from .quality import prepared_run, run_arguments
 
 MUS = (1e-3, 1e-2, 1e-1, 3e-1)
 KERNELS = {  # label -> rge keyword arguments
@@ -73,13 +73,10 @@ def directional_error(pairs, ref: torch.Tensor) -> float:
 def main(argv=None):
     ap = run_arguments()
     ap.add_argument("--draws", type=int, default=100)
-    args = ap.parse_args(argv)
-    args.seeds = args.seeds.split(",")[0]
-    loaded = backbone_and_settings(args, "claims benchmark")
-    if loaded is None:
+    prepared = prepared_run(ap, argv, "claims benchmark")
+    if prepared is None:
         return None
-    bb, settings = loaded
-    seed = int(args.seeds)
+    args, bb, settings, (seed, *_) = prepared  # one seed: the first given
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": args.shots,
                                        "device": str(bb.device)})
     data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
@@ -129,7 +126,7 @@ def main(argv=None):
             "E[(s_i - u_i . grad)^2] / E[(u_i . grad)^2] at the sharpness-aware stage-1 end point; s_i is the draw's "
             "derivative estimate along its direction u_i (plain RGE: the two-point difference; kernel: weighted by "
             "K(r)). Lower is better; plain RGE's error is its mu^2 bias alone, the kernel's adds the spread of its "
-            f"weights.\n\n" + table(["mu"] + list(KERNELS), ker_rows)
+            "weights.\n\n" + table(["mu"] + list(KERNELS), ker_rows)
             + f"\n\nCurves in `{name}.png`. Wall time {time.perf_counter() - t0:.0f} s.")
     return write(name, "SharpZO's claims at the estimator level", body)
 

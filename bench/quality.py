@@ -88,15 +88,18 @@ def demo_dataset_folder(cache_dir) -> Path:
     return folder
 
 
-def backbone_and_settings(args, what: str):
-    """(backbone, settings: the CPU or GPU defaults with --set applied), or None when the data is absent."""
+def prepared_run(ap, argv, what: str):
+    """(args, backbone, settings: the CPU or GPU defaults with --set applied, seeds) for a run over a
+    dataset with the options of `ap` (run_arguments() and more), or None when the data is absent."""
+    args = ap.parse_args(argv)
     if args.data == "demo":
         args.data = str(demo_dataset_folder(args.cache_dir))
     if not Path(args.data).is_dir():
         print(f"{what} skipped: dataset folder {args.data} is absent.")
         return None
     bb = tuning.load_backbone(args.backbone, device=args.device)
-    return bb, with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
+    settings = with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
+    return args, bb, settings, [int(s) for s in args.seeds.split(",")]
 
 
 def settings_record(settings: dict) -> str:
@@ -176,12 +179,10 @@ def main(argv=None):
     ap = run_arguments()
     ap.add_argument("--methods", default=",".join(VARIANTS), help=f"Rows, from: {', '.join(VARIANTS)}.")
     ap.add_argument("--ablation", action="store_true", help="Also the stage-2 mask rule / start point ablation.")
-    args = ap.parse_args(argv)
-    loaded = backbone_and_settings(args, "quality benchmark")
-    if loaded is None:
+    prepared = prepared_run(ap, argv, "quality benchmark")
+    if prepared is None:
         return None
-    bb, settings = loaded
-    seeds = [int(s) for s in args.seeds.split(",")]
+    args, bb, settings, seeds = prepared
     methods = args.methods.split(",")
     t_start = time.perf_counter()
     runs = {}  # (label, seed) -> dict

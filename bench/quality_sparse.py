@@ -14,7 +14,7 @@ from pathlib import Path
 import tuning
 
 from .common import table, write
-from .quality import SUMMARY_HEAD, backbone_and_settings, measure, run_arguments, settings_record, summary_rows
+from .quality import SUMMARY_HEAD, measure, prepared_run, run_arguments, settings_record, summary_rows
 
 ROWS = {
     "prompt sharpzo": {"method": "sharpzo", "adapt": "prompt"},
@@ -37,12 +37,10 @@ def main(argv=None):
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--ablation-method", default="zosgd")
     ap.add_argument("--name", default="", help="suffix of the result file name")
-    args = ap.parse_args(argv)
-    loaded = backbone_and_settings(args, "sparse quality benchmark")
-    if loaded is None:
+    prepared = prepared_run(ap, argv, "sparse quality benchmark")
+    if prepared is None:
         return None
-    bb, settings = loaded
-    seeds = [int(s) for s in args.seeds.split(",")]
+    args, bb, settings, seeds = prepared
     rows = [r for r in args.rows.split(",") if r]
     ablation = {f"{args.ablation_method} {k}": {"method": args.ablation_method, "adapt": "sparse", **v}
                 for k, v in ABLATION.items()} if args.ablation else {}

@@ -23,7 +23,7 @@ from pathlib import Path
 import tuning
 
 from .common import table, write
-from .quality import backbone_and_settings, parse_value, run_arguments, settings_record, with_overrides
+from .quality import parse_value, prepared_run, run_arguments, settings_record, with_overrides
 
 
 def main(argv=None):
@@ -35,13 +35,12 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, help="stop each run after this many worker-seconds (equal time)")
     ap.add_argument("--name", help="result file: bench/results/sweep_<name>.md (default: <method>_<key> "
                                    "for --grid, 'variants' for --variant)")
-    args = ap.parse_args(argv)
+    prepared = prepared_run(ap, argv, "sweep")
+    if prepared is None:
+        return None
+    args, bb, settings, seeds = prepared
     if bool(args.grid) == bool(args.variant):
         ap.error("give either --grid or one or more --variant")
-    loaded = backbone_and_settings(args, "sweep")
-    if loaded is None:
-        return None
-    bb, settings = loaded
     if args.grid:
         key, values = args.grid.split("=", 1)
         rows_over = [{key: parse_value(v)} for v in values.split(",")]
@@ -49,7 +48,6 @@ def main(argv=None):
     else:
         rows_over = [with_overrides({}, items) for items in args.variant]
         labels, name, key = [" ".join(items) for items in args.variant], args.name or "variants", "variant"
-    seeds = [int(s) for s in args.seeds.split(",")]
     datas = {s: tuning.load_image_folder(args.data, backbone=bb, shots=args.shots, seed=s, cache_dir=args.cache_dir)
              for s in seeds}
     t_start, rows = time.perf_counter(), []

@@ -30,7 +30,7 @@ _HOME = {  # exported name -> the submodule that defines it
     **dict.fromkeys(["Method", "Stage"], "methods"),
     **dict.fromkeys(["TuneResult", "tune"], "tuner"),
 }
-__all__ = list(_HOME)
+__all__ = [*_HOME, "__version__"]
 
 
 def __getattr__(name: str):

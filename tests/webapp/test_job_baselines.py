@@ -10,7 +10,7 @@ from tests.webapp.factories import make_ready_version, tiny_config
 from webapp.adapters import files
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job
-from webapp.jobs.services import job_create
+from webapp.jobs.services import job_create, tune_config_from
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def test_a_linear_probe_job_publishes_an_adapter_with_its_head(celery_worker, make_user):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=6)
-    job = job_create(user=alice, dataset_version=version, config=tiny_config(method="linear_probe", budget=2000))
+    config = tune_config_from(tiny_config(method="linear_probe", budget=2000))
+    job = job_create(user=alice, dataset_version=version, config=config)
 
     def finished():
         job.refresh_from_db()

@@ -13,7 +13,7 @@ from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_re
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint, WorkerStatus
-from webapp.jobs.services import job_create
+from webapp.jobs.services import job_create, tune_config_from
 from webapp.worker.reaper import jobs_requeue_stale
 from webapp.worker.tasks import run_tuning_job
 
@@ -76,7 +76,7 @@ def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_a
 def test_cancel_mid_run_stops_the_worker_and_keeps_the_best_adapter(celery_worker, make_user, jobs_hold):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=6)
-    job = job_create(user=alice, dataset_version=version, config=tiny_config(budget=20000))
+    job = job_create(user=alice, dataset_version=version, config=tune_config_from(tiny_config(budget=20000)))
     wait_for(lambda: running_with_points(job, at_least=3), timeout=120, message="a running job with points")
     assert csrf_post(csrf_client(alice), f"/jobs/{job.pk}/cancel/").status_code == 302
     wait_for(lambda: refreshed(job).is_finished, timeout=120, message="the worker to stop")
@@ -90,7 +90,7 @@ def test_a_failing_job_says_why_in_plain_words_and_keeps_the_traceback(celery_wo
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=4)
     job = job_create(user=alice, dataset_version=version,
-                     config=tiny_config(backbone="ViT-B-32@/nowhere/clip.pt"))
+                     config=tune_config_from(tiny_config(backbone="ViT-B-32@/nowhere/clip.pt")))
     wait_for(lambda: refreshed(job).is_finished, timeout=120, message="the job to fail")
     assert job.status == Job.Status.FAILED
     assert job.error.startswith("The backbone could not be loaded: Checkpoint file not found: /nowhere/clip.pt")
@@ -141,7 +141,7 @@ def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", user=alice, per_class=5)
     job = job_create(user=alice, dataset_version=version,
-                     config=tiny_config(backbone="demo", budget=60, intrinsic_dim=4))
+                     config=tune_config_from(tiny_config(backbone="demo", budget=60, intrinsic_dim=4)))
     wait_for(lambda: refreshed(job).is_finished, timeout=300, message="the demo-backbone job to finish")
     assert job.status == Job.Status.COMPLETED, job.error + job.log
     assert job.zero_shot_accuracy is not None and job.tuned_accuracy is not None

@@ -10,7 +10,7 @@ import pytest
 
 from tests.webapp.factories import EVALUATION, csrf_client, make_finished_job, make_ready_version
 from webapp.jobs.models import MetricPoint
-from webapp.jobs.services import job_create
+from webapp.jobs.services import job_create, tune_config_from
 from webapp.reports.side_by_side import MAX_POINTS_PER_CURVE
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_two_jobs_with_the_same_automatic_name_are_told_apart(make_user, django_capture_on_commit_callbacks):
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", name="scratches", per_class=6)
-    config = {"method": "sharpzo", "backbone": "tiny-test", "budget": 2000, "shots": 2}
+    config = tune_config_from({"method": "sharpzo", "backbone": "tiny-test", "budget": 2000, "shots": 2})
     with django_capture_on_commit_callbacks(execute=False):
         first = job_create(user=alice, dataset_version=version, config=config)
         second = job_create(user=alice, dataset_version=version, config=config)

@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.accounts.access import require_posted_workspace
@@ -19,7 +18,7 @@ from webapp.adapters.upload import AdapterUploadRejected, adapter_version_upload
 from webapp.core.evaluation_tables import evaluation_tables
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
-from webapp.datasets.uploads import UploadLimitHandler
+from webapp.datasets.uploads import UploadLimitHandler, limit_upload
 
 READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 
@@ -134,20 +133,13 @@ def _upload_page(request, form, status=200):
     }, status=status)
 
 
-@csrf_exempt  # the size limit must be installed before the body is read; CSRF is checked right below
 @require_http_methods(["GET", "POST"])
-def adapter_upload(request):
+@limit_upload(lambda: settings.ADAPTER_MAX_UPLOAD_BYTES)
+def adapter_upload(request, limiter: UploadLimitHandler):
     if request.method == "GET":
         if not workspaces_writable(user=request.user).exists():
             raise PermissionDenied(READ_ONLY)
         return _upload_page(request, AdapterUploadForm(user=request.user))
-    limiter = UploadLimitHandler(request, settings.ADAPTER_MAX_UPLOAD_BYTES)
-    request.upload_handlers.insert(0, limiter)
-    return _adapter_upload_post(request, limiter)
-
-
-@csrf_protect
-def _adapter_upload_post(request, limiter: UploadLimitHandler):
     require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = AdapterUploadForm(request.POST, request.FILES, user=request.user)
     if limiter.too_large:
@@ -171,16 +163,9 @@ def _adapter_upload_post(request, limiter: UploadLimitHandler):
     return redirect("adapters:version", pk=version.pk)
 
 
-@csrf_exempt  # the size limit must be installed before the body is read; CSRF is checked right below
 @require_POST
-def version_try(request, pk: int):
-    limiter = UploadLimitHandler(request, trials.trial_upload_limit())
-    request.upload_handlers.insert(0, limiter)
-    return _version_try_post(request, pk, limiter)
-
-
-@csrf_protect
-def _version_try_post(request, pk: int, limiter: UploadLimitHandler):
+@limit_upload(trials.trial_upload_limit)
+def version_try(request, pk: int, limiter: UploadLimitHandler):
     version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     uploads = request.FILES.getlist("images")  # reads the body: only then does the limiter know its size
     try:

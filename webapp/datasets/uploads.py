@@ -1,6 +1,10 @@
 """Refuse an oversized upload while it streams in, before Django spools it to a temporary file."""
 
+import functools
+from collections.abc import Callable
+
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 FORM_FIELDS_SLACK = 64 * 1024  # the multipart envelope and the small form fields around the file
 
@@ -35,3 +39,21 @@ class UploadLimitHandler(FileUploadHandler):
 
     def file_complete(self, file_size):
         return None
+
+
+def limit_upload(limit: Callable[[], int]):
+    """View decorator for a form with a file: installs an UploadLimitHandler of `limit()` bytes first in the
+    chain before anything reads the body, then checks CSRF (which reads it) and calls the view with the
+    handler as `limiter`, whose `too_large` the view turns into a page in words. (Django's CSRF middleware
+    would read the body before the view runs: the view is exempt from it and protected here instead.)"""
+    def decorate(view):
+        protected = csrf_protect(view)
+
+        @csrf_exempt
+        @functools.wraps(view)
+        def limited(request, *args, **kwargs):
+            limiter = UploadLimitHandler(request, limit())
+            request.upload_handlers.insert(0, limiter)
+            return protected(request, *args, limiter=limiter, **kwargs)
+        return limited
+    return decorate

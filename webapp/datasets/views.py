@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.access import require_posted_workspace
@@ -13,7 +12,7 @@ from webapp.datasets import selectors, services
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.forms import DatasetUploadForm, DemoDatasetForm
 from webapp.datasets.thumbnails import thumbnail_response
-from webapp.datasets.uploads import UploadLimitHandler
+from webapp.datasets.uploads import UploadLimitHandler, limit_upload
 from webapp.integrations.tuning import default_shots, split_sizes
 
 READ_ONLY = "Your role is read-only: ask an engineer to do this."
@@ -38,16 +37,9 @@ def dataset_list(request):
     return _list_page(request)
 
 
-@csrf_exempt  # the limit handler must be installed before the body is read; CSRF is checked just below
 @require_POST
-def dataset_upload(request):
-    limiter = UploadLimitHandler(request, settings.DATASET_MAX_UPLOAD_BYTES)
-    request.upload_handlers.insert(0, limiter)
-    return _dataset_upload(request, limiter)
-
-
-@csrf_protect
-def _dataset_upload(request, limiter: UploadLimitHandler):
+@limit_upload(lambda: settings.DATASET_MAX_UPLOAD_BYTES)
+def dataset_upload(request, limiter: UploadLimitHandler):
     require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = DatasetUploadForm(request.POST, request.FILES, user=request.user)
     if limiter.too_large:

@@ -179,12 +179,12 @@ class JobCreateForm(forms.Form):
             value = data.get(name)
             config[name] = self._defaults[name] if value in (None, "") else value
         try:
-            self.config = tune_config_from(config, len(data["dataset_version"].class_counts or {}) or None).to_dict()
+            self.config = tune_config_from(config, len(data["dataset_version"].class_counts or {}) or None)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 self.add_error(None if field == "__all__" else field, messages)
             return data
-        problem = dataset_version_check_shots(data["dataset_version"], self.config["shots"])
+        problem = dataset_version_check_shots(data["dataset_version"], self.config.shots)
         if problem:
             self.add_error("shots", problem)
         return data

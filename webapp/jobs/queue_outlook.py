@@ -13,7 +13,9 @@ from webapp.jobs.estimates import Workload, job_estimate, workload_of
 from webapp.jobs.models import Job
 
 
-def _ahead(job: Job):
+def jobs_ahead(job: Job):
+    """The queued jobs before this one in the shared tuning queue (requeued jobs keep their original place,
+    roughly as Redis does)."""
     return Job.objects.filter(status=Job.Status.QUEUED).filter(
         Q(queued_at__lt=job.queued_at) | Q(queued_at=job.queued_at, pk__lt=job.pk))
 
@@ -22,7 +24,7 @@ def job_queue_others_ahead(job: Job) -> int:
     """How many of the jobs ahead belong to other workspaces (the user cannot see those)."""
     if job.status != Job.Status.QUEUED:
         return 0
-    return _ahead(job).exclude(workspace_id=job.workspace_id).count()
+    return jobs_ahead(job).exclude(workspace_id=job.workspace_id).count()
 
 
 def job_workload(job: Job, queries: int) -> Workload:
@@ -53,7 +55,7 @@ def job_start_in_seconds(job: Job) -> float | None:
     # When each busy worker is free again; with none busy, one idle worker takes the queue.
     free_at = [_first_known(job_eta_seconds(r), lambda r=r: _estimated_seconds(r, cache)) for r in running] or [0.0]
     heapq.heapify(free_at)
-    for queued in _ahead(job).select_related("dataset_version").order_by("queued_at", "pk"):
+    for queued in jobs_ahead(job).select_related("dataset_version").order_by("queued_at", "pk"):
         heapq.heappush(free_at, heapq.heappop(free_at) + _estimated_seconds(queued, cache))
     return free_at[0]
 

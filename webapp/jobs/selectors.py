@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
+from django.db.models import Count, F, Max, Min, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +20,7 @@ from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds
+from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, jobs_ahead
 from webapp.jobs.queues import job_queue
 
 POINT_COLUMNS = ("seq", *MetricPoint.FIELDS)
@@ -38,12 +38,10 @@ def job_get(*, user, pk: int, write: bool = False) -> tuple[Job, bool]:
 
 def job_queue_position(job: Job) -> int | None:
     """1 = next to start. The tuning queue is shared by all workspaces, so everyone's jobs count
-    (as a number only). Requeued jobs keep their original place, which is roughly what Redis does."""
+    (as a number only)."""
     if job.status != Job.Status.QUEUED:
         return None
-    ahead = Job.objects.filter(status=Job.Status.QUEUED).filter(
-        Q(queued_at__lt=job.queued_at) | Q(queued_at=job.queued_at, pk__lt=job.pk))
-    return ahead.count() + 1
+    return jobs_ahead(job).count() + 1
 
 
 def queue_places(jobs: list[Job]) -> dict[int, tuple[int, int]]:

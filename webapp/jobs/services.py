@@ -9,16 +9,17 @@ from django.utils import timezone
 
 from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
-from webapp.datasets.selectors import dataset_version_check_shots
-from webapp.integrations.tuning import ConfigError, method_label, minimum_budget, sensitivity_groups, tune_config
+from webapp.integrations.tuning import (ConfigError, TuneConfig, method_label, minimum_budget, sensitivity_groups,
+                                        tune_config)
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 
 MAIN_FIELDS = ("method", "backbone", "budget", "shots", "seed")
 
 
-def tune_config_from(values: dict, num_classes: int | None = None):
-    """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about.
+def tune_config_from(values: dict, num_classes: int | None = None) -> TuneConfig:
+    """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about: the
+    edge (the launch form, which the API uses too) calls this once, and services take its result.
     num_classes: the dataset's class count, which sizes a sparse job's linear head (minimum_budget)."""
     from webapp.adapters.adapted import backbone_image_size
 
@@ -40,16 +41,14 @@ def tune_config_from(values: dict, num_classes: int | None = None):
 
 
 @transaction.atomic
-def job_create(*, user, dataset_version: DatasetVersion, config: dict, name: str = "",
+def job_create(*, user, dataset_version: DatasetVersion, config: TuneConfig, name: str = "",
                model_line_name: str = "", needs_gpu: bool = False) -> Job:
     """Record a QUEUED job and send `run_tuning_job(job_id)` to its tuning queue once committed (the GPU
-    queue, which only GPU workers consume, when it asks for a GPU)."""
+    queue, which only GPU workers consume, when it asks for a GPU). `config` was checked at the edge
+    (JobCreateForm: the settings and the dataset version's shots)."""
     workspace = dataset_version.dataset.workspace
     require_write(user, workspace)
-    cfg = tune_config_from(config, num_classes=len(dataset_version.class_counts or {}) or None)
-    problem = dataset_version_check_shots(dataset_version, cfg.shots)
-    if problem:
-        raise ValidationError({"shots" if dataset_version.status == DatasetVersion.Status.READY else "dataset_version": problem})
+    cfg = config
     job = Job(
         workspace=workspace,
         dataset_version=dataset_version,
