@@ -1,4 +1,4 @@
-"""Memory of an adapt='sparse' job against inference with the same backbone (issue 19's goal: the whole
+"""Memory of an adapt='sparse' job against inference with the same backbone (the goal: the whole
 process's peak at most 1.2x inference's; the adapter file at most 1% of the backbone's size).
 
     python -m bench memory --adapt sparse [--backbone demo] [--data DIR|demo] [--shots 16] [--generations 2]
@@ -134,8 +134,8 @@ def main(argv=None):
             f"{' and ' + ', '.join(args.set) if args.set else ''}, stopped after {args.generations} CMA-ES generations.\n\n"
             + table(["row", "whole peak MiB", "peak once backbone and data were loaded MiB", "whole peak / inference",
                      "adapter file KiB", "adapter / backbone %", "backbone parameters changed", "queries"], rows)
-            + "\n\nGoals (issue 19): whole peak / inference at most 1.2; adapter file at most 1 % of the backbone.")
-    return write("memory_sparse_cpu", "Memory: a sparse-adapter job vs inference (issue 19)", body)
+            + "\n\nGoals: whole peak / inference at most 1.2; adapter file at most 1 % of the backbone.")
+    return write("memory_sparse_cpu", "Memory: a sparse-adapter job vs inference", body)
 
 
 def _without_option(argv: list[str], name: str) -> list[str]:

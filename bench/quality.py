@@ -23,9 +23,7 @@ import tuning
 from . import common, curves
 from .common import table, write
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "neu-det"
-if not DEFAULT_DATA.exists():
-    DEFAULT_DATA = Path("/work/shared/datasets/neu-det")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "neu-det"  # ../shared beside the checkout
 
 # Small-budget settings for a CPU run (~20 minutes on 2 cores with the demo backbone); every method
 # gets the same budget. Override any of them with --set key=value.

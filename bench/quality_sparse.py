@@ -1,6 +1,6 @@
-"""Quality of adapt='sparse' (issue 19): prompt-only SharpZO against sparse adapters on both towers
+"""Quality of adapt='sparse': prompt-only SharpZO against sparse adapters on both towers
 (SharpZO, ZO-SGD, CMA-ES) at the same query budget, with a linear probe on the frozen image features
-as the reference the issue sets (backprop, not forward-only), and optional ablations.
+as the reference to reach (not zeroth-order: it fits a logistic regression), and optional ablations.
 
     python -m bench quality_sparse --seeds 0,1,2 [--set key=value ...] [--ablation]
 
@@ -60,7 +60,7 @@ def main(argv=None):
             SUMMARY_HEAD, summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)
                                        + list(ablation), seeds))
     body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
-    return write(f"quality_sparse_{Path(args.data).name}{args.name}", "Quality: sparse adapters on both towers (issue 19)", body)
+    return write(f"quality_sparse_{Path(args.data).name}{args.name}", "Quality: sparse adapters on both towers", body)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A CMA-ES generation's candidates through the tuned image blocks (issue 19): one call for the whole
+"""A CMA-ES generation's candidates through the tuned image blocks: one call for the whole
 generation (JointObjective.losses: the projection once, the cached input shared, one candidate after
 another) against the code before it (one image-side call per candidate) and against stacking the
 candidates' changed tensors into one batched call (torch.func.vmap over the changes). Part of

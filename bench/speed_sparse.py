@@ -1,4 +1,4 @@
-"""Speed of an adapt='sparse' query's image side (issue 19): the training images through the changed
+"""Speed of an adapt='sparse' query's image side: the training images through the changed
 image tower, with feature reuse (cached activations entering the first tuned block) against a full
 image-tower forward, the seeded projection's memory, and a CMA-ES generation's candidates run in one
 call against one call each (bench/speed_generation.py).
@@ -66,7 +66,7 @@ def main(argv=None):
              + table(["first tuned block", "one call per candidate, before (ms)", "one call per generation, now (ms)",
                       "stacked, torch.func.vmap (ms)", "before / now", "stacked / now"], generation))
     name = f"speed_sparse{'_generation' if args.generation_only else ''}_{bb.device.type}"
-    return write(name, "Speed: an adapt='sparse' query's image side (issue 19)", body)
+    return write(name, "Speed: an adapt='sparse' query's image side", body)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ says how they enter the class logits (`class_logits`):
   text logits (the class embeddings stay the zero-shot ones, for reference).
 - `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
   logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
-- `card["adapt"] == "sparse"` (issue 19): `vision_delta/<parameter>/indices|values` change the backbone
+- `card["adapt"] == "sparse"` : `vision_delta/<parameter>/indices|values` change the backbone
   (tuning/sparse/vision_delta.py). Image-tower tensors (`visual.*`): the images are encoded through the changed
   tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),
   the linear head's change, are already inside class_embeddings; `apply_adapter` recomputes them.

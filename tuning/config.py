@@ -1,6 +1,6 @@
 """TuneConfig: every setting of a tuning job, as data (JSON-safe), with help text per field.
 
-Defaults follow DESIGN.md section 4 scaled down for small datasets and small backbones on a CPU
+Defaults follow the SharpZO paper's reference settings, scaled down for small datasets and small backbones on a CPU
 (the paper's values are quoted in each help text). `from_dict` validates everything and raises a
 ConfigError (a ValueError) naming the setting, with a message a person can act on.
 """
@@ -75,7 +75,7 @@ class TuneConfig:
     proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
                            "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
                            "embedding std.", min=0.0, max=100.0)
-    # What to adapt (DESIGN.md section 9; tuning/sparse/joint_objective.py)
+    # What to adapt (tuning/sparse/joint_objective.py)
     adapt: str = _f("prompt", "What the tuner changes: 'prompt' (the shared text context only) or 'sparse' (the "
                     "shared context, a linear head of class embeddings started at the text features, and a sparse "
                     "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT, absent="prompt")

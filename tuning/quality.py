@@ -1,5 +1,5 @@
 """How good a result is, and whether it should be used: the rules the web app and the command line
-show, computed here once (DESIGN.md section 10).
+show, computed here once.
 
 - Balanced accuracy = mean recall over the classes that have images. On an imbalanced test split
   plain accuracy mostly measures the big class; balanced accuracy weighs every class the same.

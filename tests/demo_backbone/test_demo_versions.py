@@ -1,4 +1,4 @@
-"""Issue 17 item 4: the demo backbone was renewed (v2 is "demo"), and adapters made with the first one
+"""The demo backbone was renewed (v2 is "demo"), and adapters made with the first one
 keep working. Their cards say "demo" with v1's sha256; the sha256 picks "demo-v1". The adapter in
 v1_adapter/ was written by the code from before v2, with the predictions that code made."""
 import json

@@ -34,7 +34,7 @@ def test_cli_reports_plain_errors(tmp_path, capsys):
     assert rc == 2 and "missing" in capsys.readouterr().err
 
 
-# ---- issue 11 item 14 (and items 1-2 in the CLI summary)
+# ---- the CLI's summary: balanced accuracy, intervals and recall drops
 
 def _tune_args(data, backbone, out, *extra):
     return ["tune", "--data", str(data), "--backbone", backbone, "--budget", "60", "--out", str(out),

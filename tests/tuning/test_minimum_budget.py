@@ -38,7 +38,7 @@ def test_the_minimum_budget_moves_every_stage_and_one_less_does_not(method, extr
 
 def test_zero_shot_needs_its_one_query_and_the_default_sharpzo_more_than_ten():
     assert minimum_budget(tiny_config(method="zeroshot")) == 1
-    assert minimum_budget(tuning.TuneConfig()) > 10  # issue 11's example of a budget too small to do anything
+    assert minimum_budget(tuning.TuneConfig()) > 10  # a budget too small to do anything
 
 
 
@@ -59,7 +59,7 @@ STAGES = {"sharpzo": {"cmaes", "zo"}, "cmaes": {"cmaes"}, "zosgd": {"zo"}}
     ("sharpzo", {"mask_scores": "cge", "stage1_grad": "cge", "stage1_budget_fraction": 0.5}),
 ])
 def test_sparse_minimum_probes_every_group_once_and_moves_every_stage(method, extra, image_data, causal_backbone):
-    """The issue-19 helper's note: the minimum ignored the sensitivity probes, so a job at the minimum
+    """The minimum ignored the sensitivity probes, so a job at the minimum
     placed its image delta in a random order. Counted from the settings, the number of blocks and the
     number of classes alone."""
     blocks, K = len(vision_blocks(causal_backbone.model)), len(image_data.class_names)

@@ -1,4 +1,4 @@
-"""Issue 11 items 1-3: balanced accuracy, intervals, the do-no-harm decision, class drops and the
+"""Balanced accuracy, intervals, the do-no-harm decision, class drops and the
 recommendation (tuning/quality.py), and the tuner choosing on balanced validation accuracy."""
 import pytest
 

@@ -1,4 +1,4 @@
-"""adapt='sparse' (issue 19): feature reuse, forward-only sensitivity, the seeded sparse delta, query
+"""adapt='sparse': feature reuse, forward-only sensitivity, the seeded sparse delta, query
 accounting and the sparse adapter file, on the tiny random open_clip model and generated images."""
 import dataclasses
 
@@ -312,7 +312,7 @@ def test_sparse_needs_the_images(synth):
 
 
 def test_metrics_say_how_much_of_the_image_tower_changes(images_data, causal_backbone):
-    """The sparsity a user means (issue 19): the share of the image tower's parameters left unchanged and
+    """The sparsity a user means: the share of the image tower's parameters left unchanged and
     how many changed, on every point of a sparse run; zero-shot changes nothing."""
     points = []
     r = tuning.tune(tiny_config(method="sharpzo", **SPARSE), images_data, on_metrics=points.append)

@@ -1,4 +1,4 @@
-"""Issue 11 item 13: `tuning` is an installable package. The wheel is built from pyproject.toml the
+"""`tuning` is an installable package. The wheel is built from pyproject.toml the
 way the README says (offline: the build uses the setuptools already installed), holds the `tuning`
 package alone (with the demo backbone's weights, never the dashboard), and installed into a fresh
 virtual environment it gives a working `tuning` command."""

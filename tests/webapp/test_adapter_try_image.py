@@ -1,4 +1,4 @@
-"""Issue 11 item 5: try images on an adapter version. The request stores what was sent within the
+"""Try images on an adapter version. The request stores what was sent within the
 dataset upload's limits; the default-queue work (run here in-process, through Redis in the browser
 test) classifies with `tuning.predict`, gives every bad file its own plain reason, keeps thumbnails
 only its sender can see and drops the upload."""

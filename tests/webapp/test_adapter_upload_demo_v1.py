@@ -1,4 +1,4 @@
-"""Issue 17 item 4: an adapter made on the first demo backbone (its card says "demo" with v1's sha256;
+"""An adapter made on the first demo backbone (its card says "demo" with v1's sha256;
 tests/demo_backbone/v1_adapter, written by the code from before v2) is uploaded next to job adapters
 tuned on today's "demo" (v2), stored as "demo-v1" and evaluated on it, scoring what it scored then.
 One whose demo weights this installation lacks is refused with the message naming them."""

@@ -1,4 +1,4 @@
-"""Issue 19: an uploaded sparse adapter shows "What the adapter changed" on its version page, as a job's
+"""An uploaded sparse adapter shows "What the adapter changed" on its version page, as a job's
 report does: the tuned parts and their weight counts, from the card's `sparse` section, or from the
 file's own tensors where a card lacks it. The adapter is a real one, tuned by `tuning.tune` on the demo
 backbone, and goes through the upload view and the evaluation like any other."""

@@ -1,4 +1,4 @@
-"""In a real browser (issue 11 item 10): comparing two selected jobs draws their learning curves on one
+"""In a real browser : comparing two selected jobs draws their learning curves on one
 chart and their per-class recall side by side, and the cost/accuracy points carry the jobs' names."""
 
 import pytest

@@ -102,7 +102,7 @@ def test_launch_in_the_browser_and_watch_the_curves_grow_until_the_final_accurac
     assert job.status == Job.Status.COMPLETED, job.error
     assert browser.find_element(By.ID, "job-status").text == "Completed"
     tuned = browser.find_element(By.ID, "tuned-acc").text
-    assert tuned.startswith(f"{job.tuned_accuracy * 100:.1f}% (95% interval ")  # issue 11 item 2
+    assert tuned.startswith(f"{job.tuned_accuracy * 100:.1f}% (95% interval ")  # an interval beside every figure
     assert browser.find_element(By.ID, "zero-shot-acc").text.endswith("test images")
     assert "95% interval" in browser.find_element(By.ID, "tuned-bacc").text
     not_better = browser.find_element(By.ID, "not-better")

@@ -1,4 +1,4 @@
-"""In a real browser (issue 11 item 6): an engineer stops a running job; when it ends, the open job page,
+"""In a real browser : an engineer stops a running job; when it ends, the open job page,
 without a reload, drops the cancel button and the "is stopping" banner and links to the report, the
 adapter version (with a download button) and the dataset version. The job's end is written by the test
 as the worker would write it (no worker runs)."""

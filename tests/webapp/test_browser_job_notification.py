@@ -1,4 +1,4 @@
-"""In a real browser (issue 11 item 11): an engineer who allowed notifications gets one from the open
+"""In a real browser : an engineer who allowed notifications gets one from the open
 job page when the job ends, without a reload. The end is written by the test as the worker would."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""In a real browser (issue 11 item 9): each live plot has a plain sentence saying what it shows and
+"""In a real browser : each live plot has a plain sentence saying what it shows and
 what good looks like, and no made-up axis before its first point (accuracy stays 0-100 %)."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""In a real browser at phone width, 390 CSS pixels (issue 11 item 12): every main page fits without
+"""In a real browser at phone width, 390 CSS pixels: every main page fits without
 sideways scrolling and the navigation folds behind a Menu button. Printed, the report keeps headings
 with what follows them, and the confusion matrices' class names are not cut off."""
 

@@ -1,4 +1,4 @@
-"""In a real browser (issue 11 item 4): a manager opens a report and sees the test images the adapter
+"""In a real browser : a manager opens a report and sees the test images the adapter
 got wrong, as pictures with their true and predicted class and confidence, class by class, the most
 confident mistake first."""
 

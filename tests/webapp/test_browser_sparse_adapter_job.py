@@ -1,4 +1,4 @@
-"""Issue 19 in a real browser: launch a sparse-adapter job on the demo backbone with a small budget (the
+"""Sparse adapters in a real browser: launch a sparse-adapter job on the demo backbone with a small budget (the
 form shows what to adapt only for the methods that can, and the share of weights only for sparse
 adapters), watch it finish, read the sparsity plot that says how much of the image model changed, and
 find the tuned groups with their parameter counts in the report."""
@@ -86,7 +86,7 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
         adapted["parameters_changed"]
 
     # The next launch knows how many weights the share is on this backbone, and estimates at the rate this
-    # job measured (issue 11 item 8: its tuning rate and its worker time per dataset image).
+    # job measured (for estimates: its tuning rate and its worker time per dataset image).
     status = WorkerStatus.objects.get()
     assert status.sparse_units_per_second["demo"] > 0 and status.seconds_per_image["demo"] > 0
     browser.get(f"{live_server.url}/jobs/new/?dataset_version={version.pk}")

@@ -1,4 +1,4 @@
-"""In a real browser, with a real worker on the default queue (issue 11 item 5): an engineer tries
+"""In a real browser, with a real worker on the default queue: an engineer tries
 two images on an adapter version's page, one of them not an image, and sees the predicted class and
 confidence of the good one and a plain reason for the other."""
 

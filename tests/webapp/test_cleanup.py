@@ -1,4 +1,4 @@
-"""The periodic clean-up (issue 13 item 8): each kind of leftover goes, and nothing a queued, running
+"""The periodic clean-up: each kind of leftover goes, and nothing a queued, running
 or importing row still uses is touched, nor anything outside media and var/."""
 
 import os

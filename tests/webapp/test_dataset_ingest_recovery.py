@@ -1,4 +1,4 @@
-"""Dataset ingestion recovers like a tuning job (issue 13 item 2), tried with real worker processes:
+"""Dataset ingestion recovers like a tuning job, tried with real worker processes:
 a worker killed (SIGKILL) in the middle of an import, the broker down during an upload, and a
 version whose workers keep dying, which fails with a plain reason and leaves no images behind.
 

@@ -111,7 +111,7 @@ HUGE_SETTINGS = {"intrinsic_dim": 10**6, "popsize": 10**7, "budget": 2**31 - 1, 
 @pytest.mark.parametrize("field, value", HUGE_SETTINGS.items())
 def test_settings_beyond_their_bound_are_refused_on_their_field(alice, version, field, value):
     """Every tuning setting has an upper bound (TuneConfig's), said on the form and in the API's 400.
-    Needs the bounds in tuning/config.py (the tuning side of issue 12, item 8)."""
+    Needs the bounds in tuning/config.py (the tuner states them once)."""
     from tests.webapp.factories import make_api_token
 
     client = csrf_client(alice)

@@ -1,6 +1,6 @@
 """The run-time and cost estimate shown before launch: a cautious default until a worker has
 measured the backbone, then the measured rate; the JSON endpoint the form asks as values change.
-Issue 11 item 8: it counts the dataset's images as well as its classes; issue 19: a sparse adapter's
+It counts the dataset's images as well as its classes; a sparse adapter's
 queries also run the training images through the image model."""
 
 import pytest
@@ -109,7 +109,7 @@ def test_a_sparse_adapter_costs_its_training_images_per_query(alice, settings):
 
 
 def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_endpoint(alice, settings):
-    """Issue 18 item 4: a budget given in minutes of worker time, converted with the measured rates."""
+    """A budget given in minutes of worker time, converted with the measured rates."""
     from tests.webapp.factories import FAST_TUNING, csrf_post
     from tests.webapp.tiny_backbone import TINY_BACKBONE
     from webapp.jobs.models import Job

@@ -1,4 +1,4 @@
-"""From a dataset version to a job (issue 11 item 7): the version page's "Tune this dataset" button,
+"""From a dataset version to a job: the version page's "Tune this dataset" button,
 the launch form preselecting that version (only one the user may tune), and a budget too small to do
 anything refused with the minimum (tuning.config.minimum_budget) in the message, on the form and the API."""
 

@@ -1,4 +1,4 @@
-"""A queued job that no live worker can take says so on its page and in the API (issue 13 item 5),
+"""A queued job that no live worker can take says so on its page and in the API,
 tried with real worker processes: with only a `default` worker running, the job is not shown as
 "Queued, position 1" forever; once a worker on its queue starts, the job runs.
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 11 (e-mail): the engineer who launched a job gets an e-mail through Django's e-mail
+"""E-mail: the engineer who launched a job gets an e-mail through Django's e-mail
 backend when it completes or fails (worker, reaper), with the summary, the report's first lines and
 links; a cancelled job, a user without an address or a mail server that is down change nothing else."""
 

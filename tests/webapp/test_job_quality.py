@@ -1,4 +1,4 @@
-"""Issue 11 items 1-3 on the web side: do no harm (a job that did not beat zero-shot on validation
+"""Quality on the web side: do no harm (a job that did not beat zero-shot on validation
 says so, its version is marked not better and never becomes the line's latest), balanced accuracy
 with 95% intervals and the test-image count on the job page, report, compare, CSV and API, and the
 report's first lines (classes whose recall dropped, one-line recommendation)."""

@@ -1,4 +1,4 @@
-"""Issue 11 item 8 (partly): a queued job says how many of the jobs ahead are other workspaces' and
+"""A queued job says how many of the jobs ahead are other workspaces' and
 when it should start; a running job's time left follows its own recent rate, not its average."""
 
 import pytest

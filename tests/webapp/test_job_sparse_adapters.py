@@ -1,4 +1,4 @@
-"""Issue 19, web side: the launch form and the API offer what to adapt and the share of the image model's
+"""Sparse adapters, web side: the launch form and the API offer what to adapt and the share of the image model's
 weights in plain words, refuse combinations the tuner cannot run with a message on the field, count the
 sensitivity probes in the minimum budget; the report lists the tuned groups with their parameter counts."""
 

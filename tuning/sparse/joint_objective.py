@@ -1,4 +1,4 @@
-"""adapt='sparse': the loss over a joint vector w = [w_prompt | w_head | w_vision] (DESIGN.md section 9).
+"""adapt='sparse': the loss over a joint vector w = [w_prompt | w_head | w_vision].
 
 - w_prompt (intrinsic_dim): the shared text context, P = P0 + reshape(A w_prompt), as in 'prompt' mode.
 - w_head (K*K): a linear head. Class embedding k = t_k + head_scale * sum_j C_kj p_j with C = reshape(w_head)

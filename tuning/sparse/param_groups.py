@@ -1,6 +1,6 @@
 """Candidate parameter groups of an open_clip image tower, and the choice of coordinates inside them.
 
-A group is a few tensors that play one role in one block (DESIGN.md section 9): per residual block
+A group is a few tensors that play one role in one block: per residual block
 its LayerNorms (gains and biases), its attention and MLP biases, its attention weights and its MLP
 weights; after the blocks the final LayerNorm and the visual projection. The text side's candidate
 groups are in text_groups.py; the shared context and the linear head of class embeddings are not

@@ -1,4 +1,4 @@
-"""Text-side candidate groups of adapt='sparse' (issue 19 item 1; DESIGN.md section 9), beside the image
+"""Text-side candidate groups of adapt='sparse' , beside the image
 groups of param_groups.py, and running the text tower with a change of them.
 
 The groups (setting `text_groups`), ranked by the same forward-only sensitivity probes as the image groups

@@ -1,4 +1,4 @@
-"""What a sparse adapter (adapt='sparse', issue 19) changed, from its file: the tuned groups and their
+"""What a sparse adapter (adapt='sparse') changed, from its file: the tuned groups and their
 parameter counts, for the report, the version page and the form's "how many weights is that" on a backbone.
 
 The card's `sparse` section (tuning/sparse/setup.py) is summarised once, when the version is stored

@@ -31,7 +31,7 @@ class AdapterVersion(models.Model):
     number = models.PositiveIntegerField()
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="adapter_versions")
     source = models.CharField(max_length=16, default="job")  # "job" or "upload" (tuned at another site)
-    # Storage names of the two adapter files (DESIGN.md section 5).
+    # Storage names of the two adapter files (docs/ARCHITECTURE.md, the adapter file).
     weights_file = models.CharField(max_length=300)
     card_file = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64)  # of adapter.safetensors

@@ -39,7 +39,7 @@ NO_GPU_WORKER_HELP = ("No GPU worker is registered right now: a job that asks fo
 MAX_BUDGET_MINUTES = 7 * 24 * 60  # a week of worker time
 FIRST_RUN_BUDGET = 2000  # the tuner's own default (20,000, the paper's) is offered in the help text
 
-# What to adapt (issue 19): TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
+# What to adapt: TuneConfig's `adapt` and `param_budget`, said in plain words. Only the methods
 # that tune with queries over the joint vector (SPARSE_METHODS) can adapt the image model too.
 ADAPT_CHOICES = [
     ("prompt", "Prompt only: the words in front of each class name"),

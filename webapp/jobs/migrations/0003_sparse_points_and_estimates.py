@@ -2,8 +2,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """Issue 19: sparse-adapter jobs' points say how many image-tower parameters changed. Issue 11
-    item 8: when a job's points were last stored (a live time left), and the figures for estimates."""
+    """Sparse-adapter jobs' points say how many image-tower parameters changed; when a job's points were
+    last stored (a live time left), and the figures for estimates."""
 
     dependencies = [
         ("jobs", "0002_worker_queues"),
