@@ -1,4 +1,4 @@
-"""Issue 17 item 4: a job on "demo" that saved a checkpoint on the first demo backbone and is picked up
+"""A job on "demo" that saved a checkpoint on the first demo backbone and is picked up
 again after the upgrade (where "demo" is v2) must not resume on v2: what the tuner found on v1's weights
 means nothing on v2's. It fails with a reason that says so and what to do, keeps no adapter made of the
 mix, and leaves no checkpoint behind."""
