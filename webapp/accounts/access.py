@@ -6,6 +6,8 @@ answer 404 (we do not reveal that they exist); with `write=True`, read-only memb
 "May write" has one meaning everywhere: the workspace is one of `workspaces_writable(user=...)`.
 """
 
+from typing import TypeVar
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import Http404
@@ -14,6 +16,7 @@ from webapp.accounts.models import Membership, Role, Workspace
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.params import whole_number
 
+M = TypeVar("M", bound=Model)
 READ_ONLY = "Your role in this workspace is read-only: ask an engineer to do this."
 
 
@@ -23,13 +26,13 @@ def workspaces_for(user) -> QuerySet[Workspace]:
     return Workspace.objects.filter(memberships__user=user)
 
 
-def visible(queryset: QuerySet, user, *, workspace_path: str = "workspace") -> QuerySet:
+def visible(queryset: QuerySet[M], user, *, workspace_path: str = "workspace") -> QuerySet[M]:
     """Restrict any queryset to the user's workspaces; `workspace_path` is the lookup to the workspace."""
     return queryset.filter(**{f"{workspace_path}__in": workspaces_for(user)})
 
 
-def get_for_user(queryset: QuerySet, user, *, write: bool = False, workspace_path: str = "workspace",
-                 **lookup) -> tuple[Model, bool]:
+def get_for_user(queryset: QuerySet[M], user, *, write: bool = False, workspace_path: str = "workspace",
+                 **lookup) -> tuple[M, bool]:
     """(object, can_write): 404 outside the user's workspaces; with `write`, 403 unless can_write.
     can_write comes with the object in the same query."""
     if not user.is_authenticated:
@@ -39,9 +42,10 @@ def get_for_user(queryset: QuerySet, user, *, write: bool = False, workspace_pat
            .annotate(user_can_write=Exists(writable)).first())
     if obj is None:
         raise Http404("Not found.")
-    if write and not obj.user_can_write:
+    can_write = bool(obj.user_can_write)  # type: ignore[attr-defined]  # annotated just above
+    if write and not can_write:
         raise PermissionDenied(READ_ONLY)
-    return obj, obj.user_can_write
+    return obj, can_write
 
 
 def require_write(user, workspace: Workspace) -> None:

@@ -56,8 +56,9 @@ def api_job_create(*, user, payload: dict):
     form = JobCreateForm(data=data, user=user)
     if not form.is_valid():
         fields = {name: list(errors) for name, errors in form.errors.items()}
-        said = "; ".join(m if name == "__all__" else f"{name}: {m}" for name, ms in fields.items() for m in ms)
+        said = "; ".join(str(m) if name == "__all__" else f"{name}: {m}" for name, ms in fields.items() for m in ms)
         raise BadRequest(f"The job was not created. {said}", fields)
     cleaned = form.cleaned_data
+    assert form.config is not None  # a valid form holds the checked config
     return job_create(user=user, dataset_version=cleaned["dataset_version"], config=form.config,
                       name=cleaned["name"], model_line_name=cleaned["model_line_name"], needs_gpu=cleaned["gpu"])

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from django.conf import settings
+
+
+@overload
+def worker_cost(worker_seconds: float) -> float: ...
+
+
+@overload
+def worker_cost(worker_seconds: None) -> None: ...
 
 
 def worker_cost(worker_seconds: float | None) -> float | None:

@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, cast
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
@@ -106,7 +107,7 @@ def _set_failed(version_id: int, message: str, *, skipped: list[dict] | None = N
     )
 
 
-def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | None = None) -> DatasetVersion:
+def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | None = None) -> DatasetVersion | None:
     """Worker side of the demo button: write the demo zip into storage, then ingest it."""
     version = DatasetVersion.objects.filter(pk=version_id).first()
     if version is None or version.status != DatasetVersion.Status.INGESTING:
@@ -131,7 +132,7 @@ def dataset_demo_build(*, version_id: int, work_dir: Path, fence: IngestFence | 
     return dataset_version_ingest(version_id=version_id, fence=fence)
 
 
-def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None) -> DatasetVersion:
+def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None) -> DatasetVersion | None:
     """Check and import an uploaded zip. Safe to run twice (tasks are acknowledged late): only an
     INGESTING version is worked on (by the attempt that holds `fence`), and images are stored under
     content-addressed names."""
@@ -155,8 +156,9 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
             _rows(version_id, fence).update(progress=round(min(fraction, 0.99), 4))
 
     try:
-        with default_storage.open(version.upload.name, "rb") as upload:
-            result = ingest_archive(upload, limits=Limits.from_settings(), save=save, progress=progress)
+        with default_storage.open(str(version.upload.name), "rb") as upload:
+            # A Django File proxies the file methods zipfile uses (read, seek, tell).
+            result = ingest_archive(cast(BinaryIO, upload), limits=Limits.from_settings(), save=save, progress=progress)
         for sha, jpeg in result.thumbnails.items():
             thumb = version_thumbnail_name(version.pk, sha)
             if not default_storage.exists(thumb):

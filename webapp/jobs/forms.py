@@ -15,8 +15,8 @@ from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
-from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, allowed_range, method_label,
-                                        tune_fields)
+from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, TuneConfig, allowed_range,
+                                        method_label, tune_fields)
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
@@ -154,7 +154,7 @@ class JobCreateForm(forms.Form):
         for name in self.advanced_names:
             self.fields[name] = _advanced_field(fields[name])
         self._defaults = {name: f.default for name, f in fields.items()}
-        self.config: dict | None = None
+        self.config: TuneConfig | None = None  # the checked settings, once the form is valid
         if not queue_has_live_worker(job_queue(needs_gpu=True)):
             self.fields["gpu"].help_text = NO_GPU_WORKER_HELP
 

@@ -50,7 +50,8 @@ def queue_places(jobs: list[Job]) -> dict[int, tuple[int, int]]:
     wanted = {job.pk for job in jobs if job.status == Job.Status.QUEUED}
     if not wanted:
         return {}
-    places, seen_per_workspace = {}, {}
+    places: dict[int, tuple[int, int]] = {}
+    seen_per_workspace: dict[int, int] = {}
     queue = Job.objects.filter(status=Job.Status.QUEUED).order_by("queued_at", "pk").values_list("pk", "workspace_id")
     for index, (pk, workspace_id) in enumerate(queue):
         same = seen_per_workspace.get(workspace_id, 0)
@@ -253,6 +254,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
     others_ahead = job_queue_others_ahead(job)
     start_in = None if no_worker else job_start_in_seconds(job)
     downsampled = False
+    points: dict[str, list] | None
     if shaped and after == 0:
         points, downsampled = metric_columns_shaped(job)
     else:

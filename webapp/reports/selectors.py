@@ -8,7 +8,9 @@ number of queries with 10 jobs or with 300.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, FloatField, OuterRef, QuerySet, Subquery, Sum
@@ -66,8 +68,7 @@ def job_report_context(job: Job) -> dict:
         "cost": worker_cost(job.worker_seconds),
         "currency": settings.COST_CURRENCY,
         "rate": settings.COST_PER_WORKER_HOUR,
-        "gain": (None if finite_or_none(job.tuned_accuracy) is None or finite_or_none(job.zero_shot_accuracy) is None
-                 else job.tuned_accuracy - job.zero_shot_accuracy),
+        "gain": _gain(finite_or_none(job.zero_shot_accuracy), finite_or_none(job.tuned_accuracy)),
         "classes": [{"name": name, "count": count} for name, count in counts.items()],
         "total_images": sum(counts.values()),
         "adapter": version,
@@ -143,13 +144,17 @@ def comparison_jobs(*, user, workspace_id: int | None = None, job_ids: list[int]
     )
 
 
+def _gain(zero_shot: float | None, tuned: float | None) -> float | None:
+    return None if zero_shot is None or tuned is None else tuned - zero_shot
+
+
 def row_from_job(job: Job) -> Row:
     from django.urls import reverse
 
     return Row(
         label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
-        dataset=str(job.dataset_version), model_line=job.adapter_line or job.model_line_name,
-        version=job.adapter_number, method=job.method, backbone=job.backbone, budget=job.budget,
+        dataset=str(job.dataset_version), model_line=getattr(job, "adapter_line", None) or job.model_line_name,
+        version=getattr(job, "adapter_number", None),  # annotations of report_jobs(); None on a plain row method=job.method, backbone=job.backbone, budget=job.budget,
         queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy), tuned=finite_or_none(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
         **_balanced_fields(job.evaluation),
@@ -267,7 +272,7 @@ def best_accuracy_per_line(*, workspace: Workspace) -> list[dict]:
         .annotate(acc=Cast(KT("metrics__tuned_accuracy"), FloatField()))
         .values("pk", "number", "acc", "model_line_id")
     )
-    best: dict[int, dict] = {}
+    best: dict[int, Mapping[str, Any]] = {}
     for v in versions:
         if v["acc"] is not None and (v["model_line_id"] not in best or v["acc"] > best[v["model_line_id"]]["acc"]):
             best[v["model_line_id"]] = v
