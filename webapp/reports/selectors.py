@@ -149,12 +149,13 @@ def _gain(zero_shot: float | None, tuned: float | None) -> float | None:
 
 
 def row_from_job(job: Job) -> Row:
+    """A report row; the adapter's line and number come from report_jobs()'s annotations when present."""
     from django.urls import reverse
 
     return Row(
         label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
         dataset=str(job.dataset_version), model_line=getattr(job, "adapter_line", None) or job.model_line_name,
-        version=getattr(job, "adapter_number", None),  # annotations of report_jobs(); None on a plain row method=job.method, backbone=job.backbone, budget=job.budget,
+        version=getattr(job, "adapter_number", None), method=job.method, backbone=job.backbone, budget=job.budget,
         queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy), tuned=finite_or_none(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
         **_balanced_fields(job.evaluation),
