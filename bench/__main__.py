@@ -1,4 +1,4 @@
-"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|all] [extra args for that benchmark]
+"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|slow-clients|all] [extra args for that benchmark]
 
 `all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
 arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
@@ -39,7 +39,10 @@ def main():
     if which == "web":
         from .bench_web import main as web
         web(rest)
-    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "all"):
+    if which == "slow-clients":
+        from .bench_slow_clients import main as slow_clients
+        slow_clients(rest)
+    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "slow-clients", "all"):
         raise SystemExit(__doc__)
 
 
