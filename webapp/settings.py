@@ -151,6 +151,10 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_FAILURE_LIMIT = "webapp.api.auth.failure_limit"  # LOGIN_FAILURE_LIMIT; more for scripts' tokens
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Proxies in front of the web server whose X-Forwarded-For entry is believed (webapp/core/client_address.py):
+# 0 counts the connecting address; compose and bin/serve put one nginx in front and set 1.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+AXES_CLIENT_IP_CALLABLE = "webapp.core.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
