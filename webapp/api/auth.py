@@ -13,7 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -93,6 +93,9 @@ def api_endpoint(*methods: str):
                 return error(400, " ".join(m for ms in fields.values() for m in ms), fields=fields)
             except StoredFileDamaged as exc:
                 return error(500, str(exc))
+            except RequestDataTooBig:
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+                return error(413, f"The request body is larger than {limit} MB; a job's settings take a few kilobytes.")
 
         @wraps(view)
         def answer_in_json(request, *args, **kwargs):
