@@ -155,7 +155,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # 0 counts the connecting address; compose and bin/serve put one nginx in front and set 1.
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 AXES_CLIENT_IP_CALLABLE = "webapp.core.client_address.client_address"
+# Usernames no account has count together, once per address: no row and no lock per made-up name.
+AXES_USERNAME_CALLABLE = "webapp.accounts.login_names.counted_username"
+# Tries refused during a lock are not recorded: a guesser who changes its user agent would add a row for
+# each (axes keys rows by user agent too). Rows older than the cool-off are deleted at the next failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

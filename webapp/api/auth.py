@@ -20,13 +20,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from axes.handlers.proxy import AxesProxyHandler
 
+from webapp.accounts.login_names import API_TOKEN_USERNAME
 from webapp.adapters.files import StoredFileDamaged
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
 
 log = logging.getLogger(__name__)
 
-TOKEN_CREDENTIALS = {"username": "(API token)"}
+TOKEN_CREDENTIALS = {"username": API_TOKEN_USERNAME}
 # A line PC's script with an old token retries on its own: allow it more mistakes than a person.
 # Tokens are 256-bit random, so the limit is about load and noise, not about guessing.
 TOKEN_FAILURE_LIMIT = 20
