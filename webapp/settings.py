@@ -257,7 +257,10 @@ JOB_MAX_SECONDS = env_int("JOB_MAX_SECONDS", 24 * 3600)
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 60)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
-JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 120)
+# A queued job (or import) whose message the broker lost is sent again once queued this long; the scheduler
+# looks every JOB_REAPER_INTERVAL_SECONDS. The resend checks the broker first, so a short wait is safe.
+JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 30)
+JOB_REAPER_INTERVAL_SECONDS = env_int("JOB_REAPER_INTERVAL_SECONDS", 20)
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
@@ -316,7 +319,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "webapp.jobs.tasks.requeue_stale_jobs",
-        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+        "schedule": float(JOB_REAPER_INTERVAL_SECONDS),
     },
     "clean-up-leftovers": {
         "task": "webapp.core.tasks.clean_up_leftovers",
@@ -324,7 +327,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-ingestions": {  # the same pass for dataset imports, with the jobs' limits
         "task": "webapp.datasets.tasks.recover_ingestions",
-        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+        "schedule": float(JOB_REAPER_INTERVAL_SECONDS),
     },
 }
 
