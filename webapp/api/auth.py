@@ -22,6 +22,7 @@ from axes.handlers.proxy import AxesProxyHandler
 
 from webapp.accounts.login_names import API_TOKEN_USERNAME
 from webapp.adapters.files import StoredFileDamaged
+from webapp.core.error_views import RETRY_AFTER_SECONDS
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
 
@@ -105,7 +106,9 @@ def api_endpoint(*methods: str):
                 return wrapper(request, *args, **kwargs)
             except DatabaseError:
                 log.exception("API %s %s: database error", request.method, request.path)
-                return error(503, "The database is unreachable just now; try again in a minute.")
+                response = error(503, "The database is unreachable just now; try again in a minute.")
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
             except Exception:  # noqa: BLE001
                 log.exception("API %s %s failed", request.method, request.path)
                 return error(500, "The server failed to answer this request; the details are in its log.")
