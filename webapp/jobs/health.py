@@ -12,6 +12,7 @@ from webapp.jobs.models import WorkerStatus
 
 log = logging.getLogger(__name__)
 
+
 def check_database() -> tuple[bool, str]:
     try:
         with connection.cursor() as cursor:
