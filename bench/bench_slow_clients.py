@@ -86,7 +86,7 @@ def serve_web(env: dict, work: Path):
 def compose(env: dict, work: Path):
     port, web_port = free_port(), free_port()
     prefix = work / "compose-proxy"
-    (prefix / "temp").mkdir(parents=True)
+    prefix.mkdir(parents=True)
     conf = subprocess.run([str(ROOT / "bin" / "proxy-conf"), f"127.0.0.1:{port}", f"127.0.0.1:{web_port}"],
                           capture_output=True, text=True, check=True).stdout
     (prefix / "nginx.conf").write_text(conf)

@@ -63,8 +63,8 @@ def serve_web(work: Path, **env_extra):
 def nginx_in_front(upstream: str, work: Path):
     """The compose proxy (deploy/nginx.conf) on a loopback port, passing requests to `upstream`."""
     port = free_port()
-    prefix = work / "nginx"
-    (prefix / "temp").mkdir(parents=True, exist_ok=True)
+    prefix = work / "nginx"  # empty, as /etc/nginx holds only the configuration in the compose image
+    prefix.mkdir(parents=True, exist_ok=True)
     conf = subprocess.run([str(ROOT / "bin" / "proxy-conf"), f"127.0.0.1:{port}", upstream], capture_output=True,
                           text=True, check=True).stdout
     (prefix / "nginx.conf").write_text(conf)
