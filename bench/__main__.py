@@ -15,6 +15,7 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "speed_sparse": "speed_sparse",
     "gpu": "gpu",
     "web": "bench_web",
+    "slow-clients": "bench_slow_clients",
 }
 ALL = ("speed", "memory", "quality")
 

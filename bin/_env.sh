@@ -55,10 +55,19 @@ ensure_redis() {
   echo "==> broker: Redis at $(redis_url)"
 }
 
+# nginx in front of gunicorn (bin/serve-web): Debian's package, installed once like Redis.
+ensure_nginx() {
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"  # /usr/sbin is not on every user's PATH
+  [ -x "$NGINX" ] && return
+  echo "==> installing nginx (the proxy that holds slow clients in front of the web server)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+}
+
 ensure_test_tools() {
   local missing=()
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  [ -x "$(command -v nginx || echo /usr/sbin/nginx)" ] || missing+=(nginx)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing Debian packages for the tests: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -151,7 +151,17 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_FAILURE_LIMIT = "webapp.api.auth.failure_limit"  # LOGIN_FAILURE_LIMIT; more for scripts' tokens
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Proxies in front of the web server whose X-Forwarded-For entry is believed (webapp/core/client_address.py):
+# 0 counts the connecting address; compose and bin/serve put one nginx in front and set 1.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+AXES_CLIENT_IP_CALLABLE = "webapp.core.client_address.client_address"
+# Usernames no account has count together, once per address: no row and no lock per made-up name.
+AXES_USERNAME_CALLABLE = "webapp.accounts.login_names.counted_username"
+# Tries refused during a lock are not recorded: a guesser who changes its user agent would add a row for
+# each (axes keys rows by user agent too). Rows older than the cool-off are deleted at the next failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -247,7 +257,10 @@ JOB_MAX_SECONDS = env_int("JOB_MAX_SECONDS", 24 * 3600)
 JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 60)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
-JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 120)
+# A queued job (or import) whose message the broker lost is sent again once queued this long; the scheduler
+# looks every JOB_REAPER_INTERVAL_SECONDS. The resend checks the broker first, so a short wait is safe.
+JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 30)
+JOB_REAPER_INTERVAL_SECONDS = env_int("JOB_REAPER_INTERVAL_SECONDS", 20)
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
@@ -306,7 +319,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "webapp.jobs.tasks.requeue_stale_jobs",
-        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+        "schedule": float(JOB_REAPER_INTERVAL_SECONDS),
     },
     "clean-up-leftovers": {
         "task": "webapp.core.tasks.clean_up_leftovers",
@@ -314,7 +327,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recover-ingestions": {  # the same pass for dataset imports, with the jobs' limits
         "task": "webapp.datasets.tasks.recover_ingestions",
-        "schedule": float(env_int("JOB_REAPER_INTERVAL_SECONDS", 20)),
+        "schedule": float(JOB_REAPER_INTERVAL_SECONDS),
     },
 }
 

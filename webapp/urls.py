@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from webapp.core import error_views
 from webapp.core.params import IdConverter
 from webapp.jobs import health_views
 
@@ -21,3 +22,7 @@ urlpatterns = [
     path("reports/", include("webapp.reports.urls")),
     path("api/v1/", include("webapp.api.urls")),
 ]
+
+handler403 = error_views.forbidden
+handler404 = error_views.not_found
+handler500 = error_views.server_error

@@ -245,7 +245,12 @@
   function poll() {
     fetch(url + "?after=" + lastSeq, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        if (!response.ok) {
+          var refused = new Error("HTTP " + response.status);
+          // 503 (the database is away) says how long to wait: Retry-After, in seconds.
+          refused.retryAfterMs = (parseInt(response.headers.get("Retry-After"), 10) || 0) * 1000;
+          throw refused;
+        }
         return response.json();
       })
       .then(function (data) {
@@ -263,10 +268,12 @@
         }
         window.setTimeout(poll, POLL_MS);
       })
-      .catch(function () {
+      .catch(function (problem) {
         failures += 1;
-        setText("poll-note", " · connection lost, retrying");
-        window.setTimeout(poll, Math.min(RETRY_MAX_MS, POLL_MS * Math.pow(2, failures)));
+        // Quietly: a pause of the server is no news until it lasts, and the page keeps what it has drawn.
+        if (failures >= 3) { setText("poll-note", " · waiting for the server; this page updates again when it answers"); }
+        var backoff = Math.min(RETRY_MAX_MS, POLL_MS * Math.pow(2, failures));
+        window.setTimeout(poll, Math.max(backoff, Math.min((problem && problem.retryAfterMs) || 0, 60000)));
       });
   }
 

@@ -55,3 +55,4 @@ def test_a_database_error_is_answered_in_json(make_user, monkeypatch):
     monkeypatch.setattr(views.selectors, "jobs", database_gone)
     response = Client().get("/api/v1/jobs/", HTTP_AUTHORIZATION=auth)
     assert response.status_code == 503 and "database is unreachable" in response.json()["error"]
+    assert response["Retry-After"].isdigit()

@@ -65,7 +65,10 @@ def test_a_job_that_asks_for_a_gpu_runs_only_on_a_gpu_worker(alice, start_worker
     assert job.status == Job.Status.COMPLETED and job.worker == gpu.name, job.error + job.log
     assert NO_GPU_WORKER_HELP not in client.get("/jobs/new/").content.decode()
 
-    # The Status page: each worker with its kind, queues, the backbone it holds and its last heartbeat.
+    # The Status page: each worker with its kind, queues, the backbone it holds and its last heartbeat
+    # (and, for staff, its name).
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
     status = client.get("/status/").content.decode()
     rows = status[status.index('id="workers"'):]
     gpu_row = rows[rows.index(gpu.name):].split("</tr>")[0]

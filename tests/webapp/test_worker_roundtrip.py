@@ -17,7 +17,8 @@ def test_task_runs_in_worker_process_and_its_effect_is_in_the_database(celery_wo
     assert celery_worker.proc.poll() is None
 
 
-def test_healthz_reports_database_broker_and_worker(client, celery_worker):
+def test_healthz_reports_database_broker_and_worker_to_staff(admin_client, celery_worker):
+    client = admin_client
     first = client.get("/healthz").json()
     assert first["ok"] and first["broker"] == "Redis answers"
     body = wait_for(lambda: celery_worker.name in (b := client.get("/healthz").json())["queues"]["tuning"] and b,

@@ -1,6 +1,7 @@
 """The API tokens page: create (the key is shown once, in the response to the POST), list, revoke."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -13,8 +14,11 @@ def api_tokens(request):
     new_key = None
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token, new_key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
-        form = ApiTokenForm()
+        try:
+            token, new_key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+            form = ApiTokenForm()
+        except ValidationError as refused:
+            form.add_error("name", refused)
     response = render(
         request,
         "accounts/api_tokens.html",

@@ -13,20 +13,22 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from axes.handlers.proxy import AxesProxyHandler
 
+from webapp.accounts.login_names import API_TOKEN_USERNAME
 from webapp.adapters.files import StoredFileDamaged
+from webapp.core.error_views import RETRY_AFTER_SECONDS
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
 
 log = logging.getLogger(__name__)
 
-TOKEN_CREDENTIALS = {"username": "(API token)"}
+TOKEN_CREDENTIALS = {"username": API_TOKEN_USERNAME}
 # A line PC's script with an old token retries on its own: allow it more mistakes than a person.
 # Tokens are 256-bit random, so the limit is about load and noise, not about guessing.
 TOKEN_FAILURE_LIMIT = 20
@@ -93,6 +95,9 @@ def api_endpoint(*methods: str):
                 return error(400, " ".join(m for ms in fields.values() for m in ms), fields=fields)
             except StoredFileDamaged as exc:
                 return error(500, str(exc))
+            except RequestDataTooBig:
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+                return error(413, f"The request body is larger than {limit} MB; a job's settings take a few kilobytes.")
 
         @wraps(view)
         def answer_in_json(request, *args, **kwargs):
@@ -101,7 +106,9 @@ def api_endpoint(*methods: str):
                 return wrapper(request, *args, **kwargs)
             except DatabaseError:
                 log.exception("API %s %s: database error", request.method, request.path)
-                return error(503, "The database is unreachable just now; try again in a minute.")
+                response = error(503, "The database is unreachable just now; try again in a minute.")
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
             except Exception:  # noqa: BLE001
                 log.exception("API %s %s failed", request.method, request.path)
                 return error(500, "The server failed to answer this request; the details are in its log.")

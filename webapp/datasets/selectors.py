@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Max, Prefetch, QuerySet
+from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
+from webapp.core.numbers import human_duration
 from webapp.datasets.models import Dataset, DatasetVersion
 from webapp.integrations.tuning import HELD_OUT_PER_CLASS, min_images_per_class
 
@@ -86,18 +89,36 @@ def dataset_version_status(version: DatasetVersion) -> dict:
         "progress": round(version.progress, 3),
         "done": version.status != DatasetVersion.Status.INGESTING,
         "waiting": waiting,
+        "worker_quiet_seconds": ingestion_quiet_seconds(version),
         "status_text": dataset_version_status_text(version),
         "error": version.error,
         "class_counts": version.class_counts,
     }
 
 
+# The importing worker beats every JOB_HEARTBEAT_SECONDS: this many missed beats are worth a word, long
+# before the scheduler gives up on the worker (JOB_STALE_AFTER_SECONDS, then its next pass).
+QUIET_AFTER_BEATS = 3
+
+
+def ingestion_quiet_seconds(version: DatasetVersion, now=None) -> float | None:
+    """Seconds since the importing worker last beat, once it has missed a few beats; else None."""
+    if version.status != DatasetVersion.Status.INGESTING or version.heartbeat_at is None:
+        return None
+    since = ((now or timezone.now()) - version.heartbeat_at).total_seconds()
+    return round(since) if since > QUIET_AFTER_BEATS * settings.JOB_HEARTBEAT_SECONDS else None
+
+
 def dataset_version_status_text(version: DatasetVersion) -> str:
     """Where the import stands, in words."""
+    quiet = ingestion_quiet_seconds(version)
     if version.status == DatasetVersion.Status.READY:
         return "Ready."
     if version.status == DatasetVersion.Status.FAILED:
         return f"Rejected: {version.error}"
+    if quiet is not None:
+        return (f"The worker importing this upload has not reported for {human_duration(quiet)}. If it has "
+                "stopped, the import starts again on the next free worker within about a minute.")
     if version.heartbeat_at is not None:
         return "Checking and converting the images…"
     if version.attempts:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.templatetags.formatting import percent_share
+from webapp.core.text import refuse_control_characters
 from webapp.jobs.health import queue_has_live_worker
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
@@ -108,7 +109,8 @@ def _advanced_field(f: dataclasses.Field) -> forms.Field:
 class JobCreateForm(forms.Form):
     sparse_methods = SPARSE_METHODS  # the template tells the browser where "What to adapt" applies
 
-    name = forms.CharField(max_length=120, required=False, help_text="Optional; a name is made up from the method and dataset.")
+    name = forms.CharField(max_length=120, required=False, validators=[refuse_control_characters],
+                           help_text="Optional; a name is made up from the method and dataset.")
     dataset_version = DatasetVersionChoice(queryset=DatasetVersion.objects.none(), empty_label=None,
                                            help_text="Only versions that passed their checks (ready) are listed.")
     backbone = forms.ChoiceField(help_text="The frozen CLIP model the prompt is tuned for.")
@@ -134,6 +136,7 @@ class JobCreateForm(forms.Form):
                   "measured for this backbone and dataset (the estimate says on what basis). Methods that spend no "
                   "queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
+                                      validators=[refuse_control_characters],
                                       help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
     gpu = forms.BooleanField(required=False, label="Run on a GPU worker",
                              help_text="Only a GPU worker takes the job; CPU workers leave it to them.")

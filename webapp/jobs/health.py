@@ -1,5 +1,6 @@
 """Is the product able to work? Database, broker and at least one live worker."""
 
+import logging
 from datetime import timedelta
 
 import redis
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from webapp.jobs.models import WorkerStatus
 
+log = logging.getLogger(__name__)
 
 
 def check_database() -> tuple[bool, str]:
@@ -17,6 +19,7 @@ def check_database() -> tuple[bool, str]:
             cursor.execute("SELECT 1")
         return True, connection.vendor
     except Exception as exc:  # noqa: BLE001 - reported to the operator in words
+        log.warning("health check: database unreachable: %s", exc)
         return False, f"database unreachable: {exc}"
 
 
@@ -25,6 +28,7 @@ def check_broker() -> tuple[bool, str]:
         redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2).ping()
         return True, "Redis answers"
     except Exception as exc:  # noqa: BLE001
+        log.warning("health check: broker unreachable: %s", exc)
         return False, f"broker unreachable: {exc}"
 
 

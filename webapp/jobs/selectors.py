@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp.accounts.access import get_for_user, visible
+from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
 from webapp.jobs import curve_shape
@@ -74,6 +75,27 @@ def job_waits_for_a_worker(job: Job) -> bool:
     """A queued job that no live worker can take (none consumes its queue: the tuning queue, or the GPU
     queue for a job that asked for a GPU): the page says so instead of a queue position that never moves."""
     return job.status == Job.Status.QUEUED and not queue_has_live_worker(job_queue(needs_gpu=job.needs_gpu))
+
+
+# A job's message is sent once its row is committed: one queued this recently may have it on its way.
+MESSAGE_ON_ITS_WAY_SECONDS = 10
+
+
+def job_message_lost_resend_in(job: Job, now=None) -> float | None:
+    """A queued job whose message is neither in its queue nor held by a worker was lost by the broker (a
+    Redis restarted without persistence, or emptied): seconds until the scheduler sends it again, at most
+    JOB_RESEND_AFTER_SECONDS after queueing plus one scheduler pass. None while its message is there, when
+    the broker cannot be read, or for a job that is not queued."""
+    if job.status != Job.Status.QUEUED or job.queued_at is None:
+        return None
+    now = now or timezone.now()
+    queued_for = (now - job.queued_at).total_seconds()
+    if queued_for < MESSAGE_ON_ITS_WAY_SECONDS:
+        return None
+    present = tuning_jobs_with_a_message(job_queue(needs_gpu=job.needs_gpu))
+    if present is None or job.pk in present:
+        return None
+    return max(0.0, settings.JOB_RESEND_AFTER_SECONDS - queued_for) + settings.JOB_REAPER_INTERVAL_SECONDS
 
 
 ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the job is in now
@@ -143,13 +165,17 @@ def _no_worker_text(job: Job) -> str:
 
 
 def job_status_text(job: Job, *, position: int | None = None, eta: float | None = None, silent: bool = False,
-                    no_worker: bool = False, others_ahead: int = 0, start_in: float | None = None) -> str:
+                    no_worker: bool = False, others_ahead: int = 0, start_in: float | None = None,
+                    resend_in: float | None = None) -> str:
     """One line that says where the job stands, in words."""
     if job.status == Job.Status.QUEUED and job.cancel_requested:
         return ("Stopping: the next free worker keeps the best adapter from the job's last checkpoint."
                 + (" " + _no_worker_text(job).split(";")[0] + "." if no_worker else ""))
     if job.status == Job.Status.QUEUED and no_worker:
         return _no_worker_text(job)
+    if job.status == Job.Status.QUEUED and resend_in is not None:
+        return ("Queued, but the broker has lost its message to the workers (was Redis restarted or emptied?); "
+                f"it is sent again within about {human_duration(resend_in)}, and the job starts then.")
     if job.status == Job.Status.QUEUED:
         text = f"Queued, position {position} in the queue" if position else "Queued"
         if others_ahead:
@@ -253,6 +279,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
     no_worker = job_waits_for_a_worker(job)
     others_ahead = job_queue_others_ahead(job)
     start_in = None if no_worker else job_start_in_seconds(job)
+    resend_in = None if no_worker else job_message_lost_resend_in(job)
     downsampled = False
     points: dict[str, list] | None
     if shaped and after == 0:
@@ -264,7 +291,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
         "status": job.status,
         "status_label": job.get_status_display(),
         "status_text": job_status_text(job, position=position, eta=eta, silent=silent, no_worker=no_worker,
-                                       others_ahead=others_ahead, start_in=start_in),
+                                       others_ahead=others_ahead, start_in=start_in, resend_in=resend_in),
         "finished": job.is_finished,
         "cancel_requested": job.cancel_requested,
         "queue_position": position,
@@ -272,6 +299,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
         "start_in_seconds": None if start_in is None else round(start_in, 1),
         "worker_silent": silent,
         "no_worker": no_worker,
+        "message_lost": resend_in is not None,  # the broker lost it; the scheduler sends it again
         "queries_used": job.queries_used,
         "budget": job.budget,
         "progress": round(job_progress(job), 4),
