@@ -45,12 +45,13 @@ def build_from_file(arch: str, settings: dict, path: Path):
     """(model, preprocess, tokenizer) for the weights in `path`, read as `arch` with a tag's `settings`."""
     open_clip = open_clip_module()
     if weights_format(path) == "torchscript":
+        from open_clip.transform import PreprocessCfg, image_transform_v2
         model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
         _check_archive_matches(arch, model, path)
         preprocess_cfg = {**open_clip.model.get_model_preprocess_cfg(model), "size": model.visual.image_size,
                           **{k: v for k, v in settings.items() if k in ("mean", "std", "interpolation", "resize_mode")}}
         open_clip.model.set_model_preprocess_cfg(model, preprocess_cfg)
-        preprocess = open_clip.image_transform_v2(open_clip.PreprocessCfg(**preprocess_cfg), is_train=False)
+        preprocess = image_transform_v2(PreprocessCfg(**preprocess_cfg), is_train=False)
     else:
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(path), device="cpu", force_quick_gelu=bool(settings.get("quick_gelu")),
