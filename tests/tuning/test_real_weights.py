@@ -209,3 +209,47 @@ def test_the_real_vit_b_32_openai_settings(tmp_path, monkeypatch):
     backbone = tuning.load_backbone(f"ViT-B-32:openai@{weights}", device="cpu")
     assert uses_quick_gelu(backbone.model) and backbone.spec.context_length == 77
     assert_same_model(backbone, *open_clip_with_tag("ViT-B-32", "openai", weights, monkeypatch))
+
+
+def test_the_adapter_card_records_the_loading_spec_and_refuses_another_build(tags, tmp_path):
+    """A card names the tag whose settings built its backbone; the same file built with GELU is refused."""
+    from synthetic import synthetic_data
+    from tiny_run import tiny_config
+    weights = write_state_dict(random_weights(tags), tmp_path / "weights.safetensors")
+    backbone = tuning.load_backbone(f"{tags}:openai@{weights}", device="cpu")
+    result = tuning.tune(tiny_config(backbone=backbone.id, method="zeroshot"), synthetic_data(backbone))
+    adapter = tuning.load_adapter(tuning.save_adapter(result.adapter, tmp_path / "adapter"))
+    assert adapter.about.backbone_loading == backbone.spec.to_card()
+    assert adapter.about.backbone_loading["quick_gelu"] and adapter.about.gelu_build_note is None
+    tuning.predict(adapter, backbone, [fixed_image()])  # the same build: accepted
+    gelu = tuning.load_backbone(f"{tags}@{weights}", device="cpu")  # the same file, no tag: GELU
+    with pytest.raises(tuning.AdapterError, match="built with QuickGELU, but this one is built with GELU"):
+        tuning.predict(adapter, gelu, [fixed_image()])
+
+
+def test_an_adapter_tuned_on_a_gelu_build_of_openai_weights_says_so(tags, tmp_path, monkeypatch):
+    """Cards from before the loading spec, for an OpenAI tag, were tuned on a GELU build."""
+    from tuning.adapter import GeluBuildWarning
+    weights = write_state_dict(random_weights(tags), tmp_path / "open_clip_model.safetensors")
+    monkeypatch.setattr(open_clip, "download_pretrained", lambda cfg, **kw: str(weights))
+    backbone = tuning.load_backbone(f"{tags}:openai", device="cpu")
+    K, D = 2, backbone.embed_dim
+    card = {"format_version": 1, "backbone_id": "ViT-B-32:openai", "backbone_sha256": backbone.checkpoint_sha256,
+            "class_names": ["ok", "scratch"], "prompt_template": "{class}", "projection": {}, "method": "zeroshot",
+            "config": {}, "logit_scale": 100.0}
+    adapter = tuning.Adapter(card, torch.zeros(1), torch.zeros(1, 1), torch.nn.functional.normalize(torch.randn(K, D), dim=-1))
+    directory = tuning.save_adapter(adapter, tmp_path / "old")
+    with pytest.warns(GeluBuildWarning, match="built with GELU.*Tune it again"):
+        adapter = tuning.load_adapter(directory)
+    with pytest.warns(GeluBuildWarning):
+        tuning.predict(adapter, backbone, [fixed_image()])
+    assert tuning.AdapterCard.from_dict({**card, "backbone_id": "ViT-B-32-quickgelu:openai"}).gelu_build_note is None
+    assert tuning.AdapterCard.from_dict({**card, "backbone_id": "ViT-B-16:laion2b_s34b_b88k"}).gelu_build_note is None
+
+
+def test_the_cards_list_of_quick_gelu_tags_is_open_clips():
+    from tuning.card import QUICK_GELU_ON, QUICK_GELU_TAGS, tuned_on_a_gelu_build
+    for arch, tag in open_clip.list_pretrained():
+        needs = bool(open_clip.get_pretrained_cfg(arch, tag).get("quick_gelu")) and "quickgelu" not in arch
+        assert tuned_on_a_gelu_build({"backbone_id": f"{arch}:{tag}"}) == needs, (arch, tag)
+    assert QUICK_GELU_TAGS and QUICK_GELU_ON
