@@ -253,3 +253,17 @@ def test_the_cards_list_of_quick_gelu_tags_is_open_clips():
         needs = bool(open_clip.get_pretrained_cfg(arch, tag).get("quick_gelu")) and "quickgelu" not in arch
         assert tuned_on_a_gelu_build({"backbone_id": f"{arch}:{tag}"}) == needs, (arch, tag)
     assert QUICK_GELU_TAGS and QUICK_GELU_ON
+
+
+def test_the_backbones_check_command_prints_the_build_and_zero_shot_accuracy(tags, tmp_path, capsys):
+    from tuning.__main__ import main
+    weights = write_state_dict(random_weights(tags), tmp_path / "weights.pt")
+    for name in ("scratch", "dent"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(2):
+            fixed_image().rotate(90 * i).save(tmp_path / "data" / name / f"{i}.png")
+    assert main(["backbones", "--check", f"{tags}:openai@{weights}", "--data", str(tmp_path / "data"),
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "quick_gelu: True" in out and f"sha256: {tuning.backbones.loader.file_sha256(weights)}" in out
+    assert "zero-shot accuracy" in out and "on 4 images of 2 classes (chance 0.5000)" in out

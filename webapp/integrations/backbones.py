@@ -53,13 +53,14 @@ def installed_backbone(backbone_id: str, sha256: str | None = None) -> str | Non
     backbone_id = backbone_for_card(backbone_id, sha256)
     if backbone_id in {info.id for info in backbone_infos()}:
         return backbone_id
-    arch = parse_backbone_id(backbone_id).without_path
+    # 'ViT-B-16:openai' for 'ViT-B-16:openai@/their/path': the same architecture built with the same tag's settings
+    built_as = parse_backbone_id(backbone_id).without_path
     for configured in settings.TUNING_LOCAL_CHECKPOINTS:
         local = parse_backbone_id(configured)
         with _lock:
             if configured not in _checkpoint_hashes:
                 _checkpoint_hashes[configured] = _sha256_of(local.checkpoint_path)
-        if sha256 and local.arch == arch and _checkpoint_hashes[configured] == sha256:
+        if sha256 and local.without_path == built_as and _checkpoint_hashes[configured] == sha256:
             return configured
     return None
 
