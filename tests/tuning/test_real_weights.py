@@ -267,3 +267,17 @@ def test_the_backbones_check_command_prints_the_build_and_zero_shot_accuracy(tag
     out = capsys.readouterr().out
     assert "quick_gelu: True" in out and f"sha256: {tuning.backbones.loader.file_sha256(weights)}" in out
     assert "zero-shot accuracy" in out and "on 4 images of 2 classes (chance 0.5000)" in out
+
+
+def test_a_worker_lists_the_real_backbones_it_can_run(tags, tmp_path, monkeypatch):
+    from tuning.backbones.inventory import RECOMMENDED, runnable_backbones
+    weights = write_state_dict(random_weights(tags), tmp_path / "b.safetensors")
+    cache = write_hf_cache(tmp_path / "hub", "factory-test/listed", random_weights(tags), quick_gelu=True, preprocess={})
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    local = f"{tags}:openai@{weights}"
+    listed = {e["id"]: e for e in runnable_backbones([local, f"{tags}@{tmp_path / 'absent.pt'}"])}
+    assert set(listed) == {local, "hf-hub:factory-test/listed"}
+    assert listed[local] == {"id": local, "source": "local", "size_bytes": weights.stat().st_size,
+                             "sha256": tuning.backbones.loader.file_sha256(weights)}
+    online = {e["id"]: e for e in runnable_backbones([], online=True)}
+    assert all(online[i]["source"] == "download" and online[i]["sha256"] is None for i in RECOMMENDED)
