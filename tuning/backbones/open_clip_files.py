@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import BackboneError
+from .loading_spec import TAG_PREPROCESS_KEYS
 
 
 def open_clip_module():
@@ -49,7 +50,7 @@ def build_from_file(arch: str, settings: dict, path: Path):
         model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
         _check_archive_matches(arch, model, path)
         preprocess_cfg = {**open_clip.model.get_model_preprocess_cfg(model), "size": model.visual.image_size,
-                          **{k: v for k, v in settings.items() if k in ("mean", "std", "interpolation", "resize_mode")}}
+                          **{k: v for k, v in settings.items() if k in TAG_PREPROCESS_KEYS}}
         open_clip.model.set_model_preprocess_cfg(model, preprocess_cfg)
         preprocess = image_transform_v2(PreprocessCfg(**preprocess_cfg), is_train=False)
     else:
