@@ -16,6 +16,7 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "gpu": "gpu",
     "web": "bench_web",
     "slow-clients": "bench_slow_clients",
+    "rehearsal": "rehearsal",
 }
 ALL = ("speed", "memory", "quality")
 

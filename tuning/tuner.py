@@ -152,6 +152,7 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict 
         "tuning_version": __version__,
         "backbone_id": bb.id,
         "backbone_sha256": bb.checkpoint_sha256,
+        **({"backbone_loading": bb.spec.to_card()} if bb.spec is not None else {}),
         "class_names": list(data.class_names),
         "prompt_template": f"[learned context: {cfg.ctx_init!r}] {{class}}.",
         "ctx_init": cfg.ctx_init,

@@ -271,9 +271,11 @@ WORKER_FRESH_SECONDS = env_int("WORKER_FRESH_SECONDS", 120)
 # Modules imported once (web and worker) before backbones are listed or loaded: each may call
 # tuning.register_backbone(...) to add a site's own backbones (tests add a tiny random one).
 TUNING_BACKBONE_PLUGINS = env_list("TUNING_BACKBONE_PLUGINS", "")
-# Local CLIP checkpoints ("ViT-B-16@/opt/clip/ViT-B-16.pt", comma-separated) that uploaded adapters may
+# Local CLIP checkpoints ("ViT-B-16:openai@/opt/clip/ViT-B-16.pt", comma-separated) that uploaded adapters may
 # name: matched by the file's sha256, whatever path the card gives (see integrations.backbones.installed_backbone).
 TUNING_LOCAL_CHECKPOINTS = env_list("TUNING_LOCAL_CHECKPOINTS", "")
+# A worker that may download weights offers a short list of recommended pretrained tags besides what it has.
+TUNING_WORKER_ONLINE = env_bool("TUNING_WORKER_ONLINE", False)
 
 # --- E-mail when a job completes or fails (to the address of the user who launched it) ---
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -62,7 +62,7 @@ def test_offline_pretrained_tag_names_the_file_it_wanted():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert "ERR" in out.stdout, out.stderr
     assert "open_clip_model.safetensors" in out.stdout and "timm/vit_base_patch32_clip_224.openai" in out.stdout
-    assert "ViT-B-32@/path/to" in out.stdout  # tells how to install a local checkpoint instead
+    assert "ViT-B-32:openai@/path/to" in out.stdout  # tells how to install a local checkpoint instead
 
 
 def test_unknown_tag():

@@ -98,11 +98,14 @@ def test_a_card_this_version_cannot_read_is_refused_in_words(change, message):
     ("ViT-B-32:openai", "ViT-B-32", "openai", None, "ViT-B-32:openai"),
     ("ViT-B-32@/models/b32.pt", "ViT-B-32", None, "/models/b32.pt", "ViT-B-32"),
     ("ViT-B-32@C:/models/b32.pt", "ViT-B-32", None, "C:/models/b32.pt", "ViT-B-32"),  # '@' is read first
+    ("ViT-B-16:openai@/opt/clip/b16.pt", "ViT-B-16", "openai", "/opt/clip/b16.pt", "ViT-B-16:openai"),
+    ("ViT-B-16:openai@C:/clip/b16.pt", "ViT-B-16", "openai", "C:/clip/b16.pt", "ViT-B-16:openai"),
+    ("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", None, None, None, "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"),
 ])
 def test_the_backbone_id_grammar_is_parsed_once(text, arch, tag, path, shown):
     ref = tuning.parse_backbone_id(text)
     assert (ref.arch, ref.pretrained_tag, ref.checkpoint_path, ref.without_path) == (arch, tag, path, shown)
-    assert ref.is_name == (arch is None)
+    assert ref.is_name == (arch is None and not text.startswith("hf-hub:"))
 
 
 def test_the_loader_takes_the_ingest_hashes_instead_of_hashing_again(causal_backbone, tmp_path, monkeypatch):

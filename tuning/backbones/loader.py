@@ -1,8 +1,10 @@
 """Backbone registry: one place that turns a backbone id into a loaded, frozen CLIP model.
 
-Ids: "demo" and "demo-v1" (the project's own backbone and its older version, see
-tuning/demo_backbone), "<arch>:<pretrained_tag>" (open_clip download/cache), "<arch>@/path/to/ckpt.pt"
-(local checkpoint for air-gapped sites) and names registered with `register_backbone`. Loaded
+Ids (tuning/backbones/ids.py): "demo" and "demo-v1" (the project's own backbone and its older version, see
+tuning/demo_backbone), names registered with `register_backbone`, and open_clip models: a pretrained tag
+("<arch>:<tag>", downloaded or cached), a local file of that tag ("<arch>:<tag>@/path", for air-gapped
+sites), or a Hugging Face cache folder ("hf-hub:org/name"). Every open_clip model is built as its weights
+were trained: the tag's settings applied (tuning/backbones/open_clip_files.py). Loaded
 backbones are cached per process so a worker loads its backbone once and keeps it between jobs.
 """
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Callable
 import torch
 
 from .ids import parse_backbone_id
+from .loading_spec import TAG_PREPROCESS_KEYS, LoadingSpec, file_size, tag_settings
+from .open_clip_files import build_from_file, build_from_hf_cache, open_clip_module, uses_quick_gelu, weights_format
 from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
 from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
 from ..errors import BackboneError
@@ -35,6 +39,9 @@ class Backbone:
     # under autocast on CUDA, plain fp32 (None) on the CPU. Finite differences never use it: see
     # tuning/backbones/precision.py.
     autocast_dtype: torch.dtype | None = None
+    # How an open_clip backbone's weights became this model (tuning/backbones/loading_spec.py); None for the
+    # demo backbone and registered ones, whose name and sha256 say it all.
+    spec: LoadingSpec | None = None
 
 
 # (entry, backbone): a cached model counts only while its id is still registered with that entry
@@ -83,16 +90,22 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
         loaded = REGISTRY[backbone_id].loader(device)
         return _finish(loaded, backbone_id, device, REGISTRY[backbone_id].info)
     ref = parse_backbone_id(backbone_id)
-    arch, path, tag = ref.arch, ref.checkpoint_path, ref.pretrained_tag
-    if path is not None:
-        return _finish(_load_local_checkpoint(arch, path, device), backbone_id, device,
-                       BackboneInfo(backbone_id, arch, f"open_clip {arch} from {path}"))
-    if tag is not None:
-        return _finish(_load_pretrained_tag(arch, tag, device), backbone_id, device,
-                       BackboneInfo(backbone_id, f"{arch} ({tag})", f"open_clip {arch}, pretrained {tag}"))
-    known = ", ".join(sorted(REGISTRY)) or "none"
-    raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
-                        "'<arch>:<pretrained_tag>' or '<arch>@/path/to/checkpoint.pt'.")
+    if ref.hf_repo is not None:
+        return _finish(_load_hf_cache(ref.hf_repo), backbone_id, device,
+                       BackboneInfo(backbone_id, ref.hf_repo, f"open_clip {ref.hf_repo} from the Hugging Face cache"))
+    if ref.is_name:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
+                            "'<arch>:<pretrained_tag>', '<arch>:<pretrained_tag>@/path/to/checkpoint' or "
+                            "'hf-hub:<org>/<name>'.")
+    settings = _settings_of_tag(ref.arch, ref.pretrained_tag) if ref.pretrained_tag else {}
+    shown = ref.without_path
+    if ref.checkpoint_path is not None:
+        return _finish(_load_local_checkpoint(ref.arch, ref.pretrained_tag, settings, ref.checkpoint_path),
+                       backbone_id, device, BackboneInfo(backbone_id, shown, f"open_clip {shown} from {ref.checkpoint_path}"))
+    return _finish(_load_pretrained_tag(ref.arch, ref.pretrained_tag, settings), backbone_id, device,
+                   BackboneInfo(backbone_id, f"{ref.arch} ({ref.pretrained_tag})",
+                                f"open_clip {ref.arch}, pretrained {ref.pretrained_tag}"))
 
 
 def _finish(loaded: Any, backbone_id: str, device: torch.device, info: BackboneInfo) -> Backbone:
@@ -101,9 +114,11 @@ def _finish(loaded: Any, backbone_id: str, device: torch.device, info: BackboneI
         bb.id = backbone_id
         bb.device = device
     else:
-        model, preprocess, tokenizer, sha = tuple(loaded)[:4]
+        parts = tuple(loaded)  # (model, preprocess, tokenizer, sha256[, LoadingSpec])
+        model, preprocess, tokenizer, sha = parts[:4]
+        spec = parts[4] if len(parts) > 4 else None
         bb = Backbone(id=backbone_id, model=model, preprocess=preprocess, tokenizer=tokenizer, device=device,
-                      checkpoint_sha256=sha, is_demo=info.is_demo, label=info.label)
+                      checkpoint_sha256=sha, is_demo=info.is_demo, label=info.label, spec=spec)
     bb.model = bb.model.to(device).eval()
     bb.autocast_dtype = fast_dtype(device)
     for p in bb.model.parameters():  # frozen: forward-only tuning never changes the backbone
@@ -115,18 +130,10 @@ def _finish(loaded: Any, backbone_id: str, device: torch.device, info: BackboneI
     return bb
 
 
-def _open_clip():
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import open_clip
-    return open_clip
-
-
 def _register_arch_config_beside(arch: str, ckpt: Path) -> None:
     """An air-gapped site may use an architecture open_clip does not ship: accept its config JSON
     placed next to the checkpoint as <arch>.json (or <checkpoint stem>.json)."""
-    open_clip = _open_clip()
+    open_clip = open_clip_module()
     if arch in open_clip.list_models():
         return
     for candidate in (ckpt.parent / f"{arch}.json", ckpt.with_suffix(".json")):
@@ -138,38 +145,64 @@ def _register_arch_config_beside(arch: str, ckpt: Path) -> None:
             return
 
 
-def _load_local_checkpoint(arch: str, path: str, device: torch.device):
-    open_clip = _open_clip()
-    ckpt = Path(path).expanduser()
-    if not ckpt.is_file():
-        raise BackboneError(f"Checkpoint file not found: {ckpt}. Copy the CLIP checkpoint to this machine and "
-                            f"use the backbone id '{arch}@/full/path/to/the/file.pt'.")
-    _register_arch_config_beside(arch, ckpt)
-    if arch not in open_clip.list_models():
-        raise BackboneError(f"Unknown open_clip architecture '{arch}'. Use one of open_clip's architectures "
-                            f"(e.g. ViT-B-32) or put its config next to the checkpoint as {ckpt.parent / (arch + '.json')}.")
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None, device="cpu")
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
-        model.load_state_dict(state)
-    except BackboneError:
-        raise
-    except Exception as exc:
-        raise BackboneError(f"Could not load checkpoint {ckpt} into architecture '{arch}': {exc}") from exc
-    return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(ckpt)
-
-
-def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
-    open_clip = _open_clip()
-    if arch not in open_clip.list_models():
-        raise BackboneError(f"Unknown open_clip architecture '{arch}' in backbone id '{arch}:{tag}'.")
+def _settings_of_tag(arch: str, tag: str) -> dict:
+    open_clip = open_clip_module()
     cfg = open_clip.get_pretrained_cfg(arch, tag)
     if not cfg:
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
         raise BackboneError(f"open_clip has no pretrained tag '{tag}' for {arch}. Known tags: {tags}.")
+    return tag_settings(cfg)
+
+
+def _spec(model, tokenizer, weights: Path, weights_format: str, arch=None, tag=None) -> LoadingSpec:
+    from open_clip.model import get_model_preprocess_cfg
+    preprocess = {k: v for k, v in get_model_preprocess_cfg(model).items() if k in ("size",) + TAG_PREPROCESS_KEYS}
+    return LoadingSpec(weights_format=weights_format, quick_gelu=uses_quick_gelu(model), preprocess=preprocess,
+                       context_length=getattr(tokenizer, "context_length", None), sha256=file_sha256(weights),
+                       size_bytes=file_size(weights), arch=arch, pretrained_tag=tag)
+
+
+def _load_local_checkpoint(arch: str, tag: str | None, settings: dict, path: str):
+    open_clip = open_clip_module()
+    ckpt = Path(path).expanduser()
+    name = f"{arch}:{tag}" if tag else arch
+    if not ckpt.is_file():
+        raise BackboneError(f"Checkpoint file not found: {ckpt}. Copy the CLIP checkpoint to this machine and "
+                            f"use the backbone id '{name}@/full/path/to/the/file'.")
+    _register_arch_config_beside(arch, ckpt)
+    if arch not in open_clip.list_models():
+        raise BackboneError(f"Unknown open_clip architecture '{arch}'. Use one of open_clip's architectures "
+                            f"(e.g. ViT-B-32) or put its config next to the checkpoint as {ckpt.parent / (arch + '.json')}.")
+    return _build(arch, tag, settings, ckpt, where=f"checkpoint {ckpt}")
+
+
+def _build(arch: str, tag: str | None, settings: dict, weights: Path, *, where: str):
+    try:
+        model, preprocess, tokenizer = build_from_file(arch, settings, weights)
+    except BackboneError:
+        raise
+    except Exception as exc:
+        raise BackboneError(f"Could not load {where} into architecture '{arch}': {exc}") from exc
+    spec = _spec(model, tokenizer, weights, weights_format(weights), arch, tag)
+    return model, preprocess, tokenizer, spec.sha256, spec
+
+
+def _load_hf_cache(repo: str):
+    try:
+        model, preprocess, tokenizer, weights = build_from_hf_cache(repo)
+    except BackboneError:
+        raise
+    except Exception as exc:
+        raise BackboneError(f"Could not build the open_clip model '{repo}' from the Hugging Face cache: {exc}") from exc
+    spec = _spec(model, tokenizer, weights, "hf-cache")
+    return model, preprocess, tokenizer, spec.sha256, spec
+
+
+def _load_pretrained_tag(arch: str, tag: str, settings: dict):
+    open_clip = open_clip_module()
+    if arch not in open_clip.list_models():
+        raise BackboneError(f"Unknown open_clip architecture '{arch}' in backbone id '{arch}:{tag}'.")
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
     try:
         weights = open_clip.download_pretrained(cfg)
     except Exception as exc:
@@ -183,10 +216,9 @@ def _load_pretrained_tag(arch: str, tag: str, device: torch.device):
         raise BackboneError(
             f"Could not get the weights of {arch}:{tag}; this machine seems to be offline. It wanted "
             f"{' or '.join(wanted)}. To install them without internet: download that file on another "
-            f"machine, copy it here and use the backbone id '{arch}@/path/to/that/file'. "
+            f"machine, copy it here and use the backbone id '{arch}:{tag}@/path/to/that/file'. "
             f"(Details: {type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from exc
-    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=weights, device="cpu")
-    return model, preprocess, open_clip.get_tokenizer(arch), file_sha256(weights)
+    return _build(arch, tag, settings, Path(weights), where=f"the weights of {arch}:{tag} ({weights})")
 
 
 def load_demo(device: torch.device, version=None):

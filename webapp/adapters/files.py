@@ -144,7 +144,7 @@ def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
     backbone = parse_backbone_id(version.backbone)
     if backbone.checkpoint_path is not None:
         # The id comes from an adapter card, which anyone can write: quote it for the shell.
-        argument = shlex.quote(f"{backbone.arch}@/full/path/to/the/checkpoint")
+        argument = shlex.quote(f"{backbone.without_path}@/full/path/to/the/checkpoint")
         backbone_hint = (
             "\n   The backbone is a local checkpoint. If it sits at another path on this machine, add\n"
             f"       --backbone {argument}\n"

@@ -54,6 +54,27 @@ def adapter_version_get(*, user, pk: int, write: bool = False) -> tuple[AdapterV
     )
 
 
+def version_gelu_build_note(version: AdapterVersion) -> str | None:
+    """For an adapter tuned on a GELU build of weights trained with QuickGELU (before cards recorded how
+    their backbone was built): the words that suggest tuning it again. Only such a backbone id makes the
+    page read the stored card."""
+    import io
+    import json
+
+    from webapp.adapters.files import CARD_NAME, StoredFileDamaged, copy_verified
+    from webapp.integrations.tuning import gelu_build_note, tuned_on_a_gelu_build
+
+    if not tuned_on_a_gelu_build({"backbone_id": version.backbone}):
+        return None
+    buffer = io.BytesIO()
+    try:
+        copy_verified(version, CARD_NAME, buffer)
+        card = json.loads(buffer.getvalue())
+    except (StoredFileDamaged, OSError, ValueError):
+        return None  # the download says what is wrong with the file
+    return gelu_build_note(card) if isinstance(card, dict) else None
+
+
 def version_is_not_better(version: AdapterVersion) -> bool:
     return (version.metrics or {}).get("better_than_zero_shot") is False
 

@@ -19,6 +19,22 @@ def _time(value):
     return value.isoformat() if value else None
 
 
+def backbones() -> list[dict]:
+    """What a job may name as its backbone: the registered ones (the demo backbone first), then the real CLIP
+    backbones live workers can run, with their weights' sha256 and size (None until downloaded)."""
+    from webapp.integrations.backbones import backbone_infos, default_backbone
+    from webapp.jobs.health import real_backbones
+
+    default = default_backbone()
+    registered = [{"id": info.id, "label": info.label, "source": "registered", "is_demo": info.is_demo,
+                   "default": info.id == default} for info in backbone_infos()]
+    registered.sort(key=lambda b: not b["default"])
+    real = [{"id": e["id"], "label": e["id"], "source": e["source"], "is_demo": False, "default": False,
+             "sha256": e.get("sha256"), "size_bytes": e.get("size_bytes"), "workers": e["workers"]}
+            for e in real_backbones()]
+    return registered + real
+
+
 def datasets(*, user) -> QuerySet[Dataset]:
     return (visible(Dataset.objects.all(), user).select_related("workspace")
             .prefetch_related(Prefetch("versions", queryset=DatasetVersion.objects.order_by("-number")))

@@ -5,6 +5,7 @@ from webapp.api import views
 app_name = "api"
 
 urlpatterns = [
+    path("backbones/", views.backbone_list, name="backbones"),
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/<id:pk>/", views.dataset_detail, name="dataset"),
     path("jobs/", views.job_list, name="jobs"),

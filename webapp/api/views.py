@@ -26,6 +26,11 @@ def _after(request) -> int:
 
 
 @api_endpoint("GET")
+def backbone_list(request):
+    return JsonResponse({"results": selectors.backbones()})
+
+
+@api_endpoint("GET")
 def dataset_list(request):
     return JsonResponse({"results": [selectors.dataset_payload(d) for d in selectors.datasets(user=request.user)]})
 

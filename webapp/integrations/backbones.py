@@ -53,13 +53,14 @@ def installed_backbone(backbone_id: str, sha256: str | None = None) -> str | Non
     backbone_id = backbone_for_card(backbone_id, sha256)
     if backbone_id in {info.id for info in backbone_infos()}:
         return backbone_id
-    arch = parse_backbone_id(backbone_id).without_path
+    # 'ViT-B-16:openai' for 'ViT-B-16:openai@/their/path': the same architecture built with the same tag's settings
+    built_as = parse_backbone_id(backbone_id).without_path
     for configured in settings.TUNING_LOCAL_CHECKPOINTS:
         local = parse_backbone_id(configured)
         with _lock:
             if configured not in _checkpoint_hashes:
                 _checkpoint_hashes[configured] = _sha256_of(local.checkpoint_path)
-        if sha256 and local.arch == arch and _checkpoint_hashes[configured] == sha256:
+        if sha256 and local.without_path == built_as and _checkpoint_hashes[configured] == sha256:
             return configured
     return None
 
@@ -73,9 +74,26 @@ def backbone_label(info) -> str:
     return f"{info.label} (demo backbone)" if info.is_demo else info.label
 
 
-def backbone_choices() -> list[tuple[str, str]]:
-    """The default backbone first, each labelled; a demo backbone says that it is one."""
+SOURCE_WORDS = {"local": "local file", "cache": "in the cache", "download": "downloads on first use"}
+
+
+def real_backbone_label(entry: dict) -> str:
+    """'ViT-B-16:openai (in the cache, sha256 5d4f5e2e2a1b..., 599 MB)'."""
+    words = [SOURCE_WORDS.get(entry["source"], entry["source"])]
+    if entry.get("sha256"):
+        words.append(f"sha256 {entry['sha256'][:12]}...")
+    size = entry.get("size_bytes")
+    if size:
+        words.append(f"{size / 1e6:,.0f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB")
+    return f"{entry['id']} ({', '.join(words)})"
+
+
+def backbone_choices(real: list[dict] = ()) -> list[tuple[str, str]]:
+    """The default backbone first, each labelled (a demo backbone says that it is one), then the `real` CLIP
+    backbones the live workers can run (webapp.jobs.health.real_backbones)."""
     infos = backbone_infos()
     default = default_backbone()
     infos.sort(key=lambda info: info.id != default)
-    return [(info.id, backbone_label(info)) for info in infos]
+    registered = [(info.id, backbone_label(info)) for info in infos]
+    ids = {i for i, _ in registered}
+    return registered + [(e["id"], real_backbone_label(e)) for e in real if e["id"] not in ids]

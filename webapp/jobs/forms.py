@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.templatetags.formatting import percent_share
 from webapp.core.text import refuse_control_characters
-from webapp.jobs.health import queue_has_live_worker
+from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
@@ -146,7 +146,7 @@ class JobCreateForm(forms.Form):
         fields = {f.name: f for f in tune_fields()}
         self.fields["dataset_version"].queryset = dataset_versions_ready(user=user).filter(
             dataset__workspace__in=workspaces_writable(user=user))
-        self.fields["backbone"].choices = backbone_choices()
+        self.fields["backbone"].choices = backbone_choices(real_backbones())
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default

@@ -40,6 +40,16 @@ def live_workers() -> list[WorkerStatus]:
     return list(_fresh().order_by("hostname"))
 
 
+def real_backbones() -> list[dict]:
+    """The real CLIP backbones live workers reported they can run (webapp/worker/checkin.py), each once:
+    {"id", "source", "sha256", "size_bytes", "workers"}; downloads last."""
+    found: dict[str, dict] = {}
+    for worker in live_workers():
+        for entry in worker.backbones_available or []:
+            found.setdefault(entry["id"], {**entry, "workers": []})["workers"].append(worker.hostname)
+    return sorted(found.values(), key=lambda e: (e["source"] == "download", e["id"]))
+
+
 def live_workers_by_queue() -> dict[str, list[str]]:
     """{"default": ["default@host"], "tuning": [...], "tuning-gpu": [...]}: who serves each queue right now.
     Every queue is always listed, so an empty one stands out."""

@@ -111,6 +111,9 @@ class WorkerStatus(models.Model):
     # plus training images per second; worker seconds outside tuning per dataset image.
     sparse_units_per_second = models.JSONField(default=dict, blank=True)
     seconds_per_image = models.JSONField(default=dict, blank=True)
+    # The real CLIP backbones this worker can run, found when it starts: [{"id", "source", "sha256",
+    # "size_bytes"}] (tuning/backbones/inventory.py); the job form and the API offer them.
+    backbones_available = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.hostname

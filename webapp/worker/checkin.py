@@ -25,6 +25,7 @@ def checkin_start(*, hostname: str, queues: list[str]) -> None:
         from webapp.worker.status import worker_status_check_in
 
         try:
+            _report_backbones(hostname, queues)
             while True:
                 try:
                     worker_status_check_in(hostname=hostname, queues=queues)
@@ -39,6 +40,22 @@ def checkin_start(*, hostname: str, queues: list[str]) -> None:
     thread = threading.Thread(target=loop, name="worker-checkin", daemon=True)
     _running[hostname] = (stop, thread)
     thread.start()
+
+
+def _report_backbones(hostname: str, queues: list[str]) -> None:
+    """Once, when a tuning worker starts: which real backbones it can run (hashing a new weights file
+    takes seconds, so in this thread, never in a job)."""
+    from webapp.integrations.tuning.backbones import runnable_backbones
+    from webapp.worker.status import worker_status_backbones_available, worker_status_check_in
+
+    tuning_queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.TUNING_GPU_QUEUE}
+    if not tuning_queues & set(queues):
+        return
+    try:
+        worker_status_check_in(hostname=hostname, queues=queues)
+        worker_status_backbones_available(hostname=hostname, backbones=runnable_backbones())
+    except Exception:  # noqa: BLE001 - the form then offers the registered backbones only
+        log.warning("worker %s could not list its backbones", hostname, exc_info=True)
 
 
 def checkin_stop(*, hostname: str) -> None:

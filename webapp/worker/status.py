@@ -35,6 +35,11 @@ def worker_status_backbone_loaded(*, hostname: str, backbone: str) -> None:
     WorkerStatus.objects.filter(hostname=hostname).update(backbone_loaded=backbone)
 
 
+def worker_status_backbones_available(*, hostname: str, backbones: list[dict]) -> None:
+    """The real backbones a worker can run (webapp.integrations.tuning.backbones.runnable_backbones)."""
+    WorkerStatus.objects.filter(hostname=hostname).update(backbones_available=backbones)
+
+
 def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float | None = None,
                               sparse_units_per_second: float | None = None, seconds_per_image: float | None = None,
                               hostname: str | None = None, kind: str | None = None) -> WorkerStatus:

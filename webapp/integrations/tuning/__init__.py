@@ -10,7 +10,7 @@ imported inside the functions of `.adapters`, and only a worker calls those. The
 from __future__ import annotations
 
 from tuning.backbones.ids import parse_backbone_id
-from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard
+from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard, gelu_build_note, tuned_on_a_gelu_build
 from tuning.config import TuneConfig
 from tuning.errors import AdapterError, BackboneError, CheckpointMismatch, ConfigError, DataError, TuningError
 from tuning.methods import LABELS as _LABELS
@@ -32,6 +32,6 @@ def method_label(method: str) -> str:
 __all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError", "CheckpointMismatch",
            "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method", "MetricPointDict", "NO_QUERY_METHODS",
            "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError", "allowed_range", "backbone_for_card",
-           "default_backbone", "default_shots", "method_label", "min_images_per_class", "minimum_budget",
+           "default_backbone", "default_shots", "gelu_build_note", "method_label", "min_images_per_class", "minimum_budget",
            "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes",
-           "tune_config", "tune_fields"]
+           "tune_config", "tune_fields", "tuned_on_a_gelu_build"]
