@@ -248,6 +248,10 @@ JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 60)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 120)
+# A worker that meets the file storage or the database away keeps its claim and tries the same write
+# again, waiting 1 s, 2 s, 4 s... (at most 60 s between tries) for this long before giving up.
+JOB_OUTAGE_RETRY_SECONDS = env_int("JOB_OUTAGE_RETRY_SECONDS", 600)
+JOB_OUTAGE_FIRST_WAIT_SECONDS = float(os.environ.get("JOB_OUTAGE_FIRST_WAIT_SECONDS", "1"))
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
