@@ -23,7 +23,7 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.fence import Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
+from webapp.worker.fence import Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
 from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
@@ -57,7 +57,7 @@ def job_execute(*, job_id: int, worker: str) -> str:
         except Exception:  # noqa: BLE001
             log.exception("job %s: could not store its last metric points", job_id)
         detail = f"[{_now()}] attempt {fence.attempt} failed on {worker}:\n{traceback.format_exc()}"
-        if is_transient(exc) and fence.attempt < settings.JOB_MAX_ATTEMPTS:
+        if is_transient(exc) and _counted_attempts(fence) < settings.JOB_MAX_ATTEMPTS:
             if job_retry(fence=fence, detail=detail + "  Requeued; it resumes from its last checkpoint.",
                          worker_seconds=pulse.unaccounted_seconds()):
                 return "requeued after a transient error"
@@ -147,6 +147,11 @@ def _record_rates(job: Job, config, data, result, finished: Job, *, resumed: boo
     worker_status_record_rate(backbone=config.backbone, class_prompts_per_second=prompts,
                               sparse_units_per_second=sparse_units, seconds_per_image=per_image,
                               hostname=job.worker or None)
+
+
+def _counted_attempts(fence: Fence) -> int:
+    handbacks = Job.objects.values_list("handbacks", flat=True).get(pk=fence.job_id)
+    return counted_attempts(attempts=fence.attempt, handbacks=handbacks)
 
 
 def _cancel_requested(fence: Fence) -> bool:
