@@ -9,6 +9,7 @@ thumbnail of each and deletes the upload.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import tempfile
@@ -117,9 +118,16 @@ def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
     for image in images:
         image.pop("pil", None)
         if image.get("upload"):
-            default_storage.delete(image.pop("upload"))
+            with contextlib.suppress(OSError):  # the clean-up removes what storage kept now
+                default_storage.delete(image.pop("upload"))
     trial.images = images
-    trial.save(update_fields=["status", "images", "error"])
+    try:
+        trial.save(update_fields=["status", "images", "error"])
+    except Exception:  # noqa: BLE001 - a trial must never stay "waiting for a worker" because its answer could not be stored
+        log.exception("trial %s of adapter version %s: its result could not be stored", trial.pk, trial.version_id)
+        AdapterTrial.objects.filter(pk=trial.pk).update(status=AdapterTrial.Status.FAILED, error=(
+            "The result of trying the images could not be stored. Try again; if it keeps failing, tell your "
+            "administrator (details are in the worker log)."))
     return trial
 
 
