@@ -113,6 +113,7 @@ def load_adapter(directory) -> Adapter:
     except UnicodeDecodeError as exc:
         raise AdapterError(f"{where} is damaged (not valid JSON: {exc}).") from exc
     card = AdapterCard.from_json(text, where=where).to_dict()
+    check_safetensors_header(tensor_path)
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -132,6 +133,33 @@ def load_adapter(directory) -> Adapter:
         raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
     check_tensors(card, tensors)
     return Adapter(card, tensors["w"], tensors["P"], emb, extras)
+
+
+# An adapter's header lists a few tensors (a sparse one: two per changed parameter, a few hundred at
+# most); these bounds refuse a crafted header before a parser spends time and memory on it.
+MAX_HEADER_BYTES = 1 << 20
+MAX_TENSORS = 10_000
+
+
+def check_safetensors_header(path) -> None:
+    """Read only the header of a safetensors file and refuse it, in words, when its declared length or
+    its number of entries is beyond what an adapter needs (AdapterError); before anything parses the file."""
+    import json
+    with open(path, "rb") as handle:
+        declared = int.from_bytes(handle.read(8), "little")
+        if declared > MAX_HEADER_BYTES:
+            raise AdapterError(f"adapter.safetensors declares a table of contents of {declared:,} bytes; an adapter "
+                               f"needs at most {MAX_HEADER_BYTES:,}. The file is damaged or was not made by tuning.")
+        raw = handle.read(declared)
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise AdapterError("adapter.safetensors is damaged (its table of contents cannot be read).") from None
+    if not isinstance(header, dict):
+        raise AdapterError("adapter.safetensors is damaged (its table of contents cannot be read).")
+    if len(header) > MAX_TENSORS + 1:  # + its __metadata__ entry
+        raise AdapterError(f"adapter.safetensors lists {len(header):,} tensors; an adapter has at most "
+                           f"{MAX_TENSORS:,}. The file is damaged or was not made by tuning.")
 
 
 def check_tensors(card: dict, tensors: dict[str, torch.Tensor]) -> None:

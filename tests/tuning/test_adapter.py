@@ -159,3 +159,24 @@ def test_a_sound_text_delta_still_loads(tuned, tmp_path):
     loaded = tuning.load_adapter(_crafted(tuned, tmp_path / "a", card_changes=SPARSE,
                                           **_text_delta(tuned, [0, K * m * width - 1])))
     assert loaded.text_delta is not None
+
+
+def _header_file(path, entries: int) -> None:
+    header = ("{" + ",".join(f'"t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}'
+                             for i in range(entries)) + "}").encode()
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+
+
+def test_a_crafted_safetensors_header_is_refused_before_it_is_parsed(tuned, tmp_path, monkeypatch):
+    """200,000 entries (about 11 MB of header): refused from the header's declared length alone; a header
+    within that length but with more entries than an adapter has is refused on its count."""
+    from tuning import adapter as module
+
+    directory = _crafted(tuned, tmp_path / "a")
+    _header_file(directory / "adapter.safetensors", 200_000)
+    with pytest.raises(tuning.AdapterError, match="declares a table of contents of"):
+        tuning.load_adapter(directory)
+    _header_file(directory / "adapter.safetensors", 5_000)
+    monkeypatch.setattr(module, "MAX_TENSORS", 100)
+    with pytest.raises(tuning.AdapterError, match="lists 5,000 tensors; an adapter has at most 100"):
+        tuning.load_adapter(directory)

@@ -234,3 +234,27 @@ def test_malformed_tensors_are_refused_at_upload_in_words(site, tmp_path, case, 
     response = _upload(site, archive=_zip(changes[case]()))
     assert response.status_code == 400 and expected in unescape(response.content.decode())
     assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_a_crafted_header_is_refused_at_once_and_no_refusal_names_a_server_path(site, tmp_path):
+    """A safetensors header of 200,000 entries is refused from its declared length, and no refusal shows
+    where the upload was unpacked on the server."""
+    import re
+    import tempfile
+
+    directory = write_adapter_dir(tmp_path / "crafted")
+    entries = ",".join(f'"t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}' for i in range(200_000))
+    header = ("{" + entries + "}").encode()
+    (directory / "adapter.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    crafted = _upload(site, archive=_zip(directory))
+    cut_short = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'  # no data after the header
+    (directory / "adapter.safetensors").write_bytes(len(cut_short).to_bytes(8, "little") + cut_short)
+    damaged = _upload(site, archive=_zip(directory))
+    bad_card = _upload(site, weights=SimpleUploadedFile("adapter.safetensors", b"12345678"),
+                       card=SimpleUploadedFile("adapter.json", b"{not json"))
+    assert "declares a table of contents of" in unescape(crafted.content.decode())
+    for response in (crafted, damaged, bad_card):
+        refusal = unescape(re.search(r'id="upload-errors">(.*?)</div>', response.content.decode(), re.S).group(1))
+        assert response.status_code == 400 and refusal.strip(), refusal
+        assert tempfile.gettempdir() not in refusal and "adapter-upload-" not in refusal, refusal
+    assert not AdapterVersion.objects.filter(source="upload").exists()
