@@ -241,6 +241,8 @@ DATASET_MAX_FILE_BYTES = env_int("DATASET_MAX_FILE_BYTES", DATASET_MAX_IMAGE_PIX
 # Threads that decode and re-encode images during ingestion (Pillow releases the GIL while it works).
 DATASET_INGEST_THREADS = env_int("DATASET_INGEST_THREADS", min(4, os.cpu_count() or 1))
 ADAPTER_MAX_UPLOAD_BYTES = env_int("ADAPTER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# "Try an image": the pixels of all the images of one request together, read from their headers.
+TRY_MAX_REQUEST_PIXELS = env_int("TRY_MAX_REQUEST_PIXELS", 120_000_000)
 
 # --- jobs ---
 JOB_MAX_SECONDS = env_int("JOB_MAX_SECONDS", 24 * 3600)
