@@ -20,7 +20,7 @@ from django.utils import timezone
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.fence import Fence, job_checkpoint_set, job_log_append
-from webapp.worker.outage import is_outage, what_is_away
+from webapp.worker.outage import is_outage, through_outages, what_is_away
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class StorageCheckpoint:
         if not name:
             return None
         try:
-            with default_storage.open(name, "rb") as handle:
-                state = json.loads(handle.read().decode("utf-8"))
+            state = through_outages(lambda: _read_json(name), fence=self.fence, what="The checkpoint", doing="read")
         except FileNotFoundError:
             log.warning("job %s: checkpoint %s is missing; starting over", self.fence.job_id, name)
             return None
@@ -107,6 +106,11 @@ class StorageCheckpoint:
             job_log_append(fence=self.fence, text=f"[{timezone.now():%Y-%m-%d %H:%M:%S}] a checkpoint could not be "
                                                   f"saved: {what_is_away(exc)} is not answering. Tuning goes on; "
                                                   "the next checkpoint tries again.")
+
+
+def _read_json(name: str):
+    with default_storage.open(name, "rb") as handle:
+        return json.loads(handle.read().decode("utf-8"))
 
 
 def checkpoint_delete(job_id: int) -> None:

@@ -166,7 +166,7 @@ def _job_inputs(job: Job, config, fence: Fence):
     if job.worker:
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
     folder = through_outages(lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
-                             fence=fence, what="The dataset's images")
+                             fence=fence, what="The dataset's images", doing="read")
     data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
                                     cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
     return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()

@@ -32,7 +32,7 @@ def what_is_away(exc: BaseException) -> str:
     return "the database" if isinstance(exc, (OperationalError, InterfaceError)) else "the file storage"
 
 
-def through_outages(action, *, fence: Fence, what: str):
+def through_outages(action, *, fence: Fence, what: str, doing: str = "stored"):
     """`action()`, tried again while it fails on an outage (see is_outage); the last error is raised once
     JOB_OUTAGE_RETRY_SECONDS have passed or the attempt lost its job. The job log says why it waits."""
     wait = settings.JOB_OUTAGE_FIRST_WAIT_SECONDS
@@ -50,8 +50,8 @@ def through_outages(action, *, fence: Fence, what: str):
                 raise
             log.warning("job %s: %s failed (%s); trying again in %.1f s", fence.job_id, what, exc, wait)
             if not told:
-                told = _tell(fence, f"{what} could not be stored yet: {what_is_away(exc)} is not answering "
-                                    f"({_short(exc)}). The worker keeps the result and tries again for up to "
+                told = _tell(fence, f"{what} could not be {doing} yet: {what_is_away(exc)} is not answering "
+                                    f"({_short(exc)}). The worker keeps its work and tries again for up to "
                                     f"{settings.JOB_OUTAGE_RETRY_SECONDS // 60 or 1} minutes.")
             time.sleep(wait)
             wait = min(wait * 2, MAX_WAIT_SECONDS)
