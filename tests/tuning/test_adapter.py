@@ -180,3 +180,15 @@ def test_a_crafted_safetensors_header_is_refused_before_it_is_parsed(tuned, tmp_
     monkeypatch.setattr(module, "MAX_TENSORS", 100)
     with pytest.raises(tuning.AdapterError, match="lists 5,000 tensors; an adapter has at most 100"):
         tuning.load_adapter(directory)
+
+
+def test_a_change_of_the_backbone_must_fit_the_loaded_backbone(tuned, causal_backbone, tmp_path):
+    """Tensors the backbone lacks, or positions past a tensor's end, are refused in words before predicting."""
+    name, param = next((n, p) for n, p in causal_backbone.model.named_parameters() if n.startswith("visual."))
+    for changed, expected in ((f"{name}.not-there", "that backbone .* does not have"),
+                              (name, f"positions outside the tensor {name}")):
+        delta = {f"vision_delta/{changed}/indices": torch.tensor([0, param.numel()]),
+                 f"vision_delta/{changed}/values": torch.zeros(2), "head_delta": torch.zeros_like(tuned.adapter.class_embeddings)}
+        adapter = tuning.load_adapter(_crafted(tuned, tmp_path / changed, card_changes=SPARSE, **delta))
+        with pytest.raises(tuning.AdapterError, match=expected):
+            tuning.predict(adapter, causal_backbone, [torch.zeros(3, 8, 8)])

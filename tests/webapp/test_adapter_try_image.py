@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from tests.webapp.factories import class_image_png, csrf_client, csrf_post, make_finished_job, make_version_for_job
-from webapp.adapters.models import AdapterTrial, AdapterVersion
+from webapp.adapters.models import AdapterTrial
 from webapp.adapters.trials import TRY_MAX_IMAGES, adapter_trial_run
 
 pytestmark = pytest.mark.django_db
@@ -113,20 +113,11 @@ def test_a_tried_images_thumbnail_is_shown_only_to_its_sender(version, make_user
 def test_a_stored_adapter_with_nan_tensors_ends_the_trial_in_words(version, django_capture_on_commit_callbacks):
     """A version stored before its tensors were checked (NaN class embeddings): trying an image ends with a
     reason in words instead of waiting for a worker for ever."""
-    import hashlib
-
     import torch
-    from safetensors.torch import load, save
 
-    from webapp.adapters.files import store_file
+    from tests.webapp.factories import with_stored_tensors
 
-    with default_storage.open(version.weights_file, "rb") as handle:
-        tensors = load(handle.read())
-    tensors["class_embeddings"] = torch.full_like(tensors["class_embeddings"], float("nan"))
-    data = save(tensors, metadata={"format_version": "1"})
-    AdapterVersion.objects.filter(pk=version.pk).update(  # versions are immutable: as a stored row from back then
-        weights_file=store_file(version.weights_file, data), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-
+    with_stored_tensors(version, class_embeddings=torch.full((3, 32), float("nan")))
     alice = version.job.created_by
     with django_capture_on_commit_callbacks(execute=False):
         _send(alice, version, SimpleUploadedFile("part.jpg", _jpeg(0)))

@@ -236,6 +236,21 @@ def test_malformed_tensors_are_refused_at_upload_in_words(site, tmp_path, case, 
     assert not AdapterVersion.objects.filter(source="upload").exists()
 
 
+def test_a_stored_version_with_nan_tensors_gets_no_made_up_evaluation(site, tmp_path):
+    """A version stored before tensors were checked: its evaluation fails in words instead of scoring NaN."""
+    import torch
+
+    from tests.webapp.factories import with_stored_tensors
+
+    version = with_stored_tensors(site["v1"], class_embeddings=torch.full((3, 32), float("nan")))
+    AdapterVersion.objects.filter(pk=version.pk).update(evaluation_status="queued",
+                                                        evaluation_dataset_version=site["dataset"])
+    adapter_version_evaluate(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.evaluation_status == "failed" and "not finite" in version.evaluation_error
+    assert "images" not in version.metrics  # no evaluation was recorded
+
+
 def test_a_crafted_header_is_refused_at_once_and_no_refusal_names_a_server_path(site, tmp_path):
     """A safetensors header of 200,000 entries is refused from its declared length, and no refusal shows
     where the upload was unpacked on the server."""
