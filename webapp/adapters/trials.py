@@ -145,7 +145,7 @@ def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
     trial.images = images
     try:
         trial.save(update_fields=["status", "images", "error"])
-    except Exception:  # noqa: BLE001 - a trial must never stay "waiting for a worker" because its answer could not be stored
+    except Exception:  # noqa: BLE001 - a trial whose answer cannot be stored must not stay "waiting for a worker"
         log.exception("trial %s of adapter version %s: its result could not be stored", trial.pk, trial.version_id)
         AdapterTrial.objects.filter(pk=trial.pk).update(status=AdapterTrial.Status.FAILED, error=(
             "The result of trying the images could not be stored. Try again; if it keeps failing, tell your "
@@ -165,5 +165,6 @@ def _checked(trial: AdapterTrial, image: dict) -> dict:
                                         name_looks_like_image=Path(image["name"]).suffix.lower() in IMAGE_SUFFIXES)
     except ImageProblem as exc:
         return {**image, "error": f"{image['name']}: {exc}."}
-    name = default_storage.save(f"{_storage_prefix(trial)}/{hashlib.sha256(data).hexdigest()}.jpg", ContentFile(thumbnail))
+    name = f"{_storage_prefix(trial)}/{hashlib.sha256(data).hexdigest()}.jpg"
+    name = default_storage.save(name, ContentFile(thumbnail))
     return {**image, "thumbnail": name, "pil": pil}

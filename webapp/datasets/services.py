@@ -195,11 +195,11 @@ def dataset_version_upload_delete(*, version_id: int) -> bool:
     """A failed version's zip is of no further use (the engineer uploads a fixed one as a new version):
     the row stops naming it first, then the file goes. Only a FAILED version; True when one was removed.
     Storage away now: the periodic clean-up (webapp/worker/cleanup.py) comes back for it."""
-    version = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.FAILED).exclude(upload="").first()
-    if version is None:
+    failed = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.FAILED).exclude(upload="")
+    name = failed.values_list("upload", flat=True).first()
+    if name is None:
         return False
-    name = version.upload.name
-    DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.FAILED).update(upload="")
+    failed.update(upload="")
     try:
         default_storage.delete(name)
     except OSError:

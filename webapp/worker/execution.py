@@ -23,7 +23,8 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.fence import Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
+from webapp.worker.fence import (Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append,
+                                 job_retry)
 from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
@@ -165,8 +166,9 @@ def _job_inputs(job: Job, config, fence: Fence):
     backbone = adapters.load_backbone(config.backbone, device=config.device)
     if job.worker:
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
-    folder = through_outages(lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
-                             fence=fence, what="The dataset's images", doing="read")
+    folder = through_outages(
+        lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
+        fence=fence, what="The dataset's images", doing="read")
     data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
                                     cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
     return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()

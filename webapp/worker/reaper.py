@@ -67,7 +67,8 @@ def gave_up_reason(counted: int, handbacks: int) -> str:
     errors) are numbered; hand-backs by workers shutting down are free, and named as such."""
     free = ""
     if handbacks:
-        free = f"; it was also handed back {handbacks} time{'s' if handbacks != 1 else ''} by a worker shutting down, which does not count"
+        times = f"{handbacks} time{'s' if handbacks != 1 else ''}"
+        free = f"; it was also handed back {times} by a worker shutting down, which does not count"
     return (f"The worker running this job stopped responding during attempt {counted} of "
             f"{settings.JOB_MAX_ATTEMPTS}{free}. The job was not started again. Check the workers (memory, power, "
             "logs) and launch the job again.")
