@@ -15,6 +15,7 @@ from webapp.settings import *  # noqa: E402,F401,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 JOB_HEARTBEAT_SECONDS = int(os.environ.get("JOB_HEARTBEAT_SECONDS", 1))
 JOB_STALE_AFTER_SECONDS = int(os.environ.get("JOB_STALE_AFTER_SECONDS", 6))
+JOB_OUTAGE_FIRST_WAIT_SECONDS = float(os.environ.get("JOB_OUTAGE_FIRST_WAIT_SECONDS", "0.2"))
 CELERY_BEAT_SCHEDULE = {}  # tests call the reaper themselves, or start beat on purpose
 TUNING_BACKBONE_PLUGINS = ["tests.webapp.tiny_backbone"]  # a tiny random CLIP: fast CPU jobs
 WORKER_CHECKIN_SECONDS = int(os.environ.get("WORKER_CHECKIN_SECONDS", 1))

@@ -19,6 +19,7 @@ text side (text_groups.py) is version 3, which readers from before the text grou
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,7 @@ def load_adapter(directory) -> Adapter:
     except UnicodeDecodeError as exc:
         raise AdapterError(f"{where} is damaged (not valid JSON: {exc}).") from exc
     card = AdapterCard.from_json(text, where=where).to_dict()
+    check_safetensors_header(tensor_path)
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -134,11 +136,112 @@ def load_adapter(directory) -> Adapter:
         from_tensors(extras)
     except ValueError as exc:
         raise AdapterError(f"The adapter tensors in {tensor_path} are damaged: {exc}.") from exc
+    check_tensors(card, tensors)
     note = gelu_build_note(card)
     if note:
         import warnings
         warnings.warn(note, GeluBuildWarning, stacklevel=2)
     return Adapter(card, tensors["w"], tensors["P"], emb, extras)
+
+
+# An adapter's header lists a few tensors (a sparse one: two per changed parameter, a few hundred at
+# most); these bounds refuse a crafted header before a parser spends time and memory on it.
+MAX_HEADER_BYTES = 1 << 20
+MAX_TENSORS = 10_000
+
+
+def check_safetensors_header(path) -> None:
+    """Read only the header of a safetensors file and refuse it, in words, when its declared length or
+    its number of entries is beyond what an adapter needs (AdapterError); before anything parses the file."""
+    import json
+    with open(path, "rb") as handle:
+        declared = int.from_bytes(handle.read(8), "little")
+        if declared > MAX_HEADER_BYTES:
+            raise AdapterError(f"adapter.safetensors declares a table of contents of {declared:,} bytes; an adapter "
+                               f"needs at most {MAX_HEADER_BYTES:,}. The file is damaged or was not made by tuning.")
+        raw = handle.read(declared)
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise AdapterError("adapter.safetensors is damaged (its table of contents cannot be read).") from None
+    if not isinstance(header, dict):
+        raise AdapterError("adapter.safetensors is damaged (its table of contents cannot be read).")
+    if len(header) > MAX_TENSORS + 1:  # + its __metadata__ entry
+        raise AdapterError(f"adapter.safetensors lists {len(header):,} tensors; an adapter has at most "
+                           f"{MAX_TENSORS:,}. The file is damaged or was not made by tuning.")
+
+
+def check_tensors(card: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Every tensor of an adapter file against its card, so that a damaged or crafted file is refused
+    when it is loaded rather than predicting nonsense (or NaN) later: only the names the card calls
+    for, shapes that agree with the card and with each other, finite values, index ranges that fit.
+    AdapterError names the first problem. The backbone's own sizes are checked by check_backbone_fit."""
+    from .sparse.text_groups import CLASS_CONTEXT
+    K = len(card["class_names"])
+    sparse = card.get("adapt") == "sparse"
+    expected = set(TENSORS) | {t for key, names in EXTRA_TENSORS.items() if card.get(key) for t in names}
+    if sparse:
+        expected.add("head_delta")
+    for name in tensors:
+        if name not in expected and not (sparse and name.startswith(PREFIX)):
+            raise AdapterError(f"The adapter file holds a tensor '{name[:80]}' that its card does not call for; "
+                               "the file is damaged or does not belong to this card.")
+    scale = card.get("logit_scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+        raise AdapterError("The adapter card's logit_scale is not a finite number; the card is damaged.")
+
+    def shape(name: str, want: tuple) -> None:
+        got = tuple(tensors[name].shape)
+        if len(got) != len(want) or any(w is not None and g != w for g, w in zip(got, want)):
+            wanted = " x ".join("any" if w is None else str(w) for w in want)
+            raise AdapterError(f"The adapter tensor {name} has shape {' x '.join(map(str, got)) or 'scalar'}; "
+                               f"its card calls for {wanted}. The file is damaged or does not belong to this card.")
+
+    D = tensors["class_embeddings"].shape[-1]
+    shape("class_embeddings", (K, D))
+    shape("P", (None, None))
+    shape("w", (None,))
+    projection = (card.get("projection") or {}).get("shape") if isinstance(card.get("projection"), dict) else None
+    if isinstance(projection, list) and len(projection) == 2 and all(isinstance(n, int) for n in projection):
+        if tensors["P"].numel() != projection[0]:  # w may be longer: a sparse adapter's also moves other parts
+            raise AdapterError(f"The adapter tensor P {tuple(tensors['P'].shape)} does not fit the card's projection "
+                               f"({projection[0]} entries); the file is damaged or does not belong to this card.")
+    for name, want in (("head_weight", (K, D)), ("head_bias", (K,)), ("head_delta", (K, D)),
+                       ("cache_keys", (None, D))):
+        if name in tensors:
+            shape(name, want)
+    if "cache_values" in tensors:
+        shape("cache_values", (tensors["cache_keys"].shape[0], K))
+    for name, t in tensors.items():
+        if t.dtype == torch.bool or t.is_complex() or not bool(torch.isfinite(t).all()):
+            raise AdapterError(f"The adapter tensor {name[:80]} holds values that are not finite numbers (NaN or "
+                               "infinite); the file is damaged.")
+    m, width = tensors["P"].shape
+    for param, (idx, _) in from_tensors(tensors).items():
+        raw = tensors[f"{PREFIX}{param}/indices"]  # save_adapter writes every tensor as float32, positions too
+        if raw.dim() != 1 or not torch.equal(raw, raw.trunc()):
+            raise AdapterError(f"The change of {param[:80]} stores its positions as {tuple(raw.shape)} values that "
+                               "are not a list of whole numbers; the file is damaged.")
+        limit = K * m * width if param == CLASS_CONTEXT else None
+        if idx.numel() and (int(idx.min()) < 0 or (limit is not None and int(idx.max()) >= limit)):
+            raise AdapterError(f"The change of {param[:80]} names positions outside the tensor it changes; the "
+                               "file is damaged.")
+
+
+def check_backbone_fit(adapter: Adapter, backbone) -> None:
+    """The adapter's change of the backbone against the backbone itself: each changed tensor exists
+    there and every position is inside it. AdapterError in words otherwise."""
+    from .sparse.text_groups import CLASS_CONTEXT
+    params = dict(backbone.model.named_parameters())
+    for name, (idx, _) in from_tensors(adapter.extras).items():
+        if name == CLASS_CONTEXT:
+            continue  # the prompt's own tensor, checked against the card by check_tensors
+        if name not in params:
+            raise AdapterError(f"The adapter changes a tensor '{name[:80]}' that backbone '{backbone.id}' does not "
+                               "have; it was made for another backbone, or the file is damaged.")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= params[name].numel()):
+            raise AdapterError(f"The adapter changes positions outside the tensor {name[:80]} of backbone "
+                               f"'{backbone.id}'; the file is damaged.")
 
 
 def class_logits(adapter: Adapter, z: torch.Tensor) -> torch.Tensor:
@@ -212,6 +315,7 @@ def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
     from PIL import Image
     from .data import _load_image, encode_pil
     check_compatible(adapter, backbone)
+    check_backbone_fit(adapter, backbone)
     pil = [im if isinstance(im, Image.Image) else _load_image(Path(im)) for im in images]
     delta = adapter.vision_delta
     z = encode_pil(backbone, pil) if delta is None else encode_pil_with_delta(backbone, delta, pil)

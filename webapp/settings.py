@@ -251,6 +251,8 @@ DATASET_MAX_FILE_BYTES = env_int("DATASET_MAX_FILE_BYTES", DATASET_MAX_IMAGE_PIX
 # Threads that decode and re-encode images during ingestion (Pillow releases the GIL while it works).
 DATASET_INGEST_THREADS = env_int("DATASET_INGEST_THREADS", min(4, os.cpu_count() or 1))
 ADAPTER_MAX_UPLOAD_BYTES = env_int("ADAPTER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# "Try an image": the pixels of all the images of one request together, read from their headers.
+TRY_MAX_REQUEST_PIXELS = env_int("TRY_MAX_REQUEST_PIXELS", 120_000_000)
 
 # --- jobs ---
 JOB_MAX_SECONDS = env_int("JOB_MAX_SECONDS", 24 * 3600)
@@ -261,6 +263,10 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 # looks every JOB_REAPER_INTERVAL_SECONDS. The resend checks the broker first, so a short wait is safe.
 JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 30)
 JOB_REAPER_INTERVAL_SECONDS = env_int("JOB_REAPER_INTERVAL_SECONDS", 20)
+# A worker that meets the file storage or the database away keeps its claim and tries the same write
+# again, waiting 1 s, 2 s, 4 s... (at most 60 s between tries) for this long before giving up.
+JOB_OUTAGE_RETRY_SECONDS = env_int("JOB_OUTAGE_RETRY_SECONDS", 600)
+JOB_OUTAGE_FIRST_WAIT_SECONDS = float(os.environ.get("JOB_OUTAGE_FIRST_WAIT_SECONDS", "1"))
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates

@@ -168,6 +168,26 @@ def make_version_for_job(job: Job, tmp_path: Path, **adapter_kwargs):
     return adapter_version_create_from_job(job=job, adapter_dir=directory)
 
 
+def with_stored_tensors(version, **changes):
+    """The version's stored weights with some tensors changed, sha256 and size to match: a row stored
+    before tensors were checked (versions are immutable, hence the queryset update)."""
+    import hashlib
+
+    from django.core.files.storage import default_storage
+    from safetensors.torch import load, save
+
+    from webapp.adapters.files import store_file
+    from webapp.adapters.models import AdapterVersion
+
+    with default_storage.open(version.weights_file, "rb") as handle:
+        tensors = load(handle.read())
+    data = save({**tensors, **changes}, metadata={"format_version": "1"})
+    AdapterVersion.objects.filter(pk=version.pk).update(
+        weights_file=store_file(version.weights_file, data), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+    version.refresh_from_db()
+    return version
+
+
 def csrf_client(user):
     """A logged-in test client that enforces CSRF like a browser session, with its CSRF cookie set."""
     from django.test import Client

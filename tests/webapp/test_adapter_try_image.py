@@ -108,3 +108,52 @@ def test_a_tried_images_thumbnail_is_shown_only_to_its_sender(version, make_user
     assert client.get(f"/adapters/trials/{trial.pk}/images/1.jpg").status_code == 404
     client.force_login(colleague)
     assert client.get(url).status_code == 404
+
+
+def test_a_stored_adapter_with_nan_tensors_ends_the_trial_in_words(version, django_capture_on_commit_callbacks):
+    """A version stored before its tensors were checked (NaN class embeddings): trying an image ends with a
+    reason in words instead of waiting for a worker for ever."""
+    import torch
+
+    from tests.webapp.factories import with_stored_tensors
+
+    with_stored_tensors(version, class_embeddings=torch.full((3, 32), float("nan")))
+    alice = version.job.created_by
+    with django_capture_on_commit_callbacks(execute=False):
+        _send(alice, version, SimpleUploadedFile("part.jpg", _jpeg(0)))
+    trial = adapter_trial_run(trial_id=AdapterTrial.objects.get().pk)
+    trial.refresh_from_db()
+    assert trial.status == "failed" and "not finite" in trial.error, trial.error
+
+
+def test_a_request_with_too_many_pixels_together_is_refused_in_words(version, settings):
+    settings.TRY_MAX_REQUEST_PIXELS = 5_000_000
+    big = io.BytesIO()
+    Image.new("RGB", (2000, 1000), (200, 30, 30)).save(big, format="JPEG")
+    page = csrf_post(csrf_client(version.job.created_by), f"/adapters/versions/{version.pk}/try/",
+                     {"images": [SimpleUploadedFile(f"photo-{k}.jpg", big.getvalue()) for k in range(3)]},
+                     follow=True).content.decode()
+    assert "These images have 6 megapixels together; try at most 5 megapixels at a time" in page
+    assert not AdapterTrial.objects.exists()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_large_photos_are_decoded_at_the_size_the_model_needs(version, django_capture_on_commit_callbacks, fmt):
+    """A 3000 x 2000 photo is decoded with its shorter side between 512 and 1024 pixels (JPEG: straight from
+    the file, at a fraction of its size), upright, and classified."""
+    from webapp.datasets.images import decode_reduced
+
+    photo = Image.new("RGB", (3000, 2000), (30, 160, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: turned 90 degrees, as phones write it
+    out = io.BytesIO()
+    photo.save(out, format=fmt, exif=exif.tobytes())
+    decoded, thumbnail = decode_reduced(out.getvalue(), max_pixels=40_000_000, name_looks_like_image=True,
+                                        shorter_side=512)
+    assert decoded.mode == "RGB" and decoded.size[0] < decoded.size[1]  # upright: portrait
+    assert 512 <= min(decoded.size) < 1024 and Image.open(io.BytesIO(thumbnail)).size[1] == 128
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _send(version.job.created_by, version, SimpleUploadedFile(f"photo.{fmt.lower()}", out.getvalue()))
+    trial = adapter_trial_run(trial_id=AdapterTrial.objects.get().pk)
+    assert trial.status == "done" and trial.images[0]["label"] in version.class_names, trial.images

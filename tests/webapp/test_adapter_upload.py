@@ -186,3 +186,90 @@ def test_a_card_with_fields_we_cannot_store_gets_a_plain_400(site, tmp_path, ove
     response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", **overrides)))
     assert response.status_code == 400 and "adapter.json" in unescape(response.content.decode())
     assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def _with_tensors(directory, **changes):
+    """The adapter's tensors changed as a crafted or hand-edited file would be."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(directory / "adapter.safetensors"))
+    tensors.update(changes)
+    save_file(tensors, str(directory / "adapter.safetensors"), metadata={"format_version": "3"})
+    return directory
+
+
+def _sparse_card(directory):
+    import json
+
+    card = json.loads((directory / "adapter.json").read_text())
+    (directory / "adapter.json").write_text(json.dumps({**card, "adapt": "sparse", "format_version": 3}))
+    return directory
+
+
+def _text_delta(indices, values):
+    import torch
+
+    return {"vision_delta/text.class_context/indices": torch.tensor(indices, dtype=torch.long),
+            "vision_delta/text.class_context/values": torch.tensor(values), "head_delta": torch.zeros(3, 32)}
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("nan class embeddings", "class_embeddings holds values that are not finite"),
+    ("wrong P shape", "does not fit the card's projection"),
+    ("negative text index", "names positions outside the tensor it changes"),
+    ("text index out of range", "names positions outside the tensor it changes"),
+    ("nan text values", "holds values that are not finite"),
+])
+def test_malformed_tensors_are_refused_at_upload_in_words(site, tmp_path, case, expected):
+    import torch
+
+    directory = write_adapter_dir(tmp_path / "bad")
+    changes = {
+        "nan class embeddings": lambda: _with_tensors(directory, class_embeddings=torch.full((3, 32), float("nan"))),
+        "wrong P shape": lambda: _with_tensors(directory, P=torch.zeros(5, 64)),
+        "negative text index": lambda: _with_tensors(_sparse_card(directory), **_text_delta([0, -1], [0.1, 0.1])),
+        "text index out of range": lambda: _with_tensors(_sparse_card(directory), **_text_delta([3 * 4 * 64], [0.1])),
+        "nan text values": lambda: _with_tensors(_sparse_card(directory), **_text_delta([0, 1], [0.1, float("nan")])),
+    }
+    response = _upload(site, archive=_zip(changes[case]()))
+    assert response.status_code == 400 and expected in unescape(response.content.decode())
+    assert not AdapterVersion.objects.filter(source="upload").exists()
+
+
+def test_a_stored_version_with_nan_tensors_gets_no_made_up_evaluation(site, tmp_path):
+    """A version stored before tensors were checked: its evaluation fails in words instead of scoring NaN."""
+    import torch
+
+    from tests.webapp.factories import with_stored_tensors
+
+    version = with_stored_tensors(site["v1"], class_embeddings=torch.full((3, 32), float("nan")))
+    AdapterVersion.objects.filter(pk=version.pk).update(evaluation_status="queued",
+                                                        evaluation_dataset_version=site["dataset"])
+    adapter_version_evaluate(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.evaluation_status == "failed" and "not finite" in version.evaluation_error
+    assert "images" not in version.metrics  # no evaluation was recorded
+
+
+def test_a_crafted_header_is_refused_at_once_and_no_refusal_names_a_server_path(site, tmp_path):
+    """A safetensors header of 200,000 entries is refused from its declared length, and no refusal shows
+    where the upload was unpacked on the server."""
+    import re
+    import tempfile
+
+    directory = write_adapter_dir(tmp_path / "crafted")
+    entries = ",".join(f'"t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}' for i in range(200_000))
+    header = ("{" + entries + "}").encode()
+    (directory / "adapter.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    crafted = _upload(site, archive=_zip(directory))
+    cut_short = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'  # no data after the header
+    (directory / "adapter.safetensors").write_bytes(len(cut_short).to_bytes(8, "little") + cut_short)
+    damaged = _upload(site, archive=_zip(directory))
+    bad_card = _upload(site, weights=SimpleUploadedFile("adapter.safetensors", b"12345678"),
+                       card=SimpleUploadedFile("adapter.json", b"{not json"))
+    assert "declares a table of contents of" in unescape(crafted.content.decode())
+    for response in (crafted, damaged, bad_card):
+        refusal = unescape(re.search(r'id="upload-errors">(.*?)</div>', response.content.decode(), re.S).group(1))
+        assert response.status_code == 400 and refusal.strip(), refusal
+        assert tempfile.gettempdir() not in refusal and "adapter-upload-" not in refusal, refusal
+    assert not AdapterVersion.objects.filter(source="upload").exists()

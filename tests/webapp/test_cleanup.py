@@ -89,3 +89,46 @@ def test_the_clean_up_runs_on_the_scheduler():
     entries = {entry["task"] for entry in product_settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"webapp.core.tasks.clean_up_leftovers", "webapp.datasets.tasks.recover_ingestions"} <= entries
     assert Path(product_settings.FILE_UPLOAD_TEMP_DIR).is_relative_to(product_settings.MEDIA_ROOT)
+
+
+def _uploaded(user, content: bytes) -> DatasetVersion:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from webapp.accounts.models import Workspace
+    from webapp.datasets.services import dataset_upload_create
+
+    return dataset_upload_create(user=user, workspace=Workspace.objects.get(name="Press line"), name="parts",
+                                 upload=SimpleUploadedFile("parts.zip", content))
+
+
+def test_a_refused_upload_leaves_no_zip_behind(make_user, django_capture_on_commit_callbacks):
+    from webapp.datasets.services import dataset_version_ingest
+
+    with django_capture_on_commit_callbacks(execute=False):  # the worker's part runs below, in-process
+        version = _uploaded(make_user("erin", workspace="Press line"), b"this is not a zip")
+    name = version.upload.name
+    assert default_storage.exists(name)
+    version = dataset_version_ingest(version_id=version.pk)
+    assert version.status == DatasetVersion.Status.FAILED and "not a zip" in version.error
+    assert version.upload.name == "" and not default_storage.exists(name)
+
+
+def test_zips_of_failed_versions_and_old_zips_no_version_names_go_others_stay(make_user, settings,
+                                                                           django_capture_on_commit_callbacks):
+    from webapp.worker.cleanup import clean_dataset_uploads
+
+    erin = make_user("erin", workspace="Press line")
+    with django_capture_on_commit_callbacks(execute=False):
+        kept_from_before = _uploaded(erin, b"a zip a worker refused before refused zips were deleted")
+        importing = _uploaded(erin, b"a zip being imported")
+    DatasetVersion.objects.filter(pk=kept_from_before.pk).update(status=DatasetVersion.Status.FAILED)
+    orphan_old = stored("uploads/2024/01/deleted-version.zip")
+    aged(Path(default_storage.path(orphan_old)), settings.UPLOAD_TEMP_MAX_AGE_SECONDS + 60)
+    orphan_fresh = stored("uploads/2024/01/row-not-committed-yet.zip")
+
+    removed = clean_dataset_uploads()
+    assert set(removed) == {kept_from_before.upload.name, orphan_old}
+    assert not default_storage.exists(kept_from_before.upload.name) and not default_storage.exists(orphan_old)
+    assert DatasetVersion.objects.get(pk=kept_from_before.pk).upload.name == ""
+    assert default_storage.exists(importing.upload.name) and default_storage.exists(orphan_fresh)
+    default_storage.delete(orphan_fresh)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.jobs.models import Job
-from webapp.worker.fence import job_claim
+from webapp.worker.fence import job_claim, job_hand_back
 from webapp.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,27 @@ def test_reaper_fails_a_job_whose_worker_stopped_responding_too_often(job, setti
     assert jobs_requeue_stale().failed == [job.pk]
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.finished_at is not None
-    assert job.error.startswith("The worker running this job stopped responding 3 times")
+    assert job.error.startswith("The worker running this job stopped responding during attempt 3 of 3.")
+
+
+def test_hand_backs_are_free_and_the_reason_says_what_happened(job, settings):
+    """Two graceful hand-backs (SIGTERM) and one silence (SIGKILL): the job is requeued, not failed, and
+    when it does give up the reason counts the silences and names the hand-backs apart."""
+    settings.JOB_MAX_ATTEMPTS = 3
+    for worker in ("w1@host", "w2@host"):
+        assert job_hand_back(fence=job_claim(job_id=job.pk, worker=worker), queries=100)
+    job_claim(job_id=job.pk, worker="w3@host")
+    stale(job, settings, attempts=3)
+    assert jobs_requeue_stale().requeued == [job.pk]  # it stopped responding once: two attempts remain
+
+    for attempt in (4, 5):
+        job_claim(job_id=job.pk, worker="w4@host")
+        stale(job, settings, attempts=attempt)
+        jobs_requeue_stale()
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and (job.attempts, job.handbacks) == (5, 2)
+    assert job.error.startswith("The worker running this job stopped responding during attempt 3 of 3; it was also "
+                                "handed back 2 times by a worker shutting down, which does not count."), job.error
 
 
 def test_reaper_ends_a_silent_job_that_was_being_cancelled(job, settings):

@@ -71,3 +71,66 @@ def test_a_checkpoint_save_that_meets_a_dropped_connection_is_skipped_not_fatal(
     checkpoint.save({"queries": 30})  # a fresh connection: saved, the old file replaced
     assert StorageCheckpoint(fence).load() == {"queries": 30} and not default_storage.exists(kept)
     assert not fence.lost
+
+
+class DatabaseOutage:
+    """The test database refuses every connection (ALLOW_CONNECTIONS false, open sessions ended) until
+    `end()`: a real outage of this database only, made and ended from a session on another one."""
+
+    def __init__(self):
+        import psycopg
+
+        params = connection.get_connection_params()
+        for key in ("cursor_factory", "context"):
+            params.pop(key, None)
+        self.name = params.pop("dbname")
+        self.admin = psycopg.connect(**params, dbname="postgres", autocommit=True)
+
+    def begin(self) -> None:
+        self.admin.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
+        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [self.name])
+
+    def end(self) -> None:
+        self.admin.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
+
+
+def test_a_database_outage_at_the_final_save_keeps_the_result_and_costs_no_attempt(make_user, monkeypatch):
+    """The database goes away just as the finished job is to be written: the worker keeps its result and
+    tries again (with growing pauses) until the database is back, and the job completes on attempt 1."""
+    if connection.vendor != "postgresql":
+        pytest.skip("stops a PostgreSQL database; run with DATABASE_URL=postgresql://...")
+    import logging
+    import threading
+
+    from webapp.adapters.models import AdapterVersion
+    from webapp.worker import execution
+
+    alice = make_user("alice", workspace="Press line")
+    job = make_runnable_job(make_ready_version("Press line", user=alice, per_class=6), user=alice, budget=300)
+    outage, waited = DatabaseOutage(), threading.Event()
+
+    class WaitSeen(logging.Handler):
+        def emit(self, record):
+            waited.set()
+
+    logging.getLogger("webapp.worker.outage").addHandler(handler := WaitSeen(level=logging.WARNING))
+    real_finish = execution.job_finish
+
+    def finish_as_the_database_goes(**kwargs):
+        if not waited.is_set() and not getattr(finish_as_the_database_goes, "cut", False):
+            finish_as_the_database_goes.cut = True
+            outage.begin()
+            # Back once the worker has met the outage and decided to wait (no clock in the test).
+            threading.Thread(target=lambda: waited.wait(120) and outage.end(), daemon=True).start()
+        return real_finish(**kwargs)
+
+    monkeypatch.setattr(execution, "job_finish", finish_as_the_database_goes)
+    try:
+        outcome = execution.job_execute(job_id=job.pk, worker="in-process@test")
+    finally:
+        outage.end()
+        logging.getLogger("webapp.worker.outage").removeHandler(handler)
+    job.refresh_from_db()
+    assert outcome == Job.Status.COMPLETED and waited.is_set(), job.log
+    assert job.status == Job.Status.COMPLETED and job.attempts == 1 and job.checkpoint == "", job.error + job.log
+    assert AdapterVersion.objects.filter(job=job).count() == 1

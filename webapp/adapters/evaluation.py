@@ -60,6 +60,7 @@ def load_version(version: AdapterVersion, work_dir: Path):
         raise ValueError("This adapter's backbone is not installed here; ask your administrator to install it.")
     backbone = tuner.load_backbone(wanted)
     tuner.check_compatible(adapter, backbone)
+    tuner.check_backbone_fit(adapter, backbone)
     return adapter, backbone
 
 

@@ -9,7 +9,8 @@ thumbnail of each and deletes the upload.
 
 from __future__ import annotations
 
-import io
+import contextlib
+import hashlib
 import logging
 import tempfile
 import uuid
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 TRY_MAX_IMAGES = 10  # a quick look, not a batch job: a dataset upload evaluates many images
 RECENT_TRIALS = 5  # shown on the version page, the newest first
+# Images are decoded with at least this many pixels on their shorter side: more than any CLIP input
+# (224 or 336), so the prediction is the same, and a fraction of a 40-megapixel photo's memory.
+DECODE_SIDE = 512
 
 
 def trial_upload_limit() -> int:
@@ -57,6 +61,11 @@ def adapter_trial_create(*, user, version: AdapterVersion, uploads: list) -> Ada
         if upload.size > settings.DATASET_MAX_FILE_BYTES:
             raise ValidationError(f"{upload.name} is {human_bytes(upload.size)}, more than the limit of "
                                   f"{human_bytes(settings.DATASET_MAX_FILE_BYTES)} for one image.")
+    pixels = sum(_declared_pixels(upload) for upload in uploads)
+    if pixels > settings.TRY_MAX_REQUEST_PIXELS:
+        raise ValidationError(f"These images have {pixels / 1e6:,.0f} megapixels together; try at most "
+                              f"{settings.TRY_MAX_REQUEST_PIXELS / 1e6:,.0f} megapixels at a time (fewer images, "
+                              "or smaller ones: the model looks at a few hundred pixels anyway).")
     trial = AdapterTrial.objects.create(version=version, created_by=user)
     images = []
     for upload in uploads:
@@ -66,6 +75,20 @@ def adapter_trial_create(*, user, version: AdapterVersion, uploads: list) -> Ada
     trial.save(update_fields=["images"])
     transaction.on_commit(lambda: try_adapter_images.delay(trial.pk))
     return trial
+
+
+def _declared_pixels(upload) -> int:
+    """Width x height from the image's header (nothing decoded); 0 for a file that is not one, which the
+    worker then reports in words."""
+    from PIL import Image
+
+    try:
+        with Image.open(upload) as img:
+            return img.size[0] * img.size[1]
+    except Exception:  # noqa: BLE001 - not an image, or a damaged header: the worker says which
+        return 0
+    finally:
+        upload.seek(0)
 
 
 def adapter_trials_recent(*, version: AdapterVersion, user) -> list[AdapterTrial]:
@@ -117,24 +140,31 @@ def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
     for image in images:
         image.pop("pil", None)
         if image.get("upload"):
-            default_storage.delete(image.pop("upload"))
+            with contextlib.suppress(OSError):  # the clean-up removes what storage kept now
+                default_storage.delete(image.pop("upload"))
     trial.images = images
-    trial.save(update_fields=["status", "images", "error"])
+    try:
+        trial.save(update_fields=["status", "images", "error"])
+    except Exception:  # noqa: BLE001 - a trial whose answer cannot be stored must not stay "waiting for a worker"
+        log.exception("trial %s of adapter version %s: its result could not be stored", trial.pk, trial.version_id)
+        AdapterTrial.objects.filter(pk=trial.pk).update(status=AdapterTrial.Status.FAILED, error=(
+            "The result of trying the images could not be stored. Try again; if it keeps failing, tell your "
+            "administrator (details are in the worker log)."))
     return trial
 
 
 def _checked(trial: AdapterTrial, image: dict) -> dict:
-    """The image decoded as the dataset upload decodes it, with its thumbnail stored; or its problem."""
-    from PIL import Image
-
-    from webapp.datasets.images import IMAGE_SUFFIXES, ImageProblem, normalise_image
+    """The image checked as the dataset upload checks it and decoded at the size the model needs
+    (decode_reduced), with its thumbnail stored; or its problem."""
+    from webapp.datasets.images import IMAGE_SUFFIXES, ImageProblem, decode_reduced
 
     try:
         with default_storage.open(image["upload"], "rb") as handle:
             data = handle.read(settings.DATASET_MAX_FILE_BYTES + 1)
-        normalised = normalise_image(data, max_pixels=settings.DATASET_MAX_IMAGE_PIXELS,
-                                     name_looks_like_image=Path(image["name"]).suffix.lower() in IMAGE_SUFFIXES)
+        pil, thumbnail = decode_reduced(data, max_pixels=settings.DATASET_MAX_IMAGE_PIXELS, shorter_side=DECODE_SIDE,
+                                        name_looks_like_image=Path(image["name"]).suffix.lower() in IMAGE_SUFFIXES)
     except ImageProblem as exc:
         return {**image, "error": f"{image['name']}: {exc}."}
-    thumbnail = default_storage.save(f"{_storage_prefix(trial)}/{normalised.sha256}.jpg", ContentFile(normalised.thumbnail))
-    return {**image, "thumbnail": thumbnail, "pil": Image.open(io.BytesIO(normalised.data)).convert("RGB")}
+    name = f"{_storage_prefix(trial)}/{hashlib.sha256(data).hexdigest()}.jpg"
+    name = default_storage.save(name, ContentFile(thumbnail))
+    return {**image, "thumbnail": name, "pil": pil}

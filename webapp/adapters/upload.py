@@ -90,9 +90,17 @@ def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> 
     try:
         card = read_adapter_card(directory)
     except AdapterError as exc:
-        raise AdapterUploadRejected(str(exc)) from None
+        raise AdapterUploadRejected(without_server_paths(str(exc), directory)) from None
     check_card_fields(card)
     return card
+
+
+def without_server_paths(message: str, directory: Path) -> str:
+    """The tuner names the files it read (useful on a line PC); here they sit in a temporary folder of the
+    server, which is nobody's business: name the file alone."""
+    for folder in (directory, directory.parent):
+        message = message.replace(f"{folder}/", "").replace(str(folder), "the upload")
+    return message
 
 
 def _field_limit(name: str) -> int:

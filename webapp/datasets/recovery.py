@@ -113,6 +113,12 @@ def ingestions_recover(*, now=None, queue: str | None = None) -> IngestReaperRep
     return report
 
 
+def _upload_delete(version_id: int) -> None:
+    from webapp.datasets.services import dataset_version_upload_delete  # services imports this module
+
+    dataset_version_upload_delete(version_id=version_id)
+
+
 def _requeue_or_fail_silent(now, report: IngestReaperReport) -> None:
     cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     silent = DatasetVersion.objects.filter(status=DatasetVersion.Status.INGESTING, heartbeat_at__lt=cutoff)
@@ -128,6 +134,7 @@ def _requeue_or_fail_silent(now, report: IngestReaperReport) -> None:
                            report={"errors": [reason], "warnings": [], "skipped": [], "skipped_total": 0}):
                 report.failed.append(version_id)
                 storage_delete_tree(version_files_prefix(version_id))  # the images of the dead attempts
+                transaction.on_commit(lambda v=version_id: _upload_delete(v))
         else:
             with transaction.atomic():
                 if same.update(heartbeat_at=None):

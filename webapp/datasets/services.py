@@ -166,6 +166,7 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
     except UploadRejected as rejected:
         _delete_quietly(written)
         _set_failed(version_id, rejected.message, skipped=rejected.skipped, fence=fence)
+        dataset_version_upload_delete(version_id=version_id)
         return DatasetVersion.objects.get(pk=version_id)
     except Exception:
         log.exception("ingestion of dataset version %s failed", version_id)
@@ -173,6 +174,7 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
         _set_failed(version_id, "Something went wrong on our side while importing this upload. Try again; "
                                 "if it keeps failing, tell your administrator (details are in the worker log).",
                     fence=fence)
+        dataset_version_upload_delete(version_id=version_id)
         return DatasetVersion.objects.get(pk=version_id)
 
     with transaction.atomic():
@@ -189,6 +191,22 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
         version.full_clean()
         version.save()
     return version
+
+
+def dataset_version_upload_delete(*, version_id: int) -> bool:
+    """A failed version's zip is of no further use (the engineer uploads a fixed one as a new version):
+    the row stops naming it first, then the file goes. Only a FAILED version; True when one was removed.
+    Storage away now: the periodic clean-up (webapp/worker/cleanup.py) comes back for it."""
+    failed = DatasetVersion.objects.filter(pk=version_id, status=DatasetVersion.Status.FAILED).exclude(upload="")
+    name = failed.values_list("upload", flat=True).first()
+    if name is None:
+        return False
+    failed.update(upload="")
+    try:
+        default_storage.delete(name)
+    except OSError:
+        log.warning("could not delete the zip %s of failed dataset version %s", name, version_id)
+    return True
 
 
 def _delete_quietly(names: list[str]) -> None:

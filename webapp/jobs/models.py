@@ -37,6 +37,9 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    # Attempts that ended with a graceful hand-back (a worker shutting down): free, so only the others
+    # count towards JOB_MAX_ATTEMPTS. `attempts` itself stays the fencing token of every claim.
+    handbacks = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)

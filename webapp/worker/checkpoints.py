@@ -7,6 +7,7 @@ deleted only after that. A crash at any moment leaves the row pointing at a comp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -14,10 +15,12 @@ import time
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
 
 from webapp.jobs.models import Job
 from webapp.worker import handback
-from webapp.worker.fence import Fence, job_checkpoint_set
+from webapp.worker.fence import Fence, job_checkpoint_set, job_log_append
+from webapp.worker.outage import is_outage, through_outages, what_is_away
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class StorageCheckpoint:
         self.min_interval_s = min_interval_s
         self._last_save = float("-inf")
         self._saves = 0
+        self._skipped = False  # saves are being skipped for an outage, and the job log says so
         self.loaded_from: str | None = None
         self.resumed_queries: int | None = None
 
@@ -52,8 +56,7 @@ class StorageCheckpoint:
         if not name:
             return None
         try:
-            with default_storage.open(name, "rb") as handle:
-                state = json.loads(handle.read().decode("utf-8"))
+            state = through_outages(lambda: _read_json(name), fence=self.fence, what="The checkpoint", doing="read")
         except FileNotFoundError:
             log.warning("job %s: checkpoint %s is missing; starting over", self.fence.job_id, name)
             return None
@@ -78,16 +81,36 @@ class StorageCheckpoint:
             if not job_checkpoint_set(fence=self.fence, name=name):
                 default_storage.delete(name)  # the job is no longer ours: leave its pointer alone
                 return
-        except (OperationalError, InterfaceError):
-            # The database is briefly away (as MetricSink and Pulse also allow): skip this save, the
-            # next one opens a fresh connection. The row still names the previous complete file.
-            connection.close()
+        except Exception as exc:
+            # The database or the storage is briefly away (as MetricSink and Pulse also allow): skip
+            # this save, the tuner goes on and the next save tries again. The row still names the
+            # previous complete file. Only an outage is skipped; anything else fails the attempt.
+            if not is_outage(exc):
+                raise
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                connection.close()  # the next save opens a fresh connection
             if name:
                 _delete_quietly(name)
-            log.warning("job %s: database away, checkpoint not saved this time", self.fence.job_id)
+            self._note_skipped(exc)
             return
+        self._skipped = False
         if previous and previous != name:
             _delete_quietly(previous)
+
+    def _note_skipped(self, exc: BaseException) -> None:
+        log.warning("job %s: %s away, checkpoint not saved this time (%s)", self.fence.job_id, what_is_away(exc), exc)
+        if self._skipped:
+            return
+        self._skipped = True
+        with contextlib.suppress(OperationalError, InterfaceError):
+            job_log_append(fence=self.fence, text=f"[{timezone.now():%Y-%m-%d %H:%M:%S}] a checkpoint could not be "
+                                                  f"saved: {what_is_away(exc)} is not answering. Tuning goes on; "
+                                                  "the next checkpoint tries again.")
+
+
+def _read_json(name: str):
+    with default_storage.open(name, "rb") as handle:
+        return json.loads(handle.read().decode("utf-8"))
 
 
 def checkpoint_delete(job_id: int) -> None:

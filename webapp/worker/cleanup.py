@@ -2,6 +2,8 @@
 
 - temporary files of uploads whose request was killed (Django removes them after a normal request);
 - the images of dataset versions that failed (a killed import leaves some) or no longer exist;
+- the uploaded zips of dataset versions that failed (refused, or given up), and zips no version names
+  (a deleted version's, or one whose request died before its row was written) once old enough;
 - checkpoints of finished jobs (failed, cancelled: the finishing write already stopped naming
   them) and of deleted jobs, and the empty folders jobs leave.
 
@@ -30,13 +32,14 @@ log = logging.getLogger(__name__)
 class CleanupReport:
     upload_temp_files: list[str] = field(default_factory=list)
     dataset_versions: list[int] = field(default_factory=list)
+    dataset_uploads: list[str] = field(default_factory=list)
     job_folders: list[int] = field(default_factory=list)
 
 
 def clean_up_leftovers(*, now: float | None = None) -> CleanupReport:
     report = CleanupReport(upload_temp_files=clean_upload_temp(now=now), dataset_versions=clean_dataset_files(),
-                           job_folders=clean_job_files())
-    if report.upload_temp_files or report.dataset_versions or report.job_folders:
+                           dataset_uploads=clean_dataset_uploads(now=now), job_folders=clean_job_files())
+    if any(vars(report).values()):
         log.info("clean-up: %s", report)
     return report
 
@@ -92,6 +95,42 @@ def clean_dataset_files() -> list[int]:
     for version_id in removed:
         storage_delete_tree(version_files_prefix(version_id))
     return removed
+
+
+UPLOADS = "uploads"  # DatasetVersion.upload's folder: uploads/<year>/<month>/<name>.zip
+
+
+def clean_dataset_uploads(*, now: float | None = None) -> list[str]:
+    """Zips of failed versions (their import deleted them unless the storage was away), then zips no
+    version names, once older than UPLOAD_TEMP_MAX_AGE_SECONDS: a zip is stored a moment before its
+    row is committed, and a fresh one may be that."""
+    from datetime import datetime, timezone
+
+    from webapp.datasets.models import DatasetVersion
+    from webapp.datasets.services import dataset_version_upload_delete
+
+    failed = DatasetVersion.objects.filter(status=DatasetVersion.Status.FAILED).exclude(upload="")
+    removed = list(failed.values_list("upload", flat=True))
+    for version_id in failed.values_list("pk", flat=True):
+        dataset_version_upload_delete(version_id=version_id)
+    named = set(DatasetVersion.objects.exclude(upload="").values_list("upload", flat=True))
+    cutoff = datetime.fromtimestamp((now or time.time()) - settings.UPLOAD_TEMP_MAX_AGE_SECONDS, tz=timezone.utc)
+    for name in _files_under(UPLOADS):
+        try:
+            if name not in named and default_storage.get_modified_time(name) < cutoff:
+                default_storage.delete(name)
+                removed.append(name)
+        except OSError:  # gone meanwhile, or the storage away: next time
+            continue
+    return removed
+
+
+def _files_under(prefix: str) -> list[str]:
+    try:
+        folders, files = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [f"{prefix}/{f}" for f in files] + [n for folder in folders for n in _files_under(f"{prefix}/{folder}")]
 
 
 def clean_job_files() -> list[int]:

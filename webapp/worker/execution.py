@@ -23,7 +23,9 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.fence import Fence, job_claim, job_fail, job_finish, job_hand_back, job_log_append, job_retry
+from webapp.worker.fence import (Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append,
+                                 job_retry)
+from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
 from webapp.worker.sink import MetricSink
@@ -56,7 +58,7 @@ def job_execute(*, job_id: int, worker: str) -> str:
         except Exception:  # noqa: BLE001
             log.exception("job %s: could not store its last metric points", job_id)
         detail = f"[{_now()}] attempt {fence.attempt} failed on {worker}:\n{traceback.format_exc()}"
-        if is_transient(exc) and fence.attempt < settings.JOB_MAX_ATTEMPTS:
+        if is_transient(exc) and _counted_attempts(fence) < settings.JOB_MAX_ATTEMPTS:
             if job_retry(fence=fence, detail=detail + "  Requeued; it resumes from its last checkpoint.",
                          worker_seconds=pulse.unaccounted_seconds()):
                 return "requeued after a transient error"
@@ -85,7 +87,7 @@ def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -
         if not job.checkpoint:
             return False
         config = TuneConfig.from_record(job.config)
-        backbone, data, zero_shot = _job_inputs(job, config)
+        backbone, data, zero_shot = _job_inputs(job, config, fence)
         result = runs.tune(config, data, should_stop=lambda: True, backbone=backbone,
                              checkpoint=_ReadOnlyCheckpoint(StorageCheckpoint(fence)))
         job_log_append(fence=fence, text=detail)
@@ -103,7 +105,7 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     if problem:
         raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
 
-    backbone, data, zero_shot = _job_inputs(job, config)
+    backbone, data, zero_shot = _job_inputs(job, config, fence)
     checkpoint = StorageCheckpoint(fence, before_save=sink.flush)
     result = runs.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
                          backbone=backbone)
@@ -148,18 +150,25 @@ def _record_rates(job: Job, config, data, result, finished: Job, *, resumed: boo
                               hostname=job.worker or None)
 
 
+def _counted_attempts(fence: Fence) -> int:
+    handbacks = Job.objects.values_list("handbacks", flat=True).get(pk=fence.job_id)
+    return counted_attempts(attempts=fence.attempt, handbacks=handbacks)
+
+
 def _cancel_requested(fence: Fence) -> bool:
     return Job.objects.filter(pk=fence.job_id, cancel_requested=True).exists()
 
 
-def _job_inputs(job: Job, config):
+def _job_inputs(job: Job, config, fence: Fence):
     """The job's backbone (cached per worker process), its few-shot data (image features cached on
     disk) and the zero-shot evaluation on its test split."""
     cache = Path(settings.WORKER_CACHE_DIR)
     backbone = adapters.load_backbone(config.backbone, device=config.device)
     if job.worker:
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
-    folder = dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets")
+    folder = through_outages(
+        lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
+        fence=fence, what="The dataset's images", doing="read")
     data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
                                     cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
     return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()
@@ -168,18 +177,27 @@ def _job_inputs(job: Job, config):
 def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_shot: dict,
             failure: str = "") -> Job | None:
     """Evaluate the tuned adapter on the test split, then store it and finish the job (None: the job
-    was lost to another attempt)."""
+    was lost to another attempt). The stores ride out a storage or database outage (through_outages):
+    the result is computed once and kept until it is written."""
     evaluation = adapters.evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names)
     tuned = evaluation.to_record()
     tuned["mistakes"] = mistakes_of(evaluation, data.test, data.class_names)
-    mistake_thumbnails_save(dataset_version_id=job.dataset_version_id, image_paths=data.test.paths,
-                            mistakes=tuned["mistakes"])
+    through_outages(lambda: mistake_thumbnails_save(dataset_version_id=job.dataset_version_id,
+                                                    image_paths=data.test.paths, mistakes=tuned["mistakes"]),
+                    fence=fence, what="The pictures of the misclassified images")
     adapter_dir = Path(settings.WORKER_CACHE_DIR) / "jobs" / str(job.pk) / f"adapter-attempt-{fence.attempt}"
     shutil.rmtree(adapter_dir, ignore_errors=True)
     runs.save_adapter(result.adapter, adapter_dir)
     try:
-        return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned, class_names=data.class_names,
-                          adapter_dir=adapter_dir, worker_seconds=pulse.unaccounted_seconds(), failure=failure)
+        spent = 0.0
+
+        def store() -> Job | None:
+            nonlocal spent  # the seconds of a try that failed are counted by the one that succeeds
+            spent += pulse.unaccounted_seconds()
+            return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned, class_names=data.class_names,
+                              adapter_dir=adapter_dir, worker_seconds=spent, failure=failure)
+
+        return through_outages(store, fence=fence, what="The tuned adapter")
     finally:
         shutil.rmtree(adapter_dir, ignore_errors=True)
 

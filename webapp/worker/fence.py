@@ -53,6 +53,11 @@ def job_claim(*, job_id: int, worker: str) -> Fence | None:
     return Fence(job_id=job_id, attempt=attempt)
 
 
+def counted_attempts(*, attempts: int, handbacks: int) -> int:
+    """The attempts that count towards JOB_MAX_ATTEMPTS: all but those handed back by a worker shutting down."""
+    return attempts - handbacks
+
+
 def append_to_log(text: str):
     """An expression that adds `text` to the job's log in the UPDATE itself (no read first)."""
     return Concat(F("log"), Value(text), output_field=TextField())
@@ -86,10 +91,11 @@ def job_retry(*, fence: Fence, detail: str, worker_seconds: float = 0.0) -> bool
 @transaction.atomic
 def job_hand_back(*, fence: Fence, queries: int, worker_seconds: float = 0.0) -> bool:
     """Back to QUEUED at once because the worker is shutting down gracefully; the checkpoint saved as
-    the tuner stopped is where the next worker resumes. Not a failure, and no stale timeout to wait for."""
+    the tuner stopped is where the next worker resumes. Not a failure, and no stale timeout to wait for:
+    the attempt is free (`handbacks`, see counted_attempts)."""
     note = (f"[{timezone.now():%Y-%m-%d %H:%M:%S}] the worker is shutting down: the job was handed back at "
             f"{queries:,} queries and resumes from its checkpoint on the next free worker.\n")
-    if not fence.update(status=Job.Status.QUEUED, worker="", log=append_to_log(note),
+    if not fence.update(status=Job.Status.QUEUED, worker="", log=append_to_log(note), handbacks=F("handbacks") + 1,
                         worker_seconds=F("worker_seconds") + worker_seconds):
         return False
     job_send_after_commit(fence.job_id)

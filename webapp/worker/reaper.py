@@ -15,7 +15,7 @@ from webapp.core.broker import tuning_jobs_with_a_message, tuning_queues
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 from webapp.worker.checkpoints import checkpoint_delete
-from webapp.worker.fence import append_to_log
+from webapp.worker.fence import append_to_log, counted_attempts
 from webapp.worker.notifications import job_notify_after_commit
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,18 @@ def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int
     return resent
 
 
+def gave_up_reason(counted: int, handbacks: int) -> str:
+    """Why a job was not started again, saying what happened: the attempts that count (silences and
+    errors) are numbered; hand-backs by workers shutting down are free, and named as such."""
+    free = ""
+    if handbacks:
+        times = f"{handbacks} time{'s' if handbacks != 1 else ''}"
+        free = f"; it was also handed back {times} by a worker shutting down, which does not count"
+    return (f"The worker running this job stopped responding during attempt {counted} of "
+            f"{settings.JOB_MAX_ATTEMPTS}{free}. The job was not started again. Check the workers (memory, power, "
+            "logs) and launch the job again.")
+
+
 def jobs_requeue_stale(*, now=None) -> ReaperReport:
     """Running jobs whose worker stopped sending heartbeats (killed, powered off, frozen): requeue them
     to resume from their last checkpoint, or fail them after JOB_MAX_ATTEMPTS, so that no job stays
@@ -70,21 +82,20 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
     cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     report = ReaperReport()
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
-        "pk", "attempts", "cancel_requested", "worker")
-    for job_id, attempts, cancel_requested, worker in stale:
+        "pk", "attempts", "handbacks", "cancel_requested", "worker")
+    for job_id, attempts, handbacks, cancel_requested, worker in stale:
         # Conditional on the same attempt still being stale: a heartbeat that arrives meanwhile wins.
         same = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempts=attempts, heartbeat_at__lt=cutoff)
         note = f"[{now:%Y-%m-%d %H:%M:%S}] worker {worker or '?'} stopped responding during attempt {attempts}.\n"
+        counted = counted_attempts(attempts=attempts, handbacks=handbacks)
         if cancel_requested:
             if same.update(status=Job.Status.CANCELLED, finished_at=now, log=append_to_log(note), checkpoint="",
                            error="Cancelled. The worker stopped responding before it could save an adapter."):
                 report.cancelled.append(job_id)
                 _delete_checkpoint_after_commit(job_id)
-        elif attempts >= settings.JOB_MAX_ATTEMPTS:
-            reason = (f"The worker running this job stopped responding {attempts} times, so it was not started "
-                      "again. Check the workers (memory, power, logs) and launch the job again.")
-            if same.update(status=Job.Status.FAILED, finished_at=now, error=reason, log=append_to_log(note),
-                           checkpoint=""):
+        elif counted >= settings.JOB_MAX_ATTEMPTS:
+            if same.update(status=Job.Status.FAILED, finished_at=now, error=gave_up_reason(counted, handbacks),
+                           log=append_to_log(note), checkpoint=""):
                 report.failed.append(job_id)
                 _delete_checkpoint_after_commit(job_id)
                 job_notify_after_commit(job_id)

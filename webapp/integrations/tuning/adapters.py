@@ -32,6 +32,13 @@ def check_compatible(adapter, backbone) -> None:
     check(adapter, backbone)
 
 
+def check_backbone_fit(adapter, backbone) -> None:
+    """tuning's check that the adapter's change of the backbone fits the loaded backbone (AdapterError in words)."""
+    from tuning.adapter import check_backbone_fit as check
+
+    check(adapter, backbone)
+
+
 def predict(adapter, backbone, images) -> list:
     from tuning.adapter import predict as run
 

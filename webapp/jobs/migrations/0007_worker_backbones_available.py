@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobs", "0005_rename_queries_per_second")]
+    dependencies = [("jobs", "0006_job_handbacks")]
 
     operations = [
         migrations.AddField(model_name="workerstatus", name="backbones_available",
