@@ -116,7 +116,7 @@ def tuned_on_a_gelu_build(card: dict) -> bool:
     """True for an adapter tuned, before the loader applied a tag's settings, on weights trained with
     QuickGELU: its backbone was built with GELU, so its features were not the ones the weights give."""
     ref = parse_backbone_id(str(card.get("backbone_id", "")))
-    if "backbone_loading" in card or ref.pretrained_tag is None or ref.checkpoint_path is not None:
+    if "backbone_loading" in card or ref.arch is None or ref.pretrained_tag is None or ref.checkpoint_path is not None:
         return False
     tag = ref.pretrained_tag.lower().replace("-", "_")
     return "quickgelu" not in ref.arch and (tag in QUICK_GELU_TAGS or ref.arch in QUICK_GELU_ON.get(tag, ()))

@@ -88,7 +88,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
         if len(fs) < need:
             raise DataError(f"Class '{name}' has {len(fs)} images but {shots} shots need at least {need} "
                             f"({shots} for training, 1 for validation, 1 for testing). Add images or lower the shots.")
-    parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
+    parts: dict[str, tuple[list[Path], list[int]]] = {"train": ([], []), "val": ([], []), "test": ([], [])}
     for label, fs in enumerate(files):
         order = np.random.default_rng([seed, label]).permutation(len(fs))
         _, n_val, _ = split_sizes(len(fs), shots)

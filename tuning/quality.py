@@ -144,9 +144,9 @@ def recall_drops(zero_shot_confusion: list[list[int]], tuned_confusion: list[lis
     before, after = per_class_recall(zero_shot_confusion), per_class_recall(tuned_confusion)
     drops = []
     for k, name in enumerate(class_names):
-        if k < len(before) and k < len(after) and before[k] is not None and after[k] is not None \
-                and after[k] < before[k] - RECALL_DROP_TOLERANCE - 1e-12:
-            drops.append(ClassDrop(name, before[k], after[k], sum(tuned_confusion[k])))
+        was, now = (before[k] if k < len(before) else None), (after[k] if k < len(after) else None)
+        if was is not None and now is not None and now < was - RECALL_DROP_TOLERANCE - 1e-12:
+            drops.append(ClassDrop(name, was, now, sum(tuned_confusion[k])))
     return sorted(drops, key=lambda d: d.tuned - d.zero_shot)
 
 

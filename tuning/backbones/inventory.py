@@ -77,8 +77,8 @@ def _cached_hf_repos(skip: set[str]) -> list[dict]:
 def runnable_backbones(local_ids: list[str], *, online: bool = False) -> list[dict]:
     """[{"id", "source" ('local', 'cache' or 'download'), "sha256", "size_bytes"}]: what a job may name here.
     A download's sha256 and size are None until it is fetched."""
-    entries = [_entry(i, "local", parse_backbone_id(i).checkpoint_path) for i in local_ids
-               if parse_backbone_id(i).checkpoint_path and Path(parse_backbone_id(i).checkpoint_path).is_file()]
+    paths = {i: parse_backbone_id(i).checkpoint_path for i in local_ids}
+    entries = [_entry(i, "local", path) for i, path in paths.items() if path and Path(path).is_file()]
     tags, repos = _cached_tags()
     entries += tags + _cached_hf_repos(repos)
     if online:

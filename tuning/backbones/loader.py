@@ -98,11 +98,13 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
         raise BackboneError(f"Unknown backbone '{backbone_id}'. Registered backbones: {known}. Other forms: "
                             "'<arch>:<pretrained_tag>', '<arch>:<pretrained_tag>@/path/to/checkpoint' or "
                             "'hf-hub:<org>/<name>'.")
+    assert ref.arch is not None  # neither a name nor a Hugging Face repo: an open_clip architecture
     settings = _settings_of_tag(ref.arch, ref.pretrained_tag) if ref.pretrained_tag else {}
     shown = ref.without_path
     if ref.checkpoint_path is not None:
         return _finish(_load_local_checkpoint(ref.arch, ref.pretrained_tag, settings, ref.checkpoint_path),
                        backbone_id, device, BackboneInfo(backbone_id, shown, f"open_clip {shown} from {ref.checkpoint_path}"))
+    assert ref.pretrained_tag is not None  # an architecture comes with a tag, a path or both
     return _finish(_load_pretrained_tag(ref.arch, ref.pretrained_tag, settings), backbone_id, device,
                    BackboneInfo(backbone_id, f"{ref.arch} ({ref.pretrained_tag})",
                                 f"open_clip {ref.arch}, pretrained {ref.pretrained_tag}"))

@@ -95,8 +95,8 @@ def cached_hf_folder(repo: str) -> tuple[Path, Path]:
     HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME = names.HF_CONFIG_NAME, names.HF_SAFE_WEIGHTS_NAME, names.HF_WEIGHTS_NAME
     cache = hf_cache_dir()
     config = try_to_load_from_cache(repo, HF_CONFIG_NAME, cache_dir=cache)
-    weights = [try_to_load_from_cache(repo, name, cache_dir=cache) for name in (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)]
-    weights = [w for w in weights if isinstance(w, str)]
+    found = [try_to_load_from_cache(repo, name, cache_dir=cache) for name in (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)]
+    weights = [w for w in found if isinstance(w, str)]
     if not isinstance(config, str) or not weights:
         raise BackboneError(
             f"The open_clip model '{repo}' is not in this machine's Hugging Face cache ({cache}). It needs "

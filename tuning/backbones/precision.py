@@ -42,4 +42,4 @@ def text_forward_precision(precision: str, backbone):
 def precision_label(precision: str, backbone) -> str:
     """What actually ran: 'fp32', 'bf16' or 'fp16' (for settings pages, reports and adapter cards)."""
     dtype = backbone.autocast_dtype if precision == "autocast" else None
-    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype is not None else "fp32"

@@ -57,7 +57,7 @@ class PromptLearner:
             emb_std = float(self.tower.embedding_table.float().std())
         self.width = self.P0.shape[1]
         self.proj_std = proj_scale * emb_std / math.sqrt(self.d)
-        self._A = None
+        self._A: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:

@@ -16,6 +16,7 @@ is a deterministic function of the fitness values it was told; the checkpoint st
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,8 +47,10 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
     """Runs generations until max_generations (T_c), the patience window, `query_cap` queries used in total, or a stop.
     Returns the stage-2 start point, or None when stopped (the checkpoint then holds the state)."""
     cfg, obj = run.cfg, run.obj
-    st = run.phase_state if run.phase == Stage.CMAES else {"fitness": [], "since_improved": 0, "best_acc": -1.0}
-    es, recent, previous = new_es(run.dim, cfg), [], None
+    st: dict[str, Any] = (run.phase_state if run.phase == Stage.CMAES
+                          else {"fitness": [], "since_improved": 0, "best_acc": -1.0})
+    es, previous = new_es(run.dim, cfg), None
+    recent: list[np.ndarray] = []
     for fit in st["fitness"]:  # replay: rebuilds the exact CMA-ES state, no queries
         mean = es.mean.copy()
         X = es.ask()

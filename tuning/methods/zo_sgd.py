@@ -15,6 +15,8 @@ coordinate has one.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -53,7 +55,7 @@ def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str,
 def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     """Runs until the budget is spent or a stop; returns False when stopped."""
     cfg, obj, d = run.cfg, run.obj, run.dim
-    st = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d, "k": 0,
+    st: dict[str, Any] = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d, "k": 0,
           "sharpness": None, "evaluated_k": -1, "step_sum": [0.0] * d, "scores_from": [0.0] * d}
     if run.phase == Stage.ZO:
         st.update(run.phase_state)  # a checkpoint from before a key existed keeps that key's start value

@@ -71,8 +71,8 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
         probes = sensitivity.probes_that_fit(groups, cfg.sensitivity_probes, obj.remaining)
         if probes:
             tower = CachedTower(model, train_px, min(g.block for g in groups if g.block >= 0))
-            scores = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed, other_rms=rms)
-            run.sensitivity = {"scores": scores, "probes_per_group": probes}
+            measured = sensitivity.estimate(obj, tower, groups, probes=probes, mu=cfg.mu, seed=cfg.seed, other_rms=rms)
+            run.sensitivity = {"scores": measured, "probes_per_group": probes}
             run.save(run.phase, run.phase_state)
     probed = run.sensitivity if cfg.allocation == "sensitivity" else None
     scores, probes = (probed["scores"], probed["probes_per_group"]) if probed else (None, 0)
