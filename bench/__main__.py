@@ -1,4 +1,4 @@
-"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|all] [extra args for that benchmark]
+"""python -m bench [speed|memory|quality|claims|quality_sparse|speed_sparse|sweep|gpu|web|auto|all] [extra args for that benchmark]
 
 `all` runs speed, memory and quality; `sweep` (choosing a setting on the validation split) needs its own
 arguments: python -m bench sweep --method zosgd --grid lr=1,3,10
@@ -33,13 +33,16 @@ def main():
     if which == "speed_sparse":
         from .speed_sparse import main as speed_sparse
         speed_sparse(rest)
+    if which == "auto":
+        from .auto import main as auto
+        auto(rest)
     if which == "gpu":
         from .gpu import main as gpu
         gpu(rest)
     if which == "web":
         from .bench_web import main as web
         web(rest)
-    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "all"):
+    if which not in ("speed", "memory", "quality", "claims", "quality_sparse", "speed_sparse", "sweep", "gpu", "web", "auto", "all"):
         raise SystemExit(__doc__)
 
 

@@ -49,12 +49,15 @@ def _number(x) -> str:
 @dataclass
 class TuneConfig:
     # What to run
-    method: str = _f("sharpzo", "Tuning method: 'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
+    method: str = _f("auto", "Tuning method: 'auto' (the default: zero-shot, the linear probe and Tip-Adapter "
+                     "first, then SharpZO and CMA-ES over the prompt and a linear head warm-started from the best of "
+                     "them; the winner on validation, where a costlier candidate must win by more than the noise), "
+                     "'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
                      "'cmaes' (CMA-ES only, BBT-like), 'zosgd' (dense ZO-SGD only, MeZO-like), "
                      "'coop' (backpropagation baseline, not forward-only), 'linear_probe' (logistic regression "
                      "on the frozen image features), 'tip_adapter' (a training-free cache over the training "
                      "images' features on the zero-shot prompts) or 'zeroshot' (no tuning).",
-                     choices=METHODS)
+                     choices=METHODS, absent="sharpzo")
     backbone: str = _f("demo", "Backbone id: 'demo', '<arch>:<pretrained_tag>', '<arch>@/path/to/ckpt.pt' "
                        "or a registered name.")
     budget: int = _f(20000, "Query budget. One query = the class prompts through the text tower at one "
@@ -209,6 +212,9 @@ class TuneConfig:
             instead = "tip_cache" if self.tip_cache else f"method {self.method!r}"
             raise ConfigError("adapt", "adapt='sparse' is for the forward-only methods (sharpzo, cmaes, zosgd, "
                                        f"zeroshot); use adapt='prompt' with {instead}.")
+        if self.method == "auto" and self.adapt == "sparse":
+            raise ConfigError("adapt", "Method 'auto' chooses what to tune itself (the prompt and a linear head); "
+                                       "use adapt='prompt' with it, or a forward-only method for adapt='sparse'.")
         if not self.ctx_init.strip():
             raise ConfigError("ctx_init", "Setting 'ctx_init' must contain at least one word.")
 
@@ -245,9 +251,11 @@ def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:
     intrinsic_dim, and with adapt='sparse' the joint vector [prompt | K*K head | image delta]
     (joint_objective.JointSpace; the image delta only when param_budget > 0). `num_classes` unknown:
     the head is not counted, so the length is a lower bound."""
+    head = (num_classes or 0) ** 2
+    if cfg.method == "auto":  # the prompt and the head, never an image delta
+        return cfg.intrinsic_dim + head
     if cfg.adapt != "sparse":
         return cfg.intrinsic_dim
-    head = (num_classes or 0) ** 2
     return cfg.intrinsic_dim + head + (cfg.vision_dim if cfg.param_budget > 0 else 0)
 
 
