@@ -271,6 +271,9 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
     or mask_scores 'cge') runs over the joint vector, whose K*K head it sizes (`tuned_dim`)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
+    if cfg.method == "auto":  # SharpZO and CMA-ES over the prompt and head, each in half of what zero-shot leaves
+        searches = [dataclasses.replace(cfg, method=m, adapt="sparse", param_budget=0.0) for m in ("sharpzo", "cmaes")]
+        return 1 + 2 * max(minimum_budget(s, image_blocks, num_classes) - 1 for s in searches)
     groups = sensitivity_groups(cfg, image_blocks) or 0
 
     def before_stages(budget: int) -> int:  # the zero-shot evaluation, then the probes that fit in what it leaves
