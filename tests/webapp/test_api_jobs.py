@@ -105,6 +105,10 @@ def test_state_and_metrics_follow_incrementally_by_seq(engineer, dataset, tmp_pa
     done = engineer.get(f"/api/v1/jobs/{job.pk}/?after=5").json()
     assert done["finished"] and done["results"]["tuned_accuracy"] == 0.9
     assert done["adapter_archive_url"] == f"/api/v1/adapters/{version.pk}/archive/"
+    assert done["leaderboard"] is None  # a job from before leaderboards (and the no-query methods) has none
+    board = {"entries": [], "chosen": "linear_probe", "validation_images": 96, "reason": "Linear probe won."}
+    Job.objects.filter(pk=job.pk).update(leaderboard=board)
+    assert engineer.get(f"/api/v1/jobs/{job.pk}/").json()["leaderboard"] == board
 
 
 def test_engineer_cancels_a_queued_job(engineer, dataset):
