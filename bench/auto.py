@@ -100,7 +100,7 @@ def against_best_single(runs: dict, methods: list[str], seeds: list[int]) -> str
 
 
 def report(name: str, bb, runs: dict, methods: list[str], seeds: list[int], settings: dict, command: str,
-           complete: bool) -> None:
+           complete: bool, suffix: str = "") -> None:
     done = sorted({s for (_, s) in runs})
     picks = Counter(runs[("auto", s)]["chosen"] for s in done if ("auto", s) in runs)
     status = "complete" if complete else f"PARTIAL: seeds {done} of {seeds} finished when this file was written"
@@ -109,7 +109,7 @@ def report(name: str, bb, runs: dict, methods: list[str], seeds: list[int], sett
             "once per run and chooses nothing; auto chose on validation only.\n\n"
             + table(HEAD, rows(runs, methods, seeds)) + against_best_single(runs, methods, seeds)
             + f"\n\nAuto's choice per seed (candidate keys; 'x@y' = search x warm-started from y): {dict(picks)}.")
-    write(f"auto_{name}", f"Method auto against its menu: {name}", body)
+    write(f"auto_{name}{suffix}", f"Method auto against its menu: {name}", body)
 
 
 def main(argv=None):
@@ -117,6 +117,7 @@ def main(argv=None):
     ap.add_argument("--sets", default="neu-det,xsdd,bsd_pitting,textile")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--budget", type=int, default=2000)
+    ap.add_argument("--name", default="", help="suffix of the result file names (auto_<set><name>.md)")
     args = ap.parse_args(argv)
     command = "python -m bench auto " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:]))
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -129,7 +130,7 @@ def main(argv=None):
             data = tuning.load_image_folder(folder, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
             for m in methods:
                 runs[(m, seed)] = measure(bb, data, {**settings, **METHODS[m], "seed": seed})
-            report(name, bb, runs, methods, seeds, settings, command, complete=seed == seeds[-1])
+            report(name, bb, runs, methods, seeds, settings, command, complete=seed == seeds[-1], suffix=args.name)
 
 
 if __name__ == "__main__":
