@@ -197,3 +197,17 @@ def test_a_resumed_auto_run_weighs_the_same_candidates(synth, tmp_path, polls, a
         return [(e.key, e.val_balanced_acc, e.queries, e.val_predictions) for e in board.entries], board.chosen
     assert figures(resumed.leaderboard) == figures(auto_run.leaderboard)
     assert resumed.adapter.w.tolist() == auto_run.adapter.w.tolist()
+
+
+def test_a_stop_at_once_after_a_resume_keeps_a_working_adapter(synth, tmp_path):
+    """What a worker does to keep the best adapter of a failed job: resume from the checkpoint and stop at once.
+    The search's best point is relative to its warm start, so the adapter must still be folded into it."""
+    from tiny_run import stop_after
+
+    cfg = tiny_config(method="auto", budget=300)
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    tuning.tune(cfg, synth, should_stop=stop_after(30), checkpoint=ckpt)
+    kept = tuning.tune(cfg, synth, should_stop=lambda: True, checkpoint=ckpt)
+    assert kept.stopped and kept.leaderboard is not None
+    chosen = kept.leaderboard.entry(kept.leaderboard.chosen)
+    assert class_logits(kept.adapter, synth.val.features.float()).argmax(1).tolist() == chosen.val_predictions

@@ -63,9 +63,8 @@ def run_auto(run) -> bool:
     cfg, obj = run.cfg, run.obj
     state = run.auto if run.auto is not None else {"searches": [], "bests": {}, "current": None}
     run.auto = state
-    starts = cheap_candidates(obj, cfg, run.stop_requested)
-    if starts is None:
-        return False
+    # Not stoppable (seconds): a run stopped or resumed at any point needs them to adopt its best candidate.
+    starts = cheap_candidates(obj, cfg)
     labels, K = obj.val_y.cpu().tolist(), obj.learner.num_classes
     cheap = [s.entry for s in starts]
     warm = state.setdefault("warm_start", choose(cheap, labels, K)[0])
@@ -90,12 +89,11 @@ def run_auto(run) -> bool:
         with spending_cap(obj, cap):
             finished = search(run, began["queries"], cap)
         entry = _search_entry(run, key, method, warm, began)
-        if not finished:
-            if entry is not None:
-                searched.append(entry)
-            break
         if entry is not None:
             searched.append(entry)
+        if not finished:
+            break
+        if entry is not None:
             state["searches"].append(entry.to_dict(with_predictions=True))
             state["bests"][key] = run.best
         run.save(run.phase, run.phase_state)

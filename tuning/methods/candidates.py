@@ -52,9 +52,9 @@ def entry_of(obj, key: str, method: str, logits_of, *, warm_start: str | None = 
                  seconds=round(seconds, 3), val_predictions=predictions)
 
 
-def cheap_candidates(obj, cfg, stop_requested=lambda: False) -> list[Start] | None:
-    """Zero-shot, the linear probe and Tip-Adapter, cheapest first (the order the choice rule meets them);
-    None when stopped. Each rests on the one zero-shot query."""
+def cheap_candidates(obj, cfg) -> list[Start]:
+    """Zero-shot, the linear probe and Tip-Adapter, cheapest first (the order the choice rule meets them).
+    Each rests on the one zero-shot query."""
     device = obj.train_z.device
     t0 = time.perf_counter()
     T0 = obj.learner.zero_shot_features().to(device, torch.float32)
@@ -62,10 +62,7 @@ def cheap_candidates(obj, cfg, stop_requested=lambda: False) -> list[Start] | No
     starts = [Start(entry_of(obj, Method.ZEROSHOT.value, Method.ZEROSHOT.value, zero_shot, queries=1,
                              seconds=time.perf_counter() - t0), zero_shot, {})]
     t0 = time.perf_counter()
-    found = best_probe(obj, cfg.probe_steps, stop_requested)
-    if found is None:
-        return None
-    head = found[1]
+    head = best_probe(obj, cfg.probe_steps)[1]
     probe = head_logits(head, device)
     starts.append(Start(entry_of(obj, Method.LINEAR_PROBE.value, Method.LINEAR_PROBE.value, probe, queries=1,
                                  seconds=time.perf_counter() - t0), probe, {"head": head}))

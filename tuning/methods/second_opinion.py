@@ -32,12 +32,9 @@ def validation_features(run) -> torch.Tensor:
         return obj.image_features(torch.tensor(run.best["w"], dtype=torch.float32), 1)
 
 
-def single_method_board(run, T: torch.Tensor) -> Leaderboard | None:
-    """None when the method is itself one of the cheap candidates (nothing cheaper to compare with)."""
+def single_method_board(run, T: torch.Tensor) -> Leaderboard:
     obj = run.obj
     starts = cheap_candidates(obj, run.cfg)
-    if starts is None:
-        return None
     mine = entry_of(obj, run.cfg.method, run.cfg.method, logits_of_best(run, T), val_z=validation_features(run),
                     queries=obj.queries, seconds=run.elapsed_s)
     entries = [s.entry for s in starts] + [mine]
