@@ -17,6 +17,7 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "web": "bench_web",
     "slow-clients": "bench_slow_clients",
     "rehearsal": "rehearsal",
+    "auto": "auto",
 }
 ALL = ("speed", "memory", "quality")
 

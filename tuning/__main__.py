@@ -116,7 +116,8 @@ def _tune(args) -> int:
                "zero_shot_val_balanced_acc": result.zero_shot_val_balanced_acc,
                "better_than_zero_shot": result.beats_zero_shot, "queries": result.queries_used, "budget": cfg.budget,
                "seconds": round(result.elapsed_s, 2), "peak_memory_mb": round(result.peak_memory_bytes / 2**20, 1),
-               "stopped": result.stopped, "skipped_images": [path for path, _ in data.skipped], "adapter": str(out)}
+               "stopped": result.stopped, "skipped_images": [path for path, _ in data.skipped], "adapter": str(out),
+               "leaderboard": result.leaderboard.to_dict() if result.leaderboard is not None else None}
     (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\nzero-shot test accuracy {zs.accuracy:.4f} -> tuned {tuned.accuracy:.4f}; "
           f"balanced accuracy {_with_interval(zs.balanced_accuracy, zs.balanced_accuracy_interval)} -> "
@@ -124,11 +125,25 @@ def _tune(args) -> int:
           f"on {tuned.images} test images "
           f"({cfg.method}, {result.queries_used}/{cfg.budget} queries, {result.elapsed_s:.1f} s, "
           f"peak memory {summary['peak_memory_mb']} MB)")
+    if result.leaderboard is not None:
+        _print_leaderboard(result.leaderboard)
     if not result.beats_zero_shot and cfg.method != "zeroshot":
         print(not_better_sentence(result.zero_shot_val_balanced_acc, result.best_val_balanced_acc)
               + " The adapter written is the zero-shot one.")
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _print_leaderboard(board) -> None:
+    """Each candidate's validation balanced accuracy, queries and seconds, then why the adapter won."""
+    print(f"\nCandidates on the same {board.validation_images} validation images:")
+    for e in board.entries:
+        mark = " <- chosen" if e.key == board.chosen else ""
+        print(f"  {e.label:<32} {_with_interval(e.val_balanced_acc, e.val_balanced_acc_interval)}  "
+              f"{e.queries:>6} q  {e.seconds:7.1f} s{mark}")
+    print(board.reason)
+    if board.note:
+        print(board.note)
 
 
 def _with_interval(value, interval) -> str:

@@ -50,12 +50,15 @@ def _number(x) -> str:
 @dataclass
 class TuneConfig:
     # What to run
-    method: str = _f("sharpzo", "Tuning method: 'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
+    method: str = _f("auto", "Tuning method: 'auto' (the default: zero-shot, the linear probe and Tip-Adapter "
+                     "first, then SharpZO and CMA-ES over the prompt and a linear head warm-started from the best of "
+                     "them; the winner on validation, where a costlier candidate must win by more than the noise), "
+                     "'sharpzo' (sharpness-aware CMA-ES then sparse ZO-SGD), "
                      "'cmaes' (CMA-ES only, BBT-like), 'zosgd' (dense ZO-SGD only, MeZO-like), "
                      "'coop' (backpropagation baseline, not forward-only), 'linear_probe' (logistic regression "
                      "on the frozen image features), 'tip_adapter' (a training-free cache over the training "
                      "images' features on the zero-shot prompts) or 'zeroshot' (no tuning).",
-                     choices=METHODS)
+                     choices=METHODS, absent="sharpzo")
     backbone: str = _f("demo", "Backbone id: 'demo', '<arch>:<pretrained_tag>', '<arch>@/path/to/ckpt.pt' "
                        "or a registered name.")
     budget: int = _f(20000, "Query budget. One query = the class prompts through the text tower at one "
@@ -208,9 +211,12 @@ class TuneConfig:
                               f"Setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}.")
         if self.adapt == "sparse" and (self.method in NOT_SPARSE or self.tip_cache):
             instead = "tip_cache" if self.tip_cache else f"method {self.method!r}"
-            allowed = ", ".join(m for m in Method if m not in NOT_SPARSE)
+            allowed = ", ".join(m for m in Method if m not in NOT_SPARSE and m != Method.AUTO)
             raise ConfigError("adapt", f"adapt='sparse' is for the forward-only methods ({allowed}); "
                                        f"use adapt='prompt' with {instead}.")
+        if self.method == Method.AUTO and self.adapt == "sparse":
+            raise ConfigError("adapt", "Method 'auto' chooses what to tune itself (the prompt and a linear head); "
+                                       "use adapt='prompt' with it, or a forward-only method for adapt='sparse'.")
         if not self.ctx_init.strip():
             raise ConfigError("ctx_init", "Setting 'ctx_init' must contain at least one word.")
 
@@ -247,9 +253,11 @@ def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:
     intrinsic_dim, and with adapt='sparse' the joint vector [prompt | K*K head | image delta]
     (joint_objective.JointSpace; the image delta only when param_budget > 0). `num_classes` unknown:
     the head is not counted, so the length is a lower bound."""
+    head = (num_classes or 0) ** 2
+    if cfg.method == "auto":  # the prompt and the head, never an image delta
+        return cfg.intrinsic_dim + head
     if cfg.adapt != "sparse":
         return cfg.intrinsic_dim
-    head = (num_classes or 0) ** 2
     return cfg.intrinsic_dim + head + (cfg.vision_dim if cfg.param_budget > 0 else 0)
 
 
@@ -265,6 +273,9 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
     or mask_scores 'cge') runs over the joint vector, whose K*K head it sizes (`tuned_dim`)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
+    if cfg.method == "auto":  # SharpZO and CMA-ES over the prompt and head, each in half of what zero-shot leaves
+        searches = [dataclasses.replace(cfg, method=m, adapt="sparse", param_budget=0.0) for m in ("sharpzo", "cmaes")]
+        return 1 + 2 * max(minimum_budget(s, image_blocks, num_classes) - 1 for s in searches)
     groups = sensitivity_groups(cfg, image_blocks) or 0
 
     def before_stages(budget: int) -> int:  # the zero-shot evaluation, then the probes that fit in what it leaves

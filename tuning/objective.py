@@ -50,14 +50,17 @@ class Objective:
                                  f"({self.queries} used).")
         self.queries += n
 
-    def _ce(self, T: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _ce(self, T: torch.Tensor, z: torch.Tensor, y: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         """T: (n, K, D) -> mean cross-entropy per w, shape (n,). Images go in slices so the logits
-        never exceed ~4M numbers: with K = 1000 classes the loss would otherwise outweigh the tower."""
+        never exceed ~4M numbers: with K = 1000 classes the loss would otherwise outweigh the tower.
+        base: (N, K) logits added to every w's (a warm start's, see JointObjective.anchor_on)."""
         n, K = T.shape[0], T.shape[1]
         rows = max(1, (1 << 22) // (n * K))
         total = torch.zeros(n, device=T.device)
         for s in range(0, z.shape[0], rows):
             logits = self.scale * torch.einsum("jd,nkd->njk", z[s:s + rows], T)
+            if base is not None:
+                logits = logits + base[s:s + rows]
             ys = y[s:s + rows].expand(n, -1)
             total += F.cross_entropy(logits.transpose(1, 2), ys, reduction="none").sum(1)
         return total / z.shape[0]

@@ -39,6 +39,8 @@ class Run:
         self.stopped = False
         self.phase = "start"
         self.phase_state: dict = {}
+        self.auto: dict | None = None  # method 'auto': finished searches, the warm start (kept in checkpoints)
+        self.leaderboard = None  # the candidates weighed and the choice (methods/leaderboard.py)
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
 
@@ -102,7 +104,7 @@ class Run:
         return {"version": STATE_VERSION, "config": self.cfg.to_dict(), "queries": self.obj.queries,
                 "step": self.step, "elapsed_s": self.elapsed_s, "history": self.history, "best": self.best,
                 "zero_shot": self.zero_shot, "phase": self.phase, "phase_state": self.phase_state,
-                "sensitivity": self.sensitivity, "backbone_sha256": self.backbone_sha256}
+                "sensitivity": self.sensitivity, "backbone_sha256": self.backbone_sha256, "auto": self.auto}
 
     def restore(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
@@ -124,6 +126,7 @@ class Run:
         self.phase = Stage.read(state["phase"])  # a checkpoint from before Stage names its stage 'stage1' or 'stage2'
         self.phase_state = state["phase_state"]
         self.sensitivity = state.get("sensitivity")
+        self.auto = state.get("auto")
 
     def _check_same_weights(self, state: dict) -> None:
         """The same backbone id may have other weights by now (the demo backbone was renewed under

@@ -16,7 +16,9 @@ from .backbones.prompts import PromptLearner
 from .config import TuneConfig
 from .errors import DataError
 from .methods import Method, Stage
+from .methods.leaderboard import Leaderboard
 from .methods.registry import run_method
+from .methods.second_opinion import single_method_board
 from .methods.tip_adapter import add_cache
 from .objective import Objective
 from .quality import beats_zero_shot
@@ -37,6 +39,7 @@ class TuneResult:
     zero_shot_val_acc: float | None = None
     best_val_balanced_acc: float | None = None
     zero_shot_val_balanced_acc: float | None = None
+    leaderboard: Leaderboard | None = None  # the candidates weighed on validation and why the adapter won
 
     @property
     def beats_zero_shot(self) -> bool:
@@ -57,8 +60,8 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
                             proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
                             precision=cfg.precision)
-    sparse = cfg.adapt == "sparse"
-    obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if sparse else Objective(learner, data, cfg.budget)
+    joint = cfg.adapt == "sparse" or cfg.method == Method.AUTO  # auto tunes the prompt and a linear head
+    obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if joint else Objective(learner, data, cfg.budget)
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint,
               backbone_sha256=bb.checkpoint_sha256)
     state = checkpoint.load() if checkpoint is not None else None
@@ -73,13 +76,17 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         run.consider(zeros, ev)
         run.emit(Stage.ZERO_SHOT, ev)
         run.save("started", {})
-    allocation = sparse_setup.place_vision_delta(run, obj, data) if sparse else None
+    allocation = sparse_setup.place_vision_delta(run, obj, data) if joint else None
     if run.phase != "done" and run_method(run) and not run.stopped:
         run.save("done", {})
     if cfg.method == Method.TIP_ADAPTER or cfg.tip_cache:  # no query: reads the cached features only
         add_cache(run, _best_text_features(run, learner))
     _keep_zero_shot_unless_better(run)
-    return TuneResult(adapter=_build_adapter(run, learner, bb, data, allocation), queries_used=obj.queries,
+    leaderboard = _leaderboard(run, learner)
+    adapter = _build_adapter(run, learner, bb, data, allocation)
+    if leaderboard is not None:
+        adapter.card["leaderboard"] = leaderboard.to_dict()
+    return TuneResult(adapter=adapter, queries_used=obj.queries, leaderboard=leaderboard,
                       best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
                       peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
                       zero_shot_val_acc=run.zero_shot["val_acc"],
@@ -97,6 +104,18 @@ def _keep_zero_shot_unless_better(run: Run) -> None:
     run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
                 "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
     run.best_features = None  # recomputed from the zero-shot context when the adapter is built
+
+
+def _leaderboard(run: Run, learner: PromptLearner) -> Leaderboard | None:
+    """Method 'auto': the one it chose by (kept in the checkpoint once finished). A method that spends queries:
+    its adapter beside the cheap candidates (seconds, no query), so a cheaper one that did as well is named."""
+    if run.cfg.method == Method.AUTO:
+        if run.leaderboard is None and run.auto and run.auto.get("leaderboard"):  # resumed after it finished
+            run.leaderboard = Leaderboard.from_dict(run.auto["leaderboard"])
+        return run.leaderboard
+    if not Method(run.cfg.method).spends_queries or run.stopped:
+        return None
+    return single_method_board(run, _best_text_features(run, learner))
 
 
 def peak_memory_bytes(device: torch.device) -> int:
@@ -120,7 +139,7 @@ def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
 def _best_text_features(run: Run, learner: PromptLearner) -> torch.Tensor:
     """(K, D) text features of the chosen context. After a resume they are recomputed: the features of
     the chosen w were computed (and paid for) before."""
-    if run.best_features is None and run.cfg.adapt == "sparse":  # text features + the linear head
+    if run.best_features is None and hasattr(run.obj, "space"):  # joint vector: text features + the linear head
         run.best_features = run.obj.class_embeddings(torch.tensor(run.best["w"], dtype=torch.float32)[None])[0].cpu()
     elif run.best_features is None:
         P = _best_context(run, learner)

@@ -19,6 +19,9 @@ def test_tune_then_predict(tmp_path, capsys):
     assert "zero-shot test accuracy" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["queries"] <= 120 and 0 <= summary["tuned_test_acc"] <= 1
+    assert summary["method"] == "auto"  # the default, as in the job form and the API
+    chosen = summary["leaderboard"]["chosen"]
+    assert "Candidates on the same" in text and "<- chosen" in text and chosen in [e["key"] for e in summary["leaderboard"]["entries"]]
     assert (out / "adapter.safetensors").exists()
 
     rc = main(["predict", "--adapter", str(out), "--images", str(data / "red"), "--json"])
@@ -100,7 +103,7 @@ def test_every_option_has_help_with_its_default(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["tune", "--help"])
     text = capsys.readouterr().out
-    assert "default: 20000" in text and "default: demo" in text
+    assert "default: 20000" in text and "default: demo" in text and "(default: auto)" in text
 
 
 def test_zeroshot_progress_bar_does_not_count_to_the_budget(tmp_path, capsys):

@@ -22,7 +22,8 @@ TUNING = Path(__file__).resolve().parents[2] / "tuning"
 FLOORS = ["names", "backbones", "core", "sparse", "adapter", "methods", "entry"]
 NAMES = {"tuning.errors", "tuning.config", "tuning.splits", "tuning.quality", "tuning.card", "tuning.checkpoint",
          "tuning.version", "tuning.methods", "tuning.methods.names", "tuning.methods.stages",
-         "tuning.methods.query_costs", "tuning.backbones", "tuning.backbones.ids", "tuning.sparse"}
+         "tuning.methods.query_costs", "tuning.methods.leaderboard", "tuning.methods.choice", "tuning.backbones",
+         "tuning.backbones.ids", "tuning.sparse"}
 TOP = {"tuning.data": "core", "tuning.objective": "core", "tuning.runner": "core", "tuning.adapter": "adapter",
        "tuning.evaluation": "adapter", "tuning.tuner": "entry", "tuning.__main__": "entry", "tuning": "entry"}
 

@@ -36,9 +36,13 @@ def test_the_minimum_budget_moves_every_stage_and_one_less_does_not(method, extr
     assert _stages_that_moved(tiny_config(method=method, budget=minimum - 1, **extra), synth) != stages
 
 
-def test_zero_shot_needs_its_one_query_and_the_default_sharpzo_more_than_ten():
+def test_zero_shot_needs_its_one_query_and_sharpzo_and_the_default_auto_more_than_ten():
     assert minimum_budget(tiny_config(method="zeroshot")) == 1
-    assert minimum_budget(tuning.TuneConfig()) > 10  # a budget too small to do anything
+    assert minimum_budget(tuning.TuneConfig(method="sharpzo")) > 10  # a budget too small to do anything
+    auto = tuning.TuneConfig()
+    assert auto.method == "auto"
+    assert minimum_budget(auto, num_classes=6) >= 2 * minimum_budget(tuning.TuneConfig(method="cmaes", adapt="sparse",
+                                                                                    param_budget=0.0), num_classes=6) - 1
 
 
 
@@ -90,3 +94,11 @@ def test_sparse_minimum_without_image_delta_counts_the_head_in_a_cge_sweep(extra
     assert minimum > minimum_budget(tiny_config(**settings))  # the head unknown: a lower bound
     assert _moved(tuning.tune(tiny_config(budget=minimum, **settings), image_data).history) == {"cmaes", "zo"}
     assert _moved(tuning.tune(tiny_config(budget=minimum - 1, **settings), image_data).history) != {"cmaes", "zo"}
+
+
+def test_the_minimum_budget_of_auto_moves_both_of_its_searches(synth):
+    minimum = minimum_budget(tiny_config(method="auto"), num_classes=len(synth.class_names))
+    result = tuning.tune(tiny_config(method="auto", budget=minimum), synth)
+    assert _moved(result.history) == {"cmaes", "zo"}  # SharpZO's two stages; CMA-ES's generations are 'cmaes' too
+    searched = [e for e in result.leaderboard.entries if "@" in e.key]
+    assert [e.method for e in searched] == ["sharpzo", "cmaes"] and all(e.queries > 1 for e in searched)

@@ -100,7 +100,8 @@ def test_should_stop_returns_best_so_far(synth):
 @pytest.mark.parametrize("method,stop_after,extra", [
     ("sharpzo", 3, {}), ("sharpzo", 14, {}), ("sharpzo", 3, {"stage1_grad": "cge"}),
     ("sharpzo", 12, {"stage1_grad": "cge", "mask_scores": "cge"}),
-    ("coop", 7, {}), ("cmaes", 5, {}), ("zosgd", 9, {})])
+    ("coop", 7, {}), ("cmaes", 5, {}), ("zosgd", 9, {}),
+    ("auto", 8, {}), ("auto", 14, {}), ("auto", 60, {})])  # auto: in its SharpZO, in its CMA-ES
 def test_checkpoint_resume_equals_uninterrupted_run(method, stop_after, extra, synth, tmp_path):
     cfg = tiny_config(method=method, budget=200 if method == "coop" else 500, **extra)
     full = tuning.tune(cfg, synth)

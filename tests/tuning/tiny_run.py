@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(**kw):
-    base = dict(backbone="tiny-causal", device="cpu", budget=400, intrinsic_dim=16, popsize=6,
+    # The stage tests name SharpZO, the default before method 'auto' (tests/tuning/test_auto.py tests that one).
+    base = dict(method="sharpzo", backbone="tiny-causal", device="cpu", budget=400, intrinsic_dim=16, popsize=6,
                 stage1_generations=8, patience=0, mask_every=20, eval_every=5, checkpoint_every=5)
     base.update(kw)
     return tuning.TuneConfig(**base)

@@ -87,7 +87,9 @@ FAST_TUNING = {"intrinsic_dim": 8, "popsize": 4, "stage1_generations": 4, "patie
 def tiny_config(**overrides) -> dict:
     from tests.webapp.tiny_backbone import TINY_BACKBONE
 
-    return {"backbone": TINY_BACKBONE, "budget": 300, "shots": 2, "seed": 0, **FAST_TUNING, **overrides}
+    # SharpZO unless a test says otherwise: the worker tests follow its two stages (auto has tests of its own).
+    return {"method": "sharpzo", "backbone": TINY_BACKBONE, "budget": 300, "shots": 2, "seed": 0, **FAST_TUNING,
+            **overrides}
 
 
 def make_runnable_job(version: DatasetVersion, *, user=None, status: str = "queued", **config) -> Job:

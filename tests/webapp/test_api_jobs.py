@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from tests.webapp.factories import make_api_token, make_finished_job, make_ready_version, make_version_for_job
-from webapp.jobs.forms import DEFAULT_ADAPT, DEFAULT_METHOD, DEFAULT_PARAM_BUDGET
+from webapp.jobs.forms import DEFAULT_METHOD
 from webapp.jobs.models import Job, MetricPoint
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_engineer_creates_a_job_with_defaults_and_it_is_queued_once_committed(en
     job = Job.objects.get(pk=body["id"])
     assert (job.status, job.budget, job.shots, job.method, job.model_line_name) == (
         "queued", 300, 2, DEFAULT_METHOD, "press line 3")  # the web form's default
-    assert (job.config["adapt"], job.config["param_budget"]) == (DEFAULT_ADAPT, float(DEFAULT_PARAM_BUDGET))
+    assert DEFAULT_METHOD == "auto" and job.config["adapt"] == "prompt"  # auto chooses what to tune itself
     assert job.config["intrinsic_dim"] == 16 and job.created_by.username == "erin"
     assert body["status"] == "queued" and body["url"] == f"/api/v1/jobs/{job.pk}/" and len(callbacks) == 1
 
@@ -105,6 +105,10 @@ def test_state_and_metrics_follow_incrementally_by_seq(engineer, dataset, tmp_pa
     done = engineer.get(f"/api/v1/jobs/{job.pk}/?after=5").json()
     assert done["finished"] and done["results"]["tuned_accuracy"] == 0.9
     assert done["adapter_archive_url"] == f"/api/v1/adapters/{version.pk}/archive/"
+    assert done["leaderboard"] is None  # a job from before leaderboards (and the no-query methods) has none
+    board = {"entries": [], "chosen": "linear_probe", "validation_images": 96, "reason": "Linear probe won."}
+    Job.objects.filter(pk=job.pk).update(leaderboard=board)
+    assert engineer.get(f"/api/v1/jobs/{job.pk}/").json()["leaderboard"] == board
 
 
 def test_engineer_cancels_a_queued_job(engineer, dataset):

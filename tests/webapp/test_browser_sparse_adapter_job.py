@@ -31,7 +31,10 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
         return browser.find_element(By.ID, f"field-{name}").is_displayed()
 
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")
-    assert shown("adapt") and shown("param_budget")  # the default: CMA-ES with sparse adapters (prompt and head)
+    assert not shown("adapt") and not shown("param_budget")  # the default, auto, chooses what to tune itself
+    Select(form.find_element(By.NAME, "method")).select_by_value("cmaes")
+    wait.until(lambda b: shown("adapt"))
+    assert not shown("param_budget")  # the page set What to adapt to prompt only while auto was chosen
     Select(form.find_element(By.NAME, "method")).select_by_value("linear_probe")
     wait.until(lambda b: not shown("adapt"))  # the linear probe tunes nothing with queries
     assert not shown("param_budget")

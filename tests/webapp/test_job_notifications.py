@@ -29,7 +29,7 @@ def test_a_completed_job_mails_its_summary_first_lines_and_links(alice, settings
     settings.SITE_URL = "https://tuning.factory.example/"
     job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, name="scratches run")
     result = SimpleNamespace(queries_used=1980, best_val_acc=0.9, peak_memory_bytes=1, stopped=False,
-                             zero_shot_val_balanced_acc=0.5, best_val_balanced_acc=0.8)
+                             zero_shot_val_balanced_acc=0.5, best_val_balanced_acc=0.8, leaderboard=None)
     with django_capture_on_commit_callbacks(execute=True):
         job_finish(fence=Fence(job.pk, 1), result=result, zero_shot=EVALUATION["zero_shot"], tuned=EVALUATION["tuned"],
                    class_names=EVALUATION["class_names"], adapter_dir=write_adapter_dir(tmp_path / "a"), worker_seconds=1)

@@ -43,7 +43,7 @@ def test_job_finish_stores_the_validation_verdict_and_says_not_better_in_plain_w
     job = make_finished_job("Press line", user=eng, status=Job.Status.RUNNING, attempts=1, evaluation={})
     classes = tuple(sorted(job.dataset_version.class_counts))
     result = SimpleNamespace(queries_used=100, best_val_acc=0.5, peak_memory_bytes=1, stopped=False,
-                             best_val_balanced_acc=0.5, zero_shot_val_balanced_acc=0.5)
+                             best_val_balanced_acc=0.5, zero_shot_val_balanced_acc=0.5, leaderboard=None)
     confusion = {"accuracy": 0.5, "per_class_accuracy": {}, "confusion": [[1, 1], [1, 1]]}
     finished = job_finish(fence=Fence(job.pk, 1), result=result, zero_shot=confusion, tuned=confusion,
                           class_names=classes, adapter_dir=write_adapter_dir(tmp_path / "a", class_names=classes),

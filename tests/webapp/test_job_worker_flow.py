@@ -12,6 +12,7 @@ from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_re
                                     tiny_config)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.adapters.models import AdapterVersion
+from webapp.jobs.forms import DEFAULT_METHOD
 from webapp.jobs.models import Job, MetricPoint, WorkerStatus
 from webapp.jobs.services import job_create, tune_config_from
 from webapp.worker.reaper import jobs_requeue_stale
@@ -148,3 +149,24 @@ def test_a_job_on_the_real_demo_backbone_completes(celery_worker, make_user):
     adapter = AdapterVersion.objects.get(job=job)
     # "demo" is whichever version is the newest: its weights, not those of a version named here
     assert (adapter.backbone, adapter.backbone_sha256) == ("demo", recorded_sha256(DEFAULT))
+
+
+def test_the_default_job_runs_auto_and_stores_its_leaderboard(celery_worker, make_user):
+    """The form's default method through a real worker: the leaderboard reaches the job row and the job page."""
+    alice = make_user("alice", workspace="Press line")
+    version = make_ready_version("Press line", name="scratches", user=alice, per_class=6)
+    client = csrf_client(alice)
+    form = {"dataset_version": version.pk, "name": "", "model_line_name": "", "method": DEFAULT_METHOD,
+            **tiny_config(budget=300)}
+    response = csrf_post(client, "/jobs/new/", form)
+    assert response.status_code == 302, response.context["form"].errors
+    job = Job.objects.get()
+    assert job.method == "auto"
+    wait_for(lambda: refreshed(job).is_finished, timeout=240, message="the auto job to finish")
+    assert job.status == Job.Status.COMPLETED, job.error + job.log
+    board = job.leaderboard
+    keys = [e["key"] for e in board["entries"]]
+    assert keys[:2] == ["zeroshot", "linear_probe"] and board["chosen"] in keys and board["reason"]
+    assert any(k.startswith("cmaes@") for k in keys) and board["validation_images"] > 0
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="leaderboard"' in page and board["reason"].split(":")[0] in page

@@ -40,23 +40,40 @@ def linear(W: torch.Tensor, b: torch.Tensor):
     return lambda z: z @ W.T + b
 
 
-def run_linear_probe(run) -> bool:
-    """One fit per L2 strength; the best on validation (balanced accuracy, ties: lower loss) is offered
-    to the run as a candidate adapter, against zero-shot."""
-    cfg, obj = run.cfg, run.obj
+def best_probe(obj, steps: int, stop_requested=lambda: False, on_fit=None):
+    """One fit per L2 strength; the best on validation (balanced accuracy, ties: lower loss) as
+    (Evaluated, head: weight and bias as lists, and the L2), or None when stopped. `on_fit(ev)` sees each fit."""
     T0 = obj.learner.zero_shot_features().cpu()  # kept in the adapter for reference; not used by the head
     z, y, device = obj.train_z.cpu(), obj.train_y.cpu(), obj.train_z.device
     best = None
     for l2 in L2_STRENGTHS:
-        if run.stop_requested():
-            return False
-        W, b = fit_logistic(z, y, obj.learner.num_classes, l2=l2, steps=cfg.probe_steps)
+        if stop_requested():
+            return None
+        W, b = fit_logistic(z, y, obj.learner.num_classes, l2=l2, steps=steps)
         ev = obj.evaluate_features(T0, logits_of=linear(W.to(device), b.to(device)))
-        run.step += 1
-        run.emit(Stage.PROBE, ev)
+        if on_fit is not None:
+            on_fit(ev)
         key = (ev.val_balanced_acc, -ev.val_loss)
         if best is None or key > best[0]:
             best = (key, ev, {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2})
-    _, ev, head = best
-    run.consider(torch.zeros(cfg.intrinsic_dim, dtype=torch.float64), ev, head=head)
+    return best[1], best[2]
+
+
+def head_logits(head: dict, device):
+    """The logits function of a head as `best_probe` returns it."""
+    W = torch.tensor(head["weight"], dtype=torch.float32, device=device).view(len(head["bias"]), -1)
+    return linear(W, torch.tensor(head["bias"], dtype=torch.float32, device=device))
+
+
+def run_linear_probe(run) -> bool:
+    """The best probe is offered to the run as a candidate adapter, against zero-shot."""
+    def on_fit(ev):
+        run.step += 1
+        run.emit(Stage.PROBE, ev)
+
+    found = best_probe(run.obj, run.cfg.probe_steps, run.stop_requested, on_fit)
+    if found is None:
+        return False
+    ev, head = found
+    run.consider(torch.zeros(run.cfg.intrinsic_dim, dtype=torch.float64), ev, head=head)
     return True

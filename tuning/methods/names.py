@@ -10,6 +10,7 @@ from enum import StrEnum
 
 
 class Method(StrEnum):
+    AUTO = "auto"
     SHARPZO = "sharpzo"
     CMAES = "cmaes"
     ZOSGD = "zosgd"
@@ -41,6 +42,7 @@ class Method(StrEnum):
 
 
 LABELS = {  # in the order lists and filters offer them
+    Method.AUTO: "Auto",
     Method.SHARPZO: "SharpZO",
     Method.ZEROSHOT: "Zero-shot",
     Method.CMAES: "CMA-ES",
@@ -50,6 +52,8 @@ LABELS = {  # in the order lists and filters offer them
     Method.TIP_ADAPTER: "Tip-Adapter",
 }
 _DESCRIPTIONS = {
+    Method.AUTO: "Auto: tries the quick methods first, then forward-only search starting from the best of them, "
+                 "and keeps whichever wins on validation by more than chance",
     Method.CMAES: "CMA-ES: forward-only search over the prompt, and with sparse adapters a linear head",
     Method.LINEAR_PROBE: "Linear probe: logistic regression on the frozen image features (seconds, ignores the budget)",
     Method.SHARPZO: "SharpZO: sharpness-aware CMA-ES, then sparse ZO-SGD (forward-only)",

@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from ..runner import Run
+from .auto import run_auto
 from .cmaes import run_stage1
 from .coop import run_coop
 from .linear_probe import run_linear_probe
@@ -47,6 +48,7 @@ def _sharpzo(run: Run) -> bool:
 
 
 RUNNERS: dict[Method, Callable[[Run], bool]] = {
+    Method.AUTO: run_auto,
     Method.ZEROSHOT: _nothing,
     Method.TIP_ADAPTER: _nothing,
     Method.LINEAR_PROBE: run_linear_probe,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..adapter import cache_logits
-from .linear_probe import linear
+from .linear_probe import head_logits
 from .stages import Stage
 
 # A grid as wide as Tip-Adapter's own search (it tunes alpha and beta on validation too).
@@ -27,6 +27,24 @@ def _score(ev) -> tuple[float, float]:
     return ev.val_balanced_acc, -ev.val_loss
 
 
+def best_cache(obj, T: torch.Tensor, base):
+    """(chosen {alpha, beta} or None, its Evaluated): the cache on top of `base` (z -> logits; T: the text
+    features kept for the adapter) that scores highest on validation, None when none beats `base` alone."""
+    keys, values = obj.train_z, F.one_hot(obj.train_y, T.shape[0]).float()
+    chosen, chosen_ev = None, obj.evaluate_features(T, logits_of=base)
+    for alpha, beta in itertools.product(ALPHAS, BETAS):
+        ev = obj.evaluate_features(T, logits_of=lambda z, a=alpha, b=beta: base(z) + cache_logits(z, keys, values, a, b))
+        if _score(ev) > _score(chosen_ev):
+            chosen, chosen_ev = {"alpha": alpha, "beta": beta}, ev
+    return chosen, chosen_ev
+
+
+def with_cache(obj, base, cache: dict):
+    """`base` (z -> logits) with the cache of constants `cache` added."""
+    keys, values = obj.train_z, F.one_hot(obj.train_y, obj.learner.num_classes).float()
+    return lambda z: base(z) + cache_logits(z, keys, values, cache["alpha"], cache["beta"])
+
+
 def add_cache(run, T: torch.Tensor) -> None:
     """Fit the cache on top of run.best (text features T, or its linear head) and keep it in run.best
     when it beats the best without a cache on validation."""
@@ -36,18 +54,8 @@ def add_cache(run, T: torch.Tensor) -> None:
     device = obj.train_z.device
     T = T.to(device, torch.float32)
     head = best.get("head")
-    if head is not None:
-        W = torch.tensor(head["weight"], dtype=torch.float32, device=device).view(len(head["bias"]), -1)
-        base = linear(W, torch.tensor(head["bias"], dtype=torch.float32, device=device))
-    else:
-        base = lambda z: obj.scale * z @ T.T  # noqa: E731
-    keys, values = obj.train_z, F.one_hot(obj.train_y, T.shape[0]).float()
-    without = obj.evaluate_features(T, logits_of=base)
-    chosen, chosen_ev = None, without
-    for alpha, beta in itertools.product(ALPHAS, BETAS):
-        ev = obj.evaluate_features(T, logits_of=lambda z, a=alpha, b=beta: base(z) + cache_logits(z, keys, values, a, b))
-        if _score(ev) > _score(chosen_ev):
-            chosen, chosen_ev = {"alpha": alpha, "beta": beta}, ev
+    base = head_logits(head, device) if head is not None else (lambda z: obj.scale * z @ T.T)
+    chosen, chosen_ev = best_cache(obj, T, base)
     if chosen is None:
         return
     run.best.update(val_acc=chosen_ev.val_acc, val_loss=chosen_ev.val_loss, val_balanced_acc=chosen_ev.val_balanced_acc,

@@ -43,6 +43,15 @@ def discriminant_directions(z: torch.Tensor, y: torch.Tensor, K: int) -> torch.T
     return F.normalize(torch.linalg.solve(S, (means - means.mean(0)).T).T, dim=-1)
 
 
+@dataclasses.dataclass
+class Anchor:
+    """A warm start's solution: its logits function, the class embeddings at w = 0, and its logits on the
+    training features (computed once: every query adds them)."""
+    logits_of: object
+    E0: torch.Tensor
+    train: torch.Tensor
+
+
 class JointSpace:
     """Where each group's coordinates sit in the joint vector, and what they do."""
 
@@ -76,6 +85,22 @@ class JointObjective(Objective):
         self.towers = towers
         self._text_memo: tuple[bytes, torch.Tensor] | None = None
         self._image_parameters: int | None = None
+        self.anchor: Anchor | None = None
+
+    def anchor_on(self, logits_of) -> None:
+        """Warm start: from now on the logits at w are logits_of(z) + scale * z . (E(w) - E(0)), E the class
+        embeddings, so w = 0 is exactly the given solution (a linear probe, a cache) and the search moves the
+        prompt and the head from there. Only without an image-side delta (the image features stay cached)."""
+        if self.towers is not None:
+            raise ValueError("A warm start needs cached image features: no image-side delta.")
+        with torch.no_grad(), exact_fp32(self.learner.device):  # E(0): the zero-shot features, paid for already
+            E0 = self.class_embeddings(torch.zeros(1, self.space.dim))[0]
+            self.anchor = Anchor(logits_of, E0, logits_of(self.train_z))
+
+    def anchored_logits(self, T: torch.Tensor):
+        """z -> logits of class embeddings T (K, D) under the anchor."""
+        a = self.anchor
+        return lambda z: a.logits_of(z) + self.scale * z @ (T - a.E0).T
 
     @property
     def model(self):
@@ -164,6 +189,8 @@ class JointObjective(Objective):
         self.charge(W.shape[0])
         with exact_fp32(self.learner.device):
             T = self.class_embeddings(W)
+            if self.anchor is not None:
+                return self._ce(T - self.anchor.E0, self.train_z, self.train_y, base=self.anchor.train).double().cpu()
             if self.towers is None:
                 return self._ce(T, self.train_z, self.train_y).double().cpu()
             Z = self.towers[0].features_many(self.changed_tensors_many(W)).to(self.learner.device)
@@ -193,6 +220,8 @@ class JointObjective(Objective):
         with exact_fp32(self.learner.device):
             T = self.class_embeddings(w[None])[0]
             z_train, z_val = self.image_features(w, 0), self.image_features(w, 1)
+        if self.anchor is not None:
+            return self.evaluate_features(T, logits_of=self.anchored_logits(T))
         changed, sparsity = self.backbone_change(w)
         return dataclasses.replace(self.evaluate_features(T, train_z=z_train, val_z=z_val),
                                    params_changed=changed, backbone_sparsity=sparsity)

@@ -24,7 +24,8 @@ from .vision_delta import VisionDelta, to_tensors
 
 
 def joint_objective(cfg, learner, data, budget: int) -> JointObjective:
-    vision_dim = cfg.vision_dim if cfg.param_budget > 0 else 0
+    """The joint vector of adapt='sparse'; method 'auto' tunes its prompt and head only (no image delta)."""
+    vision_dim = cfg.vision_dim if cfg.param_budget > 0 and cfg.adapt == "sparse" else 0
     space = JointSpace(cfg.intrinsic_dim, len(data.class_names), data.train.features, data.train.labels,
                        head_scale=cfg.head_scale, vision_dim=vision_dim)
     return JointObjective(learner, data, budget, space)

@@ -99,6 +99,7 @@ def job_payload(job: Job, *, after: int) -> dict:
         **job_summary(job), **live,
         "report_url": reverse("reports:job", args=[job.pk]),
         "adapter_archive_url": reverse("api:adapter_archive", args=[version_id]) if version_id else None,
+        "leaderboard": job.leaderboard or None,  # the candidates weighed on validation (tuning's Leaderboard.to_dict())
     }
 
 

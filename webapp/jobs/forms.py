@@ -22,17 +22,17 @@ from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 
-# Chosen on validation only, at FIRST_RUN_BUDGET, on NEU-DET and the textile demo set (3 seeds each;
-# bench/results/quality_sparse_*_firstrun_2000.md): CMA-ES over the prompt and a linear head (sparse adapters,
-# no image weight) against the linear probe, the best of every other method (measured on demo-v1: quality_demo-v1_*.md).
-DEFAULT_METHOD, DEFAULT_ADAPT, DEFAULT_PARAM_BUDGET = Method.CMAES, "sparse", "0"
-FORM_ORDER = (Method.CMAES, Method.LINEAR_PROBE, Method.SHARPZO, Method.TIP_ADAPTER, Method.ZEROSHOT, Method.ZOSGD,
-              Method.COOP)  # the default first; the backpropagation reference last
+# Auto is the default so that a first run gets the best of the menu on validation rather than one method's luck
+# (tuning/methods/auto.py; bench/results/auto_*.md). When a user picks a forward-only method, What to adapt starts
+# at the prompt and a linear head (sparse adapters, no image weight), which beat prompt-only on validation at the
+# first-run budget (bench/results/quality_sparse_*_firstrun_2000.md).
+DEFAULT_METHOD, DEFAULT_ADAPT, DEFAULT_PARAM_BUDGET = Method.AUTO, "sparse", "0"
+FORM_ORDER = (Method.AUTO, Method.CMAES, Method.LINEAR_PROBE, Method.SHARPZO, Method.TIP_ADAPTER, Method.ZEROSHOT,
+              Method.ZOSGD, Method.COOP)  # the default first; the backpropagation reference last
 METHOD_CHOICES = [(m.value, m.description + (" (default)" if m == DEFAULT_METHOD else "")) for m in FORM_ORDER]
-DEFAULT_METHOD_REASON = ("CMA-ES with sparse adapters on the prompt and a linear head is the default because it "
-                         "scored highest on validation on both of our reference defect sets at the first-run budget "
-                         "(88% against 86% for the linear probe on steel defects, 56% against 53% on textiles), "
-                         "with forward passes only.")
+DEFAULT_METHOD_REASON = ("Auto tries the quick methods first, starts the forward-only search from the best of them, "
+                         "and keeps a costlier result only when it beats a cheaper one on validation by more than "
+                         "chance; pick a single method below if you want that one.")
 
 
 NO_GPU_WORKER_HELP = ("No GPU worker is registered right now: a job that asks for one stays queued until a GPU "
@@ -211,7 +211,7 @@ class JobCreateForm(forms.Form):
     def _clean_adapt(self, data: dict, config: dict) -> bool:
         """Puts adapt and param_budget into `config`; False, with an error on the field, for a combination
         the tuner cannot run. The budget of weights counts only for sparse adapters."""
-        adapt = data.get("adapt") or "prompt"
+        adapt = "prompt" if data["method"] == Method.AUTO else data.get("adapt") or "prompt"  # auto decides itself
         config["adapt"] = adapt
         config["param_budget"] = data["param_budget"] if adapt == "sparse" and data.get("param_budget") is not None \
             else self._defaults["param_budget"]

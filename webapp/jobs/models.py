@@ -58,6 +58,9 @@ class Job(models.Model):
     tuned_accuracy = models.FloatField(null=True, blank=True)
     best_val_accuracy = models.FloatField(null=True, blank=True)
     evaluation = models.JSONField(default=dict, blank=True)  # per-class accuracy, confusion matrices
+    # The candidates weighed on validation and why the adapter won (tuning's Leaderboard.to_dict(); empty
+    # for jobs from before it and for the no-query methods, which have nothing cheaper to compare with)
+    leaderboard = models.JSONField(default=dict, blank=True)
     worker_seconds = models.FloatField(default=0.0)
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
 

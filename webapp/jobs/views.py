@@ -19,6 +19,7 @@ from webapp.datasets.selectors import dataset_version_get
 from webapp.integrations.tuning import SPARSE_METHODS, queries_to_spend
 from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, JobCreateForm, image_weights_text
+from webapp.jobs.leaderboard import leaderboard_view
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
@@ -88,6 +89,7 @@ def job_detail_view(request, pk: int):
         "can_write": can_write,
         "evaluation_rows": _evaluation_rows(job),
         "quality": (payload.get("results") or {}).get("quality") and job_quality(job),
+        "leaderboard": leaderboard_view(job),
     })
 
 

@@ -25,6 +25,7 @@ from webapp.core.cost import worker_cost
 from webapp.core.evaluation_tables import evaluation_tables
 from webapp.core.numbers import finite_or_none
 from webapp.core.templatetags.formatting import percent
+from webapp.jobs.leaderboard import leaderboard_view
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
 from webapp.jobs.quality import evaluation_quality, job_quality
@@ -76,6 +77,7 @@ def job_report_context(job: Job) -> dict:
         "quality": job_quality(job),
         "mistakes": mistakes_by_class(job.evaluation),
         "adapted": adapted_report(version.metrics) if version else None,
+        "leaderboard": leaderboard_view(job),
     }
 
 

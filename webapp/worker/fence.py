@@ -122,6 +122,7 @@ def job_finish(*, fence: Fence, result, zero_shot: dict, tuned: dict, class_name
     job.evaluation = {"class_names": list(class_names), "zero_shot": zero_shot, "tuned": tuned,
                       "validation": validation_verdict(result)}
     job.peak_memory_bytes = result.peak_memory_bytes
+    job.leaderboard = result.leaderboard.to_dict() if result.leaderboard is not None else {}
     job.worker_seconds += worker_seconds
     job.status = Job.Status.CANCELLED if result.stopped else Job.Status.COMPLETED
     if result.stopped:
