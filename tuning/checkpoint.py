@@ -9,8 +9,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from .errors import TuningError
+
+
+class Checkpoint(Protocol):
+    """Where a run keeps its resumable state: FileCheckpoint here, a storage-backed one on a worker."""
+
+    def load(self) -> dict | None: ...
+
+    def save(self, state: dict) -> None: ...
 
 
 class FileCheckpoint:

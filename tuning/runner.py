@@ -10,17 +10,19 @@ from typing import Any, Callable
 
 import torch
 
+from .checkpoint import Checkpoint
 from .demo_backbone.identify import sha256_before_versions
 from .errors import CheckpointMismatch
-from .objective import Evaluated, Objective
+from .methods.leaderboard import Leaderboard
 from .methods.stages import MetricPointDict, Stage
+from .objective import Evaluated, Objective
 
 STATE_VERSION = 1
 
 
 class Run:
-    def __init__(self, cfg, obj: Objective, *, on_metrics: Callable[[dict], Any] | None = None,
-                 should_stop: Callable[[], bool] | None = None, checkpoint=None,
+    def __init__(self, cfg, obj: Objective, *, on_metrics: Callable[[MetricPointDict], Any] | None = None,
+                 should_stop: Callable[[], bool] | None = None, checkpoint: Checkpoint | None = None,
                  backbone_sha256: str | None = None):
         self.cfg = cfg
         self.backbone_sha256 = backbone_sha256  # the weights this run's values were found with
@@ -35,12 +37,12 @@ class Run:
         self.step = 0
         self.best: dict | None = None  # w (list), val_acc, val_loss, train_loss, step
         self.best_features: torch.Tensor | None = None
-        self.zero_shot: dict | None = None
+        self.zero_shot: dict = {}  # train loss and validation figures at w = 0, once evaluated
         self.stopped = False
         self.phase = "start"
         self.phase_state: dict = {}
         self.auto: dict | None = None  # method 'auto': finished searches, the warm start (kept in checkpoints)
-        self.leaderboard = None  # the candidates weighed and the choice (methods/leaderboard.py)
+        self.leaderboard: Leaderboard | None = None  # the candidates weighed and the choice
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
 
@@ -60,15 +62,22 @@ class Run:
         head (weight, bias as lists) only for a linear probe, whose logits replace the text ones."""
         b = self.best
         score = _score(ev.val_balanced_acc, ev.val_acc)
-        best = None if b is None else _score(b.get("val_balanced_acc"), b["val_acc"])
-        if b is None or score > best or (score == best and ev.val_loss < b["val_loss"]):
-            self.best = {"w": [float(x) for x in w.double()], "val_acc": ev.val_acc, "val_loss": ev.val_loss,
-                         "val_balanced_acc": ev.val_balanced_acc,
-                         "train_loss": ev.train_loss, "step": self.step,
-                         "P": None if P is None else P.flatten().tolist(), "head": head}
-            self.best_features = ev.text_features
-            return True
-        return False
+        if b is not None:
+            best = _score(b.get("val_balanced_acc"), b["val_acc"])
+            if score < best or (score == best and not ev.val_loss < b["val_loss"]):
+                return False
+        self.best = {"w": [float(x) for x in w.double()], "val_acc": ev.val_acc, "val_loss": ev.val_loss,
+                     "val_balanced_acc": ev.val_balanced_acc, "train_loss": ev.train_loss, "step": self.step,
+                     "P": None if P is None else P.flatten().tolist(), "head": head}
+        self.best_features = ev.text_features
+        return True
+
+    @property
+    def chosen(self) -> dict:
+        """The candidate kept so far (`best`): there is one from the zero-shot evaluation on."""
+        if self.best is None:
+            raise RuntimeError("No candidate has been evaluated yet.")
+        return self.best
 
     def emit(self, stage: Stage, ev: Evaluated | None, *, train_loss: float | None = None,
              sharpness: float | None = None, sparsity: float | None = None) -> MetricPointDict:
@@ -77,14 +86,14 @@ class Run:
         adapter's sparsity): the share of the image tower's parameters left unchanged, and how many changed.
         `stage_started` is True on the first point of a stage, so a reader sees where a stage switch
         happened without comparing stage names (a resumed run continues the stage its history ends in)."""
-        params_changed = ev.params_changed if ev is not None else None
-        if params_changed is not None:
-            sparsity = ev.backbone_sparsity
+        params_changed = None
+        if ev is not None and ev.params_changed is not None:
+            params_changed, sparsity = ev.params_changed, ev.backbone_sparsity
         stage = Stage(stage)
         m = MetricPointDict(step=self.step, stage=stage.value, stage_started=stage != self._current_stage(),
-                        queries=self.obj.queries, train_loss=ev.train_loss if ev is not None else train_loss,
-                        val_acc=ev.val_acc if ev is not None else None, sharpness=sharpness, sparsity=sparsity,
-                        params_changed=params_changed, elapsed_s=round(self.elapsed_s, 4))
+                            queries=self.obj.queries, train_loss=ev.train_loss if ev is not None else train_loss,
+                            val_acc=ev.val_acc if ev is not None else None, sharpness=sharpness, sparsity=sparsity,
+                            params_changed=params_changed, elapsed_s=round(self.elapsed_s, 4))
         self.history.append(m)
         if self.on_metrics is not None:
             self.on_metrics(MetricPointDict(**m))

@@ -6,16 +6,19 @@ from __future__ import annotations
 import datetime as _dt
 import resource
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 
 from .adapter import Adapter, format_version
-from .backbones.loader import load_backbone
+from .backbones.loader import Backbone, load_backbone
 from .backbones.precision import precision_label
 from .backbones.prompts import PromptLearner
+from .checkpoint import Checkpoint
 from .config import TuneConfig
+from .data import FewShotData
 from .errors import DataError
-from .methods import Method, Stage
+from .methods import Method, MetricPointDict, Stage
 from .methods.leaderboard import Leaderboard
 from .methods.registry import run_method
 from .methods.second_opinion import single_method_board
@@ -24,6 +27,7 @@ from .objective import Objective
 from .quality import beats_zero_shot
 from .runner import Run
 from .sparse import setup as sparse_setup
+from .sparse.joint_objective import JointObjective
 from .version import __version__
 
 
@@ -35,7 +39,7 @@ class TuneResult:
     stopped: bool
     elapsed_s: float
     peak_memory_bytes: int
-    history: list[dict] = field(default_factory=list)
+    history: list[MetricPointDict] = field(default_factory=list)
     zero_shot_val_acc: float | None = None
     best_val_balanced_acc: float | None = None
     zero_shot_val_balanced_acc: float | None = None
@@ -47,7 +51,12 @@ class TuneResult:
         return beats_zero_shot(self.best_val_balanced_acc, self.zero_shot_val_balanced_acc)
 
 
-def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, backbone=None) -> TuneResult:
+def tune(config: TuneConfig | dict, data: FewShotData, *,
+         on_metrics: Callable[[MetricPointDict], Any] | None = None, should_stop: Callable[[], bool] | None = None,
+         checkpoint: Checkpoint | None = None, backbone: Backbone | None = None) -> TuneResult:
+    """Tunes an adapter for `data` (features encoded with `backbone`, loaded from the config's id when not
+    given) within the config's query budget. `on_metrics` gets each metric point, `should_stop` is asked
+    between steps (a stopped run returns the best so far), `checkpoint` resumes a run and keeps its state."""
     cfg = config if isinstance(config, TuneConfig) else TuneConfig.from_dict(config)
     cfg.validate()
     bb = backbone if backbone is not None else load_backbone(cfg.backbone, device=cfg.device)
@@ -60,8 +69,9 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
                             proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
                             precision=cfg.precision)
-    joint = cfg.adapt == "sparse" or cfg.method == Method.AUTO  # auto tunes the prompt and a linear head
-    obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if joint else Objective(learner, data, cfg.budget)
+    tunes_joint = cfg.adapt == "sparse" or cfg.method == Method.AUTO  # auto tunes the prompt and a linear head
+    joint = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if tunes_joint else None
+    obj = joint if joint is not None else Objective(learner, data, cfg.budget)
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint,
               backbone_sha256=bb.checkpoint_sha256)
     state = checkpoint.load() if checkpoint is not None else None
@@ -76,7 +86,7 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
         run.consider(zeros, ev)
         run.emit(Stage.ZERO_SHOT, ev)
         run.save("started", {})
-    allocation = sparse_setup.place_vision_delta(run, obj, data) if joint else None
+    allocation = sparse_setup.place_vision_delta(run, joint, data) if joint is not None else None
     if run.phase != "done" and run_method(run) and not run.stopped:
         run.save("done", {})
     if cfg.method == Method.TIP_ADAPTER or cfg.tip_cache:  # no query: reads the cached features only
@@ -87,17 +97,17 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
     if leaderboard is not None:
         adapter.card["leaderboard"] = leaderboard.to_dict()
     return TuneResult(adapter=adapter, queries_used=obj.queries, leaderboard=leaderboard,
-                      best_val_acc=run.best["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
+                      best_val_acc=run.chosen["val_acc"], stopped=run.stopped, elapsed_s=run.elapsed_s,
                       peak_memory_bytes=peak_memory_bytes(bb.device), history=list(run.history),
                       zero_shot_val_acc=run.zero_shot["val_acc"],
-                      best_val_balanced_acc=run.best.get("val_balanced_acc"),
+                      best_val_balanced_acc=run.chosen.get("val_balanced_acc"),
                       zero_shot_val_balanced_acc=run.zero_shot.get("val_balanced_acc"))
 
 
 def _keep_zero_shot_unless_better(run: Run) -> None:
     """Do no harm: an adapter that does not beat zero-shot on validation (a tie with a lower loss
     included) is replaced by the zero-shot prompts themselves (w = 0)."""
-    zs, best = run.zero_shot, run.best
+    zs, best = run.zero_shot, run.chosen
     is_zero_shot = not any(best["w"]) and not any(best.get(k) for k in ("P", "head", "cache"))
     if is_zero_shot or beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")):
         return
@@ -128,7 +138,7 @@ def peak_memory_bytes(device: torch.device) -> int:
 
 def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
     """The chosen context P (m, width) on the CPU."""
-    best = run.best
+    best = run.chosen
     if best.get("P") is not None:
         return torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
     with torch.no_grad():
@@ -139,8 +149,8 @@ def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
 def _best_text_features(run: Run, learner: PromptLearner) -> torch.Tensor:
     """(K, D) text features of the chosen context. After a resume they are recomputed: the features of
     the chosen w were computed (and paid for) before."""
-    if run.best_features is None and hasattr(run.obj, "space"):  # joint vector: text features + the linear head
-        run.best_features = run.obj.class_embeddings(torch.tensor(run.best["w"], dtype=torch.float32)[None])[0].cpu()
+    if run.best_features is None and isinstance(run.obj, JointObjective):  # text features + the linear head
+        run.best_features = run.obj.class_embeddings(torch.tensor(run.chosen["w"], dtype=torch.float32)[None])[0].cpu()
     elif run.best_features is None:
         P = _best_context(run, learner)
         run.best_features = learner.features_from_contexts(P.to(learner.device)[None])[0].cpu()
@@ -163,7 +173,7 @@ def _extras(best: dict, data, card: dict) -> dict[str, torch.Tensor]:
 
 
 def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict | None) -> Adapter:
-    cfg, best = run.cfg, run.best
+    cfg, best = run.cfg, run.chosen
     w = torch.tensor(best["w"], dtype=torch.float32)
     P = _best_context(run, learner)
     T = _best_text_features(run, learner)
@@ -195,7 +205,7 @@ def _build_adapter(run: Run, learner: PromptLearner, bb, data, allocation: dict 
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     extras = _extras(best, data, card)
-    if allocation is not None:
+    if allocation is not None and isinstance(run.obj, JointObjective):
         extras.update(sparse_setup.adapter_parts(run.obj, w, card, allocation))
     card["format_version"] = format_version(extras)
     return Adapter(card, w, P, T.float().cpu(), extras)

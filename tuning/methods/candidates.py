@@ -46,7 +46,7 @@ def entry_of(obj, key: str, method: str, logits_of, *, warm_start: str | None = 
     K = obj.learner.num_classes
     matrix = confusion(labels, predictions, K)
     interval = balanced_accuracy_interval(matrix)
-    return Entry(key=key, method=method, warm_start=warm_start, val_balanced_acc=balanced_accuracy(matrix),
+    return Entry(key=key, method=method, warm_start=warm_start, val_balanced_acc=balanced_accuracy(matrix) or 0.0,
                  val_balanced_acc_interval=list(interval) if interval else None,
                  val_acc=sum(p == y for p, y in zip(predictions, labels)) / len(labels), queries=queries,
                  seconds=round(seconds, 3), val_predictions=predictions)

@@ -9,6 +9,8 @@ is then folded into the weights, so the adapter applies logits = z @ W.T + b to 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -45,7 +47,7 @@ def best_probe(obj, steps: int, stop_requested=lambda: False, on_fit=None):
     (Evaluated, head: weight and bias as lists, and the L2), or None when stopped. `on_fit(ev)` sees each fit."""
     T0 = obj.learner.zero_shot_features().cpu()  # kept in the adapter for reference; not used by the head
     z, y, device = obj.train_z.cpu(), obj.train_y.cpu(), obj.train_z.device
-    best = None
+    best: tuple[tuple, Any, dict] | None = None
     for l2 in L2_STRENGTHS:
         if stop_requested():
             return None
@@ -53,9 +55,10 @@ def best_probe(obj, steps: int, stop_requested=lambda: False, on_fit=None):
         ev = obj.evaluate_features(T0, logits_of=linear(W.to(device), b.to(device)))
         if on_fit is not None:
             on_fit(ev)
-        key = (ev.val_balanced_acc, -ev.val_loss)
+        key = (ev.val_balanced_acc, -ev.val_loss)  # balanced accuracy is known: validation has images
         if best is None or key > best[0]:
             best = (key, ev, {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2})
+    assert best is not None  # L2_STRENGTHS is not empty
     return best[1], best[2]
 
 

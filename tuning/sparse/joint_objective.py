@@ -19,6 +19,7 @@ One query is still one evaluation of the training loss at one w; `Objective.char
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +48,7 @@ def discriminant_directions(z: torch.Tensor, y: torch.Tensor, K: int) -> torch.T
 class Anchor:
     """A warm start's solution: its logits function, the class embeddings at w = 0, and its logits on the
     training features (computed once: every query adds them)."""
-    logits_of: object
+    logits_of: Callable[[torch.Tensor], torch.Tensor]
     E0: torch.Tensor
     train: torch.Tensor
 
@@ -100,6 +101,8 @@ class JointObjective(Objective):
     def anchored_logits(self, T: torch.Tensor):
         """z -> logits of class embeddings T (K, D) under the anchor."""
         a = self.anchor
+        if a is None:
+            raise RuntimeError("anchored_logits needs a warm start (set_anchor) first.")
         return lambda z: a.logits_of(z) + self.scale * z @ (T - a.E0).T
 
     @property

@@ -2,6 +2,8 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -10,7 +12,7 @@ from webapp.accounts.forms import ApiTokenForm
 
 
 @require_http_methods(["GET", "POST"])
-def api_tokens(request):
+def api_tokens(request: HttpRequest) -> HttpResponseBase:
     new_key = None
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -30,7 +32,7 @@ def api_tokens(request):
 
 
 @require_POST
-def api_token_revoke(request, pk: int):
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponseBase:
     services.api_token_revoke(user=request.user, token_id=pk)
     messages.success(request, "The token was revoked: scripts using it are refused from now on.")
     return redirect("accounts:api_tokens")

@@ -2,9 +2,9 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,7 +24,7 @@ READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 
 
 @require_GET
-def adapter_list(request):
+def adapter_list(request: HttpRequest) -> HttpResponseBase:
     lines = list(selectors.model_line_list(user=request.user))
     for line in lines:  # "latest" is never a version worse than zero-shot or than an earlier one
         line.recommended = selectors.model_line_recommended(model_line=line, versions=line.versions_by_number)
@@ -35,7 +35,7 @@ def adapter_list(request):
 
 
 @require_GET
-def model_line_detail(request, pk: int):
+def model_line_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     line, can_write = selectors.model_line_get(user=request.user, pk=pk)
     return render(request, "adapters/line.html", {
         "line": line,
@@ -48,7 +48,7 @@ def model_line_detail(request, pk: int):
 
 
 @require_GET
-def version_detail(request, pk: int):
+def version_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, can_write = selectors.adapter_version_get(user=request.user, pk=pk)
     return render(request, "adapters/version.html", {
         "version": version,
@@ -65,7 +65,7 @@ def version_detail(request, pk: int):
     })
 
 
-def _damaged(request, exc: files.StoredFileDamaged) -> HttpResponse:
+def _damaged(request: HttpRequest, exc: files.StoredFileDamaged) -> HttpResponse:
     return render(request, "adapters/problem.html", {"message": str(exc)}, status=500)
 
 
@@ -93,7 +93,7 @@ def file_response(*, version, user, name: str) -> HttpResponse:
 
 
 @require_GET
-def version_archive(request, pk: int):
+def version_archive(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return archive_response(version=version, user=request.user)
@@ -102,7 +102,7 @@ def version_archive(request, pk: int):
 
 
 @require_GET
-def version_file(request, pk: int, name: str):
+def version_file(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     version, _ = selectors.adapter_version_get(user=request.user, pk=pk)
     try:
         return file_response(version=version, user=request.user, name=name)
@@ -111,7 +111,7 @@ def version_file(request, pk: int, name: str):
 
 
 @require_POST
-def version_set_production(request, pk: int):
+def version_set_production(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     services.model_line_set_production(version=version, user=request.user)
     messages.success(request, f"v{version.number} is now the production version of {version.model_line.name}.")
@@ -119,14 +119,14 @@ def version_set_production(request, pk: int):
 
 
 @require_POST
-def line_clear_production(request, pk: int):
+def line_clear_production(request: HttpRequest, pk: int) -> HttpResponseBase:
     line, _ = selectors.model_line_get(user=request.user, pk=pk, write=True)
     services.model_line_clear_production(model_line=line, user=request.user)
     messages.success(request, f"{line.name} has no production version now.")
     return redirect("adapters:line", pk=line.pk)
 
 
-def _upload_page(request, form, status=200):
+def _upload_page(request: HttpRequest, form, status=200) -> HttpResponseBase:
     lines = selectors.model_line_list(user=request.user).filter(workspace__in=workspaces_writable(user=request.user))
     return render(request, "adapters/upload.html", {
         "form": form, "line_names": sorted({line.name for line in lines}),
@@ -136,7 +136,7 @@ def _upload_page(request, form, status=200):
 
 @require_http_methods(["GET", "POST"])
 @limit_upload(lambda: settings.ADAPTER_MAX_UPLOAD_BYTES)
-def adapter_upload(request, limiter: UploadLimitHandler):
+def adapter_upload(request: HttpRequest, limiter: UploadLimitHandler) -> HttpResponseBase:
     if request.method == "GET":
         if not workspaces_writable(user=request.user).exists():
             raise PermissionDenied(READ_ONLY)
@@ -166,7 +166,7 @@ def adapter_upload(request, limiter: UploadLimitHandler):
 
 @require_POST
 @limit_upload(trials.trial_upload_limit)
-def version_try(request, pk: int, limiter: UploadLimitHandler):
+def version_try(request: HttpRequest, pk: int, limiter: UploadLimitHandler) -> HttpResponseBase:
     version, _ = selectors.adapter_version_get(user=request.user, pk=pk, write=True)
     uploads = request.FILES.getlist("images")  # reads the body: only then does the limiter know its size
     try:
@@ -180,5 +180,5 @@ def version_try(request, pk: int, limiter: UploadLimitHandler):
 
 
 @require_GET
-def trial_image(request, pk: int, index: int):
+def trial_image(request: HttpRequest, pk: int, index: int) -> HttpResponseBase:
     return jpeg_response(trials.adapter_trial_thumbnail(user=request.user, pk=pk, index=index))

@@ -2,7 +2,8 @@
 workspace checks as the pages, services write."""
 
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 
 from webapp.adapters import selectors as adapter_selectors
@@ -18,7 +19,7 @@ from webapp.jobs.services import job_cancel
 JOBS_PER_PAGE = 50
 
 
-def _after(request) -> int:
+def _after(request: HttpRequest) -> int:
     after = whole_number(request.GET.get("after", "0"))
     if after is None:
         raise BadRequest("'after' must be the last seq you have (a whole number, 0 for all points).")
@@ -26,23 +27,23 @@ def _after(request) -> int:
 
 
 @api_endpoint("GET")
-def backbone_list(request):
+def backbone_list(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"results": selectors.backbones()})
 
 
 @api_endpoint("GET")
-def dataset_list(request):
+def dataset_list(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"results": [selectors.dataset_payload(d) for d in selectors.datasets(user=request.user)]})
 
 
 @api_endpoint("GET")
-def dataset_detail(request, pk: int):
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     dataset, _ = dataset_get(user=request.user, pk=pk)
     return JsonResponse(selectors.dataset_payload(dataset))
 
 
 @api_endpoint("GET", "POST")
-def job_list(request):
+def job_list(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         job = services.api_job_create(user=request.user, payload=json_body(request))
         payload = selectors.job_payload(job, after=0)
@@ -59,42 +60,42 @@ def job_list(request):
 
 
 @api_endpoint("GET")
-def job_detail(request, pk: int):
+def job_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, _ = job_get(user=request.user, pk=pk)
     return JsonResponse(selectors.job_payload(job, after=_after(request)))
 
 
 @api_endpoint("POST")
-def job_cancel_view(request, pk: int):
+def job_cancel_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = job_cancel(job=job_get(user=request.user, pk=pk, write=True)[0], user=request.user)
     return JsonResponse(selectors.job_payload(job, after=_after(request)))
 
 
 @api_endpoint("GET")
-def model_line_list(request):
+def model_line_list(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"results": [selectors.model_line_payload(line) for line in selectors.model_lines(user=request.user)]})
 
 
 @api_endpoint("GET")
-def adapter_detail(request, pk: int):
+def adapter_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return JsonResponse(selectors.adapter_version_payload(version, line=version.model_line))
 
 
 @api_endpoint("GET")
-def adapter_archive(request, pk: int):
+def adapter_archive(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return archive_response(version=version, user=request.user)
 
 
 @api_endpoint("GET")
-def adapter_file(request, pk: int, name: str):
+def adapter_file(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return file_response(version=version, user=request.user, name=name)
 
 
 @api_endpoint("GET")
-def production_archive(request, pk: int):
+def production_archive(request: HttpRequest, pk: int) -> HttpResponseBase:
     """What a line PC fetches: the version currently marked as production on this model line."""
     line, _ = adapter_selectors.model_line_get(user=request.user, pk=pk)
     if line.production_version is None:

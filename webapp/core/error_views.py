@@ -10,7 +10,8 @@ workspaces from the database, which may be what failed. No stack trace, path or 
 import sys
 
 from django.db import DatabaseError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 
 RETRY_AFTER_SECONDS = 30
@@ -18,11 +19,11 @@ DATABASE_AWAY = ("The database is not answering just now, so this page cannot be
                  "try again in a minute. If it lasts, tell whoever looks after this server.")
 
 
-def _wants_json(request) -> bool:
+def _wants_json(request: HttpRequest) -> bool:
     return request.path.endswith(".json") or "application/json" in request.headers.get("Accept", "")
 
 
-def _answer(request, status: int, title: str, message: str) -> HttpResponse:
+def _answer(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if _wants_json(request):
         response = JsonResponse({"error": message}, status=status)
     else:
@@ -33,18 +34,18 @@ def _answer(request, status: int, title: str, message: str) -> HttpResponse:
     return response
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception=None) -> HttpResponseBase:
     return _answer(request, 404, "Page not found",
                    "There is no such page, or it belongs to a workspace you are not a member of.")
 
 
-def forbidden(request, exception=None):
+def forbidden(request: HttpRequest, exception=None) -> HttpResponseBase:
     # Our own refusals are written for the user ("Your role in this workspace is read-only: ...").
     said = str(exception) if exception is not None and str(exception) else ""
     return _answer(request, 403, "Not allowed", said or "Your account may not open this page.")
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponseBase:
     """Called by Django while the exception is being handled, so sys.exc_info() is the cause."""
     if isinstance(sys.exc_info()[1], DatabaseError):
         return database_unavailable(request)
@@ -53,5 +54,5 @@ def server_error(request):
                    "happens again, tell whoever looks after this server.")
 
 
-def database_unavailable(request):
+def database_unavailable(request: HttpRequest) -> HttpResponseBase:
     return _answer(request, 503, "The database is away", DATABASE_AWAY)

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,7 +19,7 @@ from webapp.integrations.tuning import default_shots, split_sizes
 READ_ONLY = "Your role is read-only: ask an engineer to do this."
 
 
-def _list_page(request, *, upload_form=None, status=200):
+def _list_page(request: HttpRequest, *, upload_form=None, status=200) -> HttpResponseBase:
     initial = {"name": request.GET.get("name", "")}
     if request.GET.get("workspace"):
         initial["workspace"] = request.GET["workspace"]
@@ -33,13 +34,13 @@ def _list_page(request, *, upload_form=None, status=200):
 
 
 @require_GET
-def dataset_list(request):
+def dataset_list(request: HttpRequest) -> HttpResponseBase:
     return _list_page(request)
 
 
 @require_POST
 @limit_upload(lambda: settings.DATASET_MAX_UPLOAD_BYTES)
-def dataset_upload(request, limiter: UploadLimitHandler):
+def dataset_upload(request: HttpRequest, limiter: UploadLimitHandler) -> HttpResponseBase:
     require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = DatasetUploadForm(request.POST, request.FILES, user=request.user)
     if limiter.too_large:
@@ -64,7 +65,7 @@ def dataset_upload(request, limiter: UploadLimitHandler):
 
 
 @require_POST
-def dataset_demo(request):
+def dataset_demo(request: HttpRequest) -> HttpResponseBase:
     require_posted_workspace(request.user, request.POST.get("workspace"), refusal=READ_ONLY)
     form = DemoDatasetForm(request.POST, user=request.user)
     if not form.is_valid():
@@ -74,7 +75,7 @@ def dataset_demo(request):
 
 
 @require_GET
-def dataset_detail(request, pk: int):
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     dataset, _ = selectors.dataset_get(user=request.user, pk=pk)
     latest = dataset.versions.order_by("-number").first()
     if latest is None:
@@ -83,7 +84,7 @@ def dataset_detail(request, pk: int):
 
 
 @require_GET
-def version_detail(request, pk: int):
+def version_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, can_write = selectors.dataset_version_get(user=request.user, pk=pk)
     shots = selectors.dataset_version_shots_per_class(version)
     thumbnails = (version.report or {}).get("thumbnails", {})
@@ -110,13 +111,13 @@ def version_detail(request, pk: int):
 
 
 @require_GET
-def version_status(request, pk: int):
+def version_status(request: HttpRequest, pk: int) -> HttpResponseBase:
     version, _ = selectors.dataset_version_get(user=request.user, pk=pk)
     return JsonResponse(selectors.dataset_version_status(version))
 
 
 @require_GET
-def version_thumbnail(request, pk: int, sha256: str):
+def version_thumbnail(request: HttpRequest, pk: int, sha256: str) -> HttpResponseBase:
     version, _ = selectors.dataset_version_get(user=request.user, pk=pk)
     listed = {sha for shas in (version.report or {}).get("thumbnails", {}).values() for sha in shas}
     if sha256 not in listed:

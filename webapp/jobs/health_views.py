@@ -3,18 +3,19 @@ live workers and the queues they serve)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from webapp.jobs import health
 
 
-def home(request):
+def home(request: HttpRequest) -> HttpResponseBase:
     return redirect("jobs:list")
 
 
 @login_not_required
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponseBase:
     """For load balancers and bin/serve: ok or not ok. Only staff get the detail, since error text names
     hosts and addresses and worker names are host names; without the database no one is known to be
     staff. It only reads: workers check in by themselves (webapp/worker/checkin.py)."""
@@ -28,7 +29,7 @@ def healthz(request):
     return JsonResponse(body, status=200 if ok else 503)
 
 
-def status_page(request):
+def status_page(request: HttpRequest) -> HttpResponseBase:
     return render(
         request,
         "core/status.html",

@@ -6,32 +6,42 @@ import dataclasses
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.csv_download import csv_download
 from webapp.core.numbers import human_duration
-from webapp.jobs.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.integrations.tuning import SPARSE_METHODS, queries_to_spend
 from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, JobCreateForm, image_weights_text
+from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.leaderboard import leaderboard_view
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
-from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
-                                   job_status_text, job_worker_silent, queue_places)
+from webapp.jobs.selectors import (
+    POINT_COLUMNS,
+    job_etas,
+    job_get,
+    job_list,
+    job_live_payload,
+    job_progress,
+    job_status_text,
+    job_worker_silent,
+    queue_places,
+)
 from webapp.jobs.services import job_cancel, job_create
 
 MAX_BUDGET_FOR_ESTIMATE = 10**9
 
 
 @require_GET
-def job_list_view(request):
+def job_list_view(request: HttpRequest) -> HttpResponseBase:
     jobs = list(job_list(user=request.user)[:500])
     rows = []
     served = {}  # queue -> has a live worker, asked once per queue
@@ -54,7 +64,7 @@ def job_list_view(request):
 
 
 @require_http_methods(["GET", "POST"])
-def job_create_view(request):
+def job_create_view(request: HttpRequest) -> HttpResponseBase:
     if not workspaces_writable(user=request.user).exists():
         raise PermissionDenied("Your role is read-only in every workspace: ask an engineer to launch jobs.")
     if request.method == "POST":
@@ -80,7 +90,7 @@ def job_create_view(request):
 
 
 @require_GET
-def job_detail_view(request, pk: int):
+def job_detail_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, can_write = job_get(user=request.user, pk=pk)
     payload = job_live_payload(job, after=None)  # the page fetches the curves itself, as for every update
     return render(request, "jobs/detail.html", {
@@ -94,7 +104,7 @@ def job_detail_view(request, pk: int):
 
 
 @require_GET
-def job_metrics_view(request, pk: int):
+def job_metrics_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, _ = job_get(user=request.user, pk=pk)
     after = whole_number(request.GET.get("after", "0"))
     if after is None:
@@ -104,14 +114,14 @@ def job_metrics_view(request, pk: int):
 
 
 @require_GET
-def job_metrics_csv_view(request, pk: int):
+def job_metrics_csv_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, _ = job_get(user=request.user, pk=pk)
     rows = MetricPoint.objects.filter(job=job).order_by("seq").values_list(*POINT_COLUMNS).iterator(chunk_size=2000)
     return csv_download(POINT_COLUMNS, rows, filename=f"job-{job.pk}-curves.csv")
 
 
 @require_POST
-def job_cancel_view(request, pk: int):
+def job_cancel_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, _ = job_get(user=request.user, pk=pk, write=True)
     if job.is_finished:
         messages.info(request, f"{job} had already ended ({job.get_status_display().lower()}).")
@@ -127,7 +137,7 @@ def job_cancel_view(request, pk: int):
 
 
 @require_GET
-def job_estimate_view(request):
+def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
     """Run time and cost for the launch form, recomputed as the engineer changes its values; with sparse
     adapters also how many of the backbone's image weights the chosen share is, where known. Given
     `minutes` instead of a budget, it answers the budget in queries that fits in them (`budget`)."""

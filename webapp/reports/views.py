@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -12,14 +13,15 @@ from webapp.datasets.thumbnails import thumbnail_response
 from webapp.integrations.tuning import METHOD_LABELS
 from webapp.jobs.mistakes import recorded_mistake
 from webapp.reports import selectors
-from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED, side_by_side
+from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED
+from webapp.reports.side_by_side import side_by_side
 
 PAGE_SIZE = 50
 MAX_POINTS = 1000  # the scatter shows at most this many (the newest); the table pages through all
 
 
 @require_GET
-def overview(request):
+def overview(request: HttpRequest) -> HttpResponseBase:
     workspaces = list(selectors.overview_workspaces(user=request.user))
     wanted = whole_number(request.GET.get("workspace"))
     if wanted is not None:
@@ -35,13 +37,13 @@ def overview(request):
 
 
 @require_GET
-def job_report(request, pk: int):
+def job_report(request: HttpRequest, pk: int) -> HttpResponseBase:
     job, _ = selectors.job_report_get(user=request.user, pk=pk)
     return render(request, "reports/job.html", selectors.job_report_context(job))
 
 
 @require_GET
-def mistake_image(request, pk: int, sha256: str):
+def mistake_image(request: HttpRequest, pk: int, sha256: str) -> HttpResponseBase:
     """A thumbnail in the report's mistakes gallery: only images this job recorded as mistakes."""
     job, _ = selectors.job_report_get(user=request.user, pk=pk)
     if not recorded_mistake(job.evaluation, sha256):
@@ -78,7 +80,7 @@ class Comparison:
 
 
 @require_GET
-def compare(request):
+def compare(request: HttpRequest) -> HttpResponseBase:
     comparison = Comparison(request)
     page = Paginator(comparison.queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [comparison.row(obj) for obj in page.object_list]
@@ -95,7 +97,7 @@ def compare(request):
 
 
 @require_GET
-def compare_csv(request):
+def compare_csv(request: HttpRequest) -> HttpResponseBase:
     comparison = Comparison(request)
     rows = (selectors.csv_row(comparison.row(obj)) for obj in comparison.queryset.iterator(chunk_size=500))
     return csv_download(selectors.CSV_HEADER, rows, filename="comparison.csv")
