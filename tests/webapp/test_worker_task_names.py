@@ -5,7 +5,6 @@ importing the worker's modules) all name them so."""
 from webapp import settings as product_settings
 from webapp.celery import app
 from webapp.core.broker import TUNING_TASK
-from webapp.jobs.health_views import WORKER_CHECKIN_TASK
 
 FIRST_NAMES = {"webapp.jobs.tasks.run_tuning_job", "webapp.jobs.tasks.requeue_stale_jobs",
                "webapp.core.tasks.worker_checkin", "webapp.core.tasks.clean_up_leftovers"}
@@ -22,5 +21,5 @@ def test_a_worker_registers_the_tasks_under_their_first_names():
 
 def test_every_name_the_web_side_and_the_scheduler_send_is_registered():
     scheduled = {entry["task"] for entry in product_settings.CELERY_BEAT_SCHEDULE.values()}
-    sent = {TUNING_TASK, WORKER_CHECKIN_TASK, *product_settings.CELERY_TASK_ROUTES}
+    sent = {TUNING_TASK, *product_settings.CELERY_TASK_ROUTES}
     assert sent | scheduled <= _registered_by_a_worker()
