@@ -110,10 +110,10 @@ def worker_to_endpoint(user, n_points: int, interval_s: float, poll_s: float) ->
 
     from webapp.accounts.models import Workspace
     from webapp.datasets.models import DatasetVersion
-    from webapp.worker.sink import MetricSink
     from webapp.jobs.models import Job
-    from webapp.worker.pulse import Pulse
     from webapp.worker.fence import job_claim
+    from webapp.worker.pulse import Pulse
+    from webapp.worker.sink import MetricSink
 
     version = DatasetVersion.objects.first()
     job = Job.objects.create(workspace=Workspace.objects.get(name="Bench"), dataset_version=version, backbone="demo",

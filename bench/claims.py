@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 import tuning
-from tuning.methods import estimators
-from tuning.objective import Objective
 from tuning.backbones.prompts import PromptLearner
-from tuning.runner import Run
+from tuning.methods import estimators
 from tuning.methods.cmaes import run_stage1
+from tuning.objective import Objective
+from tuning.runner import Run
 
 from . import common
 from .common import table, write

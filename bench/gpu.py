@@ -23,10 +23,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import tuning
-from tuning.methods import estimators
-from tuning.objective import Objective
 from tuning.backbones.precision import precision_label
 from tuning.backbones.prompts import PromptLearner
+from tuning.methods import estimators
+from tuning.objective import Objective
 
 from . import fd_agreement, memory, quality
 from .common import class_names, median_time, random_backbone, table, write

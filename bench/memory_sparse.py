@@ -62,6 +62,7 @@ def measure_one(label: str, args) -> dict:
     import torch
 
     import tuning
+
     from .quality import with_overrides
 
     torch.set_num_threads(args.threads)

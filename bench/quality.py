@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import tuning
 
 from . import common, curves

@@ -76,6 +76,7 @@ def step_weights(arch: str, path: str) -> dict:
     """Random weights of the real architecture, written as open_clip safetensors in fp16 (as the hub's are)."""
     import torch
     from safetensors.torch import save_file
+
     from tuning.backbones.open_clip_files import open_clip_module
     torch.manual_seed(0)
     model = open_clip_module().create_model(arch, device="cpu")

@@ -14,10 +14,10 @@ import argparse
 import torch
 
 from tuning import TuneConfig
-from tuning.methods import estimators
-from tuning.data import FewShotData, Split
-from tuning.objective import Objective
 from tuning.backbones.prompts import PromptLearner
+from tuning.data import FewShotData, Split
+from tuning.methods import estimators
+from tuning.objective import Objective
 
 from .common import class_names, median_time, random_backbone, table, write
 

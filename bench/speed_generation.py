@@ -17,11 +17,11 @@ from .common import median_time
 def _objective(bb, px: torch.Tensor, classes: int, first: int, dim: int):
     """A JointObjective over random images and labels, its image delta in block `first` (its MLP
     weights, 0.5 % of the tower at most) and the projection, with the reuse cache at `first`."""
+    from tuning.backbones.prompts import PromptLearner
     from tuning.config import TuneConfig
     from tuning.data import FewShotData, Split
     from tuning.sparse.image_reuse import CachedTower
     from tuning.sparse.param_groups import vision_blocks, vision_parameter_count
-    from tuning.backbones.prompts import PromptLearner
     from tuning.sparse.setup import joint_objective
     from tuning.sparse.vision_delta import VisionDelta
 

@@ -76,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tune(args) -> int:
     from tqdm import tqdm
+
     from . import evaluate, load_backbone, load_image_folder, save_adapter, tune
+    from .checkpoint import FileCheckpoint
     from .data import list_image_folder
     from .quality import not_better_sentence
-    from .checkpoint import FileCheckpoint
     settings = json.loads(Path(args.config).read_text()) if args.config else {}
     for key in ("backbone", "budget", "method", "shots", "seed", "device"):
         if getattr(args, key) is not None:
@@ -196,6 +197,7 @@ def _print_zero_shot(backbone, folder) -> int:
     """Zero-shot accuracy on every image of the folder ('a photo of a <class>.'): a quick sign that the
     weights are the ones meant (random or wrongly built weights stay near chance)."""
     import torch
+
     from .data import Split, _load_image, encode_pil, list_image_folder
     from .evaluation import evaluate
     names, files = list_image_folder(folder)

@@ -12,8 +12,8 @@ import torch
 
 from .demo_backbone.identify import sha256_before_versions
 from .errors import CheckpointMismatch
-from .objective import Evaluated, Objective
 from .methods.stages import MetricPointDict, Stage
+from .objective import Evaluated, Objective
 
 STATE_VERSION = 1
 

@@ -2,10 +2,10 @@ import json
 
 import pytest
 import torch
+from images import make_folder
+from tiny_run import tiny_config
 
 import tuning
-from tiny_run import tiny_config
-from images import make_folder
 
 
 @pytest.fixture(scope="module")

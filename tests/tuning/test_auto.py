@@ -1,6 +1,7 @@
 """Method 'auto': the choice rule in both directions, the warm start, and what the run returns."""
 import pytest
 import torch
+from tiny_run import tiny_config
 
 import tuning
 from tuning.adapter import class_logits
@@ -8,7 +9,6 @@ from tuning.methods.candidates import cheap_candidates
 from tuning.methods.choice import beats, cheaper_alternative, choose, paired_difference
 from tuning.methods.leaderboard import Entry, Leaderboard
 from tuning.quality import balanced_accuracy_of
-from tiny_run import tiny_config
 
 PER_CLASS = 16  # the validation images a class keeps at 16 shots
 

@@ -3,6 +3,7 @@ import json
 
 from images import make_folder
 from test_backbones import write_checkpoint
+
 from tuning.__main__ import main
 
 

@@ -1,10 +1,10 @@
 """`minimum_budget`: the fewest queries with which every stage of a method moves once. Checked against
 the stages themselves, so the rule the web form enforces cannot drift from what the tuner spends."""
 import pytest
-
-import tuning
 from images import make_folder
 from tiny_run import tiny_config
+
+import tuning
 from tuning.config import minimum_budget, sensitivity_groups
 from tuning.sparse.param_groups import vision_blocks
 

@@ -5,18 +5,16 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-
-import tuning
 from images import make_folder
 from tiny_run import tiny_config
-from tuning.sparse import param_groups
-from tuning.sparse import sensitivity
-from tuning.sparse import setup as sparse_setup
-from tuning.sparse import vision_delta
-from tuning.sparse.image_reuse import CachedTower, first_tuned_block
+
+import tuning
 from tuning.config import sensitivity_groups
-from tuning.sparse.text_groups import CLASS_CONTEXT
+from tuning.sparse import param_groups, sensitivity, vision_delta
+from tuning.sparse import setup as sparse_setup
+from tuning.sparse.image_reuse import CachedTower, first_tuned_block
 from tuning.sparse.setup import pixels
+from tuning.sparse.text_groups import CLASS_CONTEXT
 
 SPARSE = dict(adapt="sparse", intrinsic_dim=8, vision_dim=12, param_budget=0.02, budget=300, sensitivity_probes=2,
               text_groups=True)

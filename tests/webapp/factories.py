@@ -114,6 +114,7 @@ def write_adapter_dir(directory: Path, *, class_names=("blue", "green", "red"), 
                       method: str = "sharpzo", **card_overrides) -> Path:
     """An adapter as `tuning.tune` builds it (random tensors: the tests check plumbing, not accuracy)."""
     import torch
+
     from tuning import Adapter, save_adapter
     from tuning.adapter import FORMAT_VERSION
 

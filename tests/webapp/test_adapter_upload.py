@@ -3,14 +3,20 @@ the next version of a model line, and evaluated on one of our dataset versions."
 
 import io
 import pickle
-from html import unescape
 import zipfile
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.factories import (csrf_client, csrf_post, make_finished_job, make_ready_version, make_version_for_job,
-                                    write_adapter_dir)
+from tests.webapp.factories import (
+    csrf_client,
+    csrf_post,
+    make_finished_job,
+    make_ready_version,
+    make_version_for_job,
+    write_adapter_dir,
+)
 from webapp.adapters.evaluation import adapter_version_evaluate
 from webapp.adapters.models import AdapterEvent, AdapterVersion
 

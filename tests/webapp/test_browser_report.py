@@ -7,7 +7,6 @@ import zipfile
 import pytest
 
 from tests.conftest import log_in
-
 from tests.webapp.factories import EVALUATION, make_finished_job, make_version_for_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -17,14 +17,13 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.webapp.factories import csrf_client, csrf_post, make_api_token, make_ready_version
 from tests.webapp.dataset_builders import make_zip, png_bytes
+from tests.webapp.factories import csrf_client, csrf_post, make_api_token, make_ready_version
 from webapp.accounts.models import Workspace
-from webapp.core.broker import SHORT_TASK_UNACKED_KEYS, transport_options_for
+from webapp.core.broker import SHORT_TASK_UNACKED_KEYS, _row_id, transport_options_for
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.recovery import INGEST_TASK, ingestions_recover
 from webapp.datasets.tasks import ingest_dataset_version
-from webapp.core.broker import _row_id
 
 QUEUE = "ingest-recovery-test"
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,6 @@ endpoint while the worker ingests) ends on the classes, shot counts and permissi
 import pytest
 
 from tests.conftest import log_in
-
 from tests.webapp.dataset_builders import class_images, make_zip
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -9,8 +9,8 @@ from django.core import mail
 
 from tests.webapp.factories import EVALUATION, make_finished_job, write_adapter_dir
 from webapp.jobs.models import Job
-from webapp.worker.notifications import job_notify
 from webapp.worker.fence import Fence, job_fail, job_finish
+from webapp.worker.notifications import job_notify
 from webapp.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,15 @@ import json
 import pytest
 from django.test import Client
 
-from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_api_token, make_finished_job,
-                                    make_ready_version, make_version_for_job)
+from tests.webapp.factories import (
+    FAST_TUNING,
+    csrf_client,
+    csrf_post,
+    make_api_token,
+    make_finished_job,
+    make_ready_version,
+    make_version_for_job,
+)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig
 from webapp.jobs.models import Job

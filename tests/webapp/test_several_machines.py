@@ -28,7 +28,7 @@ from django.db import connection
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.webapp.dataset_builders import class_images, make_zip
 from tests.webapp.factories import FAST_TUNING
-from tests.webapp.servers import Machine, RedisServer, celery_worker_command, free_port, web_command, wait_until_serving
+from tests.webapp.servers import Machine, RedisServer, celery_worker_command, free_port, wait_until_serving, web_command
 from webapp.accounts.services import api_token_create
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint

@@ -17,12 +17,14 @@ from typing import Any, Callable
 
 import torch
 
+from ..errors import BackboneError
+from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
+from .catalogue import list_backbones as list_backbones  # re-exported: their old home
+from .catalogue import register_backbone as register_backbone
 from .ids import parse_backbone_id
 from .loading_spec import TAG_PREPROCESS_KEYS, LoadingSpec, file_size, tag_settings
 from .open_clip_files import build_from_file, build_from_hf_cache, open_clip_module, uses_quick_gelu, weights_format
-from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
-from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
-from ..errors import BackboneError
+
 
 @dataclass
 class Backbone:

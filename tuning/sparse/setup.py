@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from . import sensitivity
 from ..data import _load_image
 from ..errors import DataError
+from . import sensitivity
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
 from .param_groups import allocate, allocation_summary, image_groups, vision_blocks

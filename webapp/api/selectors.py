@@ -10,8 +10,8 @@ from webapp.accounts.access import visible
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.datasets.models import Dataset, DatasetVersion
 from webapp.datasets.selectors import dataset_version_status_text
-from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job
+from webapp.jobs.quality import job_quality
 from webapp.jobs.selectors import job_live_payload
 
 

@@ -12,13 +12,20 @@ from django.core.exceptions import ValidationError
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.templatetags.formatting import percent_share
 from webapp.core.text import refuse_control_characters
-from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
-from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, TuneConfig, allowed_range,
-                                        method_label, tune_fields)
+from webapp.integrations.tuning import (
+    NO_QUERY_METHODS,
+    SPARSE_METHODS,
+    Method,
+    TuneConfig,
+    allowed_range,
+    method_label,
+    tune_fields,
+)
 from webapp.jobs.estimates import queries_for_minutes, workload_of
+from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.jobs.queues import job_queue
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 

@@ -19,8 +19,8 @@ from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
 from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
-from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
+from webapp.jobs.quality import job_quality
 from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, jobs_ahead
 from webapp.jobs.queues import job_queue
 

@@ -9,8 +9,14 @@ from django.utils import timezone
 
 from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
-from webapp.integrations.tuning import (ConfigError, TuneConfig, method_label, minimum_budget, sensitivity_groups,
-                                        tune_config)
+from webapp.integrations.tuning import (
+    ConfigError,
+    TuneConfig,
+    method_label,
+    minimum_budget,
+    sensitivity_groups,
+    tune_config,
+)
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 

@@ -13,18 +13,27 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.csv_download import csv_download
 from webapp.core.numbers import human_duration
-from webapp.jobs.health import queue_has_live_worker
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_version_get
 from webapp.integrations.tuning import SPARSE_METHODS, queries_to_spend
 from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, JobCreateForm, image_weights_text
+from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.leaderboard import leaderboard_view
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
-from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
-                                   job_status_text, job_worker_silent, queue_places)
+from webapp.jobs.selectors import (
+    POINT_COLUMNS,
+    job_etas,
+    job_get,
+    job_list,
+    job_live_payload,
+    job_progress,
+    job_status_text,
+    job_worker_silent,
+    queue_places,
+)
 from webapp.jobs.services import job_cancel, job_create
 
 MAX_BUDGET_FOR_ESTIMATE = 10**9

@@ -12,7 +12,8 @@ from webapp.datasets.thumbnails import thumbnail_response
 from webapp.integrations.tuning import METHOD_LABELS
 from webapp.jobs.mistakes import recorded_mistake
 from webapp.reports import selectors
-from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED, side_by_side
+from webapp.reports.side_by_side import MAX_JOBS as MAX_SELECTED
+from webapp.reports.side_by_side import side_by_side
 
 PAGE_SIZE = 50
 MAX_POINTS = 1000  # the scatter shows at most this many (the newest); the table pages through all

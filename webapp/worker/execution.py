@@ -23,8 +23,16 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.fence import (Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append,
-                                 job_retry)
+from webapp.worker.fence import (
+    Fence,
+    counted_attempts,
+    job_claim,
+    job_fail,
+    job_finish,
+    job_hand_back,
+    job_log_append,
+    job_retry,
+)
 from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
