@@ -170,7 +170,8 @@ def main(argv=None) -> str:
     try:
         user, job = make_job(args.points)
         latency = endpoint_latency(user, job, args.points, args.repeats)
-        streams = {poll: worker_to_endpoint(user, args.stream_points, args.stream_interval, poll) for poll in (0.02, 1.5)}
+        streams = {poll: worker_to_endpoint(user, args.stream_points, args.stream_interval, poll)
+                   for poll in (0.02, 1.5)}
     finally:
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 
@@ -187,7 +188,8 @@ def main(argv=None) -> str:
         "|---|---|---|---|---|",
     ]
     for row in latency:
-        lines.append(f"| {row['case']} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | {row['bytes'] / 1024:,.0f} KiB |")
+        lines.append(f"| {row['case']} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | {row['bytes'] / 1024:,.0f} "
+                     "KiB |")
     lines += [
         "",
         f"## From the worker's `on_metrics` to metrics.json ({args.stream_points} points, one every "

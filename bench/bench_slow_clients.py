@@ -174,7 +174,8 @@ def main(argv=None) -> None:
                "MEDIA_ROOT": str(work / "media"), "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
                "PYTHONPATH": str(ROOT)}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        for name, start in (("bin/serve (bin/serve-web)", serve_web), ("compose (deploy/nginx.conf + gunicorn)", compose)):
+        for name, start in (("bin/serve (bin/serve-web)", serve_web),
+                            ("compose (deploy/nginx.conf + gunicorn)", compose)):
             port, run = start(env, work)
             with run as procs:
                 wait_serving(f"http://127.0.0.1:{port}/healthz", procs, work)

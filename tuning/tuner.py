@@ -61,7 +61,8 @@ def tune(config, data, *, on_metrics=None, should_stop=None, checkpoint=None, ba
                             proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
                             precision=cfg.precision)
     joint = cfg.adapt == "sparse" or cfg.method == Method.AUTO  # auto tunes the prompt and a linear head
-    obj = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if joint else Objective(learner, data, cfg.budget)
+    obj = (sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if joint
+           else Objective(learner, data, cfg.budget))
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint,
               backbone_sha256=bb.checkpoint_sha256)
     state = checkpoint.load() if checkpoint is not None else None
@@ -132,7 +133,8 @@ def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
     if best.get("P") is not None:
         return torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
     with torch.no_grad():
-        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]  # adapt='sparse': the prompt part
+        # adapt='sparse': the prompt part
+        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]
         return learner.contexts(w)[0].cpu()
 
 

@@ -29,7 +29,8 @@ def _predictions(labels, wrong_per_class: int, K=2):
 def _entry(key, labels, predictions, queries=1, K=2):
     bacc = balanced_accuracy_of(labels, predictions, K)
     return Entry(key=key, method=key.split("@")[0], warm_start=None, val_balanced_acc=bacc,
-                 val_balanced_acc_interval=None, val_acc=bacc, queries=queries, seconds=0.0, val_predictions=predictions)
+                 val_balanced_acc_interval=None, val_acc=bacc, queries=queries, seconds=0.0,
+                 val_predictions=predictions)
 
 
 def test_better_by_an_image_or_two_does_not_beat_the_cheaper_candidate():

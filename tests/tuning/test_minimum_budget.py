@@ -42,7 +42,8 @@ def test_zero_shot_needs_its_one_query_and_sharpzo_and_the_default_auto_more_tha
     auto = tuning.TuneConfig()
     assert auto.method == "auto"
     assert minimum_budget(auto, num_classes=6) >= 2 * minimum_budget(tuning.TuneConfig(method="cmaes", adapt="sparse",
-                                                                                    param_budget=0.0), num_classes=6) - 1
+                                                                                    param_budget=0.0),
+                                                                     num_classes=6) - 1
 
 
 

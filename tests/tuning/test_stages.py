@@ -6,7 +6,8 @@ from tiny_run import stop_after, tiny_config
 
 import tuning
 
-KEYS = {"step", "stage", "stage_started", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s"}
+KEYS = {"step", "stage", "stage_started", "queries", "train_loss", "val_acc", "sharpness", "sparsity",
+        "params_changed", "elapsed_s"}
 
 
 class MemoryCheckpoint:

@@ -78,7 +78,8 @@ def test_another_user_cannot_revoke(make_user):
 def test_viewer_may_manage_own_tokens(make_user):
     """A token acts as its user: a viewer's token can only read, so viewers may have tokens too."""
     client = login(make_user("reader", workspace="Plant A", role="viewer"))
-    response = client.post(reverse("accounts:api_tokens"), {"name": "report script", "csrfmiddlewaretoken": csrf(client)})
+    response = client.post(reverse("accounts:api_tokens"),
+                           {"name": "report script", "csrfmiddlewaretoken": csrf(client)})
     assert response.status_code == 200 and ApiToken.objects.count() == 1
 
 

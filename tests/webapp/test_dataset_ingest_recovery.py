@@ -79,7 +79,8 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes(alice, 
     assert version.status == DatasetVersion.Status.INGESTING and version.progress < 1 and version.attempts == 1
     # Its delivery waits in the short-task key set, which comes back within minutes, not a day.
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    assert any(_row_id(raw, {INGEST_TASK}) == version.pk for raw in broker.hvals(SHORT_TASK_UNACKED_KEYS["unacked_key"]))
+    assert any(_row_id(raw, {INGEST_TASK}) == version.pk
+               for raw in broker.hvals(SHORT_TASK_UNACKED_KEYS["unacked_key"]))
 
     # Once its heartbeat is older than the stale limit the reaper sends the import again.
     report = wait_for(lambda: (r := ingestions_recover(queue=QUEUE)).requeued and r, timeout=60,

@@ -143,7 +143,8 @@ def test_a_site_on_several_machines_survives_a_dead_tuning_worker(deployment, tm
         job = job_row(job_id)
         return (job.status == Job.Status.RUNNING and job.checkpoint and job.queries_used >= JOB["budget"] // 3
                 and job.checkpoint in s3.keys(BUCKET, f"jobs/{job_id}/")) and job
-    first = wait_for(running_with_checkpoint, timeout=300, interval=0.2, message="a running job with a checkpoint in S3")
+    first = wait_for(running_with_checkpoint, timeout=300, interval=0.2,
+                     message="a running job with a checkpoint in S3")
     machines[first.worker].kill()
     killed_at = time.monotonic()
     points_at_kill = MetricPoint.objects.filter(job_id=job_id).count()

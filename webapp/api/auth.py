@@ -70,7 +70,8 @@ def api_endpoint(*methods: str):
             # Wrong tokens count as failed logins of one pseudo-user per address (django-axes, see settings).
             if not AxesProxyHandler.is_allowed(request, TOKEN_CREDENTIALS):
                 minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-                return error(429, f"Too many requests with a wrong token from this address; try again in {minutes} minutes.")
+                return error(429,
+                             f"Too many requests with a wrong token from this address; try again in {minutes} minutes.")
             key = _bearer_key(request)
             user = api_token_authenticate(key=key)
             if user is None and key:

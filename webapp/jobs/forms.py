@@ -78,7 +78,8 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
         return f"This backbone's image model has {total:,} weights."
     if share == 0:
         return f"None of the image model's {total:,} weights change; only the prompt and the linear head are tuned."
-    return f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
+    return (f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} "
+            f"of its {total:,} weights.")
 
 
 class FractionChoiceField(forms.TypedChoiceField):
@@ -132,7 +133,8 @@ class JobCreateForm(forms.Form):
         empty_value=None, required=False, initial=DEFAULT_PARAM_BUDGET,
         help_text="Sparse adapters only. More weights can fit the data more closely; the adapter file grows by about "
                   "12 bytes per weight changed.")
-    shots = forms.IntegerField(help_text="Training images per class; each class also needs 1 validation and 1 test image.")
+    shots = forms.IntegerField(help_text="Training images per class; each class also needs 1 validation and 1 test "
+                                         "image.")
     seed = forms.IntegerField(help_text="Fixes the split and all random draws: the same seed gives the same run.")
     budget = forms.IntegerField(label="Budget (queries)",
                                 help_text="How many loss evaluations the tuner may spend; run time and cost grow with "
@@ -144,7 +146,8 @@ class JobCreateForm(forms.Form):
                   "queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       validators=[refuse_control_characters],
-                                      help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
+                                      help_text="Where the tuned adapter is stored as a new version; default: the "
+                                                "dataset name.")
     gpu = forms.BooleanField(required=False, label="Run on a GPU worker",
                              help_text="Only a GPU worker takes the job; CPU workers leave it to them.")
 

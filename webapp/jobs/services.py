@@ -42,7 +42,8 @@ def tune_config_from(values: dict, num_classes: int | None = None) -> TuneConfig
         probes = (f", including one sensitivity probe of each of the image model's {groups} parameter groups"
                   if groups else "")
         raise ValidationError({"budget": f"A budget of {cfg.budget:,} queries is too small to tune anything: "
-                                         f"{cfg.method} needs at least {minimum:,} queries with these settings{probes}."})
+                                         f"{cfg.method} needs at least {minimum:,} queries with these "
+                                         f"settings{probes}."})
     return cfg
 
 

@@ -36,9 +36,10 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method)
 
 
-__all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError", "CheckpointMismatch",
-           "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method", "MetricPointDict", "NO_QUERY_METHODS",
-           "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError", "allowed_range", "backbone_for_card",
-           "default_backbone", "default_shots", "gelu_build_note", "method_label", "min_images_per_class", "minimum_budget",
-           "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes",
-           "tune_config", "tune_fields", "tuned_on_a_gelu_build"]
+__all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError",
+           "CheckpointMismatch", "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method",
+           "MetricPointDict", "NO_QUERY_METHODS", "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError",
+           "allowed_range", "backbone_for_card", "default_backbone", "default_shots", "gelu_build_note",
+           "method_label", "min_images_per_class", "minimum_budget", "parse_backbone_id", "queries_to_spend",
+           "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config", "tune_fields",
+           "tuned_on_a_gelu_build"]
