@@ -262,9 +262,9 @@ def browser_round(base: str, job_id: int) -> dict:
         try:
             until(driver, "return /^\\/jobs\\/\\d+\\/$/.test(location.pathname) && document.readyState == 'complete'",
                   timeout=60)
-        except Exception:
+        except Exception as exc:
             raise SystemExit("the launch did not reach a job page: "
-                             + driver.find_element(By.TAG_NAME, "main").text[:2000])
+                             + driver.find_element(By.TAG_NAME, "main").text[:2000]) from exc
         launch = until(driver, NAVIGATION_SECONDS)  # the POST, its redirect and the job page, as one navigation
         return {"form": form, "first": first, "repeat": repeat, "launch": launch}
     finally:

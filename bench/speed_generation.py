@@ -6,6 +6,7 @@ candidates' changed tensors into one batched call (torch.func.vmap over the chan
 """
 from __future__ import annotations
 
+import functools
 import statistics
 
 import torch
@@ -82,9 +83,9 @@ def generation_rows(bb, px: torch.Tensor, *, firsts: list[int], candidates: int,
             # round robin, so a change of the machine's load falls on the three alike
             times = {name: [] for name in ("before", "now", "stacked")}
             for _ in range(repeats):
-                times["before"].append(median_time(lambda: _one_call_per_candidate(obj, W), 1))
-                times["now"].append(median_time(lambda: obj.losses(W), 1))
-                times["stacked"].append(median_time(lambda: _stacked(obj, W), 1))
+                times["before"].append(median_time(functools.partial(_one_call_per_candidate, obj, W), 1))
+                times["now"].append(median_time(functools.partial(obj.losses, W), 1))
+                times["stacked"].append(median_time(functools.partial(_stacked, obj, W), 1))
             t_before, t_now, t_stacked = (statistics.median(times[k]) for k in ("before", "now", "stacked"))
         per = 1000 / candidates
         rows.append([first, f"{per * t_before:.1f}", f"{per * t_now:.1f}", f"{per * t_stacked:.1f}",

@@ -8,6 +8,7 @@ call against one call each (bench/speed_generation.py).
 from __future__ import annotations
 
 import argparse
+import functools
 
 import torch
 
@@ -48,8 +49,8 @@ def main(argv=None):
         delta = VisionDelta(model, chosen, 64, seed=0, scale=0.1)
         changed = overrides(model, delta.split(delta.values(torch.randn(1, 64))[0]))
         tower = CachedTower(model, px, first)
-        t_reuse = median_time(lambda: tower.features(changed), args.repeats, sync)
-        t_full = median_time(lambda: encode_with_delta(bb, delta.split(delta.values(torch.randn(1, 64))[0]), px),
+        t_reuse = median_time(functools.partial(tower.features, changed), args.repeats, sync)
+        t_full = median_time(lambda d=delta: encode_with_delta(bb, d.split(d.values(torch.randn(1, 64))[0]), px),
                              args.repeats, sync)
         rows.append([first, blocks - first, f"{1000 * t_reuse:.1f}", f"{1000 * t_full:.1f}",
                      f"{t_full / t_reuse:.1f}x"])
