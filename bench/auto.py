@@ -22,9 +22,9 @@ from pathlib import Path
 import tuning
 
 from .common import table, write
-from .quality import CPU_SETTINGS, demo_dataset_folder, run_arguments, with_overrides
+from .quality import CPU_SETTINGS, DEFAULT_DATA, demo_dataset_folder, run_arguments, with_overrides
 
-SHARED = Path("/work/shared/datasets")
+SHARED = DEFAULT_DATA.parent  # ../shared/datasets beside the checkout
 METHODS = {
     "auto": {"method": "auto"},
     "linear_probe": {"method": "linear_probe"},
@@ -77,7 +77,8 @@ def rows(runs: dict, methods: list[str], seeds: list[int]) -> list[list]:
         paired = [runs[(m, s)]["test"] - runs[(REFERENCE, s)]["test"] for s in done if (REFERENCE, s) in runs]
         diff = "-" if m == REFERENCE or not paired else f"{100 * statistics.mean(paired):+.1f} ({_t_interval(paired)})"
         out.append([m, len(rs), _mean_sd([r["val"] for r in rs]), _mean_sd(tests), _t_interval(tests).replace("+", ""),
-                    diff, f"{statistics.mean(r['queries'] for r in rs):.0f}", f"{statistics.mean(r['wall'] for r in rs):.0f}",
+                    diff, f"{statistics.mean(r['queries'] for r in rs):.0f}",
+                    f"{statistics.mean(r['wall'] for r in rs):.0f}",
                     f"{statistics.mean(r['cpu'] for r in rs):.0f}"])
     return out
 

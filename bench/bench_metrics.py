@@ -110,10 +110,10 @@ def worker_to_endpoint(user, n_points: int, interval_s: float, poll_s: float) ->
 
     from webapp.accounts.models import Workspace
     from webapp.datasets.models import DatasetVersion
-    from webapp.worker.sink import MetricSink
     from webapp.jobs.models import Job
-    from webapp.worker.pulse import Pulse
     from webapp.worker.fence import job_claim
+    from webapp.worker.pulse import Pulse
+    from webapp.worker.sink import MetricSink
 
     version = DatasetVersion.objects.first()
     job = Job.objects.create(workspace=Workspace.objects.get(name="Bench"), dataset_version=version, backbone="demo",
@@ -170,7 +170,8 @@ def main(argv=None) -> str:
     try:
         user, job = make_job(args.points)
         latency = endpoint_latency(user, job, args.points, args.repeats)
-        streams = {poll: worker_to_endpoint(user, args.stream_points, args.stream_interval, poll) for poll in (0.02, 1.5)}
+        streams = {poll: worker_to_endpoint(user, args.stream_points, args.stream_interval, poll)
+                   for poll in (0.02, 1.5)}
     finally:
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 
@@ -187,7 +188,8 @@ def main(argv=None) -> str:
         "|---|---|---|---|---|",
     ]
     for row in latency:
-        lines.append(f"| {row['case']} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | {row['bytes'] / 1024:,.0f} KiB |")
+        lines.append(f"| {row['case']} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | {row['bytes'] / 1024:,.0f} "
+                     "KiB |")
     lines += [
         "",
         f"## From the worker's `on_metrics` to metrics.json ({args.stream_points} points, one every "

@@ -174,7 +174,8 @@ def main(argv=None) -> None:
                "MEDIA_ROOT": str(work / "media"), "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
                "PYTHONPATH": str(ROOT)}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        for name, start in (("bin/serve (bin/serve-web)", serve_web), ("compose (deploy/nginx.conf + gunicorn)", compose)):
+        for name, start in (("bin/serve (bin/serve-web)", serve_web),
+                            ("compose (deploy/nginx.conf + gunicorn)", compose)):
             port, run = start(env, work)
             with run as procs:
                 wait_serving(f"http://127.0.0.1:{port}/healthz", procs, work)
@@ -193,7 +194,7 @@ def main(argv=None) -> None:
         f"`{' '.join(['python -m bench slow-clients', *(argv if argv is not None else sys.argv[1:])])}`, "
         f"{args.seconds:g} s with the stalled connections open (half idle, half trickling a header byte a second),"
         f" requests to /healthz and /login/ alternately, a new connection each, one at a time. "
-        f"{os.cpu_count()} CPU cores shared with other work (load average {', '.join(f'{l:.1f}' for l in loads)}"
+        f"{os.cpu_count()} CPU cores shared with other work (load average {', '.join(f'{load:.1f}' for load in loads)}"
         f" at the end of each run). Goal: every normal request within {GOAL_S:g} s.",
         "",
         "| deployment | stalled connections open (fewest seen) | requests | median ms | worst ms | within goal |",

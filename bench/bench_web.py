@@ -262,8 +262,9 @@ def browser_round(base: str, job_id: int) -> dict:
         try:
             until(driver, "return /^\\/jobs\\/\\d+\\/$/.test(location.pathname) && document.readyState == 'complete'",
                   timeout=60)
-        except Exception:
-            raise SystemExit("the launch did not reach a job page: " + driver.find_element(By.TAG_NAME, "main").text[:2000])
+        except Exception as exc:
+            raise SystemExit("the launch did not reach a job page: "
+                             + driver.find_element(By.TAG_NAME, "main").text[:2000]) from exc
         launch = until(driver, NAVIGATION_SECONDS)  # the POST, its redirect and the job page, as one navigation
         return {"form": form, "first": first, "repeat": repeat, "launch": launch}
     finally:
@@ -316,7 +317,8 @@ def metrics_table(base: str, job_id: int, points: int) -> list[dict]:
                          ("incremental (10 new points)", f"?after={points - 10}")]:
         for clients, rounds in [(1, 30), (40, 5)]:
             seconds, size, resets = poll_latencies(sessions[:clients], url + query, rounds)
-            rows.append({"request": label, "clients": clients, "requests": len(seconds), "bytes": size, "resets": resets,
+            rows.append({"request": label, "clients": clients, "requests": len(seconds), "bytes": size,
+                         "resets": resets,
                          "p50": statistics.median(seconds), "p95": percentile(seconds, 95), "max": max(seconds)})
     return rows
 
@@ -337,9 +339,9 @@ def report(args, result: dict) -> str:
         "",
         f"`{result['command']}`",
         "",
-        f"Served from {result['app_dir']}. gunicorn (webapp/gunicorn_conf.py: {result['web_workers']}), a Celery worker "
-        "on the default queue (ingestion), Redis, SQLite; static files collected. Browser figures are medians of "
-        f"{args.rounds} rounds, each in a fresh headless Chromium profile (cold cache on the first visit).",
+        f"Served from {result['app_dir']}. gunicorn (webapp/gunicorn_conf.py: {result['web_workers']}), a Celery "
+        "worker on the default queue (ingestion), Redis, SQLite; static files collected. Browser figures are medians "
+        f"of {args.rounds} rounds, each in a fresh headless Chromium profile (cold cache on the first visit).",
         "",
         "| what | measured | goal | |",
         "|---|---:|---:|---|",
@@ -359,7 +361,8 @@ def report(args, result: dict) -> str:
         f"{verdict(result['ingest']['seconds'], GOALS['ingest_s'])} |",
         "",
         "Per round (seconds): " + "; ".join(
-            f"form {r['form']:.2f}, first {r['first']:.2f}, repeat {r['repeat']:.2f}, launch {r['launch']:.2f}" for r in b),
+            f"form {r['form']:.2f}, first {r['first']:.2f}, repeat {r['repeat']:.2f}, launch {r['launch']:.2f}"
+            for r in b),
         "",
         "## metrics.json",
         "",
@@ -375,7 +378,8 @@ def report(args, result: dict) -> str:
         "",
         f"gunicorn answered /healthz {result['boot']:.1f} s after its start. Resident memory of the web workers "
         f"after the run: {', '.join(f'{x:.0f} MiB' for x in result['rss'])}.",
-        f"Upload of the {result['zip_mb']:.0f} MB zip: {result['ingest']['upload_seconds']:.1f} s of the ingestion time.",
+        f"Upload of the {result['zip_mb']:.0f} MB zip: {result['ingest']['upload_seconds']:.1f} s of the ingestion "
+        "time.",
         "",
         f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} logical CPUs, Python "
         f"{platform.python_version()}. 1-minute load average during the run: median {result['load_median']:.1f}, "
@@ -415,7 +419,8 @@ def main(argv=None) -> None:
     sampler.stopped.set()
     loads = sampler.samples or [os.getloadavg()[0]]
     result = {
-        "command": "python " + " ".join([f"bench/{Path(__file__).name}", *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python " + " ".join([f"bench/{Path(__file__).name}",
+                                         *(argv if argv is not None else sys.argv[1:])]),
         "app_dir": ("this checkout" if app_dir == ROOT else str(app_dir)) + ", commit " + subprocess.run(
             ["git", "-C", str(app_dir), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "web_workers": f"{os.environ.get('WEB_WORKERS', 2)} workers x {os.environ.get('WEB_THREADS', 32)} threads",

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 import tuning
-from tuning.methods import estimators
-from tuning.objective import Objective
 from tuning.backbones.prompts import PromptLearner
-from tuning.runner import Run
+from tuning.methods import estimators
 from tuning.methods.cmaes import run_stage1
+from tuning.objective import Objective
+from tuning.runner import Run
 
 from . import common
 from .common import table, write
@@ -40,7 +40,8 @@ KERNELS = {  # label -> rge keyword arguments
 }
 
 
-def draws(obj: Objective, w: torch.Tensor, mu: float, n: int, seed: int, **kw) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def draws(obj: Objective, w: torch.Tensor, mu: float, n: int, seed: int,
+          **kw) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """n single-direction estimates at w through the tuner's own rge: (estimate g_i, its direction u_i)."""
     gen = torch.Generator().manual_seed(seed)
     out = []
@@ -107,7 +108,8 @@ def main(argv=None):
     for mu in MUS:
         row = [f"{mu:g}"]
         for label, kw in KERNELS.items():
-            e = directional_error(draws(obj, w_ker, mu, args.draws, seed + 1, **kw), refs["after sharpness-aware CMA-ES"])
+            e = directional_error(draws(obj, w_ker, mu, args.draws, seed + 1, **kw),
+                                  refs["after sharpness-aware CMA-ES"])
             errors[label].append(e)
             row.append(f"{e:.3g}")
         ker_rows.append(row)
@@ -115,13 +117,14 @@ def main(argv=None):
 
     name = f"claims_{bb.id.replace('/', '_').replace('@', '_').replace(':', '_')}_{Path(args.data).name}"
     _plot(var_rows, errors, common.RESULTS / f"{name}.png")
-    body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seed {seed}, d = {cfg.intrinsic_dim}, "
-            f"{args.draws} draws per cell, stage 1 capped at {cap} queries ({cfg.stage1_generations} generations, "
-            f"patience {cfg.patience}). Training loss only. Reference gradient: CGE sweep at mu = 1e-3.\n\n"
-            "## Flattening and the variance of stage-2 estimates\n\n"
+    body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seed {seed}, d = "
+            f"{cfg.intrinsic_dim}, {args.draws} draws per cell, stage 1 capped at {cap} queries "
+            f"({cfg.stage1_generations} generations, patience {cfg.patience}). Training loss only. Reference gradient: "
+            "CGE sweep at mu = 1e-3.\n\n## Flattening and the variance of stage-2 estimates\n\n"
             f"RGE, q = 1, mu = {cfg.mu:g}. Variance: E||g_i - mean g||^2 over the draws; relative: divided by "
             "||grad||^2 (for Gaussian directions about d + 1 when the loss is smooth at the scale of mu).\n\n"
-            + table(["point", "training loss", "squared gradient norm (CGE)", "variance", "relative variance"], var_rows)
+            + table(["point", "training loss", "squared gradient norm (CGE)", "variance",
+                     "relative variance"], var_rows)
             + "\n\n## KerZOO: error of each draw along its direction\n\n"
             "E[(s_i - u_i . grad)^2] / E[(u_i . grad)^2] at the sharpness-aware stage-1 end point; s_i is the draw's "
             "derivative estimate along its direction u_i (plain RGE: the two-point difference; kernel: weighted by "

@@ -29,7 +29,8 @@ def write(name: str, title: str, body: str) -> str:
 
 
 def machine() -> str:
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    dev = (torch.cuda.get_device_name() if torch.cuda.is_available()
+           else f"CPU ({platform.processor() or platform.machine()})")
     return (f"Machine: {dev}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "
             f"measured {time.strftime('%Y-%m-%d %H:%M')}.")
 

@@ -19,9 +19,9 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from tuning.backbones.prompts import PromptLearner
 from tuning.data import FewShotData, Split
 from tuning.objective import Objective
-from tuning.backbones.prompts import PromptLearner
 
 from .common import table
 
@@ -102,6 +102,7 @@ def main(argv=None):
     ap.add_argument("--formats", default=None, help="comma-separated (default: bf16,fp16; tf32 too on CUDA)")
     args = ap.parse_args(argv)
     import tuning
+
     from .common import random_backbone
     bb = (random_backbone(args.backbone[len("random-"):], args.device) if args.backbone.startswith("random-")
           else tuning.load_backbone(args.backbone, device=args.device))

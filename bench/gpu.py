@@ -23,10 +23,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import tuning
-from tuning.methods import estimators
-from tuning.objective import Objective
 from tuning.backbones.precision import precision_label
 from tuning.backbones.prompts import PromptLearner
+from tuning.methods import estimators
+from tuning.objective import Objective
 
 from . import fd_agreement, memory, quality
 from .common import class_names, median_time, random_backbone, table, write
@@ -70,11 +70,11 @@ def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int) -
         X = w + 0.4 * torch.randn(popsize, d, generator=g, dtype=torch.float64)
         eps = 0.1 * torch.randn(d, generator=g, dtype=torch.float64)
 
-        def stage2_step():
+        def stage2_step(g=g, obj=obj, w=w):  # this K's objective, bound now
             g.manual_seed(1)
             estimators.rge(obj.losses, w, 1e-3, 1, g)
 
-        def cmaes_generation():  # candidates, the mean's evaluation, the sharpness point
+        def cmaes_generation(obj=obj, X=X, w=w, eps=eps):  # candidates, the mean's evaluation, the sharpness point
             obj.losses(X), obj.evaluate(w), obj.losses(w + eps)
 
         for precision in precisions:

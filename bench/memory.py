@@ -40,11 +40,12 @@ def _rss(field: str) -> int:
 def measure_one(mode: str, K: int, arch: str, device: str) -> dict:
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     import torch.nn.functional as F
+
     from tuning import TuneConfig
-    from tuning.methods import estimators
-    from tuning.data import FewShotData, Split
-    from tuning.objective import Objective
     from tuning.backbones.prompts import PromptLearner
+    from tuning.data import FewShotData, Split
+    from tuning.methods import estimators
+    from tuning.objective import Objective
     bb = random_backbone(arch, device)
     cuda = bb.device.type == "cuda"
     cfg = TuneConfig()

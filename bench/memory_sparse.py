@@ -62,6 +62,7 @@ def measure_one(label: str, args) -> dict:
     import torch
 
     import tuning
+
     from .quality import with_overrides
 
     torch.set_num_threads(args.threads)
@@ -86,7 +87,8 @@ def measure_one(label: str, args) -> dict:
             out["adapter_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.suffix == ".safetensors")
         vision = result.adapter.card.get("sparse", {}).get("vision", {})
         out.update(queries=result.queries_used, parameters_changed=vision.get("parameters_changed", 0),
-                   first_tuned_block=vision.get("first_tuned_block"), projection_bytes=vision.get("projection_bytes", 0))
+                   first_tuned_block=vision.get("first_tuned_block"),
+                   projection_bytes=vision.get("projection_bytes", 0))
     out["whole_bytes"] = _peak_rss()
     return out
 
@@ -129,9 +131,10 @@ def main(argv=None):
                      f"{r.get('parameters_changed', 0):,}" if adapter else "-", r.get("queries", "-")])
     any_r = next((r for r in results.values() if r), {})
     body = (f"Backbone `{args.backbone}` ({any_r.get('backbone_bytes', 0) / 2**20:.1f} MiB of parameters, image tower "
-            f"{any_r.get('image_tower_bytes', 0) / 2**20:.1f} MiB), data `{Path(args.data).name}`, {args.shots} shots, CPU, "
-            f"{args.threads} threads, a fresh process per row. Jobs: {json.dumps(FORM)} with the row's param_budget"
-            f"{' and ' + ', '.join(args.set) if args.set else ''}, stopped after {args.generations} CMA-ES generations.\n\n"
+            f"{any_r.get('image_tower_bytes', 0) / 2**20:.1f} MiB), data `{Path(args.data).name}`, {args.shots} shots, "
+            f"CPU, {args.threads} threads, a fresh process per row. Jobs: {json.dumps(FORM)} with the row's "
+            f"param_budget{' and ' + ', '.join(args.set) if args.set else ''}, stopped after {args.generations} CMA-ES "
+            "generations.\n\n"
             + table(["row", "whole peak MiB", "peak once backbone and data were loaded MiB", "whole peak / inference",
                      "adapter file KiB", "adapter / backbone %", "backbone parameters changed", "queries"], rows)
             + "\n\nGoals: whole peak / inference at most 1.2; adapter file at most 1 % of the backbone.")

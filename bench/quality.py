@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import tuning
 
 from . import common, curves
@@ -162,7 +161,8 @@ def curves_section(runs: dict, labels, seeds, name: str, title: str) -> str:
     for label, cs in by_label.items():
         reach = [curves.queries_to_reach(c) for c in cs if c]
         if reach:
-            rows.append([label, f"{statistics.mean(reach):.0f}", f"{100 * statistics.mean(c[-1].val_acc for c in cs):.1f}",
+            rows.append([label, f"{statistics.mean(reach):.0f}",
+                         f"{100 * statistics.mean(c[-1].val_acc for c in cs):.1f}",
                          f"{100 * statistics.mean(c[-1].test_acc for c in cs):.1f}",
                          f"{statistics.mean(c[-1].seconds for c in cs):.1f}"])
     common.RESULTS.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ ROWS = {
     "prompt sharpzo": {"method": "sharpzo", "adapt": "prompt"},
     **{f"sparse {m}": {"method": m, "adapt": "sparse"} for m in ("sharpzo", "zosgd", "cmaes")},
     # the same joint vector without the image-side delta: shared context + linear head only
-    **{f"prompt+head {m}": {"method": m, "adapt": "sparse", "param_budget": 0.0} for m in ("sharpzo", "zosgd", "cmaes")},
+    **{f"prompt+head {m}": {"method": m, "adapt": "sparse", "param_budget": 0.0}
+       for m in ("sharpzo", "zosgd", "cmaes")},
 }
 PROBE = "linear probe (method linear_probe; the reference)"
 ABLATION = {  # on sparse zosgd (the method is a --set away)
@@ -51,13 +52,14 @@ def main(argv=None):
                                       shots=args.shots)
         for label, over in [(r, ROWS[r]) for r in rows] + list(ablation.items()):
             runs[(label, seed)] = measure(bb, data, {**settings, **over}, label=label, seed=seed, shots=args.shots)
-    body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, device {bb.device}. "
-            f"Equal budget: {settings['budget']} queries for every forward-only row (sensitivity probes included). "
-            f"{settings_record(settings)}\n\n"
+    body = (f"Backbone `{bb.id}`, data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, device "
+            f"{bb.device}. Equal budget: {settings['budget']} queries for every forward-only row (sensitivity probes "
+            f"included). {settings_record(settings)}\n\n"
             + table(SUMMARY_HEAD, summary_rows(runs, [PROBE] + rows, seeds)))
     if ablation:
         body += "\n\nAblation (adapt=sparse; compare on validation):\n\n" + table(
-            SUMMARY_HEAD, summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)
+            SUMMARY_HEAD,
+            summary_rows(runs, [f"sparse {args.ablation_method}"] * (f"sparse {args.ablation_method}" in rows)
                                        + list(ablation), seeds))
     body += f"\n\nTotal wall time {time.perf_counter() - t_start:.0f} s."
     return write(f"quality_sparse_{Path(args.data).name}{args.name}", "Quality: sparse adapters on both towers", body)

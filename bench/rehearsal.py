@@ -11,7 +11,8 @@ Per architecture: the backbone's loading (peak memory and seconds; a worker keep
 then, from the loaded backbone on, the peak memory of the job's process against that of a process that only
 predicts (classify the images: what a line PC needs), seconds per query while tuning, seconds from the job's
 start to its first plot point (what the user waits for on the job page), seconds per image when predicting.
-Peaks are resident memory (VmHWM) on the CPU, torch's allocated memory on a GPU. The broker is left out (each step is called in-process, as a worker would on delivery).
+Peaks are resident memory (VmHWM) on the CPU, torch's allocated memory on a GPU. The broker is left out (each step
+is called in-process, as a worker would on delivery).
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def step_weights(arch: str, path: str) -> dict:
     """Random weights of the real architecture, written as open_clip safetensors in fp16 (as the hub's are)."""
     import torch
     from safetensors.torch import save_file
+
     from tuning.backbones.open_clip_files import open_clip_module
     torch.manual_seed(0)
     model = open_clip_module().create_model(arch, device="cpu")
@@ -156,7 +158,8 @@ def step_job(backbone: str, dataset_version: int, method: str, budget: int, shot
     job.refresh_from_db()
     last = MetricPoint.objects.filter(job_id=job.pk).order_by("-seq").first()
     version = job.adapter_versions.order_by("-number").first()
-    return {"job": job.pk, "outcome": outcome, "load_s": round(load_s, 1), "load_peak_mib": load_peak, "error": job.error, "wall_s": round(wall, 1),
+    return {"job": job.pk, "outcome": outcome, "load_s": round(load_s, 1), "load_peak_mib": load_peak,
+            "error": job.error, "wall_s": round(wall, 1),
             "worker_seconds": round(job.worker_seconds or 0, 1), "queries": last.queries if last else 0,
             "tuning_s": round(last.elapsed_s, 1) if last and last.elapsed_s else None,
             "first_point_s": round(first_point["s"], 1) if "s" in first_point else None,
@@ -230,13 +233,15 @@ def main(argv=None) -> None:
             print(arch, "predict", pred, flush=True)
             per_query = job["tuning_s"] / job["queries"] if job.get("tuning_s") and job["queries"] else None
             memory = ("cuda_peak_mib" if args.device.startswith("cuda") else "peak_mib")
-            rows.append([f"{arch} ({sizes['parameters'] / 1e6:.0f} M parameters)", f"{job['outcome']}, {job['queries']} queries",
+            rows.append([f"{arch} ({sizes['parameters'] / 1e6:.0f} M parameters)",
+                         f"{job['outcome']}, {job['queries']} queries",
                          f"{job['load_peak_mib']} ({job['load_s']} s)", f"{job.get(memory)} / {pred.get(memory, '-')}",
                          f"{per_query:.2f}" if per_query else "-", job["first_point_s"], job["wall_s"],
                          pred.get("s_per_image", "-")])
     headers = ["backbone (random weights)", "job", "loading: peak MiB (s)", "peak MiB after loading: job / predict",
                "s / query", "first plot point (s)", "job wall (s)", "predict s / image"]
-    text = table(headers, rows) + (f"\n\n{args.images_per_class} images per class x {len(CLASSES)} classes (320x240 PNG), "
-                          f"{args.method}, {args.shots} shots, budget {args.budget} queries, device {args.device}, WORKER_KIND={kind}; "
-                          "SQLite, the worker's job_execute in one process, the broker left out.\n")
+    text = table(headers, rows) + (f"\n\n{args.images_per_class} images per class x {len(CLASSES)} classes "
+                                   f"(320x240 PNG), {args.method}, {args.shots} shots, budget {args.budget} queries, "
+                                   f"device {args.device}, WORKER_KIND={kind}; "
+                                   "SQLite, the worker's job_execute in one process, the broker left out.\n")
     write(args.out or f"rehearsal_{kind}", "Real-size rehearsal (random weights)", text)

@@ -14,10 +14,10 @@ import argparse
 import torch
 
 from tuning import TuneConfig
-from tuning.methods import estimators
-from tuning.data import FewShotData, Split
-from tuning.objective import Objective
 from tuning.backbones.prompts import PromptLearner
+from tuning.data import FewShotData, Split
+from tuning.methods import estimators
+from tuning.objective import Objective
 
 from .common import class_names, median_time, random_backbone, table, write
 
@@ -106,7 +106,8 @@ def main(argv=None):
                 times[name].append(median_time(fn, 1, sync))
         med = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
         for name in fns:
-            rows.append([case, name, med[name] * 1e3, med[name] / med["limit"], med["naive (per query, 77 tokens)"] / med[name]])
+            rows.append([case, name, med[name] * 1e3, med[name] / med["limit"],
+                         med["naive (per query, 77 tokens)"] / med[name]])
     body = (f"{args.arch} text tower (random weights), K = {K} classes, prompt cut to {learner.length} of "
             f"{learner.full_length} tokens, d = {d}, chunk {learner.chunk_rows} prompts, median of {repeats}.\n"
             "Goals: ours/limit <= 1.2 and speedup over naive >= 3x.\n\n"

@@ -6,6 +6,7 @@ candidates' changed tensors into one batched call (torch.func.vmap over the chan
 """
 from __future__ import annotations
 
+import functools
 import statistics
 
 import torch
@@ -17,11 +18,11 @@ from .common import median_time
 def _objective(bb, px: torch.Tensor, classes: int, first: int, dim: int):
     """A JointObjective over random images and labels, its image delta in block `first` (its MLP
     weights, 0.5 % of the tower at most) and the projection, with the reuse cache at `first`."""
+    from tuning.backbones.prompts import PromptLearner
     from tuning.config import TuneConfig
     from tuning.data import FewShotData, Split
     from tuning.sparse.image_reuse import CachedTower
     from tuning.sparse.param_groups import vision_blocks, vision_parameter_count
-    from tuning.backbones.prompts import PromptLearner
     from tuning.sparse.setup import joint_objective
     from tuning.sparse.vision_delta import VisionDelta
 
@@ -82,9 +83,9 @@ def generation_rows(bb, px: torch.Tensor, *, firsts: list[int], candidates: int,
             # round robin, so a change of the machine's load falls on the three alike
             times = {name: [] for name in ("before", "now", "stacked")}
             for _ in range(repeats):
-                times["before"].append(median_time(lambda: _one_call_per_candidate(obj, W), 1))
-                times["now"].append(median_time(lambda: obj.losses(W), 1))
-                times["stacked"].append(median_time(lambda: _stacked(obj, W), 1))
+                times["before"].append(median_time(functools.partial(_one_call_per_candidate, obj, W), 1))
+                times["now"].append(median_time(functools.partial(obj.losses, W), 1))
+                times["stacked"].append(median_time(functools.partial(_stacked, obj, W), 1))
             t_before, t_now, t_stacked = (statistics.median(times[k]) for k in ("before", "now", "stacked"))
         per = 1000 / candidates
         rows.append([first, f"{per * t_before:.1f}", f"{per * t_now:.1f}", f"{per * t_stacked:.1f}",

@@ -8,6 +8,7 @@ call against one call each (bench/speed_generation.py).
 from __future__ import annotations
 
 import argparse
+import functools
 
 import torch
 
@@ -48,13 +49,15 @@ def main(argv=None):
         delta = VisionDelta(model, chosen, 64, seed=0, scale=0.1)
         changed = overrides(model, delta.split(delta.values(torch.randn(1, 64))[0]))
         tower = CachedTower(model, px, first)
-        t_reuse = median_time(lambda: tower.features(changed), args.repeats, sync)
-        t_full = median_time(lambda: encode_with_delta(bb, delta.split(delta.values(torch.randn(1, 64))[0]), px),
+        t_reuse = median_time(functools.partial(tower.features, changed), args.repeats, sync)
+        t_full = median_time(lambda d=delta: encode_with_delta(bb, d.split(d.values(torch.randn(1, 64))[0]), px),
                              args.repeats, sync)
-        rows.append([first, blocks - first, f"{1000 * t_reuse:.1f}", f"{1000 * t_full:.1f}", f"{t_full / t_reuse:.1f}x"])
+        rows.append([first, blocks - first, f"{1000 * t_reuse:.1f}", f"{1000 * t_full:.1f}",
+                     f"{t_full / t_reuse:.1f}x"])
     budget = round(0.005 * vision_parameter_count(model))
     head = f"Backbone `{bb.id}`, {args.images} images, device {bb.device}, median of {args.repeats}."
-    body = head if args.generation_only else (f"Backbone `{bb.id}`, {args.images} images, device {bb.device}, median of {args.repeats}. One query's "
+    body = head if args.generation_only else (f"Backbone `{bb.id}`, {args.images} images, device {bb.device}, median "
+                                              f"of {args.repeats}. One query's "
             f"image side: the training images through the image tower with the change applied.\n\n"
             + table(["first tuned block", "blocks run", "with reuse (ms)", "full forward (ms)", "saving"], rows)
             + f"\n\nSeeded projection A_v at param_budget 0.5% ({budget:,} parameters) and vision_dim 64: "

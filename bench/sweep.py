@@ -68,7 +68,8 @@ def main(argv=None):
             "Rows change only what they name. Validation split only; the test split is not evaluated."
             + (f" Equal time: every run stopped after {args.seconds:g} worker-seconds"
                f" ({'wall' if str(bb.device).startswith('cuda') else 'CPU'} time)." if args.seconds is not None else "")
-            + "\n\n" + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)", "queries (mean)"],
+            + "\n\n"
+            + table([key, "val acc % (mean)", "val acc % per seed", "final train loss (mean)", "queries (mean)"],
                              rows)
             + f"\n\nWall time {time.perf_counter() - t_start:.0f} s.")
     return write(f"sweep_{name}", f"Validation sweep: {name}", body)

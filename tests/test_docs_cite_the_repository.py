@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = {".py", ".md", ".txt", ".toml", ".ini", ".sh", ".yml", ".yaml", ".js", ".html", ".css", ".conf", ""}
 ISSUE_OR_MACHINE = re.compile(r"\b[Ii]ssue[- ]?#?\d+|/work/|\bnotes/\w+\.md|DESIGN\.md")
-CITED = re.compile(r"(?<![\w/.*-])([\w.-]+(?:/[\w.-]+)*\.md)\b")
+CITED = re.compile(r"(?<![\w/.*<>-])([\w.-]+(?:/[\w.-]+)*\.md)\b")  # not a pattern such as a_<set>.md
 
 
 def _tracked_text_files() -> list[Path]:

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="Folder to write the adapter to.")
     t.add_argument("--method", choices=METHODS, default=None, help=f"Tuning method (default: {defaults.method}).")
     t.add_argument("--shots", type=int, default=None, help=f"Training images per class (default: {defaults.shots}).")
-    t.add_argument("--seed", type=int, default=None, help=f"Random seed of the split and the tuner (default: {defaults.seed}).")
+    t.add_argument("--seed", type=int, default=None,
+                   help=f"Random seed of the split and the tuner (default: {defaults.seed}).")
     t.add_argument("--device", default=None, help=f"cpu, cuda or auto (default: {defaults.device}).")
     t.add_argument("--config", default=None, help="JSON file with TuneConfig settings (default: none).")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -76,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tune(args) -> int:
     from tqdm import tqdm
+
     from . import evaluate, load_backbone, load_image_folder, save_adapter, tune
+    from .checkpoint import FileCheckpoint
     from .data import list_image_folder
     from .quality import not_better_sentence
-    from .checkpoint import FileCheckpoint
     settings = json.loads(Path(args.config).read_text()) if args.config else {}
     for key in ("backbone", "budget", "method", "shots", "seed", "device"):
         if getattr(args, key) is not None:
@@ -108,7 +110,8 @@ def _tune(args) -> int:
     bar.close()
     out = save_adapter(result.adapter, args.out)
     zs = evaluate(backbone, data.test, class_names=data.class_names).quality(data.class_names)
-    tuned = evaluate(backbone, data.test, adapter=result.adapter, class_names=data.class_names).quality(data.class_names)
+    tuned = evaluate(backbone, data.test, adapter=result.adapter,
+                     class_names=data.class_names).quality(data.class_names)
     summary = {"method": cfg.method, "backbone": backbone.id, "classes": len(data.class_names),
                "test_images": len(data.test), "zero_shot_test_acc": zs.accuracy, "tuned_test_acc": tuned.accuracy,
                "zero_shot_test": zs.to_dict(), "tuned_test": tuned.to_dict(),
@@ -196,12 +199,14 @@ def _print_zero_shot(backbone, folder) -> int:
     """Zero-shot accuracy on every image of the folder ('a photo of a <class>.'): a quick sign that the
     weights are the ones meant (random or wrongly built weights stay near chance)."""
     import torch
+
     from .data import Split, _load_image, encode_pil, list_image_folder
     from .evaluation import evaluate
     names, files = list_image_folder(folder)
     paths = [f for group in files for f in group]
     labels = torch.tensor([k for k, group in enumerate(files) for _ in group])
-    features = torch.cat([encode_pil(backbone, [_load_image(p) for p in paths[s:s + 64]])  # 64 images in memory at a time
+    # 64 images in memory at a time
+    features = torch.cat([encode_pil(backbone, [_load_image(p) for p in paths[s:s + 64]])
                           for s in range(0, len(paths), 64)])
     split = Split(features, labels, [str(p) for p in paths])
     quality = evaluate(backbone, split, class_names=names).quality(names)

@@ -25,9 +25,17 @@ from pathlib import Path
 
 import torch
 
-from .card import (EXTRAS_FORMAT_VERSION, FORMAT_VERSION, READABLE_VERSIONS, REQUIRED_CARD_KEYS,  # noqa: F401
-                   TEXT_DELTA_FORMAT_VERSION, AdapterCard, card_text, gelu_build_note)
 from .backbones.catalogue import backbone_for_card
+from .card import (  # noqa: F401
+    EXTRAS_FORMAT_VERSION,
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    REQUIRED_CARD_KEYS,
+    TEXT_DELTA_FORMAT_VERSION,
+    AdapterCard,
+    card_text,
+    gelu_build_note,
+)
 from .checkpoint import atomic_write_bytes, atomic_write_text
 from .errors import AdapterError, BackboneError
 from .sparse.vision_delta import PREFIX, encode_pil_with_delta, from_tensors
@@ -285,6 +293,7 @@ def _check_same_build(adapter: Adapter, backbone) -> None:
     """The same weights can be built into different models (GELU or QuickGELU, other preprocessing): refuse
     a backbone built otherwise than the one the card records; warn for cards from before the record."""
     import warnings
+
     from .backbones.loading_spec import differences
     spec = getattr(backbone, "spec", None)
     note = gelu_build_note(adapter.card)
@@ -313,6 +322,7 @@ def _wrong_backbone_message(want_id, want_sha, backbone) -> str:
 def predict(adapter: Adapter, backbone, images) -> list[Prediction]:
     """images: paths or PIL images. Returns one Prediction per image, probabilities in class order."""
     from PIL import Image
+
     from .data import _load_image, encode_pil
     check_compatible(adapter, backbone)
     check_backbone_fit(adapter, backbone)

@@ -60,7 +60,8 @@ class AdapterCard:
     logit_scale: float
     dataset_hash: str | None = None  # a digest of the class names and image contents the adapter was tuned on
     metrics: dict = field(default_factory=dict)  # validation figures, queries used, query precision...
-    extra: dict[str, Any] = field(default_factory=dict)  # every other key (ctx_init, head, cache, sparse...), as written
+    # every other key (ctx_init, head, cache, sparse...), as written
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, card: Any, *, where: str = "The adapter card") -> "AdapterCard":

@@ -32,7 +32,8 @@ class FileCheckpoint:
         try:
             return json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise TuningError(f"The checkpoint file {self.path} cannot be read ({exc}); delete it to start over.") from exc
+            raise TuningError(f"The checkpoint file {self.path} cannot be read ({exc}); "
+                              "delete it to start over.") from exc
 
     def save(self, state: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

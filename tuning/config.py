@@ -15,7 +15,8 @@ from .errors import ConfigError
 from .methods import NO_QUERY_METHODS, Method  # noqa: F401  (NO_QUERY_METHODS: its old home)
 
 METHODS = tuple(Method)
-NOT_SPARSE = (Method.COOP, Method.LINEAR_PROBE, Method.TIP_ADAPTER)  # they tune no joint vector: adapt='sparse' is refused
+# they tune no joint vector: adapt='sparse' is refused
+NOT_SPARSE = (Method.COOP, Method.LINEAR_PROBE, Method.TIP_ADAPTER)
 PRECISIONS = ("fp32", "autocast")  # see tuning/backbones/precision.py
 ADAPT = ("prompt", "sparse")  # see tuning/sparse/joint_objective.py
 
@@ -63,8 +64,10 @@ class TuneConfig:
                        "or a registered name.")
     budget: int = _f(20000, "Query budget. One query = the class prompts through the text tower at one "
                      "setting of the prompt (plus a cheap product with cached image features).", min=1, max=10_000_000)
-    shots: int = _f(16, "Training images per class (the rest of each class goes to validation and test).", min=1, max=1000)
-    seed: int = _f(0, "Random seed: the split, the projection matrix and all sampling derive from it.", min=0, max=2**31 - 1)
+    shots: int = _f(16, "Training images per class (the rest of each class goes to validation and test).",
+                    min=1, max=1000)
+    seed: int = _f(0, "Random seed: the split, the projection matrix and all sampling derive from it.", min=0,
+                   max=2**31 - 1)
     device: str = _f("auto", "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
     precision: str = _f("fp32", "Number format of the text-tower forwards whose differences give the gradient "
                         "estimates: 'fp32' (exact enough on every device) or 'autocast' (the GPU's bf16: faster, but "
@@ -74,19 +77,22 @@ class TuneConfig:
     ctx_init: str = _f("a photo of a", "Phrase whose token embeddings initialise the learned context P0; "
                        "its token count is the number of context tokens m (paper: m = 4).")
     intrinsic_dim: int = _f(128, "Dimension d of the tuned vector w (paper: 512; smaller suits small "
-                            "budgets since a CGE sweep costs 2d queries; CMA-ES keeps a d x d covariance).", min=1, max=4096)
+                            "budgets since a CGE sweep costs 2d queries; CMA-ES keeps a d x d covariance).",
+                            min=1, max=4096)
     proj_scale: float = _f(1.0, "Scale of the random projection A: entries have std proj_scale * "
                            "(token-embedding std) / sqrt(d), so w ~ N(0, I) moves P by about one "
                            "embedding std.", min=0.0, max=100.0)
     # What to adapt (tuning/sparse/joint_objective.py)
     adapt: str = _f("prompt", "What the tuner changes: 'prompt' (the shared text context only) or 'sparse' (the "
                     "shared context, a linear head of class embeddings started at the text features, and a sparse "
-                    "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT, absent="prompt")
+                    "set of image-tower parameters chosen by forward-only sensitivity).", choices=ADAPT,
+                    absent="prompt")
     param_budget: float = _f(0.005, "adapt='sparse': fraction of the image tower's parameters that may change "
                              "(0.005 = 0.5%).", min=0.0, max=0.2, absent=0.005)
     sparse_structure: str = _f("unstructured", "adapt='sparse': inside a weight matrix only partly in the budget, "
                                "change the largest-magnitude entries ('unstructured') or whole rows, output "
-                               "channels, with the largest norm ('structured').", choices=("unstructured", "structured"), absent="unstructured")
+                               "channels, with the largest norm ('structured').",
+                               choices=("unstructured", "structured"), absent="unstructured")
     allocation: str = _f("sensitivity", "adapt='sparse': spend the parameter budget on the groups with the highest "
                          "forward-only sensitivity ('sensitivity') or on randomly ordered groups ('random', an "
                          "ablation).", choices=("sensitivity", "random"), absent="sensitivity")
@@ -94,18 +100,20 @@ class TuneConfig:
                             "LayerNorm and projection) are candidates; 0 = all blocks. Fewer blocks make a query "
                             "cheaper: it runs only from the first tuned block on.", min=0, max=1000, absent=0)
     text_groups: bool = _f(False, "adapt='sparse': text-side groups (class-specific contexts, the text projection, "
-                           "the last text blocks' LayerNorms and biases) compete with the image groups for the parameter "
-                           "budget (tuning/sparse/text_groups.py). Off by default until validation says it helps.", absent=False)
+                           "the last text blocks' LayerNorms and biases) compete with the image groups for the "
+                           "parameter budget (tuning/sparse/text_groups.py). Off by default until validation says it "
+                           "helps.", absent=False)
     sensitivity_probes: int = _f(2, "adapt='sparse': random two-point probes per candidate group for the "
-                                 "sensitivity estimate (2 queries each, charged to the budget).", min=1, max=100, absent=2)
+                                 "sensitivity estimate (2 queries each, charged to the budget).", min=1,
+                                 max=100, absent=2)
     vision_dim: int = _f(64, "adapt='sparse': intrinsic dimension of the image-side delta "
                          "(delta = scatter(indices, A_v w_v)).", min=1, max=4096, absent=64)
     vision_scale: float = _f(0.1, "adapt='sparse': w_v ~ N(0, I) moves each chosen image parameter by about "
                              "this fraction of its tensor's RMS.", min=0.0, max=100.0, absent=0.1)
     head_scale: float = _f(0.3, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
                            "head_scale * sum_j C_kj p_j, p_j the unit discriminant direction of class j from the "
-                           "training features, C = K x K coordinates of w. Chosen on validation (NEU-DET, CMA-ES, 1,000 queries): "
-                           "0.1 / 0.3 / 1 / 3 gave 85.8 / 86.1 / 80.2 / 78.8 %.",
+                           "training features, C = K x K coordinates of w. Chosen on validation (NEU-DET, CMA-ES, "
+                           "1,000 queries): 0.1 / 0.3 / 1 / 3 gave 85.8 / 86.1 / 80.2 / 78.8 %.",
                            min=0.0, max=100.0, absent=0.3)
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
@@ -120,7 +128,8 @@ class TuneConfig:
     rge_queries: int = _f(8, "Random directions per stage-1 RGE estimate (only for stage1_grad rge/kernel_rge).",
                           min=1, max=1000)
     mu_cge: float = _f(1e-3, "Coordinate step of the CGE estimate (paper: 1e-3).", min=1e-6, max=1.0)
-    stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).", min=0, max=100_000)
+    stage1_generations: int = _f(50, "Maximum CMA-ES generations T_c before stage 2 (paper: 100-500).",
+                                 min=0, max=100_000)
     patience: int = _f(10, "Switch to stage 2 early after this many generations without a better "
                        "validation accuracy (0 = never early).", min=0, max=100_000)
     stage1_budget_fraction: float = _f(0.25, "Stage 1 stops before it spends more than this share of the "
@@ -155,7 +164,8 @@ class TuneConfig:
                             "the paper's), 'abs_z' (w_i^2 * |zscore|G_i||) or 'rank' (rank of |w_i| plus rank of "
                             "|G_i|); the three scored level on validation (bench/results/sweep_mask-saliency_*.md).",
                             choices=("signed_z", "abs_z", "rank"), absent="signed_z")
-    eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1, max=1_000_000)
+    eval_every: int = _f(25, "Stage-2 (and CoOp) steps between validation evaluations (1 query each).", min=1,
+                         max=1_000_000)
     # Baseline: CoOp by backpropagation
     coop_lr: float = _f(1e-2, "Adam learning rate of the CoOp baseline (on w; for coop_param='context' "
                         "it is rescaled to the token-embedding scale).", min=0.0, max=10.0)
@@ -169,7 +179,8 @@ class TuneConfig:
                          "the method tuned; its two constants are chosen on validation, and it is kept only "
                          "when it scores higher there (method 'tip_adapter' always tries it).", absent=False)
     # Engineering
-    text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).", min=1, max=65536)
+    text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).",
+                              min=1, max=65536)
     checkpoint_every: int = _f(50, "Stage-2/CoOp steps between checkpoints (stage 1 saves every generation).",
                                min=1, max=1_000_000)
 
@@ -245,7 +256,8 @@ def sensitivity_groups(cfg: TuneConfig, image_blocks: int | None = None) -> int 
         return 0
     blocks = cfg.sparse_blocks if cfg.sparse_blocks and (image_blocks is None or cfg.sparse_blocks <= image_blocks) \
         else image_blocks
-    return None if blocks is None else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS + (TEXT_GROUPS if cfg.text_groups else 0)
+    return (None if blocks is None
+            else GROUPS_PER_BLOCK * blocks + FINAL_GROUPS + (TEXT_GROUPS if cfg.text_groups else 0))
 
 
 def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:

@@ -103,8 +103,8 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
     for split, (paths, labels) in parts.items():
         splits[split] = Split(torch.stack([feats[shas[p]] for p in paths]), torch.tensor(labels, dtype=torch.long),
                               [str(p) for p in paths])
-    digest = hashlib.sha256("\n".join(f"{names[l]}/{shas[p]}" for split in parts.values()
-                                      for p, l in zip(*split)).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(f"{names[label]}/{shas[p]}" for split in parts.values()
+                                      for p, label in zip(*split)).encode()).hexdigest()
     return FewShotData(names, splits["train"], splits["val"], splits["test"], backbone_id=backbone.id,
                        dataset_hash=digest, shots=shots, seed=seed, skipped=skipped)
 

@@ -75,7 +75,8 @@ def image_features(backbone, split, adapter: Adapter | None) -> torch.Tensor:
     try:
         images = [_load_image(Path(p)) for p in split.paths]
     except DataError as exc:
-        raise AdapterError(f"This adapter changes the image tower, so evaluating it needs the images themselves: {exc}") from exc
+        raise AdapterError("This adapter changes the image tower, so evaluating it needs the images themselves: "
+                           f"{exc}") from exc
     return encode_pil_with_delta(backbone, delta, images)
 
 

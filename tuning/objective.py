@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import BudgetExceeded
 from .backbones.precision import exact_fp32
+from .errors import BudgetExceeded
 from .quality import balanced_accuracy_of
 
 

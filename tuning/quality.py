@@ -179,7 +179,8 @@ def recommend(*, zero_shot_confusion: list[list[int]], tuned_confusion: list[lis
     if drops:
         names = ", ".join(d.name for d in drops)
         return Recommendation("more_images", f"Try more images for {names} before deploying: balanced accuracy rose "
-                              f"from {pct(zs)} to {pct(tu)}, but recall fell for {'this class' if len(drops) == 1 else 'these classes'}.",
+                              f"from {pct(zs)} to {pct(tu)}, but recall fell for "
+                              f"{'this class' if len(drops) == 1 else 'these classes'}.",
                               drops)
     return Recommendation("deploy", f"Deploy: balanced accuracy rose from {pct(zs)} to {pct(tu)} on the held-out "
                           f"test images and no class got worse.", drops)

@@ -142,7 +142,8 @@ def _best_context(run: Run, learner: PromptLearner) -> torch.Tensor:
     if best.get("P") is not None:
         return torch.tensor(best["P"], dtype=torch.float32).view(learner.m, learner.width)
     with torch.no_grad():
-        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]  # adapt='sparse': the prompt part
+        # adapt='sparse': the prompt part
+        w = torch.tensor(best["w"], dtype=torch.float32)[None, :run.cfg.intrinsic_dim]
         return learner.contexts(w)[0].cpu()
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import tuning
-from tuning import __main__ as cli
 from tests.webapp.factories import class_image_png
+from tuning import __main__ as cli
 from tuning.backbones.catalogue import backbone_for_card
 from tuning.checkpoint import FileCheckpoint
 from tuning.demo_backbone import identify, recorded_sha256

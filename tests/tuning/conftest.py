@@ -13,9 +13,10 @@ for p in (str(ROOT), str(HERE)):
 # Tiny models on 2 shared cores: one thread avoids thread hand-off costs that dwarf the work.
 torch.set_num_threads(1)
 
-import tuning  # noqa: E402
-from tiny_models import tiny_causal, tiny_hf, tiny_hf_dir  # noqa: E402
 from synthetic import synthetic_data  # noqa: E402
+from tiny_models import tiny_causal, tiny_hf, tiny_hf_dir  # noqa: E402
+
+import tuning  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ accuracy well above the zero-shot prompts' (w = 0)."""
 import torch
 import torch.nn.functional as F
 
-from tuning.data import FewShotData, Split
 from tuning.backbones.prompts import PromptLearner
+from tuning.data import FewShotData, Split
 
 
 def synthetic_data(backbone, K=5, d=16, shots=8, noise=0.15, w_scale=6.0, seed=0):

@@ -2,10 +2,10 @@ import json
 
 import pytest
 import torch
+from images import make_folder
+from tiny_run import tiny_config
 
 import tuning
-from tiny_run import tiny_config
-from images import make_folder
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,8 @@ def test_every_tensor_is_checked_when_an_adapter_is_loaded(tuned, tmp_path, case
         "fractional text indices": dict(card_changes=SPARSE, **{**_text_delta(tuned, [0, 1]),
                                         "vision_delta/text.class_context/indices": torch.tensor([0.5, 1.0])}),
         "a tensor the card does not call for": dict(extra=torch.zeros(3)),
-        "a head of the wrong size": dict(card_changes=SPARSE, **{**_text_delta(tuned, [0]), "head_delta": torch.zeros(K + 1, D)}),
+        "a head of the wrong size": dict(card_changes=SPARSE,
+                                         **{**_text_delta(tuned, [0]), "head_delta": torch.zeros(K + 1, D)}),
     }[case]
     directory = _crafted(tuned, tmp_path / "a", **changes)
     with pytest.raises(tuning.AdapterError, match=expected):
@@ -188,7 +189,8 @@ def test_a_change_of_the_backbone_must_fit_the_loaded_backbone(tuned, causal_bac
     for changed, expected in ((f"{name}.not-there", "that backbone .* does not have"),
                               (name, f"positions outside the tensor {name}")):
         delta = {f"vision_delta/{changed}/indices": torch.tensor([0, param.numel()]),
-                 f"vision_delta/{changed}/values": torch.zeros(2), "head_delta": torch.zeros_like(tuned.adapter.class_embeddings)}
+                 f"vision_delta/{changed}/values": torch.zeros(2),
+                 "head_delta": torch.zeros_like(tuned.adapter.class_embeddings)}
         adapter = tuning.load_adapter(_crafted(tuned, tmp_path / changed, card_changes=SPARSE, **delta))
         with pytest.raises(tuning.AdapterError, match=expected):
             tuning.predict(adapter, causal_backbone, [torch.zeros(3, 8, 8)])

@@ -1,6 +1,7 @@
 """Method 'auto': the choice rule in both directions, the warm start, and what the run returns."""
 import pytest
 import torch
+from tiny_run import tiny_config
 
 import tuning
 from tuning.adapter import class_logits
@@ -8,7 +9,6 @@ from tuning.methods.candidates import cheap_candidates
 from tuning.methods.choice import beats, cheaper_alternative, choose, paired_difference
 from tuning.methods.leaderboard import Entry, Leaderboard
 from tuning.quality import balanced_accuracy_of
-from tiny_run import tiny_config
 
 PER_CLASS = 16  # the validation images a class keeps at 16 shots
 
@@ -29,7 +29,8 @@ def _predictions(labels, wrong_per_class: int, K=2):
 def _entry(key, labels, predictions, queries=1, K=2):
     bacc = balanced_accuracy_of(labels, predictions, K)
     return Entry(key=key, method=key.split("@")[0], warm_start=None, val_balanced_acc=bacc,
-                 val_balanced_acc_interval=None, val_acc=bacc, queries=queries, seconds=0.0, val_predictions=predictions)
+                 val_balanced_acc_interval=None, val_acc=bacc, queries=queries, seconds=0.0,
+                 val_predictions=predictions)
 
 
 def test_better_by_an_image_or_two_does_not_beat_the_cheaper_candidate():

@@ -4,10 +4,10 @@ import sys
 
 import pytest
 import torch
+from tiny_models import TINY_CFG, tiny_causal
+from tiny_run import ROOT
 
 import tuning
-from tiny_run import ROOT
-from tiny_models import TINY_CFG, tiny_causal
 
 
 def test_demo_is_listed_and_default():

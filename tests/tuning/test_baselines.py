@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
+from tiny_run import tiny_config
 
 import tuning
 from tuning.adapter import EXTRAS_FORMAT_VERSION, FORMAT_VERSION
-from tiny_run import tiny_config
 
 
 def _test_accuracy(result, data, backbone):

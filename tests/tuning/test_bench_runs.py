@@ -1,11 +1,11 @@
 """The quality benchmark and the validation sweep run end to end (tiny backbone, tiny budgets) and
 write their result files; the sweep never evaluates the test split."""
 import pytest
+from images import make_folder
 
 import bench.common
 import tuning
 from bench import quality, sweep
-from images import make_folder
 
 TINY = ["--backbone", "tiny-causal", "--device", "cpu", "--shots", "2", "--seeds", "0,1",
         "--set", "budget=60", "--set", "intrinsic_dim=8", "--set", "popsize=4", "--set", "mask_every=5",

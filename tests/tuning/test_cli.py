@@ -3,6 +3,7 @@ import json
 
 from images import make_folder
 from test_backbones import write_checkpoint
+
 from tuning.__main__ import main
 
 
@@ -21,7 +22,8 @@ def test_tune_then_predict(tmp_path, capsys):
     assert summary["queries"] <= 120 and 0 <= summary["tuned_test_acc"] <= 1
     assert summary["method"] == "auto"  # the default, as in the job form and the API
     chosen = summary["leaderboard"]["chosen"]
-    assert "Candidates on the same" in text and "<- chosen" in text and chosen in [e["key"] for e in summary["leaderboard"]["entries"]]
+    assert "Candidates on the same" in text and "<- chosen" in text
+    assert chosen in [e["key"] for e in summary["leaderboard"]["entries"]]
     assert (out / "adapter.safetensors").exists()
 
     rc = main(["predict", "--adapter", str(out), "--images", str(data / "red"), "--json"])

@@ -2,9 +2,9 @@ import dataclasses
 
 import pytest
 import torch
+from images import make_folder
 
 import tuning
-from images import make_folder
 
 
 def test_every_field_has_help_and_round_trips():

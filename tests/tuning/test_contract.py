@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from tiny_run import stop_after, tiny_config
 
 import tuning
-from tiny_run import stop_after, tiny_config
 from tuning.card import AdapterCard
 from tuning.errors import AdapterError
 
@@ -111,8 +111,9 @@ def test_the_backbone_id_grammar_is_parsed_once(text, arch, tag, path, shown):
 def test_the_loader_takes_the_ingest_hashes_instead_of_hashing_again(causal_backbone, tmp_path, monkeypatch):
     import hashlib
 
-    import tuning.data
     from images import make_folder
+
+    import tuning.data
 
     root = make_folder(tmp_path / "data", per_class=4)
     hashed = tuning.load_image_folder(root, backbone=causal_backbone, shots=2, seed=0)

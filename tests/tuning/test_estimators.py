@@ -30,7 +30,10 @@ def _many(f, w, mu, n, kernel_weighted, seed=0, batches=40):
 def test_rge_and_kernel_rge_unbiased_on_a_quadratic():
     d = 4
     A = torch.diag(torch.arange(1.0, d + 1, dtype=torch.float64))
-    f = lambda W: 0.5 * ((W @ A) * W).sum(1)
+
+    def f(W):
+        return 0.5 * ((W @ A) * W).sum(1)
+
     w = torch.tensor([1.0, -1.0, 0.5, 2.0], dtype=torch.float64)
     true = A @ w
     for kernel_weighted in (False, True):
@@ -42,7 +45,10 @@ def test_rge_and_kernel_rge_unbiased_on_a_quadratic():
 def test_kernel_rge_cancels_the_mu_squared_bias_on_a_cubic():
     # f = sum c_i w_i^3: plain RGE has bias 3 mu^2 c exactly; the kernel-weighted one has none.
     c = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    f = lambda W: (W ** 3 * c).sum(1)
+
+    def f(W):
+        return (W ** 3 * c).sum(1)
+
     w = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)
     true = 3 * c * w ** 2
     mu, n = 0.5, 400_000
@@ -61,7 +67,9 @@ def test_kernel_moments():
 
 
 def test_mask_restricts_perturbation():
-    f = lambda W: (W ** 2).sum(1)
+    def f(W):
+        return (W ** 2).sum(1)
+
     mask = torch.tensor([1.0, 0.0, 1.0, 0.0])
     g, _ = estimators.rge(f, torch.ones(4, dtype=torch.float64), 1e-3, 3, torch.Generator().manual_seed(1), mask=mask)
     assert g[1] == 0 and g[3] == 0 and g[0] != 0
@@ -72,7 +80,10 @@ def test_population_estimate_is_the_gradient_scaled_by_the_search_variance():
     # X ~ N(m, sigma^2 I) the estimate approaches sigma^2 * grad L(m).
     d, sigma = 5, 0.3
     A = torch.diag(torch.arange(1.0, d + 1, dtype=torch.float64))
-    f = lambda W: 0.5 * ((W @ A) * W).sum(1) + W.sum(1)
+
+    def f(W):
+        return 0.5 * ((W @ A) * W).sum(1) + W.sum(1)
+
     m = torch.tensor([1.0, -1.0, 0.5, 2.0, 0.0], dtype=torch.float64)
     X = m + sigma * torch.randn(400_000, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     g = estimators.population(m, X, f(X))
@@ -83,7 +94,10 @@ def test_population_estimate_is_the_gradient_scaled_by_the_search_variance():
 def test_kernel_rge_with_shrunk_draws_still_cancels_the_mu_squared_bias():
     """r ~ U[-1/2, 1/2] with the weight K(2r) * 2 keeps E[r K] = 1 and E[r^3 K] = 0."""
     c = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    f = lambda W: (W ** 3 * c).sum(1)  # noqa: E731
+
+    def f(W):
+        return (W ** 3 * c).sum(1)
+
     w = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)
     gen = torch.Generator().manual_seed(1)
     g, _ = estimators.rge(f, w, 0.5, 400_000, gen, kernel_weighted=True, kernel_range=0.5)

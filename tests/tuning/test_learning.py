@@ -1,9 +1,9 @@
 """Tuning must actually learn: on a separable problem whose optimum lies in the prompt space,
 every forward-only method lowers the training loss and beats zero-shot on validation."""
 import pytest
+from tiny_run import tiny_config
 
 import tuning
-from tiny_run import tiny_config
 
 
 @pytest.mark.parametrize("method", ["sharpzo", "cmaes", "zosgd", "coop"])

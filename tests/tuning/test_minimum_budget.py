@@ -1,10 +1,10 @@
 """`minimum_budget`: the fewest queries with which every stage of a method moves once. Checked against
 the stages themselves, so the rule the web form enforces cannot drift from what the tuner spends."""
 import pytest
-
-import tuning
 from images import make_folder
 from tiny_run import tiny_config
+
+import tuning
 from tuning.config import minimum_budget, sensitivity_groups
 from tuning.sparse.param_groups import vision_blocks
 
@@ -42,7 +42,8 @@ def test_zero_shot_needs_its_one_query_and_sharpzo_and_the_default_auto_more_tha
     auto = tuning.TuneConfig()
     assert auto.method == "auto"
     assert minimum_budget(auto, num_classes=6) >= 2 * minimum_budget(tuning.TuneConfig(method="cmaes", adapt="sparse",
-                                                                                    param_budget=0.0), num_classes=6) - 1
+                                                                                    param_budget=0.0),
+                                                                     num_classes=6) - 1
 
 
 

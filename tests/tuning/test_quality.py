@@ -1,11 +1,11 @@
 """Balanced accuracy, intervals, the do-no-harm decision, class drops and the
 recommendation (tuning/quality.py), and the tuner choosing on balanced validation accuracy."""
 import pytest
+from tiny_run import tiny_config
 
 import tuning
-from tuning.splits import split_sizes
 from tuning.quality import balanced_accuracy_interval
-from tiny_run import tiny_config
+from tuning.splits import split_sizes
 
 # The walkthrough's case: the test split is almost all of one big class.
 IMBALANCED = [[90, 0, 0],   # "good": 90 images, all right

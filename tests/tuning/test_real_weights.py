@@ -237,7 +237,8 @@ def test_an_adapter_tuned_on_a_gelu_build_of_openai_weights_says_so(tags, tmp_pa
     card = {"format_version": 1, "backbone_id": "ViT-B-32:openai", "backbone_sha256": backbone.checkpoint_sha256,
             "class_names": ["ok", "scratch"], "prompt_template": "{class}", "projection": {}, "method": "zeroshot",
             "config": {}, "logit_scale": 100.0}
-    adapter = tuning.Adapter(card, torch.zeros(1), torch.zeros(1, 1), torch.nn.functional.normalize(torch.randn(K, D), dim=-1))
+    adapter = tuning.Adapter(card, torch.zeros(1), torch.zeros(1, 1),
+                             torch.nn.functional.normalize(torch.randn(K, D), dim=-1))
     directory = tuning.save_adapter(adapter, tmp_path / "old")
     with pytest.warns(GeluBuildWarning, match="built with GELU.*Tune it again"):
         adapter = tuning.load_adapter(directory)
@@ -272,7 +273,8 @@ def test_the_backbones_check_command_prints_the_build_and_zero_shot_accuracy(tag
 def test_a_worker_lists_the_real_backbones_it_can_run(tags, tmp_path, monkeypatch):
     from tuning.backbones.inventory import RECOMMENDED, runnable_backbones
     weights = write_state_dict(random_weights(tags), tmp_path / "b.safetensors")
-    cache = write_hf_cache(tmp_path / "hub", "factory-test/listed", random_weights(tags), quick_gelu=True, preprocess={})
+    cache = write_hf_cache(tmp_path / "hub", "factory-test/listed", random_weights(tags), quick_gelu=True,
+                           preprocess={})
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     local = f"{tags}:openai@{weights}"
     listed = {e["id"]: e for e in runnable_backbones([local, f"{tags}@{tmp_path / 'absent.pt'}"])}

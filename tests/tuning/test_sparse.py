@@ -5,18 +5,16 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-
-import tuning
 from images import make_folder
 from tiny_run import tiny_config
-from tuning.sparse import param_groups
-from tuning.sparse import sensitivity
-from tuning.sparse import setup as sparse_setup
-from tuning.sparse import vision_delta
-from tuning.sparse.image_reuse import CachedTower, first_tuned_block
+
+import tuning
 from tuning.config import sensitivity_groups
-from tuning.sparse.text_groups import CLASS_CONTEXT
+from tuning.sparse import param_groups, sensitivity, vision_delta
+from tuning.sparse import setup as sparse_setup
+from tuning.sparse.image_reuse import CachedTower, first_tuned_block
 from tuning.sparse.setup import pixels
+from tuning.sparse.text_groups import CLASS_CONTEXT
 
 SPARSE = dict(adapt="sparse", intrinsic_dim=8, vision_dim=12, param_budget=0.02, budget=300, sensitivity_probes=2,
               text_groups=True)
@@ -136,7 +134,8 @@ def test_sensitivity_ranks_a_text_group_that_alone_matters_first(causal_backbone
     size = {g.name: g.numel for g in groups}[group] if tensor == "text.class_context" else \
         dict(model.named_parameters())[tensor].numel()
     obj = _LinearLoss(model, {tensor: torch.randn(size)})
-    scores = sensitivity.estimate(obj, None, groups, probes=4, mu=1e-3, seed=0, other_rms=sparse_setup.other_rms(learner))
+    scores = sensitivity.estimate(obj, None, groups, probes=4, mu=1e-3, seed=0,
+                                  other_rms=sparse_setup.other_rms(learner))
     assert sensitivity.order(groups, scores, 0)[0].name == group
     assert all(scores[g.name] == 0 for g in groups if g.name != group)
 
@@ -197,7 +196,8 @@ def test_probe_queries_are_charged_to_the_budget(images_data, causal_backbone):
     cfg = tiny_config(method="zeroshot", **{**SPARSE, "budget": 400})
     r = tuning.tune(cfg, images_data)
     groups = sparse_setup.candidate_groups(causal_backbone.model, 0, _learner(causal_backbone, images_data, cfg))
-    assert len(groups) == sensitivity_groups(cfg, len(param_groups.vision_blocks(causal_backbone.model)))  # text ones too
+    # text ones too
+    assert len(groups) == sensitivity_groups(cfg, len(param_groups.vision_blocks(causal_backbone.model)))
     probes = sensitivity.probes_that_fit(groups, cfg.sensitivity_probes, cfg.budget - 1)  # at most 10% of it
     assert probes == 1 and r.queries_used == 1 + sensitivity.probe_cost(groups, probes)
     assert r.adapter.card["sparse"]["vision"]["probes_per_group"] == 1
@@ -318,12 +318,14 @@ def test_metrics_say_how_much_of_the_image_tower_changes(images_data, causal_bac
     r = tuning.tune(tiny_config(method="sharpzo", **SPARSE), images_data, on_metrics=points.append)
     vision = r.adapter.card["sparse"]["vision"]
     total = param_groups.vision_parameter_count(causal_backbone.model)
-    assert vision["image_parameters"] == total and vision["image_blocks"] == len(param_groups.vision_blocks(causal_backbone.model))
+    assert vision["image_parameters"] == total
+    assert vision["image_blocks"] == len(param_groups.vision_blocks(causal_backbone.model))
     assert (points[0]["stage"], points[0]["params_changed"], points[0]["sparsity"]) == ("zeroshot", 0, 1.0)
     tuned = [m for m in points if m["stage"] in ("cmaes", "zo")]
     assert {m["stage"] for m in tuned} == {"cmaes", "zo"}
     # stage 1's first point is its start, w = 0; from then on every chosen parameter moves
-    assert tuned[0]["params_changed"] == 0 and all(m["params_changed"] == vision["parameters_changed"] > 0 for m in tuned[1:])
+    assert tuned[0]["params_changed"] == 0 and all(m["params_changed"] == vision["parameters_changed"] > 0
+                                                   for m in tuned[1:])
     # the share counts the image tower's changes only (text-side groups change other tensors)
     image_changed = sum(g["changed"] for g in vision["groups"] if not g["group"].startswith("text."))
     assert all(m["sparsity"] == pytest.approx(1 - (image_changed if m["params_changed"] else 0) / total) for m in tuned)

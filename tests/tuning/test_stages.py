@@ -2,11 +2,12 @@
 import json
 
 import pytest
-
-import tuning
 from tiny_run import stop_after, tiny_config
 
-KEYS = {"step", "stage", "stage_started", "queries", "train_loss", "val_acc", "sharpness", "sparsity", "params_changed", "elapsed_s"}
+import tuning
+
+KEYS = {"step", "stage", "stage_started", "queries", "train_loss", "val_acc", "sharpness", "sparsity",
+        "params_changed", "elapsed_s"}
 
 
 class MemoryCheckpoint:
@@ -198,6 +199,7 @@ def test_mask_rules_and_start_points_run(rule, start, synth):
 
 def test_z_pruning_mask_rules():
     import torch
+
     from tuning.methods.zo_sgd import z_pruning_mask
     w = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
     G = torch.tensor([4.0, 3.0, 2.0, 1.0], dtype=torch.float64)
@@ -208,6 +210,7 @@ def test_z_pruning_mask_rules():
 def test_z_pruning_at_w_zero_follows_the_gradient_not_the_index_order():
     """At w = 0 every score w^2 * zscore|G| is 0; the mask must still keep the largest |G| (salient)."""
     import torch
+
     from tuning.methods.zo_sgd import z_pruning_mask
     w, G = torch.zeros(6, dtype=torch.float64), torch.tensor([0.1, -5.0, 0.2, 3.0, -0.3, 4.0], dtype=torch.float64)
     assert z_pruning_mask(w, G, 0.5, "salient").tolist() == [0, 1, 0, 1, 0, 1]
@@ -218,6 +221,7 @@ def test_mask_scores_differ_where_the_signed_z_score_inverts_the_weight_order():
     """Below-average |G| gives a negative z: the paper's score then prefers the smaller |w|; the
     absolute z-score and the rank sum prefer the larger |w|, as 'salient' means."""
     import torch
+
     from tuning.methods.zo_sgd import z_pruning_mask
     w = torch.tensor([0.1, 3.0, 1.0, 1.0], dtype=torch.float64)
     G = torch.tensor([1.0, 1.0, 8.0, 9.0], dtype=torch.float64)  # coordinates 0 and 1: below-average |G|
@@ -230,6 +234,7 @@ def test_mask_scores_differ_where_the_signed_z_score_inverts_the_weight_order():
 @pytest.mark.parametrize("score", ["signed_z", "abs_z", "rank"])
 def test_every_mask_score_at_w_zero_keeps_the_largest_gradients(score):
     import torch
+
     from tuning.methods.zo_sgd import z_pruning_mask
     w, G = torch.zeros(6, dtype=torch.float64), torch.tensor([0.1, -5.0, 0.2, 3.0, -0.3, 4.0], dtype=torch.float64)
     assert z_pruning_mask(w, G, 0.5, "salient", score).tolist() == [0, 1, 0, 1, 0, 1]

@@ -114,6 +114,7 @@ def write_adapter_dir(directory: Path, *, class_names=("blue", "green", "red"), 
                       method: str = "sharpzo", **card_overrides) -> Path:
     """An adapter as `tuning.tune` builds it (random tensors: the tests check plumbing, not accuracy)."""
     import torch
+
     from tuning import Adapter, save_adapter
     from tuning.adapter import FORMAT_VERSION
 
@@ -139,7 +140,8 @@ def write_adapter_dir(directory: Path, *, class_names=("blue", "green", "red"), 
     return Path(directory)
 
 
-def make_finished_job(workspace: Workspace | str, *, user=None, dataset_version=None, status: str = Job.Status.COMPLETED,
+def make_finished_job(workspace: Workspace | str, *, user=None, dataset_version=None,
+                      status: str = Job.Status.COMPLETED,
              zero_shot: float | None = 0.61, tuned: float | None = 0.88, worker_seconds: float = 1440.0,
              finished_at: dt.datetime | None = None, **fields) -> Job:
     """A job with the outcome the worker would have written (no worker runs)."""
@@ -185,7 +187,8 @@ def with_stored_tensors(version, **changes):
         tensors = load(handle.read())
     data = save({**tensors, **changes}, metadata={"format_version": "1"})
     AdapterVersion.objects.filter(pk=version.pk).update(
-        weights_file=store_file(version.weights_file, data), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+        weights_file=store_file(version.weights_file, data), sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data))
     version.refresh_from_db()
     return version
 
@@ -224,7 +227,8 @@ EVALUATION = {
 }
 
 
-def bulk_finished_jobs(workspace: Workspace, count: int, *, dataset_version=None, with_versions: bool = True) -> list[Job]:
+def bulk_finished_jobs(workspace: Workspace, count: int, *, dataset_version=None,
+                       with_versions: bool = True) -> list[Job]:
     """Many finished jobs (and their adapter versions) in a few queries, for the list-speed tests."""
     from webapp.adapters.models import AdapterVersion, ModelLine
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def version(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
-    return make_version_for_job(make_finished_job("Press line", user=alice, model_line_name="press line 3 scratches"), tmp_path)
+    return make_version_for_job(make_finished_job("Press line", user=alice,
+                                                  model_line_name="press line 3 scratches"), tmp_path)
 
 
 def _stored(name):
@@ -68,7 +69,8 @@ def test_downloads_are_recorded_in_the_history(make_user, version):
 def test_another_workspace_gets_404_everywhere(make_user, version):
     client = csrf_client(make_user("mallory", workspace="Other site"))
     for url in (f"/adapters/versions/{version.pk}/", f"/adapters/versions/{version.pk}/archive/",
-                f"/adapters/versions/{version.pk}/files/adapter.safetensors", f"/adapters/lines/{version.model_line_id}/"):
+                f"/adapters/versions/{version.pk}/files/adapter.safetensors",
+                f"/adapters/lines/{version.model_line_id}/"):
         assert client.get(url).status_code == 404, url
     assert version.model_line.name not in client.get("/adapters/").content.decode()
     assert not AdapterEvent.objects.filter(action="downloaded").exists()
@@ -96,7 +98,8 @@ def test_readme_quotes_a_hostile_backbone_id_for_the_shell(make_user, tmp_path):
     alice = make_user("alice", workspace="Press line")
     hostile = "ViT-B-32'; touch /tmp/pwned; echo '@/opt/clip/b32.pt"
     version = make_version_for_job(make_finished_job("Press line", user=alice), tmp_path, backbone_id=hostile)
-    archive = zipfile.ZipFile(io.BytesIO(csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/").getvalue()))
+    response = csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/")
+    archive = zipfile.ZipFile(io.BytesIO(response.getvalue()))
     readme = archive.read(next(n for n in archive.namelist() if n.endswith("README.txt"))).decode()
     command = next(line for line in readme.splitlines() if "--backbone" in line)
     assert shlex.split(command) == ["--backbone", "ViT-B-32'; touch /tmp/pwned; echo '@/full/path/to/the/checkpoint"]

@@ -25,7 +25,8 @@ def test_upload_is_evaluated_by_the_worker_and_the_result_is_stored(make_user, c
         "archive": SimpleUploadedFile("b.zip", buffer.getvalue())})
     assert response.status_code == 302
 
-    version = wait_for(lambda: AdapterVersion.objects.filter(source="upload", evaluation_status__in=["done", "failed"]).first(),
+    version = wait_for(lambda: AdapterVersion.objects.filter(source="upload",
+                                                             evaluation_status__in=["done", "failed"]).first(),
                        timeout=90, message="the worker's evaluation")
     assert version.evaluation_status == "done", version.evaluation_error
     assert version.metrics["images"] == 15 and version.metrics["dataset_hash"] == dataset.content_hash

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(make_user, tmp_path):
     make_user("alice", workspace="Press line")
-    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
+    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path)
+            for _ in range(2)]
 
 
 def test_engineer_sets_and_clears_production_and_the_history_says_who(make_user, versions):
@@ -27,8 +28,10 @@ def test_engineer_sets_and_clears_production_and_the_history_says_who(make_user,
     assert csrf_post(client, f"/adapters/lines/{line.pk}/production/clear/").status_code == 302
     line.refresh_from_db()
     assert line.production_version is None
-    history = list(AdapterEvent.objects.filter(model_line=line).exclude(action="created").values_list("action", "detail", "actor__username"))
-    assert history == [("cleared_production", "v1", "erin"), ("set_production", "v1", "erin"), ("set_production", "v2", "erin")]
+    history = list(AdapterEvent.objects.filter(model_line=line).exclude(action="created")
+                   .values_list("action", "detail", "actor__username"))
+    assert history == [("cleared_production", "v1", "erin"), ("set_production", "v1", "erin"),
+                       ("set_production", "v2", "erin")]
     page = client.get(f"/adapters/lines/{line.pk}/").content.decode()
     assert "set as production v2" in page and "removed from production v1" in page
 
@@ -38,7 +41,8 @@ def test_viewers_and_managers_may_not_change_production(make_user, versions):
         client = csrf_client(make_user(name, workspace="Press line", role=role))
         assert csrf_post(client, f"/adapters/versions/{versions[0].pk}/production/").status_code == 403
         assert csrf_post(client, f"/adapters/lines/{versions[0].model_line_id}/production/clear/").status_code == 403
-        assert 'action="/adapters/versions/' not in client.get(f"/adapters/lines/{versions[0].model_line_id}/").content.decode()
+        page = client.get(f"/adapters/lines/{versions[0].model_line_id}/").content.decode()
+        assert 'action="/adapters/versions/' not in page
     assert ModelLine.objects.get(pk=versions[0].model_line_id).production_version is None
 
 

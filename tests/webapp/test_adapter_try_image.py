@@ -36,7 +36,6 @@ def _send(user, version, *files):
 def test_images_are_classified_with_the_tuners_prediction_and_bad_files_get_plain_reasons(version, tmp_path,
                                                                                           django_capture_on_commit_callbacks):
     import tuning
-
     from tests.webapp.factories import write_adapter_dir
 
     alice = version.created_by or version.job.created_by

@@ -3,14 +3,20 @@ the next version of a model line, and evaluated on one of our dataset versions."
 
 import io
 import pickle
-from html import unescape
 import zipfile
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.factories import (csrf_client, csrf_post, make_finished_job, make_ready_version, make_version_for_job,
-                                    write_adapter_dir)
+from tests.webapp.factories import (
+    csrf_client,
+    csrf_post,
+    make_finished_job,
+    make_ready_version,
+    make_version_for_job,
+    write_adapter_dir,
+)
 from webapp.adapters.evaluation import adapter_version_evaluate
 from webapp.adapters.models import AdapterEvent, AdapterVersion
 
@@ -22,7 +28,8 @@ def site(make_user, tmp_path):
     """Press line: an engineer, a job adapter on the tiny backbone (v1), and a dataset to evaluate on."""
     erin = make_user("erin", workspace="Press line")
     dataset = make_ready_version("Press line", name="scratches images", classes=("red", "green", "blue"), per_class=6)
-    v1 = make_version_for_job(make_finished_job("Press line", model_line_name="scratches", dataset_version=dataset), tmp_path)
+    v1 = make_version_for_job(make_finished_job("Press line", model_line_name="scratches",
+                                                dataset_version=dataset), tmp_path)
     return {"erin": erin, "dataset": dataset, "v1": v1, "client": csrf_client(erin)}
 
 
@@ -45,7 +52,9 @@ def _upload(site, **files):
 def test_archive_from_another_site_becomes_the_next_version_and_its_evaluation_is_queued(
         site, tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "b", seed=7), extra={"site-b-v4/README.txt": "hi"}))
+        response = _upload(site,
+                           archive=_zip(write_adapter_dir(tmp_path / "b", seed=7),
+                                        extra={"site-b-v4/README.txt": "hi"}))
     version = AdapterVersion.objects.get(source="upload")
     assert response.status_code == 302 and response["Location"] == f"/adapters/versions/{version.pk}/"
     assert (version.model_line, version.number) == (site["v1"].model_line, 2)
@@ -58,7 +67,9 @@ def test_archive_from_another_site_becomes_the_next_version_and_its_evaluation_i
 
 
 def test_evaluation_scores_every_image_against_zero_shot_and_the_page_shows_it(site, tmp_path):
-    _upload(site, weights=SimpleUploadedFile("adapter.safetensors", (write_adapter_dir(tmp_path / "b") / "adapter.safetensors").read_bytes()),
+    _upload(site,
+            weights=SimpleUploadedFile("adapter.safetensors",
+                                       (write_adapter_dir(tmp_path / "b") / "adapter.safetensors").read_bytes()),
             card=SimpleUploadedFile("adapter.json", (tmp_path / "b" / "adapter.json").read_bytes()))
     version = AdapterVersion.objects.get(source="upload")
     adapter_version_evaluate(version_id=version.pk)
@@ -81,16 +92,19 @@ def test_evaluation_failure_is_shown_in_plain_words(site, tmp_path):
     version.refresh_from_db()
     assert version.evaluation_status == "failed"
     assert "size 16" in version.evaluation_error and "size 32" in version.evaluation_error
-    assert version.evaluation_error in unescape(site["client"].get(f"/adapters/versions/{version.pk}/").content.decode())
+    page = site["client"].get(f"/adapters/versions/{version.pk}/").content.decode()
+    assert version.evaluation_error in unescape(page)
 
 
 @pytest.mark.parametrize("card_overrides, expected", [
     ({"format_version": 99}, "format version 99"),
     ({"class_names": ["blue", "green", "rust"]}, "the dataset has classes the adapter does not know: red"),
-    ({"backbone_id": "someones-private-clip"}, "tuned on backbone 'someones-private-clip', which this installation does not have"),
+    ({"backbone_id": "someones-private-clip"},
+     "tuned on backbone 'someones-private-clip', which this installation does not have"),
     ({"backbone_sha256": "0" * 64}, "with other weights"),
 ])
-def test_invalid_adapters_are_refused_with_a_clear_message_and_nothing_is_stored(site, tmp_path, card_overrides, expected):
+def test_invalid_adapters_are_refused_with_a_clear_message_and_nothing_is_stored(site, tmp_path,
+                                                                                 card_overrides, expected):
     response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", **card_overrides)))
     assert response.status_code == 400
     assert expected in unescape(response.content.decode())
@@ -181,7 +195,8 @@ def test_the_worker_never_loads_a_path_a_stored_card_names(site, tmp_path):
     assert "/etc/" not in version.evaluation_error
 
 
-@pytest.mark.parametrize("overrides", [{"method": "m" * 33}, {"class_names": [1, 2, 3]}, {"backbone_id": ["tiny-test"]}])
+@pytest.mark.parametrize("overrides",
+                         [{"method": "m" * 33}, {"class_names": [1, 2, 3]}, {"backbone_id": ["tiny-test"]}])
 def test_a_card_with_fields_we_cannot_store_gets_a_plain_400(site, tmp_path, overrides):
     response = _upload(site, archive=_zip(write_adapter_dir(tmp_path / "bad", **overrides)))
     assert response.status_code == 400 and "adapter.json" in unescape(response.content.decode())

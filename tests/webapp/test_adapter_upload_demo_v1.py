@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.factories import (class_image_png, csrf_client, csrf_post, make_finished_job, make_ready_version,
-                                    make_version_for_job)
+from tests.webapp.factories import (
+    class_image_png,
+    csrf_client,
+    csrf_post,
+    make_finished_job,
+    make_ready_version,
+    make_version_for_job,
+)
 from tuning.demo_backbone import recorded_sha256
 from tuning.demo_backbone.versions import V1, V2
 from webapp.adapters.evaluation import adapter_version_evaluate

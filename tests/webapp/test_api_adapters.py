@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(make_user, tmp_path):
     make_user("erin", workspace="Press line")
-    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path) for _ in range(2)]
+    return [make_version_for_job(make_finished_job("Press line", model_line_name="scratches"), tmp_path)
+            for _ in range(2)]
 
 
 def _api(user):
@@ -34,7 +35,8 @@ def test_model_lines_with_versions_hashes_and_production(make_user, versions):
     assert [v["number"] for v in payload["versions"]] == [2, 1]
     v1 = payload["versions"][1]
     assert v1["sha256"] == versions[0].sha256 and v1["is_production"] and v1["class_names"] == ["blue", "green", "red"]
-    assert get(f"/api/v1/adapters/{versions[1].pk}/").json()["archive_url"] == f"/api/v1/adapters/{versions[1].pk}/archive/"
+    assert (get(f"/api/v1/adapters/{versions[1].pk}/").json()["archive_url"]
+            == f"/api/v1/adapters/{versions[1].pk}/archive/")
 
 
 def test_downloads_archive_files_and_the_production_version(make_user, versions):
@@ -60,6 +62,7 @@ def test_another_workspace_sees_nothing_and_gets_404(make_user, versions):
     assert get("/api/v1/model-lines/").json() == {"results": []}
     line_id = versions[0].model_line_id
     for url in (f"/api/v1/adapters/{versions[0].pk}/", f"/api/v1/adapters/{versions[0].pk}/archive/",
-                f"/api/v1/adapters/{versions[0].pk}/files/adapter.json", f"/api/v1/model-lines/{line_id}/production/archive/"):
+                f"/api/v1/adapters/{versions[0].pk}/files/adapter.json",
+                f"/api/v1/model-lines/{line_id}/production/archive/"):
         assert get(url).status_code == 404, url
     assert not AdapterEvent.objects.filter(action="downloaded").exists()

@@ -8,7 +8,8 @@ from webapp.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
-ENDPOINTS = ["/api/v1/datasets/", "/api/v1/jobs/", "/api/v1/jobs/1/", "/api/v1/model-lines/", "/api/v1/adapters/1/archive/"]
+ENDPOINTS = ["/api/v1/datasets/", "/api/v1/jobs/", "/api/v1/jobs/1/", "/api/v1/model-lines/",
+             "/api/v1/adapters/1/archive/"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer ft_not-a-real-token", "Basic YWxpY2U6cHc="])

@@ -31,12 +31,14 @@ def test_a_job_created_while_the_broker_is_down_is_saved_once_and_sent_when_it_i
     assert job.status == Job.Status.QUEUED and response.json()["id"] == job.pk
 
     monkeypatch.undo()  # the broker is back
-    Job.objects.filter(pk=job.pk).update(queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + 1))
+    Job.objects.filter(pk=job.pk).update(
+        queued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS + 1))
     queue = "tuning-outage-test"  # no worker serves it: the message stays where the test can see it
     monkeypatch.setitem(settings.CELERY_TASK_ROUTES, "webapp.jobs.tasks.run_tuning_job", {"queue": queue})
     try:
         assert jobs_resend_lost_messages(queue=queue) == [job.pk]
-        assert job.pk in tuning_jobs_with_a_message(queue) and Job.objects.count() == 1  # beside unacknowledged ones of other tests
+        # beside unacknowledged ones of other tests
+        assert job.pk in tuning_jobs_with_a_message(queue) and Job.objects.count() == 1
     finally:
         redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
 

@@ -33,7 +33,8 @@ def test_every_curl_example_of_the_readme_runs_against_the_server(live_server, m
     erin = make_user("erin", workspace="Press line")
     dataset = make_ready_version("Press line", name="scratches images", per_class=6)
     job = make_finished_job("Press line", dataset_version=dataset, status=Job.Status.QUEUED)
-    version = make_version_for_job(make_finished_job("Press line", dataset_version=dataset, model_line_name="press line 3"), tmp_path)
+    version = make_version_for_job(make_finished_job("Press line", dataset_version=dataset,
+                                                     model_line_name="press line 3"), tmp_path)
     line = version.model_line
     line.production_version = version
     line.save()
@@ -53,7 +54,8 @@ def test_every_curl_example_of_the_readme_runs_against_the_server(live_server, m
         assert run.returncode == 0, f"{command}\n{run.stderr}"
         if " -o " in command:
             output = tmp_path / command.split(" -o ", 1)[1].split()[0]
-            assert zipfile.is_zipfile(output) and any(n.endswith("adapter.safetensors") for n in zipfile.ZipFile(output).namelist())
+            assert zipfile.is_zipfile(output) and any(n.endswith("adapter.safetensors")
+                                                      for n in zipfile.ZipFile(output).namelist())
             continue
         body = json.loads(run.stdout)
         assert not body.get("error"), f"{command}\n{body}"

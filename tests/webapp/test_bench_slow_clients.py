@@ -15,5 +15,6 @@ def test_the_slow_clients_bench_measures_both_deployments(tmp_path):
     subprocess.run([sys.executable, "-m", "bench", "slow-clients", "--slow", "40", "--seconds", "3", "--out", str(out)],
                    cwd=ROOT, env={**os.environ, "NGINX": nginx_binary()}, check=True, timeout=600,
                    capture_output=True)
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| bin/serve") or line.startswith("| compose")]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| bin/serve")
+            or line.startswith("| compose")]
     assert len(rows) == 4 and sum("| 40 (" in row for row in rows) == 2

@@ -24,7 +24,8 @@ def test_selected_jobs_are_drawn_overlaid_and_the_points_are_labelled(browser, l
     browser.get(f"{live_server.url}/reports/compare/?job={jobs[0].pk}&job={jobs[1].pk}")
 
     for chart in ("chart-scatter", "chart-curves", "chart-recall"):
-        WebDriverWait(browser, 30).until(lambda d, c=chart: d.find_element(By.ID, c).get_attribute("data-drawn") == "true")
+        WebDriverWait(browser, 30).until(
+            lambda d, c=chart: d.find_element(By.ID, c).get_attribute("data-drawn") == "true")
     names = browser.execute_script("return document.getElementById('chart-curves').data.map(t => t.name)")
     assert sorted(names) == ["run A", "run B"]
     bars = browser.execute_script("return document.getElementById('chart-recall').data.map(t => [t.name, t.y])")

@@ -9,7 +9,6 @@ import zipfile
 import pytest
 
 from tests.conftest import log_in
-
 from tests.webapp.factories import FAST_TUNING, class_image_png
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.jobs.models import Job

@@ -51,6 +51,7 @@ def test_a_finished_job_leads_to_its_report_adapter_and_dataset_without_a_reload
     assert browser.find_element(By.ID, "link-adapter").text == "Adapter press line 3 v1"
 
     browser.get(f"{live_server.url}/jobs/{job.pk}/")  # and the same links when the page is opened afterwards
-    assert browser.find_element(By.ID, "link-download").get_attribute("href").endswith(f"/versions/{version.pk}/archive/")
+    href = browser.find_element(By.ID, "link-download").get_attribute("href")
+    assert href.endswith(f"/versions/{version.pk}/archive/")
     assert browser.find_element(By.ID, "link-report").is_displayed()
     assert not browser.find_elements(By.ID, "cancel-form")

@@ -25,7 +25,8 @@ def test_the_open_job_page_notifies_when_the_job_ends(browser, live_server, make
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line")
-    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, queries_used=100, name="night run")
+    job = make_finished_job("Press line", user=alice, status=Job.Status.RUNNING, attempts=1, queries_used=100,
+                            name="night run")
     log_in(browser, live_server, "alice")
     browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": live_server.url, "permissions": ["notifications"]})
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD})

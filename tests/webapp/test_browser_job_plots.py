@@ -9,7 +9,8 @@ from webapp.jobs.models import Job, MetricPoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LAYOUT = "var l = document.getElementById(arguments[0])._fullLayout; return [l.yaxis.range, l.yaxis.showticklabels, l.xaxis.showticklabels]"
+LAYOUT = ("var l = document.getElementById(arguments[0])._fullLayout; "
+          "return [l.yaxis.range, l.yaxis.showticklabels, l.xaxis.showticklabels]")
 
 
 def test_plots_explain_themselves_and_show_no_axis_before_the_first_point(browser, live_server, make_user):

@@ -78,7 +78,8 @@ def test_the_printed_report_keeps_headings_with_their_tables_and_shows_whole_cla
     browser.get(f"{live_server.url}/reports/jobs/{job.pk}/")
     charts = ("chart-confusion-zero-shot", "chart-confusion-tuned")
     for chart in charts:
-        WebDriverWait(browser, 30).until(lambda d, c=chart: d.find_element("id", c).get_attribute("data-drawn") == "true")
+        WebDriverWait(browser, 30).until(
+            lambda d, c=chart: d.find_element("id", c).get_attribute("data-drawn") == "true")
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     browser.set_window_size(800, 1100)  # about an A4 page's width
     browser.execute_script("window.dispatchEvent(new Event('beforeprint'))")
@@ -95,9 +96,11 @@ def test_the_printed_report_keeps_headings_with_their_tables_and_shows_whole_cla
         # Every tick label lies inside the drawing (an SVG cuts off what falls outside it).
         outside = browser.execute_script("""
             const chart = document.querySelector('#' + arguments[0] + ' .main-svg').getBoundingClientRect();
-            return [...document.querySelectorAll('#' + arguments[0] + ' .xtick text, #' + arguments[0] + ' .ytick text')]
+            return [...document.querySelectorAll('#' + arguments[0] + ' .xtick text, #' + arguments[0]
+                                                 + ' .ytick text')]
               .filter(t => { const r = t.getBoundingClientRect();
-                             return r.left < chart.left - 1 || r.right > chart.right + 1 || r.top < chart.top - 1 || r.bottom > chart.bottom + 1; })
+                             return r.left < chart.left - 1 || r.right > chart.right + 1
+                                    || r.top < chart.top - 1 || r.bottom > chart.bottom + 1; })
               .map(t => t.textContent);""", chart)
         labels = browser.execute_script(
             "return [...document.querySelectorAll('#' + arguments[0] + ' .ytick text')].map(t => t.textContent)", chart)

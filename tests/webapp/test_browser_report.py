@@ -7,7 +7,6 @@ import zipfile
 import pytest
 
 from tests.conftest import log_in
-
 from tests.webapp.factories import EVALUATION, make_finished_job, make_version_for_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,14 +24,16 @@ def _wait_for_file(folder, pattern, timeout=30.0):
     raise AssertionError(f"no {pattern} in {folder} after {timeout}s: {list(folder.iterdir())}")
 
 
-def test_manager_reads_the_report_with_charts_and_downloads_the_archive(browser, live_server, make_user, tmp_path, settings):
+def test_manager_reads_the_report_with_charts_and_downloads_the_archive(browser, live_server, make_user,
+                                                                        tmp_path, settings):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     settings.COST_PER_WORKER_HOUR = 1.0
     settings.COST_CURRENCY = "EUR"
     make_user("maria", workspace="Press line", role="manager", password="pw-for-tests-1")
-    job = make_finished_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0, model_line_name="press line 3 scratches")
+    job = make_finished_job("Press line", evaluation=EVALUATION, worker_seconds=1440.0,
+                            model_line_name="press line 3 scratches")
     version = make_version_for_job(job, tmp_path)
 
     log_in(browser, live_server, "maria")
@@ -54,7 +55,8 @@ def test_manager_reads_the_report_with_charts_and_downloads_the_archive(browser,
     archive = _wait_for_file(browser.downloads, "*.zip")
     assert archive.name == "press-line-3-scratches-v1.zip"
     with zipfile.ZipFile(archive) as zf:
-        assert sorted(zf.namelist()) == ["press-line-3-scratches-v1/README.txt", "press-line-3-scratches-v1/adapter.json",
+        assert sorted(zf.namelist()) == ["press-line-3-scratches-v1/README.txt",
+                                         "press-line-3-scratches-v1/adapter.json",
                                          "press-line-3-scratches-v1/adapter.safetensors"]
         assert version.sha256 in zf.read("press-line-3-scratches-v1/README.txt").decode()
 

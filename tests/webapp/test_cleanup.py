@@ -10,9 +10,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
-from webapp.worker.cleanup import clean_dataset_files, clean_job_files, clean_upload_temp
 from webapp.datasets.models import DatasetVersion
 from webapp.jobs.models import Job
+from webapp.worker.cleanup import clean_dataset_files, clean_job_files, clean_upload_temp
 
 pytestmark = pytest.mark.django_db
 

@@ -44,8 +44,10 @@ def test_the_app_containers_share_no_disk_only_the_services():
     mounted = [volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
                for s in apps.values() for volume in s.get("volumes", [])]
     assert len(mounted) == len(set(mounted))  # no volume in two app containers
-    commands = {name: s["command"] if isinstance(s["command"], str) else " ".join(s["command"]) for name, s in apps.items()}
-    assert [name for name, command in commands.items() if "tuning-gpu" in command.split("-Q ")[-1].split()[0]] == ["worker-gpu"]
+    commands = {name: s["command"] if isinstance(s["command"], str) else " ".join(s["command"])
+                for name, s in apps.items()}
+    assert [name for name, command in commands.items()
+            if "tuning-gpu" in command.split("-Q ")[-1].split()[0]] == ["worker-gpu"]
     assert apps["worker-gpu"]["environment"]["WORKER_KIND"] == "gpu"
 
 

@@ -146,7 +146,8 @@ def test_other_workspace_gets_404_everywhere(people, ready):
     client = login(people["other"])
     sha = ready.report["thumbnails"]["scratches"][0]
     for url in [reverse("datasets:version", args=[ready.pk]), reverse("datasets:version_status", args=[ready.pk]),
-                reverse("datasets:thumbnail", args=[ready.pk, sha]), reverse("datasets:detail", args=[ready.dataset_id])]:
+                reverse("datasets:thumbnail", args=[ready.pk, sha]),
+                reverse("datasets:detail", args=[ready.dataset_id])]:
         assert client.get(url).status_code == 404, url
     assert b"Steel" not in client.get(reverse("datasets:list")).content
 

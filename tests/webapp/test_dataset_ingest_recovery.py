@@ -17,14 +17,13 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.webapp.factories import csrf_client, csrf_post, make_api_token, make_ready_version
 from tests.webapp.dataset_builders import make_zip, png_bytes
+from tests.webapp.factories import csrf_client, csrf_post, make_api_token, make_ready_version
 from webapp.accounts.models import Workspace
-from webapp.core.broker import SHORT_TASK_UNACKED_KEYS, transport_options_for
+from webapp.core.broker import SHORT_TASK_UNACKED_KEYS, _row_id, transport_options_for
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.recovery import INGEST_TASK, ingestions_recover
 from webapp.datasets.tasks import ingest_dataset_version
-from webapp.core.broker import _row_id
 
 QUEUE = "ingest-recovery-test"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,7 +79,8 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes(alice, 
     assert version.status == DatasetVersion.Status.INGESTING and version.progress < 1 and version.attempts == 1
     # Its delivery waits in the short-task key set, which comes back within minutes, not a day.
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    assert any(_row_id(raw, {INGEST_TASK}) == version.pk for raw in broker.hvals(SHORT_TASK_UNACKED_KEYS["unacked_key"]))
+    assert any(_row_id(raw, {INGEST_TASK}) == version.pk
+               for raw in broker.hvals(SHORT_TASK_UNACKED_KEYS["unacked_key"]))
 
     # Once its heartbeat is older than the stale limit the reaper sends the import again.
     report = wait_for(lambda: (r := ingestions_recover(queue=QUEUE)).requeued and r, timeout=60,

@@ -68,7 +68,8 @@ def test_upload_is_ingested_by_the_worker_with_conversions(make_user, celery_wor
         with default_storage.open(f"{version.root}/{entry['path']}", "rb") as f:
             img = Image.open(io.BytesIO(f.read()))
         # 8-bit RGB JPEGs are kept as uploaded; the gray, alpha and 16-bit files became RGB PNGs
-        assert img.mode == "RGB" and entry["path"].endswith({"PNG": ".png", "JPEG": ".jpg"}[img.format]), entry["original"]
+        assert (img.mode == "RGB"
+                and entry["path"].endswith({"PNG": ".png", "JPEG": ".jpg"}[img.format])), entry["original"]
         assert np.asarray(img).dtype == np.uint8
     assert {"L", "RGBA", "CMYK"} <= set(version.report["converted"])
     page = client.get(reverse("datasets:version", args=[version.pk])).content.decode()

@@ -4,7 +4,6 @@ endpoint while the worker ingests) ends on the classes, shot counts and permissi
 import pytest
 
 from tests.conftest import log_in
-
 from tests.webapp.dataset_builders import class_images, make_zip
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -12,7 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 
 
 
-def test_upload_in_the_browser_ends_on_a_ready_page_with_classes_and_thumbnails(browser, live_server, make_user, celery_worker, tmp_path):
+def test_upload_in_the_browser_ends_on_a_ready_page_with_classes_and_thumbnails(browser, live_server, make_user,
+                                                                                celery_worker, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait

@@ -4,7 +4,9 @@ import pytest
 
 from webapp.datasets.models import Dataset, DatasetVersion
 from webapp.datasets.selectors import (
-    dataset_version_check_shots, dataset_version_max_shots, dataset_version_shots_per_class,
+    dataset_version_check_shots,
+    dataset_version_max_shots,
+    dataset_version_shots_per_class,
 )
 
 pytestmark = pytest.mark.django_db

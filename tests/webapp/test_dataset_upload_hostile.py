@@ -1,15 +1,21 @@
 """Hostile and broken uploads: each is refused (or the bad file kept out) with a specific message,
 and nothing is ever written outside the media folder."""
 
-import zipfile
 import io
 import struct
+import zipfile
 
 import pytest
 from django.core.files.storage import default_storage
 
 from tests.webapp.dataset_builders import (
-    class_images, good_zip, huge_png_header, jpeg_bytes, make_zip, png_bytes, zip_with_symlink,
+    class_images,
+    good_zip,
+    huge_png_header,
+    jpeg_bytes,
+    make_zip,
+    png_bytes,
+    zip_with_symlink,
 )
 from tests.webapp.dataset_fixtures import files_outside_media, media, version_with_upload  # noqa: F401
 from webapp.datasets.models import DatasetVersion
@@ -237,8 +243,8 @@ def test_one_name_in_two_unicode_forms_is_refused_like_two_cases():
     as 'Dent' and 'dent' are, instead of merged without a word."""
     import unicodedata
 
-    from webapp.datasets.layout import _check_distinct
     from webapp.datasets.errors import UploadRejected
+    from webapp.datasets.layout import _check_distinct
 
     nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
     for pair in ({nfc, nfd}, {"Dent", "dent"}):

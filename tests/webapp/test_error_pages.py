@@ -17,7 +17,8 @@ CSRF = "a" * 32  # a CSRF secret the client chose, sent as cookie and form field
 
 
 def _fetch(url: str, *, data: bytes | None = None, headers: dict | None = None):
-    request = urllib.request.Request(url, data=data, headers={"Cookie": f"sessionid=s{uuid.uuid4().hex}; csrftoken={CSRF}",
+    request = urllib.request.Request(url, data=data,
+                                     headers={"Cookie": f"sessionid=s{uuid.uuid4().hex}; csrftoken={CSRF}",
                                                               **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:

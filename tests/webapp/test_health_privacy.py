@@ -1,8 +1,6 @@
 """/healthz tells anyone only whether the site works, and queues nothing; the detail (error text, worker
 host names) is for staff, on /healthz and on the Status page. Against the real Redis broker."""
 
-import datetime as dt
-
 import pytest
 import redis
 from django.test import Client

@@ -4,8 +4,8 @@ running job is asked to stop and its worker keeps the best adapter so far (see t
 import pytest
 
 from tests.webapp.factories import csrf_client, csrf_post, make_ready_version, make_runnable_job
-from webapp.worker.execution import job_execute
 from webapp.jobs.models import Job
+from webapp.worker.execution import job_execute
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,8 @@ def test_only_the_first_delivery_claims_the_job(job):
 
 def test_an_attempt_that_lost_its_job_can_no_longer_write(job, settings):
     old = job_claim(job_id=job.pk, worker="w1@host")
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1))
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1))
     jobs_requeue_stale()
     new = job_claim(job_id=job.pk, worker="w2@host")
     assert new.attempt == 2

@@ -2,6 +2,7 @@
 service (a QUEUED row, a message to the tuning queue after commit) and who is refused."""
 
 import pytest
+
 from tests.webapp.factories import FAST_TUNING, csrf_client, csrf_post, make_ready_version
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig

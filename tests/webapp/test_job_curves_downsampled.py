@@ -25,7 +25,8 @@ def long_job(alice):
         loss = 2.0 / (1 + seq / 500) + rng.gauss(0, 0.05) + (3.0 if rng.random() < 0.002 else 0.0)  # rare spikes
         rows.append(MetricPoint(
             job=job, seq=seq, step=seq, stage="cmaes" if seq < 3000 else "zo", queries=2 * seq, train_loss=loss,
-            val_acc=round(rng.random(), 2) if seq % 7 == 0 else None, sharpness=rng.gauss(0, 1) if seq % 3 == 0 else None,
+            val_acc=round(rng.random(), 2) if seq % 7 == 0 else None,
+            sharpness=rng.gauss(0, 1) if seq % 3 == 0 else None,
             sparsity=0.5, elapsed_s=seq * 0.01))
     MetricPoint.objects.bulk_create(rows, batch_size=2000)
     return job

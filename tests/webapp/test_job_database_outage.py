@@ -7,11 +7,11 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
-from webapp.worker.checkpoints import StorageCheckpoint
-from webapp.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
-from webapp.worker.pulse import StopCheck
+from webapp.worker.checkpoints import StorageCheckpoint
 from webapp.worker.fence import job_claim
+from webapp.worker.pulse import StopCheck
+from webapp.worker.sink import MetricSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -42,10 +42,12 @@ def test_each_finished_job_moves_the_workers_rate():
 def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, settings):
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b", "c", "d"), per_class=3)
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), class_prompts_per_second={"demo": 40.0})
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
+                                class_prompts_per_second={"demo": 40.0})
     client = csrf_client(alice)
     small = client.get("/jobs/estimate.json", {"budget": 100, "backbone": "demo", "dataset_version": version.pk}).json()
-    large = client.get("/jobs/estimate.json", {"budget": 1000, "backbone": "demo", "dataset_version": version.pk}).json()
+    large = client.get("/jobs/estimate.json",
+                       {"budget": 1000, "backbone": "demo", "dataset_version": version.pk}).json()
     images = 4 * 3 * DEFAULT_SECONDS_PER_IMAGE["cpu"]  # not measured yet: the cautious default per image
     assert small["num_classes"] == 4 and small["num_images"] == 12 and small["measured"]
     assert small["seconds"] == pytest.approx(10.0 + images) and large["seconds"] == pytest.approx(100.0 + images)
@@ -55,7 +57,8 @@ def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, set
 
 def test_methods_that_read_cached_features_only_are_estimated_at_one_query(alice, settings):
     settings.WORKER_KIND = "cpu"
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), class_prompts_per_second={"demo": 2.0})
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
+                                class_prompts_per_second={"demo": 2.0})
     client = csrf_client(alice)
     probe = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "linear_probe"}).json()
     tuned = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "sharpzo"}).json()
@@ -69,7 +72,8 @@ def test_endpoint_refuses_a_bad_budget_in_words(alice):
 
 def test_endpoint_does_not_reveal_another_workspaces_dataset(alice, make_user):
     version = make_ready_version("Paint shop", per_class=3)
-    response = csrf_client(alice).get("/jobs/estimate.json", {"budget": 10, "backbone": "demo", "dataset_version": version.pk})
+    response = csrf_client(alice).get("/jobs/estimate.json",
+                                      {"budget": 10, "backbone": "demo", "dataset_version": version.pk})
     assert response.status_code == 404
 
 

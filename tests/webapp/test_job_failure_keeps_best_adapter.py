@@ -6,9 +6,9 @@ from django.core.files.storage import default_storage
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.adapters.models import AdapterVersion
+from webapp.jobs.models import Job
 from webapp.worker.checkpoints import StorageCheckpoint
 from webapp.worker.execution import job_execute
-from webapp.jobs.models import Job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.webapp.factories import make_ready_version, make_runnable_job
+from webapp.jobs.models import Job
+from webapp.jobs.services import job_cancel
 from webapp.worker import execution
 from webapp.worker.checkpoints import checkpoint_prefix
 from webapp.worker.execution import job_execute
-from webapp.jobs.models import Job
-from webapp.jobs.services import job_cancel
 from webapp.worker.fence import job_claim, job_fail
 from webapp.worker.reaper import jobs_requeue_stale
 from webapp.worker.tasks import run_tuning_job

@@ -50,7 +50,8 @@ def test_a_single_method_job_names_a_cheaper_candidate_that_did_as_well(make_use
     note = ("Linear probe did better on the same 96 validation images (90.0% balanced accuracy against 85.0% for "
             "CMA-ES) with 1 query and 2 s; method 'auto' would have tried it first.")
     board = {**AUTO_BOARD, "entries": AUTO_BOARD["entries"][:2] + [_entry("cmaes", "CMA-ES", 0.85, 2000, 130.0)],
-             "chosen": "cmaes", "warm_start": None, "reason": "The job ran CMA-ES, the method it was given.", "note": note}
+             "chosen": "cmaes", "warm_start": None, "reason": "The job ran CMA-ES, the method it was given.",
+             "note": note}
     job = make_finished_job("Press line", method="cmaes", leaderboard=board)
     page = _text(csrf_client(alice).get(f"/jobs/{job.pk}/"))
     assert "Compared with the quick methods" in page and note in page

@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.webapp.factories import csrf_client, make_api_token, make_ready_version, make_runnable_job
-from webapp.jobs.health import live_workers_by_queue
 from webapp.core.broker import TUNING_TASK
+from webapp.jobs.health import live_workers_by_queue
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.selectors import NO_WORKER_TEXT
 from webapp.worker.tasks import run_tuning_job

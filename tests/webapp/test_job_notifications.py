@@ -9,8 +9,8 @@ from django.core import mail
 
 from tests.webapp.factories import EVALUATION, make_finished_job, write_adapter_dir
 from webapp.jobs.models import Job
-from webapp.worker.notifications import job_notify
 from webapp.worker.fence import Fence, job_fail, job_finish
+from webapp.worker.notifications import job_notify
 from webapp.worker.reaper import jobs_requeue_stale
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,8 @@ def test_a_completed_job_mails_its_summary_first_lines_and_links(alice, settings
                              zero_shot_val_balanced_acc=0.5, best_val_balanced_acc=0.8, leaderboard=None)
     with django_capture_on_commit_callbacks(execute=True):
         job_finish(fence=Fence(job.pk, 1), result=result, zero_shot=EVALUATION["zero_shot"], tuned=EVALUATION["tuned"],
-                   class_names=EVALUATION["class_names"], adapter_dir=write_adapter_dir(tmp_path / "a"), worker_seconds=1)
+                   class_names=EVALUATION["class_names"], adapter_dir=write_adapter_dir(tmp_path / "a"),
+                   worker_seconds=1)
     [message] = mail.outbox
     assert message.to == ["alice@factory.example"] and message.subject == "[Tuning] scratches run completed"
     assert message.body.startswith("Tuning raised accuracy from 61% to 88%")

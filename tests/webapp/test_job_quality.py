@@ -96,7 +96,8 @@ def test_balanced_accuracy_with_interval_everywhere(make_user, tmp_path):
 
     compare = _text(client.get("/reports/compare/"))
     assert re.search(r'class="balanced">\S+ → 88\.6', compare)
-    rows = list(csv.reader(io.StringIO(b"".join(client.get("/reports/compare.csv").streaming_content).decode().lstrip("\ufeff"))))
+    csv_text = b"".join(client.get("/reports/compare.csv").streaming_content).decode().lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(csv_text)))
     row = dict(zip(rows[0], rows[1]))
     assert row["tuned balanced accuracy"] == "0.8857" and row["test images"] == "27"
     assert float(row["tuned balanced accuracy 95% low"]) < 0.8857 < float(row["tuned balanced accuracy 95% high"])

@@ -54,7 +54,8 @@ def test_time_left_follows_the_recent_rate_not_the_average(make_user):
     version = make_ready_version("Press line", per_class=6)
     job = make_runnable_job(version, status=Job.Status.RUNNING, budget=10_000)
     # Slow start (stage 1: 1 query per second for 1,000 s), then 10 queries per second.
-    points = [(1, 1000, 1000.0)] + [(2 + i, 1000 + 100 * (i + 1), 1000.0 + 10 * (i + 1)) for i in range(ETA_WINDOW_POINTS)]
+    points = [(1, 1000, 1000.0)] + [(2 + i, 1000 + 100 * (i + 1), 1000.0 + 10 * (i + 1))
+                                    for i in range(ETA_WINDOW_POINTS)]
     MetricPoint.objects.bulk_create([MetricPoint(job=job, seq=s, step=s, stage="s", queries=q, elapsed_s=t)
                                      for s, q, t in points])
     Job.objects.filter(pk=job.pk).update(queries_used=3000)

@@ -7,8 +7,15 @@ import json
 import pytest
 from django.test import Client
 
-from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_api_token, make_finished_job,
-                                    make_ready_version, make_version_for_job)
+from tests.webapp.factories import (
+    FAST_TUNING,
+    csrf_client,
+    csrf_post,
+    make_api_token,
+    make_finished_job,
+    make_ready_version,
+    make_version_for_job,
+)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from tuning import TuneConfig
 from webapp.jobs.models import Job
@@ -101,22 +108,26 @@ def test_once_a_sparse_adapter_recorded_the_backbone_the_form_says_how_many_weig
     small = launch(version, adapt="sparse", budget=150)
     assert csrf_post(client, "/jobs/new/", small).status_code == 302  # blocks unknown: probes not counted
 
-    make_version_for_job(make_finished_job("Press line", user=alice, backbone=TINY_BACKBONE), tmp_path, sparse=SPARSE_CARD)
+    make_version_for_job(make_finished_job("Press line", user=alice, backbone=TINY_BACKBONE), tmp_path,
+                         sparse=SPARSE_CARD)
     body = client.get("/jobs/estimate.json", ask).json()
     assert body["image_weights"] == "2% of this backbone's image model is about 400 of its 20,000 weights."
     response = csrf_post(client, "/jobs/new/", small)
     message = response.context["form"].errors["budget"][0]
     # 4 groups per block x 2 blocks + 2 after them = 10 groups; one two-point probe each within 10 % of the budget
-    assert "needs at least 201 queries" in message and "one sensitivity probe of each of the image model's 10" in message
+    assert "needs at least 201 queries" in message
+    assert "one sensitivity probe of each of the image model's 10" in message
 
 
 def test_the_report_lists_the_tuned_groups_and_their_parameter_counts(alice, tmp_path):
-    job = make_finished_job("Press line", user=alice, config={"method": "sharpzo", "adapt": "sparse", "param_budget": 0.02})
+    job = make_finished_job("Press line", user=alice,
+                            config={"method": "sharpzo", "adapt": "sparse", "param_budget": 0.02})
     make_version_for_job(job, tmp_path, sparse=SPARSE_CARD)
     page = csrf_client(alice).get(f"/reports/jobs/{job.pk}/").content.decode()
     assert "What the adapter changed" in page and "up to 2% of the image model" in page
     summary = page[page.index('id="adapted-summary"'):page.index("</p>", page.index('id="adapted-summary"'))]
-    assert "400 of the image model&#x27;s 20,000 weights" in summary or "400 of the image model's 20,000 weights" in summary
+    assert ("400 of the image model&#x27;s 20,000 weights" in summary
+            or "400 of the image model's 20,000 weights" in summary)
     assert "the prompt (8 tuned numbers)" in summary and "(9 numbers)" in summary
     table = page[page.index('id="adapted-groups"'):page.index("</table>", page.index('id="adapted-groups"'))]
     assert "block 2: LayerNorm gains and biases" in table and "block 2: MLP weights" in table

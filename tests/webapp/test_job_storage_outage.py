@@ -61,8 +61,9 @@ def test_a_storage_outage_is_waited_out_and_costs_no_attempt(alice, start_worker
                  or j.status != Job.Status.RUNNING, timeout=120, message="a skipped checkpoint")
         assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING, Job.objects.get(pk=job.pk).log
         jobs_hold.release()  # the tuner ends now, and its adapter meets the storage still away
-        wait_for(lambda: "could not be stored yet: the file storage is not answering" in (j := Job.objects.get(pk=job.pk)).log
-                 or j.status != Job.Status.RUNNING, timeout=180, message="the final save to wait")
+        wait_for(lambda: ("could not be stored yet: the file storage is not answering"
+                          in (j := Job.objects.get(pk=job.pk)).log or j.status != Job.Status.RUNNING),
+                 timeout=180, message="the final save to wait")
     finally:
         storage_outage.end()
 

@@ -10,11 +10,11 @@ from django.conf import settings as django_settings
 from tests.conftest import wait_for
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.adapters.models import AdapterVersion
-from webapp.worker.checkpoints import StorageCheckpoint
-from webapp.worker.execution import job_execute
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_live_payload
 from webapp.jobs.services import job_cancel
+from webapp.worker.checkpoints import StorageCheckpoint
+from webapp.worker.execution import job_execute
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from tests.conftest import wait_for
-from tests.webapp.factories import (FAST_TUNING, csrf_client, csrf_post, make_ready_version, make_runnable_job,
-                                    tiny_config)
+from tests.webapp.factories import (
+    FAST_TUNING,
+    csrf_client,
+    csrf_post,
+    make_ready_version,
+    make_runnable_job,
+    tiny_config,
+)
 from tests.webapp.tiny_backbone import TINY_BACKBONE
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.forms import DEFAULT_METHOD

@@ -9,12 +9,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.webapp.factories import make_ready_version, make_runnable_job
-from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.sink import MetricSink
 from webapp.jobs.models import Job, MetricPoint
+from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
+from webapp.worker.fence import Fence, job_claim
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import plain_reason
-from webapp.worker.fence import Fence, job_claim
+from webapp.worker.sink import MetricSink
 
 pytestmark = pytest.mark.django_db
 

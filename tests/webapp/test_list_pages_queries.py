@@ -36,7 +36,8 @@ def add_rows(workspace: Workspace, version: DatasetVersion, count: int, start: i
     DatasetVersion.objects.bulk_create(
         DatasetVersion(dataset=d, number=n, upload="x.zip", status="ready", class_counts={"a": 3, "b": 3})
         for d in datasets for n in (1, 2))
-    lines = ModelLine.objects.bulk_create(ModelLine(workspace=workspace, name=f"line {start + i}") for i in range(count))
+    lines = ModelLine.objects.bulk_create(ModelLine(workspace=workspace, name=f"line {start + i}")
+                                          for i in range(count))
     AdapterVersion.objects.bulk_create(
         AdapterVersion(model_line=line, number=n, job=job, weights_file="x", card_file="y", sha256="0" * 64,
                        size_bytes=100, backbone="tiny-test", method=job.method, metrics={"tuned_accuracy": 0.7})

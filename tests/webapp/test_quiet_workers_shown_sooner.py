@@ -5,14 +5,15 @@ message the broker lost says so instead of "it should start now". Real worker pr
 import pytest
 
 from tests.conftest import wait_for
-from tests.webapp.test_dataset_ingest_recovery import own_queue, slow_zip, upload  # noqa: F401 (a fixture)
+from tests.webapp.test_dataset_ingest_recovery import QUEUE, own_queue, slow_zip, upload  # noqa: F401 (a fixture)
 from webapp.datasets.models import DatasetVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_an_import_whose_worker_was_killed_says_so_before_the_scheduler_acts(alice, start_worker, own_queue):
-    worker = start_worker(queues=own_queue)
+@pytest.mark.usefixtures("own_queue")  # it sends the import to QUEUE
+def test_an_import_whose_worker_was_killed_says_so_before_the_scheduler_acts(alice, start_worker):
+    worker = start_worker(queues=QUEUE)
     client, response = upload(alice, slow_zip(per_class=60))
     assert response.status_code == 302
     version = DatasetVersion.objects.get()

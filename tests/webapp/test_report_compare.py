@@ -33,7 +33,8 @@ def _csv(response) -> list[dict]:
 def test_selected_jobs_table_points_and_csv(make_user):
     maria = make_user("maria", workspace="Press line", role="manager")
     a = make_finished_job("Press line", name="baseline", method="cmaes", zero_shot=0.6, tuned=0.7, worker_seconds=1800)
-    b = make_finished_job("Press line", name="sharp", zero_shot=0.6, tuned=0.9, worker_seconds=3600, evaluation=EVALUATION)
+    b = make_finished_job("Press line", name="sharp", zero_shot=0.6, tuned=0.9, worker_seconds=3600,
+                          evaluation=EVALUATION)
     make_finished_job("Press line", name="not selected")
     client = csrf_client(maria)
     query = f"?job={a.pk}&job={b.pk}"
@@ -43,7 +44,8 @@ def test_selected_jobs_table_points_and_csv(make_user):
     text = page.content.decode()
     assert "2 selected jobs" in text and "not selected" not in text
     assert "+30.0 pts" in text and "2.00 EUR" in text and "1.00 EUR" in text and "30 min" in text
-    assert sorted((p["label"], p["cost"], p["tuned"]) for p in _points(page)) == [("baseline", 1.0, 0.7), ("sharp", 2.0, 0.9)]
+    assert sorted((p["label"], p["cost"], p["tuned"]) for p in _points(page)) == [("baseline", 1.0, 0.7),
+                                                                                  ("sharp", 2.0, 0.9)]
 
     export = client.get("/reports/compare.csv" + query)
     assert export["Content-Type"].startswith("text/csv") and "attachment" in export["Content-Disposition"]

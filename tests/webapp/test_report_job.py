@@ -35,7 +35,8 @@ def test_finished_job_report_has_summary_facts_per_class_and_confusion(make_user
     page = _text(response)
     assert "Tuning raised accuracy from 61% to 88% for about 0.40 EUR in worker time." in page
     for fact in ("2000 queries, 1980 used", "sharpzo", "tiny-test", "61.0% → tuned", "88.0%", "(+27.0 pts)",
-                 "24 min", "300.0 MB", "0.40 EUR", "press line 3 scratches v1</a>, " + re.sub(r"\s+", " ", filesizeformat(version.size_bytes)),
+                 "24 min", "300.0 MB", "0.40 EUR", "press line 3 scratches v1</a>, "
+                 + re.sub(r"\s+", " ", filesizeformat(version.size_bytes)),
                  "3 classes, 12 images", "queries in fp32"):
         assert fact in page, fact
     per_class = page[page.index('id="per-class"'):]
@@ -50,7 +51,8 @@ def test_finished_job_report_has_summary_facts_per_class_and_confusion(make_user
 @pytest.mark.parametrize("fields, sentence", [
     ({"status": Job.Status.CANCELLED}, "Stopped early on request, tuning raised accuracy from 61% to 88%"),
     ({"tuned": 0.55}, "Tuning lowered accuracy from 61% to 55%"),
-    ({"status": Job.Status.FAILED, "error": "The worker ran out of memory."}, "This job failed after about 0.40 EUR in worker time: The worker ran out of memory."),
+    ({"status": Job.Status.FAILED, "error": "The worker ran out of memory."},
+     "This job failed after about 0.40 EUR in worker time: The worker ran out of memory."),
     ({"status": Job.Status.RUNNING}, "This job is running; the report is complete once it finishes."),
 ])
 def test_summary_says_what_happened_in_plain_words(fields, sentence):
@@ -59,7 +61,8 @@ def test_summary_says_what_happened_in_plain_words(fields, sentence):
 
 def test_a_job_without_evaluation_yet_still_reports_without_charts(make_user):
     job = make_finished_job("Press line", status=Job.Status.RUNNING)
-    page = _text(csrf_client(make_user("victor", workspace="Press line", role="viewer")).get(f"/reports/jobs/{job.pk}/"))
+    viewer = csrf_client(make_user("victor", workspace="Press line", role="viewer"))
+    page = _text(viewer.get(f"/reports/jobs/{job.pk}/"))
     assert "This job is running" in page and "plotly.min.js" not in page
 
 

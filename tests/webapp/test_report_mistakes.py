@@ -12,7 +12,8 @@ from webapp.jobs.mistakes import MISTAKES_PER_CLASS, mistakes_by_class, mistakes
 
 
 def _evaluation(labels, predictions, confidences):
-    split = Split(torch.zeros(len(labels), 4), torch.tensor(labels), [f"/cache/{i:064x}.png" for i in range(len(labels))])
+    split = Split(torch.zeros(len(labels), 4), torch.tensor(labels),
+                  [f"/cache/{i:064x}.png" for i in range(len(labels))])
     return Evaluation(0.0, {}, [], predictions, confidences), split
 
 

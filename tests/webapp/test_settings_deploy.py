@@ -35,11 +35,13 @@ def test_the_product_runs_without_debug_and_keeps_its_own_secret_key(tmp_path):
     """What bin/serve runs (no SECRET_KEY, no DEBUG given): DEBUG off, a key made on first run and kept
     in var/, readable by its owner only, the same on every later start."""
     show = "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)"
-    first = _manage("shell", "-v", "0", "-c", show, WEBAPP_VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    first = _manage("shell", "-v", "0", "-c", show, WEBAPP_VAR_DIR=str(tmp_path),
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert first.returncode == 0, first.stderr
     debug, key = first.stdout.split()
     kept = tmp_path / "secret-key"
     assert debug == "False" and key == kept.read_text().strip() and len(key) >= 50
     assert kept.stat().st_mode & 0o077 == 0
-    again = _manage("shell", "-v", "0", "-c", show, WEBAPP_VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    again = _manage("shell", "-v", "0", "-c", show, WEBAPP_VAR_DIR=str(tmp_path),
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert again.stdout.split() == ["False", key]

@@ -28,7 +28,7 @@ from django.db import connection
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.webapp.dataset_builders import class_images, make_zip
 from tests.webapp.factories import FAST_TUNING
-from tests.webapp.servers import Machine, RedisServer, celery_worker_command, free_port, web_command, wait_until_serving
+from tests.webapp.servers import Machine, RedisServer, celery_worker_command, free_port, wait_until_serving, web_command
 from webapp.accounts.services import api_token_create
 from webapp.adapters.models import AdapterVersion
 from webapp.jobs.models import Job, MetricPoint
@@ -143,7 +143,8 @@ def test_a_site_on_several_machines_survives_a_dead_tuning_worker(deployment, tm
         job = job_row(job_id)
         return (job.status == Job.Status.RUNNING and job.checkpoint and job.queries_used >= JOB["budget"] // 3
                 and job.checkpoint in s3.keys(BUCKET, f"jobs/{job_id}/")) and job
-    first = wait_for(running_with_checkpoint, timeout=300, interval=0.2, message="a running job with a checkpoint in S3")
+    first = wait_for(running_with_checkpoint, timeout=300, interval=0.2,
+                     message="a running job with a checkpoint in S3")
     machines[first.worker].kill()
     killed_at = time.monotonic()
     points_at_kill = MetricPoint.objects.filter(job_id=job_id).count()

@@ -7,12 +7,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PRINT_STORAGE = "from django.core.files.storage import storages; s = storages['default']; print(type(s).__name__, getattr(s, 'bucket_name', ''))"
+PRINT_STORAGE = ("from django.core.files.storage import storages; s = storages['default']; "
+                 "print(type(s).__name__, getattr(s, 'bucket_name', ''))")
 
 
 def _storage_class(tmp_path, **env) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", PRINT_STORAGE], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", PRINT_STORAGE], cwd=ROOT,
+        capture_output=True, text=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "WEBAPP_VAR_DIR": str(tmp_path), **env},
         timeout=120,
     )

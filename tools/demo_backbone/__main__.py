@@ -64,6 +64,7 @@ def _choice_monitor(neu_root: Path | None, work_dir: Path, image_size: int):
 
 def cmd_build(args):
     from tuning.demo_backbone.model import CARD_PATH, CHECKPOINT_PATH
+
     from .train import TrainSettings, train
 
     s = TrainSettings(seed=args.seed, corpus_size=args.corpus_size, minutes=args.minutes,
@@ -86,9 +87,9 @@ def cmd_evaluate(args):
     import torch
 
     from tuning.demo_backbone import demo_data
+    from tuning.demo_backbone.model import create_demo_model
 
     from . import zeroshot
-    from tuning.demo_backbone.model import create_demo_model
 
     torch.set_num_threads(args.threads)
     model, preprocess, tokenizer, sha = create_demo_model(checkpoint_path=args.checkpoint, version=args.backbone)

@@ -17,12 +17,14 @@ from typing import Any, Callable
 
 import torch
 
+from ..errors import BackboneError
+from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
+from .catalogue import list_backbones as list_backbones  # re-exported: their old home
+from .catalogue import register_backbone as register_backbone
 from .ids import parse_backbone_id
 from .loading_spec import TAG_PREPROCESS_KEYS, LoadingSpec, file_size, tag_settings
 from .open_clip_files import build_from_file, build_from_hf_cache, open_clip_module, uses_quick_gelu, weights_format
-from .catalogue import DEFAULT_BACKBONE, LOCK, REGISTRY, BackboneInfo, Entry
-from .catalogue import list_backbones, register_backbone  # noqa: F401  (their old home)
-from ..errors import BackboneError
+
 
 @dataclass
 class Backbone:
@@ -103,7 +105,8 @@ def _load_uncached(backbone_id: str, device: torch.device) -> Backbone:
     shown = ref.without_path
     if ref.checkpoint_path is not None:
         return _finish(_load_local_checkpoint(ref.arch, ref.pretrained_tag, settings, ref.checkpoint_path),
-                       backbone_id, device, BackboneInfo(backbone_id, shown, f"open_clip {shown} from {ref.checkpoint_path}"))
+                       backbone_id, device,
+                       BackboneInfo(backbone_id, shown, f"open_clip {shown} from {ref.checkpoint_path}"))
     assert ref.pretrained_tag is not None  # an architecture comes with a tag, a path or both
     return _finish(_load_pretrained_tag(ref.arch, ref.pretrained_tag, settings), backbone_id, device,
                    BackboneInfo(backbone_id, f"{ref.arch} ({ref.pretrained_tag})",
@@ -174,7 +177,8 @@ def _load_local_checkpoint(arch: str, tag: str | None, settings: dict, path: str
     _register_arch_config_beside(arch, ckpt)
     if arch not in open_clip.list_models():
         raise BackboneError(f"Unknown open_clip architecture '{arch}'. Use one of open_clip's architectures "
-                            f"(e.g. ViT-B-32) or put its config next to the checkpoint as {ckpt.parent / (arch + '.json')}.")
+                            "(e.g. ViT-B-32) or put its config next to the checkpoint as "
+                            f"{ckpt.parent / (arch + '.json')}.")
     return _build(arch, tag, settings, ckpt, where=f"checkpoint {ckpt}")
 
 

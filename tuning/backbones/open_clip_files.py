@@ -92,7 +92,8 @@ def cached_hf_folder(repo: str) -> tuple[Path, Path]:
     """(snapshot folder, weights file) of an open_clip repo in the local Hugging Face cache."""
     from huggingface_hub import try_to_load_from_cache
     names = open_clip_module().constants
-    HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME = names.HF_CONFIG_NAME, names.HF_SAFE_WEIGHTS_NAME, names.HF_WEIGHTS_NAME
+    HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME = (names.HF_CONFIG_NAME, names.HF_SAFE_WEIGHTS_NAME,
+                                                             names.HF_WEIGHTS_NAME)
     cache = hf_cache_dir()
     config = try_to_load_from_cache(repo, HF_CONFIG_NAME, cache_dir=cache)
     found = [try_to_load_from_cache(repo, name, cache_dir=cache) for name in (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)]

@@ -93,7 +93,8 @@ def build_model(device="cpu", version: DemoVersion | str | None = None):
 
     offline_env()
     name = register_model_config(version)
-    model, preprocess = _quietly(lambda: open_clip.create_model_and_transforms(name, pretrained=None, device=device)[::2])
+    model, preprocess = _quietly(lambda: open_clip.create_model_and_transforms(name, pretrained=None,
+                                                                               device=device)[::2])
     model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
     tokenizer = open_clip.get_tokenizer(name)
     return model, preprocess, tokenizer

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .stages import Stage
+
 L2_STRENGTHS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # the validation split picks one
 LEARNING_RATE = 0.01
 

@@ -33,7 +33,8 @@ def best_cache(obj, T: torch.Tensor, base):
     keys, values = obj.train_z, F.one_hot(obj.train_y, T.shape[0]).float()
     chosen, chosen_ev = None, obj.evaluate_features(T, logits_of=base)
     for alpha, beta in itertools.product(ALPHAS, BETAS):
-        ev = obj.evaluate_features(T, logits_of=lambda z, a=alpha, b=beta: base(z) + cache_logits(z, keys, values, a, b))
+        ev = obj.evaluate_features(T,
+                                   logits_of=lambda z, a=alpha, b=beta: base(z) + cache_logits(z, keys, values, a, b))
         if _score(ev) > _score(chosen_ev):
             chosen, chosen_ev = {"alpha": alpha, "beta": beta}, ev
     return chosen, chosen_ev

@@ -24,12 +24,11 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..backbones.precision import exact_fp32
 from ..objective import Evaluated, Objective
 from .param_groups import vision_parameter_count
-from ..backbones.precision import exact_fp32
 from .text_groups import split_change, text_features_with_change
 from .vision_delta import overrides
-
 
 SHRINKAGE = 1.0  # within-class covariance + SHRINKAGE * (its mean variance) * I: 96 images, 256+ dimensions
 

@@ -116,7 +116,8 @@ def allocate(model, ordered: list[Group], budget: int, structured: bool) -> dict
     return chosen
 
 
-def allocation_summary(groups: list[Group], chosen: dict[str, torch.Tensor], scores: dict[str, float] | None) -> list[dict]:
+def allocation_summary(groups: list[Group], chosen: dict[str, torch.Tensor],
+                       scores: dict[str, float] | None) -> list[dict]:
     """For the adapter card: per group its size, the parameters changed and its sensitivity score."""
     out = []
     for g in groups:

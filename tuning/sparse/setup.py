@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from . import sensitivity
 from ..data import _load_image
 from ..errors import DataError
+from . import sensitivity
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
 from .param_groups import allocate, allocation_summary, image_groups, vision_blocks
@@ -84,9 +84,12 @@ def place_vision_delta(run, obj: JointObjective, data) -> dict:
                             scale=cfg.vision_scale, other_rms=rms)
     first = first_tuned_block(chosen, len(vision_blocks(model)))
     obj.towers = (CachedTower(model, train_px, first), CachedTower(model, pixels(bb, data.val), first))
-    return {"image_parameters": obj.image_parameters, "image_blocks": len(vision_blocks(model)), "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
-            "allocation": cfg.allocation if scores is not None or cfg.allocation == "random" else "random (budget too small to probe)",
-            "probes_per_group": probes, "projection_bytes": obj.delta.held_bytes, "groups": allocation_summary(groups, chosen, scores)}
+    return {"image_parameters": obj.image_parameters, "image_blocks": len(vision_blocks(model)),
+            "parameter_budget": budget, "parameters_changed": obj.delta.n, "first_tuned_block": first,
+            "allocation": (cfg.allocation if scores is not None or cfg.allocation == "random"
+                           else "random (budget too small to probe)"),
+            "probes_per_group": probes, "projection_bytes": obj.delta.held_bytes,
+            "groups": allocation_summary(groups, chosen, scores)}
 
 
 def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: dict) -> dict:
@@ -96,7 +99,8 @@ def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: 
     card["adapt"] = "sparse"
     card["sparse"] = {
         "dims": obj.space.dims(),
-        "head": {"basis": "discriminant directions of the training features (joint_objective.py)", "scale": obj.space.head_scale,
+        "head": {"basis": "discriminant directions of the training features (joint_objective.py)",
+                 "scale": obj.space.head_scale,
                  "tensor": "head_delta (K x D), added to the text features"},
         "vision": {**allocation, "tensors": sorted(delta) if delta else [],
                    "stored_as": "vision_delta/<parameter>/indices and .../values, added to the parameter's "

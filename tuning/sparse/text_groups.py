@@ -40,7 +40,8 @@ def _text_blocks(model) -> tuple[str, torch.nn.ModuleList]:
 
 def _projection_names(model) -> list[str]:
     wanted = ("text.proj.weight", "text.proj.bias", "text_projection", "text.text_projection",
-              "text_projection.weight", "text_projection.bias", "text.text_projection.weight", "text.text_projection.bias")
+              "text_projection.weight", "text_projection.bias", "text.text_projection.weight",
+              "text.text_projection.bias")
     params = dict(model.named_parameters())
     return [n for n in wanted if n in params]
 

@@ -18,9 +18,10 @@ import math
 
 import torch
 
+from ..card import DELTA_PREFIX as PREFIX  # tensor names in the adapter file: vision_delta/<param>/indices, .../values
+
 HOLD_BYTES = 64 << 20  # hold A_v whole below this size (64 MiB of float32)
 CHUNK_ROWS = 65536
-from ..card import DELTA_PREFIX as PREFIX  # tensor names in the adapter file: vision_delta/<param>/indices, .../values
 
 
 class VisionDelta:

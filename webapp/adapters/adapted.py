@@ -15,7 +15,6 @@ from webapp.adapters.models import AdapterVersion
 from webapp.integrations.tuning import DELTA_INDICES, DELTA_PREFIX, AdapterCard
 
 
-
 def adapted_summary(card: AdapterCard, weights: bytes | None = None) -> dict | None:
     """{"image_parameters", "image_blocks", "parameter_budget", "parameters_changed", "allocation",
     "probes_per_group", "prompt_coordinates", "head_coordinates", "image_coordinates", "groups": the tuned

@@ -83,7 +83,8 @@ def _evaluate(version: AdapterVersion, work_dir: Path) -> dict:
         "dataset_version_id": dataset_version.pk,
         "dataset_hash": dataset_version.content_hash,
         # The same shape as Job.evaluation, so that one report component draws both.
-        "evaluation": {"class_names": adapter.class_names, "tuned": tuned.to_record(), "zero_shot": zero_shot.to_record()},
+        "evaluation": {"class_names": adapter.class_names, "tuned": tuned.to_record(),
+                       "zero_shot": zero_shot.to_record()},
     }
 
 
@@ -92,7 +93,8 @@ def adapter_version_evaluate(*, version_id: int) -> AdapterVersion | None:
     and record the result or an error in plain words."""
     if not adapter_version_claim_evaluation(version_id=version_id):
         return None
-    version = AdapterVersion.objects.select_related("model_line", "evaluation_dataset_version__dataset").get(pk=version_id)
+    version = (AdapterVersion.objects.select_related("model_line", "evaluation_dataset_version__dataset")
+               .get(pk=version_id))
     if version.evaluation_dataset_version is None:
         return adapter_version_save_evaluation(
             version=version, status=Status.FAILED,

@@ -151,13 +151,14 @@ def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
             "   (the checkpoint's sha256 must still be the one above, or the adapter is refused).\n"
         )
     classes = ", ".join(version.class_names)
+    zero_shot, tuned = _percent(metrics.get("zero_shot_accuracy")), _percent(metrics.get("tuned_accuracy"))
     return f"""Adapter "{version.model_line.name}", version {version.number}
 Created {version.created_at:%Y-%m-%d %H:%M} UTC from {origin}.
 Backbone:        {version.backbone}
 Backbone sha256: {version.backbone_sha256 or "not recorded"}
 Method:          {version.method}
 Classes, in order: {classes}
-Test accuracy:   zero-shot {_percent(metrics.get("zero_shot_accuracy"))}, tuned {_percent(metrics.get("tuned_accuracy"))}
+Test accuracy:   zero-shot {zero_shot}, tuned {tuned}
 
 Files
   {WEIGHTS_NAME}  sha256 {hashes[WEIGHTS_NAME]}

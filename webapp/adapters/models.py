@@ -29,7 +29,8 @@ class ModelLine(models.Model):
 class AdapterVersion(models.Model):
     model_line = models.ForeignKey(ModelLine, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="adapter_versions")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="adapter_versions")
     source = models.CharField(max_length=16, default="job")  # "job" or "upload" (tuned at another site)
     # Storage names of the two adapter files (docs/ARCHITECTURE.md, the adapter file).
     weights_file = models.CharField(max_length=300)

@@ -219,7 +219,8 @@ def model_line_set_production(*, version: AdapterVersion, user) -> ModelLine:
     line.production_version = version
     line.full_clean()
     line.save(update_fields=["production_version"])
-    _event(line=line, version=version, actor=user, action=AdapterEvent.Action.SET_PRODUCTION, detail=f"v{version.number}")
+    _event(line=line, version=version, actor=user, action=AdapterEvent.Action.SET_PRODUCTION,
+           detail=f"v{version.number}")
     return line
 
 

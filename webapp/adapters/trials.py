@@ -116,7 +116,8 @@ def adapter_trial_run(*, trial_id: int) -> AdapterTrial | None:
     from webapp.adapters import files
     from webapp.adapters.evaluation import load_version
 
-    trial = AdapterTrial.objects.select_related("version").filter(pk=trial_id, status=AdapterTrial.Status.QUEUED).first()
+    trial = AdapterTrial.objects.select_related("version").filter(pk=trial_id,
+                                                                  status=AdapterTrial.Status.QUEUED).first()
     if trial is None:
         return None
     images = trial.images

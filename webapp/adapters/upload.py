@@ -81,7 +81,8 @@ def unpack_upload(*, archive=None, weights=None, card=None, directory: Path) -> 
     if archive is not None:
         contents = _from_archive(archive, limit)
     elif weights is not None and card is not None:
-        contents = {WEIGHTS_NAME: _read_limited(weights, WEIGHTS_NAME, limit), CARD_NAME: _read_limited(card, CARD_NAME, limit)}
+        contents = {WEIGHTS_NAME: _read_limited(weights, WEIGHTS_NAME, limit),
+                    CARD_NAME: _read_limited(card, CARD_NAME, limit)}
     else:
         raise AdapterUploadRejected("Choose the adapter archive (.zip), or both adapter.safetensors and adapter.json.")
     directory.mkdir(parents=True, exist_ok=True)

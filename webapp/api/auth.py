@@ -10,6 +10,7 @@ import json
 import logging
 from functools import wraps
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
@@ -18,13 +19,11 @@ from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from axes.handlers.proxy import AxesProxyHandler
-
 from webapp.accounts.login_names import API_TOKEN_USERNAME
 from webapp.adapters.files import StoredFileDamaged
-from webapp.core.error_views import RETRY_AFTER_SECONDS
 from webapp.api.errors import BadRequest
 from webapp.api.services import api_token_authenticate
+from webapp.core.error_views import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,8 @@ def api_endpoint(*methods: str):
             # Wrong tokens count as failed logins of one pseudo-user per address (django-axes, see settings).
             if not AxesProxyHandler.is_allowed(request, TOKEN_CREDENTIALS):
                 minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-                return error(429, f"Too many requests with a wrong token from this address; try again in {minutes} minutes.")
+                return error(429,
+                             f"Too many requests with a wrong token from this address; try again in {minutes} minutes.")
             key = _bearer_key(request)
             user = api_token_authenticate(key=key)
             if user is None and key:

@@ -10,8 +10,8 @@ from webapp.accounts.access import visible
 from webapp.adapters.models import AdapterVersion, ModelLine
 from webapp.datasets.models import Dataset, DatasetVersion
 from webapp.datasets.selectors import dataset_version_status_text
-from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job
+from webapp.jobs.quality import job_quality
 from webapp.jobs.selectors import job_live_payload
 
 
@@ -43,7 +43,8 @@ def datasets(*, user) -> QuerySet[Dataset]:
 
 def dataset_payload(dataset: Dataset) -> dict:
     return {
-        "id": dataset.pk, "name": dataset.name, "workspace": {"id": dataset.workspace_id, "name": dataset.workspace.name},
+        "id": dataset.pk, "name": dataset.name,
+        "workspace": {"id": dataset.workspace_id, "name": dataset.workspace.name},
         "created_at": _time(dataset.created_at),
         "versions": [dataset_version_payload(v) for v in dataset.versions.all()],
     }
@@ -60,7 +61,8 @@ def dataset_version_payload(version: DatasetVersion) -> dict:
 
 
 def jobs(*, user) -> QuerySet[Job]:
-    return visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset").order_by("-queued_at", "-pk")
+    return (visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset")
+            .order_by("-queued_at", "-pk"))
 
 
 def job_summary(job: Job) -> dict:
@@ -113,7 +115,8 @@ def model_line_payload(line: ModelLine) -> dict:
     return {
         "id": line.pk, "name": line.name, "workspace": {"id": line.workspace_id, "name": line.workspace.name},
         "production_version": line.production_version_id,
-        "production_archive_url": reverse("api:production_archive", args=[line.pk]) if line.production_version_id else None,
+        "production_archive_url": (reverse("api:production_archive", args=[line.pk]) if line.production_version_id
+                                   else None),
         "versions": [adapter_version_payload(v, line=line) for v in line.versions.all()],
     }
 

@@ -73,7 +73,8 @@ def job_cancel_view(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @api_endpoint("GET")
 def model_line_list(request: HttpRequest) -> HttpResponseBase:
-    return JsonResponse({"results": [selectors.model_line_payload(line) for line in selectors.model_lines(user=request.user)]})
+    return JsonResponse({"results": [selectors.model_line_payload(line)
+                                     for line in selectors.model_lines(user=request.user)]})
 
 
 @api_endpoint("GET")

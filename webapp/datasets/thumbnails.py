@@ -23,7 +23,7 @@ def jpeg_response(name: str) -> FileResponse:
     try:
         handle = default_storage.open(name, "rb")
     except (FileNotFoundError, OSError):
-        raise Http404("Not found.")
+        raise Http404("Not found.") from None  # the storage's error is no business of the visitor
     response = FileResponse(handle, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"  # written once, never changed
     return response

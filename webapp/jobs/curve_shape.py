@@ -29,7 +29,8 @@ def downsampled_sql(job_id: int, first_seq: int, last_seq: int, columns: tuple[s
     picks = ", ".join(f"MIN(CASE WHEN p.{s} = e.{s}_{end} THEN p.seq END) AS {s}_{end}"
                       for s in SERIES for end in ("lo", "hi"))
     kept = " UNION ".join(f"SELECT {name} FROM picks"
-                          for name in ["first_seq", "last_seq", *(f"{s}_{end}" for s in SERIES for end in ("lo", "hi"))])
+                          for name in ["first_seq", "last_seq",
+                                       *(f"{s}_{end}" for s in SERIES for end in ("lo", "hi"))])
     sql = f"""
         WITH p AS (SELECT seq, {", ".join(SERIES)}, ((seq - %s) * %s) / %s AS bucket FROM {table} WHERE job_id = %s),
         e AS (SELECT bucket, {extremes} FROM p GROUP BY bucket),

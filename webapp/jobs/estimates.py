@@ -72,7 +72,8 @@ class Estimate:
     image_seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "duration": human_duration(self.seconds), "cost_text": f"{self.cost:.2f} {self.currency}"}
+        return {**asdict(self), "duration": human_duration(self.seconds),
+                "cost_text": f"{self.cost:.2f} {self.currency}"}
 
 
 def _measured(field: str, backbone: str, kind: str) -> list[float]:
@@ -98,8 +99,8 @@ def _tuning_rate(backbone: str, kind: str, sparse: bool) -> tuple[float, bool, s
             return rate, True, (f"Tuning: measured on {_workers(len(rates), kind)} from finished sparse-adapter jobs "
                                 f"with this backbone ({rate:.0f} class prompts or training images per second).")
         rate = statistics.median(prompt_rates) if prompt_rates else DEFAULT_RATES.get(kind, FALLBACK_RATE)
-        return rate, False, (f"Tuning: no sparse-adapter job has finished with this backbone on a {kind} worker yet, so "
-                             f"each training image a query runs through the image model is counted like one class "
+        return rate, False, (f"Tuning: no sparse-adapter job has finished with this backbone on a {kind} worker yet, "
+                             f"so each training image a query runs through the image model is counted like one class "
                              f"prompt at {rate:.0f} per second{'' if prompt_rates else ', a cautious default'}; "
                              "it will be measured after the first one.")
     if prompt_rates:

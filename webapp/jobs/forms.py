@@ -12,13 +12,20 @@ from django.core.exceptions import ValidationError
 from webapp.accounts.selectors import workspaces_writable
 from webapp.core.templatetags.formatting import percent_share
 from webapp.core.text import refuse_control_characters
-from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
-from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, TuneConfig, allowed_range,
-                                        method_label, tune_fields)
+from webapp.integrations.tuning import (
+    NO_QUERY_METHODS,
+    SPARSE_METHODS,
+    Method,
+    TuneConfig,
+    allowed_range,
+    method_label,
+    tune_fields,
+)
 from webapp.jobs.estimates import queries_for_minutes, workload_of
+from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.jobs.queues import job_queue
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
 
@@ -71,7 +78,8 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
         return f"This backbone's image model has {total:,} weights."
     if share == 0:
         return f"None of the image model's {total:,} weights change; only the prompt and the linear head are tuned."
-    return f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
+    return (f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} "
+            f"of its {total:,} weights.")
 
 
 class FractionChoiceField(forms.TypedChoiceField):
@@ -125,7 +133,8 @@ class JobCreateForm(forms.Form):
         empty_value=None, required=False, initial=DEFAULT_PARAM_BUDGET,
         help_text="Sparse adapters only. More weights can fit the data more closely; the adapter file grows by about "
                   "12 bytes per weight changed.")
-    shots = forms.IntegerField(help_text="Training images per class; each class also needs 1 validation and 1 test image.")
+    shots = forms.IntegerField(help_text="Training images per class; each class also needs 1 validation and 1 test "
+                                         "image.")
     seed = forms.IntegerField(help_text="Fixes the split and all random draws: the same seed gives the same run.")
     budget = forms.IntegerField(label="Budget (queries)",
                                 help_text="How many loss evaluations the tuner may spend; run time and cost grow with "
@@ -137,7 +146,8 @@ class JobCreateForm(forms.Form):
                   "queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       validators=[refuse_control_characters],
-                                      help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
+                                      help_text="Where the tuned adapter is stored as a new version; default: the "
+                                                "dataset name.")
     gpu = forms.BooleanField(required=False, label="Run on a GPU worker",
                              help_text="Only a GPU worker takes the job; CPU workers leave it to them.")
 

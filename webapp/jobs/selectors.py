@@ -19,8 +19,8 @@ from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
 from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
-from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
+from webapp.jobs.quality import job_quality
 from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, jobs_ahead
 from webapp.jobs.queues import job_queue
 
@@ -28,7 +28,8 @@ POINT_COLUMNS = ("seq", *MetricPoint.FIELDS)
 
 
 def job_list(*, user) -> QuerySet[Job]:
-    return visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset").order_by("-queued_at", "-pk")
+    return (visible(Job.objects.all(), user).select_related("workspace", "dataset_version__dataset")
+            .order_by("-queued_at", "-pk"))
 
 
 def job_get(*, user, pk: int, write: bool = False) -> tuple[Job, bool]:
@@ -183,7 +184,8 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
                      f"from other workspaces)")
         text += " (resumes from its checkpoint)" if job.attempts else ""
         if start_in is not None:
-            text += "; it should start now" if start_in < 1 else f"; it should start in about {human_duration(start_in)}"
+            text += ("; it should start now" if start_in < 1
+                     else f"; it should start in about {human_duration(start_in)}")
         return text
     if job.status == Job.Status.RUNNING:
         if silent:
@@ -199,7 +201,8 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
     if job.status == Job.Status.COMPLETED:
         return f"Finished after {job.queries_used:,} queries."
     if job.status == Job.Status.CANCELLED:
-        return f"Cancelled at {job.queries_used:,} of {job.budget:,} queries." if job.attempts else "Cancelled before it started."
+        return (f"Cancelled at {job.queries_used:,} of {job.budget:,} queries." if job.attempts
+                else "Cancelled before it started.")
     return "Stopped by an error; the reason is below."
 
 

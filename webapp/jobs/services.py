@@ -9,8 +9,14 @@ from django.utils import timezone
 
 from webapp.accounts.access import require_write
 from webapp.datasets.models import DatasetVersion
-from webapp.integrations.tuning import (ConfigError, TuneConfig, method_label, minimum_budget, sensitivity_groups,
-                                        tune_config)
+from webapp.integrations.tuning import (
+    ConfigError,
+    TuneConfig,
+    method_label,
+    minimum_budget,
+    sensitivity_groups,
+    tune_config,
+)
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 
@@ -36,7 +42,8 @@ def tune_config_from(values: dict, num_classes: int | None = None) -> TuneConfig
         probes = (f", including one sensitivity probe of each of the image model's {groups} parameter groups"
                   if groups else "")
         raise ValidationError({"budget": f"A budget of {cfg.budget:,} queries is too small to tune anything: "
-                                         f"{cfg.method} needs at least {minimum:,} queries with these settings{probes}."})
+                                         f"{cfg.method} needs at least {minimum:,} queries with these "
+                                         f"settings{probes}."})
     return cfg
 
 

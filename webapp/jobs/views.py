@@ -85,7 +85,8 @@ def job_create_view(request: HttpRequest) -> HttpResponseBase:
                 messages.success(request, f"{job} is queued.")
                 return redirect("jobs:detail", pk=job.pk)
     else:
-        form = JobCreateForm(user=request.user, initial={"dataset_version": whole_number(request.GET.get("dataset_version"))})
+        form = JobCreateForm(user=request.user,
+                             initial={"dataset_version": whole_number(request.GET.get("dataset_version"))})
     return render(request, "jobs/create.html", {"form": form})
 
 

@@ -7,8 +7,8 @@ number of queries with 10 jobs or with 300.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -158,7 +158,8 @@ def row_from_job(job: Job) -> Row:
         label=str(job), url=reverse("reports:job", args=[job.pk]), job_id=job.pk, workspace=job.workspace.name,
         dataset=str(job.dataset_version), model_line=getattr(job, "adapter_line", None) or job.model_line_name,
         version=getattr(job, "adapter_number", None), method=job.method, backbone=job.backbone, budget=job.budget,
-        queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy), tuned=finite_or_none(job.tuned_accuracy),
+        queries=job.queries_used, zero_shot=finite_or_none(job.zero_shot_accuracy),
+        tuned=finite_or_none(job.tuned_accuracy),
         worker_seconds=job.worker_seconds, finished_at=job.finished_at, status=job.get_status_display(),
         **_balanced_fields(job.evaluation),
     )
@@ -175,7 +176,8 @@ def _balanced_fields(evaluation: dict | None) -> dict:
 
 
 def comparison_line_versions(*, line: ModelLine) -> QuerySet[AdapterVersion]:
-    return line.versions.select_related("job__dataset_version__dataset", "evaluation_dataset_version__dataset").order_by(
+    return line.versions.select_related("job__dataset_version__dataset",
+                                        "evaluation_dataset_version__dataset").order_by(
         "-number")
 
 
@@ -251,7 +253,8 @@ def workspace_overview(*, workspace: Workspace) -> dict:
         jobs.filter(finished_at__isnull=False).annotate(day=TruncDate("finished_at")).values("day")
         .annotate(seconds=Sum("worker_seconds"), n=Count("pk")).order_by("day")
     )
-    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0, "cost": worker_cost(r["seconds"] or 0.0)}
+    spend_rows = [{"day": r["day"], "jobs": r["n"], "seconds": r["seconds"] or 0.0,
+                   "cost": worker_cost(r["seconds"] or 0.0)}
                   for r in spend]
     return {
         "by_state": by_state,
@@ -262,7 +265,8 @@ def workspace_overview(*, workspace: Workspace) -> dict:
         "best_per_line": best_accuracy_per_line(workspace=workspace),
         "chart": {
             "states": {"labels": [s["status"] for s in by_state], "counts": [s["count"] for s in by_state]},
-            "spend": {"days": [r["day"].isoformat() for r in spend_rows], "cost": [round(r["cost"], 4) for r in spend_rows],
+            "spend": {"days": [r["day"].isoformat() for r in spend_rows],
+                      "cost": [round(r["cost"], 4) for r in spend_rows],
                       "currency": settings.COST_CURRENCY},
         },
     }

@@ -90,7 +90,8 @@ def compare(request: HttpRequest) -> HttpResponseBase:
     selected = side_by_side(comparison.queryset) if comparison.job_ids else None
     return render(request, "reports/compare.html", {
         "selected": selected, "max_selected": MAX_SELECTED,
-        "comparison": comparison, "page": page, "rows": rows, "chart": {"points": points, "currency": settings.COST_CURRENCY},
+        "comparison": comparison, "page": page, "rows": rows,
+        "chart": {"points": points, "currency": settings.COST_CURRENCY},
         "query": query.urlencode(), "workspaces": selectors.overview_workspaces(user=request.user),
         "methods": METHOD_LABELS, "max_points": MAX_POINTS,
     })

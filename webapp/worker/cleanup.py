@@ -136,8 +136,8 @@ def _files_under(prefix: str) -> list[str]:
 def clean_job_files() -> list[int]:
     """Checkpoints of finished or deleted jobs, then the folders left empty. A queued job may hold a
     checkpoint to resume from and a running one is writing them: both are left alone."""
-    from webapp.worker.checkpoints import checkpoint_delete, checkpoint_prefix
     from webapp.jobs.models import Job
+    from webapp.worker.checkpoints import checkpoint_delete, checkpoint_prefix
 
     ids = _numbered_folders("jobs")
     active = set(Job.objects.filter(pk__in=ids).exclude(status__in=Job.FINISHED).values_list("pk", flat=True))

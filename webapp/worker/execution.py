@@ -23,8 +23,16 @@ from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
 from webapp.worker import handback
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
-from webapp.worker.fence import (Fence, counted_attempts, job_claim, job_fail, job_finish, job_hand_back, job_log_append,
-                                 job_retry)
+from webapp.worker.fence import (
+    Fence,
+    counted_attempts,
+    job_claim,
+    job_fail,
+    job_finish,
+    job_hand_back,
+    job_log_append,
+    job_retry,
+)
 from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
@@ -113,12 +121,13 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     if fence.lost:
         return "lost the job to another attempt"
     if result.stopped and handback.requested() and not _cancel_requested(fence):
-        handed_back = job_hand_back(fence=fence, queries=result.queries_used, worker_seconds=pulse.unaccounted_seconds())
+        handed_back = job_hand_back(fence=fence, queries=result.queries_used,
+                                    worker_seconds=pulse.unaccounted_seconds())
         return "handed back to the queue (worker shutting down)" if handed_back else "lost the job to another attempt"
     if checkpoint.loaded_from:
         first = sink.first_received or (None, None)
-        job_log_append(fence=fence, text=f"[{_now()}] resumed from a checkpoint at {checkpoint.resumed_queries} queries; "
-                                         f"the tuner went on at {first[0]} queries (step {first[1]})")
+        job_log_append(fence=fence, text=f"[{_now()}] resumed from a checkpoint at {checkpoint.resumed_queries} "
+                                         f"queries; the tuner went on at {first[0]} queries (step {first[1]})")
 
     finished = _finish(fence, pulse, job, backbone, data, result, zero_shot)
     if finished is None:
@@ -170,7 +179,8 @@ def _job_inputs(job: Job, config, fence: Fence):
         lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
         fence=fence, what="The dataset's images", doing="read")
     data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
-                                    cache_dir=cache / "features", hashes=dataset_version_image_hashes(job.dataset_version))
+                                    cache_dir=cache / "features",
+                                    hashes=dataset_version_image_hashes(job.dataset_version))
     return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()
 
 
@@ -194,7 +204,8 @@ def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_s
         def store() -> Job | None:
             nonlocal spent  # the seconds of a try that failed are counted by the one that succeeds
             spent += pulse.unaccounted_seconds()
-            return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned, class_names=data.class_names,
+            return job_finish(fence=fence, result=result, zero_shot=zero_shot, tuned=tuned,
+                              class_names=data.class_names,
                               adapter_dir=adapter_dir, worker_seconds=spent, failure=failure)
 
         return through_outages(store, fence=fence, what="The tuned adapter")

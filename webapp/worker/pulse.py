@@ -68,7 +68,8 @@ class StopCheck:
         if not self._answer and now - self._checked >= self.every_s:
             self._checked = now
             try:
-                row = Job.objects.filter(pk=self.fence.job_id).values_list("status", "attempts", "cancel_requested").first()
+                row = Job.objects.filter(pk=self.fence.job_id).values_list("status", "attempts",
+                                                                           "cancel_requested").first()
             except (OperationalError, InterfaceError):
                 connection.close()  # the database is briefly away: keep going, ask again next time
                 return self.fence.lost

@@ -43,7 +43,8 @@ def jobs_resend_lost_messages(*, now=None, queue: str | None = None) -> list[int
     # Oldest first, as they were first sent: the broker then serves them in the order the queue positions show.
     waiting = list(Job.objects.filter(status=Job.Status.QUEUED, queued_at__lt=cutoff).order_by("queued_at", "pk")
                    .values_list("pk", flat=True))
-    found = [tuning_jobs_with_a_message(name) for name in ([queue] if queue else tuning_queues())] if waiting else [None]
+    found = [tuning_jobs_with_a_message(name)
+             for name in ([queue] if queue else tuning_queues())] if waiting else [None]
     if None in found:  # nothing waiting, or the broker cannot be read: conclude nothing
         return []
     present = set().union(*found)
@@ -106,5 +107,6 @@ def jobs_requeue_stale(*, now=None) -> ReaperReport:
                     report.requeued.append(job_id)
                     job_send_after_commit(job_id)
     if report.requeued or report.failed or report.cancelled:
-        log.warning("stale jobs: requeued %s, failed %s, cancelled %s", report.requeued, report.failed, report.cancelled)
+        log.warning("stale jobs: requeued %s, failed %s, cancelled %s", report.requeued, report.failed,
+                    report.cancelled)
     return report

@@ -54,6 +54,7 @@ def load_image_folder(root: Path, **kwargs):
 def all_images(data):
     """One split with every image of load_image_folder's data: train, validation and test together."""
     import torch
+
     from tuning.data import Split
 
     parts = (data.train, data.val, data.test)
