@@ -55,6 +55,12 @@ PARAM_BUDGET_CHOICES = [
 ADAPT_FIELDS = ("adapt", "param_budget")
 
 
+def adapt_default(method: str) -> str:
+    """What to adapt when nobody said: the form's default where the method can use it, else "prompt"
+    (the form switches the same way in the browser, job_form.js; the API asks here)."""
+    return DEFAULT_ADAPT if method in SPARSE_METHODS else "prompt"
+
+
 def image_weights_text(backbone: str, param_budget: str | None) -> str:
     """'0.5% of this backbone's image model is about 12,345 of its 2,469,130 weights.', where a sparse
     adapter tuned on the backbone recorded its size; else says when it will be known."""
