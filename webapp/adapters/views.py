@@ -16,6 +16,7 @@ from webapp.adapters.adapted import adapted_report
 from webapp.adapters.forms import AdapterUploadForm
 from webapp.adapters.upload import AdapterUploadRejected, adapter_version_upload
 from webapp.core.evaluation_tables import evaluation_tables
+from webapp.integrations.tuning.wheel import WheelUnavailable, tuning_wheel, wheel_filename
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler, limit_upload
@@ -61,6 +62,7 @@ def version_detail(request, pk: int):
         "adapted": adapted_report(version.metrics),  # a sparse adapter's tuned parts, from a job or uploaded
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
         "try_max_images": trials.TRY_MAX_IMAGES,
+        "tuning_wheel": wheel_filename(),
     })
 
 
@@ -89,6 +91,22 @@ def file_response(*, version, user, name: str) -> HttpResponse:
     services.adapter_version_record_download(version=version, user=user, what=name)
     content_type = "application/json" if name == files.CARD_NAME else "application/octet-stream"
     return download_response(spool, name, content_type)
+
+
+def tuning_wheel_response() -> FileResponse:
+    """The `tuning` wheel the README in every archive installs (shared by the page and the JSON API);
+    raises WheelUnavailable when it cannot be built here."""
+    return download_response(open(tuning_wheel(), "rb"), wheel_filename(), "application/zip")
+
+
+@require_GET
+def tuning_wheel_download(request, filename: str):
+    if filename != wheel_filename():  # an older version's link: the dashboard serves its own version only
+        return redirect("adapters:tuning_wheel", filename=wheel_filename())
+    try:
+        return tuning_wheel_response()
+    except WheelUnavailable as exc:
+        return render(request, "adapters/problem.html", {"message": str(exc)}, status=503)
 
 
 @require_GET

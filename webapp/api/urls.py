@@ -15,4 +15,5 @@ urlpatterns = [
     path("adapters/<id:pk>/", views.adapter_detail, name="adapter"),
     path("adapters/<id:pk>/archive/", views.adapter_archive, name="adapter_archive"),
     path("adapters/<id:pk>/files/<str:name>", views.adapter_file, name="adapter_file"),
+    path("tuning-wheel/", views.tuning_wheel, name="tuning_wheel"),
 ]

@@ -6,10 +6,11 @@ from django.http import JsonResponse
 from django.urls import reverse
 
 from webapp.adapters import selectors as adapter_selectors
-from webapp.adapters.views import archive_response, file_response
+from webapp.adapters.views import archive_response, file_response, tuning_wheel_response
 from webapp.api import selectors, services
-from webapp.api.auth import api_endpoint, json_body
+from webapp.api.auth import api_endpoint, error, json_body
 from webapp.api.errors import BadRequest
+from webapp.integrations.tuning.wheel import WheelUnavailable
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_get
 from webapp.jobs.selectors import job_get
@@ -86,6 +87,15 @@ def adapter_archive(request, pk: int):
 def adapter_file(request, pk: int, name: str):
     version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return file_response(version=version, user=request.user, name=name)
+
+
+@api_endpoint("GET")
+def tuning_wheel(request):
+    """The `tuning` wheel (tuning-<version>-py3-none-any.whl) that applies the adapters on a line PC."""
+    try:
+        return tuning_wheel_response()
+    except WheelUnavailable as exc:
+        return error(503, str(exc))
 
 
 @api_endpoint("GET")
