@@ -126,7 +126,7 @@ def _tune(args) -> int:
     return 0
 
 
-CHANGE_WORDS = {"rose": "rose", "fell": "fell", "unclear": "no clear change (the 95% intervals overlap)",
+CHANGE_WORDS = {"rose": "rose", "fell": "fell", "unclear": "no clear change (within the 95% intervals)",
                 "unknown": "not measured"}
 
 

@@ -8,7 +8,8 @@ show, computed here once.
   (a Wilson-type interval per class, averaged over the classes), so the same confusion matrix always gives
   the same interval. Redrawing a class's correct count as Binomial(n, recall) instead cannot vary at a
   recall of 0 or 1, and gave a model that predicts one class for every image a zero-width interval.
-- A change is "clear" only when the two 95% intervals do not overlap; otherwise the words say the
+- A change is "clear" only when its own 95% interval, combined from the two numbers' intervals
+  (Newcombe's method for proportions, MOVER in general), leaves out zero; otherwise the words say the
   change is within the noise (`change_direction`).
 - "Better than zero-shot" is decided on validation, never on the test split.
 - `recommend` turns test results into one sentence a manager can act on.
@@ -78,18 +79,18 @@ def balanced_accuracy_interval(confusion: list[list[int]], *, samples: int = BOO
 
 
 def change_direction(before: float | None, before_interval, after: float | None, after_interval) -> str:
-    """'rose' or 'fell' when the 95% intervals leave no doubt, 'unclear' when they overlap (a change of a
-    point or two on a few dozen images is noise), 'unknown' without numbers. Without intervals the
-    values alone decide."""
+    """'rose' or 'fell' when the 95% interval of the change leaves out zero, 'unclear' when it does not
+    (a point or two on a few dozen images is noise), 'unknown' without numbers. The interval of the
+    change is combined from the two intervals (Newcombe / MOVER); it treats the two as independent,
+    which on the same test images errs on the side of "unclear". Without intervals the values decide."""
     if before is None or after is None:
         return "unknown"
-    if before_interval and after_interval:
-        if after_interval[0] > before_interval[1]:
-            return "rose"
-        if after_interval[1] < before_interval[0]:
-            return "fell"
-        return "unclear"
-    return "rose" if after > before else "fell" if after < before else "unclear"
+    if not (before_interval and after_interval):
+        return "rose" if after > before else "fell" if after < before else "unclear"
+    change = after - before
+    lower = change - math.hypot(after - after_interval[0], before_interval[1] - before)
+    upper = change + math.hypot(after_interval[1] - after, before - before_interval[0])
+    return "rose" if lower > 0 else "fell" if upper < 0 else "unclear"
 
 
 @dataclass

@@ -126,7 +126,7 @@ def test_the_summary_leads_with_balanced_accuracy_and_names_the_class_whose_reca
     assert "big 0.60 -> 0.10 (fell)" in lines[1] and "small 0.20 -> 1.00 (rose)" in lines[1]
     assert lines[2].startswith("Plain accuracy") and "0.4667" in lines[2] and "0.4000" in lines[2]
     unclear = summary_lines(zero_shot, tuning.quality_of([[61, 39], [40, 10]], names))
-    assert "no clear change (the 95% intervals overlap)" in unclear[0]
+    assert "no clear change (within the 95% intervals)" in unclear[0]
 
 
 def test_no_progress_silences_the_backbone_loading_bars_too(tmp_path, capsys, monkeypatch):
