@@ -263,6 +263,7 @@
         if (data.finished) {
           showResults(data.results);
           if (root.dataset.finished !== "true") { notifyEnd(data); }
+          if (notifyBox) { notifyBox.hidden = true; }  // nothing left to be notified of
           root.dataset.finished = "true";
           return;  // done: no more polling
         }

@@ -17,6 +17,7 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
+from webapp.integrations.tuning import NO_QUERY_METHODS
 from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.quality import job_quality
@@ -150,6 +151,19 @@ def job_seconds_since_progress(job: Job, now=None) -> float:
 OVERDUE_AFTER_SECONDS = 60  # a running job this long past its time left says so instead of "0 s left"
 
 
+def job_uses_queries(job: Job) -> bool:
+    """False for the methods that fit in one pass (zero-shot, linear probe, Tip-Adapter): their budget
+    in queries means nothing, and "1 / 2000" would read as a job stopped at the start."""
+    return job.method not in NO_QUERY_METHODS
+
+
+def job_queries_text(job: Job) -> str:
+    """'120 of 2,000 queries', or what a one-pass method does instead."""
+    if not job_uses_queries(job):
+        return "one pass over the training images, no query budget"
+    return f"{job.queries_used:,} of {job.budget:,} queries"
+
+
 def job_progress(job: Job) -> float:
     if job.status == Job.Status.COMPLETED:
         return 1.0
@@ -197,7 +211,9 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
                            "(it keeps sending signs of life)")
         return text + (f", about {human_duration(eta)} left" if eta is not None else "")
     if job.status == Job.Status.COMPLETED:
-        return f"Finished after {job.queries_used:,} queries."
+        if not job_uses_queries(job):
+            return "Finished."
+        return f"Finished after {job.queries_used:,} quer{'y' if job.queries_used == 1 else 'ies'}."
     if job.status == Job.Status.CANCELLED:
         return f"Cancelled at {job.queries_used:,} of {job.budget:,} queries." if job.attempts else "Cancelled before it started."
     return "Stopped by an error; the reason is below."
