@@ -63,6 +63,7 @@ def version_detail(request, pk: int):
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
         "try_max_images": trials.TRY_MAX_IMAGES,
         "tuning_wheel": wheel_filename(),
+        "try_errors": [m for m in messages.get_messages(request) if "try-error" in m.extra_tags],
     })
 
 
@@ -192,7 +193,8 @@ def version_try(request, pk: int, limiter: UploadLimitHandler):
                                   "send fewer or smaller images.")
         trials.adapter_trial_create(user=request.user, version=version, uploads=uploads)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages), extra_tags="try-error")
+        # shown beside the form it is about (adapters/_try.html), where the page lands, not at its top
+        messages.error(request, " ".join(exc.messages), extra_tags="try-error in-place")
     return redirect(reverse("adapters:version", args=[version.pk]) + "#try")
 
 
