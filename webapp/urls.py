@@ -23,6 +23,6 @@ urlpatterns = [
     path("api/v1/", include("webapp.api.urls")),
 ]
 
-handler403 = error_views.forbidden
+handler403 = "webapp.accounts.error_views.forbidden"
 handler404 = error_views.not_found
 handler500 = error_views.server_error

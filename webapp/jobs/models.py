@@ -112,6 +112,9 @@ class WorkerStatus(models.Model):
     sparse_units_per_second = models.JSONField(default=dict, blank=True)
     seconds_per_image = models.JSONField(default=dict, blank=True)
 
+    class Meta:
+        verbose_name_plural = "worker statuses"  # Django's default says "worker statuss"
+
     def __str__(self) -> str:
         return self.hostname
 
