@@ -56,6 +56,7 @@ def version_detail(request, pk: int):
         "line": version.model_line,
         "is_production": version.model_line.production_version_id == version.pk,
         "not_better": selectors.version_is_not_better(version),
+        "download_verdict": selectors.version_download_verdict(version),
         "can_write": can_write,
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),

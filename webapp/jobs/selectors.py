@@ -17,7 +17,7 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.integrations.tuning import NO_QUERY_METHODS
+from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, method_label
 from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.quality import job_quality
@@ -164,6 +164,19 @@ def job_queries_text(job: Job) -> str:
     return f"{job.queries_used:,} of {job.budget:,} queries"
 
 
+def job_curves_drawn(job: Job) -> dict:
+    """Which of the job page's plots have anything to draw, and in words why not: a plot that stays
+    empty with no word reads as a fault."""
+    label = method_label(job.method)
+    sharpness = "" if job.method in SHARPNESS_METHODS else (
+        f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no curve here.")
+    sparsity = ""
+    if job.config.get("adapt") == "sparse" and not job.config.get("param_budget"):
+        sparsity = ("At a 0% share the image model is left exactly as it is (no weight changed): this adapter "
+                    "tunes the prompt and the linear head only, so there is no curve here.")
+    return {"sharpness_note": sharpness, "sparsity_note": sparsity}
+
+
 def job_progress(job: Job) -> float:
     if job.status == Job.Status.COMPLETED:
         return 1.0
@@ -282,7 +295,18 @@ def job_results(job: Job) -> dict | None:
         },
         "evaluation": job.evaluation or None,  # per-class accuracy and confusion matrices
         "quality": quality.as_payload() if quality else None,  # balanced accuracy, intervals, verdict
+        "download_verdict": download_verdict(job, quality),
     }
+
+
+def download_verdict(job: Job, quality) -> str:
+    """Said beside the Download button, which then looks secondary, when the adapter is not one to
+    deploy: a stopped job's, or one no better than the untuned model. '' for a recommendable one."""
+    if quality is not None and quality.not_better:
+        return "Not better than the untuned (zero-shot) model on validation: keep it for the record, not for the line."
+    if job.status == Job.Status.CANCELLED:
+        return "Stopped early on request: this is the best adapter found before the stop, not a finished tuning."
+    return ""
 
 
 def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -> dict:

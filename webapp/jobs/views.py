@@ -24,7 +24,8 @@ from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
 from webapp.jobs.bounds import launch_bounds
 from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
-                                   job_queries_text, job_status_text, job_uses_queries, job_worker_silent,
+                                   job_curves_drawn, job_queries_text, job_status_text, job_uses_queries,
+                                   job_worker_silent,
                                    queue_places)
 from webapp.jobs.services import job_cancel, job_create
 
@@ -90,6 +91,7 @@ def job_detail_view(request, pk: int):
         "job": job,
         "live": payload,
         "uses_queries": job_uses_queries(job),
+        "curves": job_curves_drawn(job),
         "can_write": can_write,
         "evaluation_rows": _evaluation_rows(job),
         "quality": (payload.get("results") or {}).get("quality") and job_quality(job),

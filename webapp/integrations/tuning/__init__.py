@@ -14,7 +14,7 @@ from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard
 from tuning.config import TuneConfig
 from tuning.errors import AdapterError, BackboneError, CheckpointMismatch, ConfigError, DataError, TuningError
 from tuning.methods import LABELS as _LABELS
-from tuning.methods import CURVES, NO_QUERY_METHODS, SPARSE_METHODS, Method, MetricPointDict, Stage
+from tuning.methods import CURVES, NO_QUERY_METHODS, SHARPNESS_METHODS, SPARSE_METHODS, Method, MetricPointDict, Stage
 from tuning.splits import HELD_OUT_PER_CLASS, min_images_per_class, split_sizes
 
 from .backbones import backbone_for_card, default_backbone, registered_backbones
@@ -31,7 +31,7 @@ def method_label(method: str) -> str:
 
 __all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError", "CheckpointMismatch",
            "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method", "MetricPointDict", "NO_QUERY_METHODS",
-           "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError", "allowed_range", "backbone_for_card",
+           "SHARPNESS_METHODS", "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError", "allowed_range", "backbone_for_card",
            "default_backbone", "default_shots", "method_label", "min_images_per_class", "minimum_budget",
            "parse_backbone_id", "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes",
            "tune_config", "tune_fields"]
