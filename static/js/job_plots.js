@@ -60,8 +60,18 @@
       return {x: [], y: [], yaxis: s.axis, mode: "lines+markers", marker: {size: 4}, line: {width: 1.5, dash: s.dash},
               hovertemplate: s.format + " at %{x} queries<extra></extra>"};
     });
-    Plotly.newPlot(plot.id, traces, layout(plot), {displaylogo: false, responsive: true, displayModeBar: "hover"});
+    Plotly.newPlot(plot.id, traces, layout(plot), {displaylogo: false, responsive: true, displayModeBar: toolbar()});
   });
+
+  // At phone width the toolbar would sit on the plot's title; there a finger zooms the page instead.
+  function toolbar() { return window.matchMedia("(max-width: 760px)").matches ? false : "hover"; }
+
+  // Printed, the plots take the page's width (one a row), not the half of the screen they were drawn
+  // for; and back afterwards. beforeprint for the print dialog, the media query for print previews.
+  function fitToPage() { PLOTS.forEach(function (plot) { Plotly.Plots.resize(plot.id); }); }
+  window.addEventListener("beforeprint", fitToPage);
+  window.addEventListener("afterprint", fitToPage);
+  window.matchMedia("print").addEventListener("change", fitToPage);
 
   function appendPoints(points) {
     if (!points || !points.seq || points.seq.length === 0) { return; }

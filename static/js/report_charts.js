@@ -134,6 +134,7 @@
   }
   window.addEventListener("beforeprint", resizeAll);
   window.addEventListener("afterprint", resizeAll);
+  window.matchMedia("print").addEventListener("change", resizeAll);
 
   window.ReportCharts = { evaluation: evaluation, scatter: scatter, selected: selected, overview: overview };
   // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).
