@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.access import require_posted_workspace
@@ -105,6 +106,7 @@ def version_detail(request, pk: int):
         "report": version.report or {},
         "status": selectors.dataset_version_status(version),
         "can_upload": can_write,
+        "mislabelled": version.mislabelled.order_by("label", "original"),
     }
     return render(request, "datasets/version.html", context)
 
@@ -122,3 +124,18 @@ def version_thumbnail(request, pk: int, sha256: str):
     if sha256 not in listed:
         raise Http404("Not found.")
     return thumbnail_response(version.pk, sha256)
+
+
+@require_POST
+def image_mislabelled(request, pk: int, sha256: str):
+    """Mark or unmark one image as mislabelled (the report's mistakes gallery); back to where it was."""
+    version, _ = selectors.dataset_version_get(user=request.user, pk=pk, write=True)
+    try:
+        services.dataset_image_mark_mislabelled(user=request.user, version=version, sha256=sha256,
+                                                mislabelled=request.POST.get("mislabelled") == "1")
+    except ValidationError:
+        raise Http404("Not found.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("datasets:version", pk=pk)

@@ -92,7 +92,7 @@ def job_report_context(job: Job) -> dict:
         "adapter": version,
         "tables": evaluation_tables(job.evaluation),
         "quality": job_quality(job),
-        "mistakes": mistakes_by_class(job.evaluation),
+        "mistakes": mistakes_by_class(job.evaluation, job.dataset_version),
         "adapted": adapted_report(version.metrics) if version else None,
     }
 

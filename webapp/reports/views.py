@@ -36,8 +36,8 @@ def overview(request):
 
 @require_GET
 def job_report(request, pk: int):
-    job, _ = selectors.job_report_get(user=request.user, pk=pk)
-    return render(request, "reports/job.html", selectors.job_report_context(job))
+    job, can_write = selectors.job_report_get(user=request.user, pk=pk)
+    return render(request, "reports/job.html", {**selectors.job_report_context(job), "can_write": can_write})
 
 
 @require_GET
