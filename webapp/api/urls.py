@@ -5,6 +5,8 @@ from webapp.api import views
 app_name = "api"
 
 urlpatterns = [
+    path("", views.api_index, name="index"),
+    path("openapi.json", views.api_openapi, name="openapi"),
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/<id:pk>/", views.dataset_detail, name="dataset"),
     path("jobs/", views.job_list, name="jobs"),

@@ -1,7 +1,9 @@
 """JSON API v1 for scripts and line PCs (see README, "JSON API"). Thin: selectors read with the same
 workspace checks as the pages, services write."""
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
+from django.views.decorators.http import require_GET
 from django.http import JsonResponse
 from django.urls import reverse
 
@@ -10,6 +12,7 @@ from webapp.adapters.views import archive_response, file_response, tuning_wheel_
 from webapp.api import selectors, services
 from webapp.api.auth import api_endpoint, error, json_body
 from webapp.api.errors import BadRequest
+from webapp.api.openapi import endpoint_index, openapi_document
 from webapp.integrations.tuning.wheel import WheelUnavailable
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_get
@@ -17,6 +20,24 @@ from webapp.jobs.selectors import job_get
 from webapp.jobs.services import job_cancel
 
 JOBS_PER_PAGE = 50
+
+
+@login_not_required
+@require_GET
+def api_index(request):
+    """The front door: every endpoint, and where the machine-readable description is. No token needed:
+    it holds no data."""
+    return JsonResponse({"api": "Tuning dashboard API, version 1",
+                         "authentication": "Send 'Authorization: Bearer <token>'; create a token on "
+                                           + request.build_absolute_uri(reverse("accounts:api_tokens")),
+                         "openapi": request.build_absolute_uri(reverse("api:openapi")),
+                         "endpoints": endpoint_index()})
+
+
+@login_not_required
+@require_GET
+def api_openapi(request):
+    return JsonResponse(openapi_document())
 
 
 def _after(request) -> int:
