@@ -25,8 +25,7 @@ from webapp.jobs.queues import job_queue
 from webapp.jobs.bounds import launch_bounds
 from webapp.jobs.selectors import (POINT_COLUMNS, job_etas, job_get, job_list, job_live_payload, job_progress,
                                    job_curves_drawn, job_queries_text, job_status_text, job_uses_queries,
-                                   job_worker_silent,
-                                   queue_places)
+                                   job_worker_silent, queue_places)
 from webapp.jobs.services import job_cancel, job_create
 
 MAX_BUDGET_FOR_ESTIMATE = 10**9

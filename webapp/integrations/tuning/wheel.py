@@ -35,15 +35,17 @@ def _directory() -> Path:
     return Path(settings.TUNING_WHEEL_DIR)
 
 
-def tuning_wheel() -> Path:
-    """The wheel of this dashboard's `tuning` version, built on the first call."""
+def tuning_wheel(*, rebuild: bool = False) -> Path:
+    """The wheel of this dashboard's `tuning` version, built on the first call. `rebuild`: build it again
+    from the sources as they are (bin/serve does at every start, so code changed under an unchanged
+    version number is not served from an older wheel)."""
     target = _directory() / wheel_filename()
-    if target.exists():
+    if target.exists() and not rebuild:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.exists():  # another process may have built it while this one waited
+        if rebuild or not target.exists():  # another process may have built it while this one waited
             _build(target)
     return target
 
