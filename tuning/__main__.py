@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Override one TuneConfig setting; repeat for several (default: none).")
     t.add_argument("--cache-dir", default=None, help="Image-feature cache folder (default: no cache).")
     t.add_argument("--checkpoint", default=None, help="Checkpoint file, resumed when it exists (default: none).")
-    t.add_argument("--no-progress", action="store_true", help="Do not print a progress bar.")
+    t.add_argument("--no-progress", action="store_true",
+                   help="Print no progress bars (neither the tuning bar nor the backbone loading's).")
     r = sub.add_parser("predict", help="Classify a folder of images with an adapter.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("--adapter", required=True, help="Folder with adapter.safetensors and adapter.json.")
@@ -89,6 +91,8 @@ def _tune(args) -> int:
     settings.update(_parse_set(args.set))
     cfg = TuneConfig.from_dict(settings)
     list_image_folder(args.data)  # a wrong --data is reported before the backbone loads (seconds)
+    if args.no_progress:
+        _quiet_downloads()
     backbone = load_backbone(cfg.backbone, device=cfg.device)
     data = load_image_folder(args.data, backbone=backbone, shots=cfg.shots, seed=cfg.seed, cache_dir=args.cache_dir,
                              skip_damaged=True)
@@ -122,11 +126,10 @@ def _tune(args) -> int:
                "stopped": result.stopped, "skipped_images": [path for path, _ in data.skipped], "adapter": str(out),
                "leaderboard": result.leaderboard.to_dict() if result.leaderboard is not None else None}
     (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nzero-shot test accuracy {zs.accuracy:.4f} -> tuned {tuned.accuracy:.4f}; "
-          f"balanced accuracy {_with_interval(zs.balanced_accuracy, zs.balanced_accuracy_interval)} -> "
-          f"{_with_interval(tuned.balanced_accuracy, tuned.balanced_accuracy_interval)} "
-          f"on {tuned.images} test images "
-          f"({cfg.method}, {result.queries_used}/{cfg.budget} queries, {result.elapsed_s:.1f} s, "
+    print()
+    for line in summary_lines(zs, tuned):
+        print(line)
+    print(f"({cfg.method}, {result.queries_used}/{cfg.budget} queries, {result.elapsed_s:.1f} s, "
           f"peak memory {summary['peak_memory_mb']} MB)")
     if result.leaderboard is not None:
         _print_leaderboard(result.leaderboard)
@@ -149,11 +152,48 @@ def _print_leaderboard(board) -> None:
         print(board.note)
 
 
+CHANGE_WORDS = {"rose": "rose", "fell": "fell", "unclear": "no clear change (within the 95% intervals)",
+                "unknown": "not measured"}
+
+
+def summary_lines(zero_shot, tuned) -> list[str]:
+    """The test result as the web pages give it: balanced accuracy first (on an imbalanced set plain
+    accuracy mostly measures the largest class), then each class's recall, then plain accuracy."""
+    from .quality import change_direction
+    direction = change_direction(zero_shot.balanced_accuracy, zero_shot.balanced_accuracy_interval,
+                                 tuned.balanced_accuracy, tuned.balanced_accuracy_interval)
+    recalls = []
+    for name, after in tuned.per_class_recall.items():
+        before = zero_shot.per_class_recall.get(name)
+        if before is None or after is None:
+            continue
+        word = "fell" if after < before else "rose" if after > before else "same"
+        recalls.append(f"{name} {before:.2f} -> {after:.2f} ({word})")
+    return [
+        f"Balanced accuracy (every class counts the same) on {tuned.images} test images: zero-shot "
+        f"{_with_interval(zero_shot.balanced_accuracy, zero_shot.balanced_accuracy_interval)} -> tuned "
+        f"{_with_interval(tuned.balanced_accuracy, tuned.balanced_accuracy_interval)}: {CHANGE_WORDS[direction]}.",
+        "Recall per class, zero-shot -> tuned: " + ("; ".join(recalls) or "-") + ".",
+        f"Plain accuracy (every image counts the same, so mostly the largest classes): zero-shot "
+        f"{_with_interval(zero_shot.accuracy, zero_shot.accuracy_interval)} -> tuned "
+        f"{_with_interval(tuned.accuracy, tuned.accuracy_interval)}.",
+    ]
+
+
 def _with_interval(value, interval) -> str:
     if value is None:
         return "-"
     ci = f" (95% {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
     return f"{value:.4f}{ci}"
+
+
+def _quiet_downloads() -> None:
+    """--no-progress also silences the bars of the libraries that load a backbone (transformers prints
+    "Loading weights", huggingface_hub its downloads). Both read the variable when first imported;
+    a transformers imported earlier is told directly."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def _predict(args) -> int:

@@ -3,9 +3,14 @@ show, computed here once.
 
 - Balanced accuracy = mean recall over the classes that have images. On an imbalanced test split
   plain accuracy mostly measures the big class; balanced accuracy weighs every class the same.
-- Every number comes with a 95% interval: Wilson for accuracy (a proportion), a seeded stratified
-  bootstrap for balanced accuracy (each class's recall resampled from its own images), so the same
-  confusion matrix always gives the same interval.
+- Every number comes with a 95% interval: Wilson for accuracy (a proportion), and for balanced accuracy
+  a seeded draw of each class's recall from its Jeffreys distribution, Beta(correct + 1/2, wrong + 1/2)
+  (a Wilson-type interval per class, averaged over the classes), so the same confusion matrix always gives
+  the same interval. Redrawing a class's correct count as Binomial(n, recall) instead cannot vary at a
+  recall of 0 or 1, and gave a model that predicts one class for every image a zero-width interval.
+- A change is "clear" only when its own 95% interval, combined from the two numbers' intervals
+  (Newcombe's method for proportions, MOVER in general), leaves out zero; otherwise the words say the
+  change is within the noise (`change_direction`).
 - "Better than zero-shot" is decided on validation, never on the test split.
 - `recommend` turns test results into one sentence a manager can act on.
 """
@@ -60,16 +65,32 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 
 def balanced_accuracy_interval(confusion: list[list[int]], *, samples: int = BOOTSTRAP_SAMPLES,
                                seed: int = 0) -> tuple[float, float] | None:
-    """95% stratified bootstrap interval of the balanced accuracy: each class's correct count is
-    redrawn as Binomial(n_k, recall_k). Deterministic for a given seed."""
+    """95% interval of the balanced accuracy: each class's recall drawn from Beta(correct + 1/2,
+    wrong + 1/2), the mean over classes taken, its 2.5% and 97.5% quantiles returned. Deterministic
+    for a given seed, and never of zero width for a class with images."""
     counts = [(sum(row), row[k]) for k, row in enumerate(confusion) if sum(row)]
     if not counts:
         return None
-    n = np.array([c[0] for c in counts])
-    p = np.array([c[1] / c[0] for c in counts])
-    draws = np.random.default_rng(seed).binomial(n, p, size=(samples, len(n))) / n
+    n = np.array([c[0] for c in counts], dtype=float)
+    correct = np.array([c[1] for c in counts], dtype=float)
+    draws = np.random.default_rng(seed).beta(correct + 0.5, n - correct + 0.5, size=(samples, len(n)))
     means = draws.mean(axis=1)
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def change_direction(before: float | None, before_interval, after: float | None, after_interval) -> str:
+    """'rose' or 'fell' when the 95% interval of the change leaves out zero, 'unclear' when it does not
+    (a point or two on a few dozen images is noise), 'unknown' without numbers. The interval of the
+    change is combined from the two intervals (Newcombe / MOVER); it treats the two as independent,
+    which on the same test images errs on the side of "unclear". Without intervals the values decide."""
+    if before is None or after is None:
+        return "unknown"
+    if not (before_interval and after_interval):
+        return "rose" if after > before else "fell" if after < before else "unclear"
+    change = after - before
+    lower = change - math.hypot(after - after_interval[0], before_interval[1] - before)
+    upper = change + math.hypot(after_interval[1] - after, before - before_interval[0])
+    return "rose" if lower > 0 else "fell" if upper < 0 else "unclear"
 
 
 @dataclass

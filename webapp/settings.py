@@ -177,6 +177,9 @@ MEDIA_URL = "/media/"  # never served directly: downloads go through permission-
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATIC_COLLECTED = env_bool("STATIC_COLLECTED", PRODUCTION)
+# The `tuning` wheel offered beside adapter downloads, built from this source tree on first use
+# (webapp/integrations/tuning/wheel.py); local to each web machine, like the static files.
+TUNING_WHEEL_DIR = Path(os.environ.get("TUNING_WHEEL_DIR", VAR_DIR / "wheels"))
 PLOTLY_BUNDLE_DIR = BASE_DIR / "var" / "vendor" / "plotly"  # bin/fetch-plotly puts the cartesian bundle here
 
 

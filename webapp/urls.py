@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
+from django.views.generic import RedirectView
 
 from webapp.core import error_views
 from webapp.core.params import IdConverter
@@ -11,6 +14,8 @@ register_converter(IdConverter, "id")  # before the apps' patterns below are imp
 urlpatterns = [
     path("", health_views.home, name="home"),
     path("healthz", health_views.healthz, name="healthz"),
+    # Browsers and tools ask for /favicon.ico whatever the page says: the same icon, not a 404.
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True))),
     path("status/", health_views.status_page, name="status"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -23,6 +28,6 @@ urlpatterns = [
     path("api/v1/", include("webapp.api.urls")),
 ]
 
-handler403 = error_views.forbidden
+handler403 = "webapp.accounts.error_views.forbidden"
 handler404 = error_views.not_found
 handler500 = error_views.server_error

@@ -49,6 +49,10 @@
         if (minutes && !data.error) { form.elements.budget.value = data.budget; }
         basis.textContent = data.error ? "" : data.basis;
         if (weights) { weights.textContent = data.error ? "" : data.image_weights; }
+        ["shots", "budget"].forEach(function (name) {  // the real bounds for this dataset and method
+          var bound = document.getElementById("bounds-" + name);
+          if (bound) { bound.textContent = data.error || !data.bounds ? "" : data.bounds[name]; }
+        });
       })
       .catch(function () { if (ticket === asked) { text.textContent = "no estimate (the server did not answer)"; } });
   }

@@ -22,8 +22,9 @@
     {id: "plot-val", key: "val_acc", title: "Validation accuracy", y: "accuracy", percent: true, range: [0, 1]},
     {id: "plot-sharpness", key: "sharpness", title: "Sharpness estimate", y: "L(w + ε*) − L(w)"},
     SPARSITY
-  ];
+  ].filter(function (plot) { return document.getElementById(plot.id); });  // the page says why one is missing
   var lastSeq = 0;
+  var lastQueries = 0;  // every plot's x-axis runs to the same point, so the curves line up
   var switchAt = null;
   var failures = 0;
 
@@ -32,16 +33,18 @@
       title: {text: plot.title, font: {size: 14}, x: 0.01, xanchor: "left"},
       margin: {l: 55, r: plot.second ? 70 : 15, t: 40, b: 40},
       height: 280,
-      // No ticks before the first point: an empty axis would show Plotly's made-up -1 to 4.
-      xaxis: {title: {text: "queries"}, rangemode: "tozero", showticklabels: false},
-      yaxis: {title: {text: plot.y}, tickformat: plot.tickformat || (plot.percent ? ".0%" : ""), range: plot.range,
-              autorange: plot.range ? false : true, showticklabels: Boolean(plot.range)},
+      // No ticks before the first point: an empty axis would show Plotly's made-up -1 to 4. automargin and
+      // standoff keep an axis title clear of its tick labels.
+      xaxis: {title: {text: "queries", standoff: 6}, rangemode: "tozero", showticklabels: false, automargin: true},
+      yaxis: {title: {text: plot.y, standoff: 6}, tickformat: plot.tickformat || (plot.percent ? ".0%" : ""),
+              range: plot.range, autorange: plot.range ? false : true, showticklabels: Boolean(plot.range),
+              automargin: true},
       showlegend: false,
       shapes: [], annotations: []
     };
     if (plot.second) {
-      spec.yaxis2 = {title: {text: plot.second.y}, overlaying: "y", side: "right", rangemode: "tozero",
-                     showticklabels: false, tickformat: ",d"};
+      spec.yaxis2 = {title: {text: plot.second.y, standoff: 6}, overlaying: "y", side: "right", rangemode: "tozero",
+                     showticklabels: false, tickformat: ",d", automargin: true};
     }
     return spec;
   }
@@ -57,8 +60,18 @@
       return {x: [], y: [], yaxis: s.axis, mode: "lines+markers", marker: {size: 4}, line: {width: 1.5, dash: s.dash},
               hovertemplate: s.format + " at %{x} queries<extra></extra>"};
     });
-    Plotly.newPlot(plot.id, traces, layout(plot), {displaylogo: false, responsive: true, displayModeBar: "hover"});
+    Plotly.newPlot(plot.id, traces, layout(plot), {displaylogo: false, responsive: true, displayModeBar: toolbar()});
   });
+
+  // At phone width the toolbar would sit on the plot's title; there a finger zooms the page instead.
+  function toolbar() { return window.matchMedia("(max-width: 760px)").matches ? false : "hover"; }
+
+  // Printed, the plots take the page's width (one a row), not the half of the screen they were drawn
+  // for; and back afterwards. beforeprint for the print dialog, the media query for print previews.
+  function fitToPage() { PLOTS.forEach(function (plot) { Plotly.Plots.resize(plot.id); }); }
+  window.addEventListener("beforeprint", fitToPage);
+  window.addEventListener("afterprint", fitToPage);
+  window.matchMedia("print").addEventListener("change", fitToPage);
 
   function appendPoints(points) {
     if (!points || !points.seq || points.seq.length === 0) { return; }
@@ -74,13 +87,44 @@
         shown[s.axis === "y" ? "yaxis.showticklabels" : "yaxis2.showticklabels"] = true;
         if (!(plot.drawn || {})[s.axis]) { plot.drawn = plot.drawn || {}; plot.drawn[s.axis] = true; Plotly.relayout(plot.id, shown); }
       });
+      if (plot.second) { fitShareAxes(plot); }
     });
     lastSeq = points.seq[points.seq.length - 1];
+    var reached = points.queries[points.queries.length - 1];
+    if (reached > lastQueries) {
+      lastQueries = reached;
+      PLOTS.forEach(function (plot) { Plotly.relayout(plot.id, {"xaxis.range": [0, lastQueries], "xaxis.autorange": false}); });
+    }
+  }
+
+  // The sparse-adapter plot's axes from its data: Plotly's own range for a flat line at 100% unchanged is
+  // 0-200%, and for a handful of weights changed it puts ticks at fractions ("0 0 1 1 1").
+  function fitShareAxes(plot) {
+    var data = document.getElementById(plot.id).data, update = {};
+    var unchanged = data[0].y, changed = data[1].y;
+    if (unchanged.length) {
+      var low = Math.min.apply(null, unchanged), pad = Math.max(0.0005, (1 - low) * 0.2);
+      update["yaxis.range"] = [Math.max(0, low - pad), 1 + pad / 10];
+      update["yaxis.autorange"] = false;
+    }
+    if (changed.length) {
+      var high = Math.max.apply(null, changed);
+      update["yaxis2.range"] = [0, Math.max(4, high * 1.1)];
+      update["yaxis2.autorange"] = false;
+      // Whole weights only. tickmode is set both ways: a dtick of 1 left behind on a count that has grown
+      // to thousands would ask the browser for thousands of ticks.
+      update["yaxis2.tickmode"] = high < 8 ? "linear" : "auto";
+      update["yaxis2.tick0"] = 0;
+      update["yaxis2.dtick"] = high < 8 ? 1 : null;
+    }
+    Plotly.relayout(plot.id, update);
   }
 
   function markStageSwitch(queries) {
     if (queries === null || queries === undefined || queries === switchAt) { return; }
     switchAt = queries;
+    var note = document.getElementById("stage-switch-note");  // the loss caption speaks of the line once it exists
+    if (note) { note.hidden = false; }
     PLOTS.forEach(function (plot) {
       Plotly.relayout(plot.id, {
         shapes: [{type: "line", xref: "x", yref: "paper", x0: queries, x1: queries, y0: 0, y1: 1,
@@ -127,7 +171,13 @@
     if (data.finished) {  // "is stopping" and the like are no longer true
       document.querySelectorAll(".flash.until-job-ends").forEach(function (el) { el.hidden = true; });
     }
-    if (cancel && data.cancel_requested) { document.getElementById("cancel-button").disabled = true; }
+    if (cancel) {  // a page opened while the job was queued: "Stop and keep the best adapter" once it runs
+      var button = document.getElementById("cancel-button");
+      var state = data.status === "queued" ? "queued" : "running";
+      button.textContent = button.dataset["label" + (state === "queued" ? "Queued" : "Running")];
+      button.dataset.confirm = button.dataset["confirm" + (state === "queued" ? "Queued" : "Running")];
+      if (data.cancel_requested) { button.disabled = true; }
+    }
   }
 
   function cell(tag, text) { var el = document.createElement(tag); el.textContent = text; return el; }
@@ -194,6 +244,12 @@
     link("link-report", links.report);
     link("link-adapter", links.adapter_version, "Adapter " + results.adapter_version);
     link("link-download", links.adapter_archive);
+    var verdict = document.getElementById("download-verdict");  // not one to deploy: said, and the button steps back
+    if (verdict) {
+      verdict.textContent = results.download_verdict || "";
+      verdict.hidden = !results.download_verdict;
+      document.getElementById("link-download").classList.toggle("secondary", Boolean(results.download_verdict));
+    }
     link("link-dataset", links.dataset_version);
   }
 
@@ -263,6 +319,7 @@
         if (data.finished) {
           showResults(data.results);
           if (root.dataset.finished !== "true") { notifyEnd(data); }
+          if (notifyBox) { notifyBox.hidden = true; }  // nothing left to be notified of
           root.dataset.finished = "true";
           return;  // done: no more polling
         }

@@ -19,6 +19,19 @@
     return String(value).replace(/[&<>"']/g, (ch) => ENTITIES[ch]);
   }
 
+  // One colour per method on every chart of a report: a method is the same colour in the scatter and in
+  // the curves. Methods not listed (a newer one) take a colour from their name, the same every time.
+  const METHOD_COLORS = { sharpzo: "#1f6feb", cmaes: "#e8590c", zosgd: "#2f9e44", coop: "#862e9c",
+                          linear_probe: "#c2255c", tip_adapter: "#0c8599", zeroshot: "#868e96" };
+  const SPARE_COLORS = ["#5c940d", "#364fc7", "#a61e4d", "#e67700", "#087f5b"];
+  function methodColor(method) {
+    if (METHOD_COLORS[method]) return METHOD_COLORS[method];
+    let sum = 0;
+    for (const ch of String(method)) sum += ch.charCodeAt(0);
+    return SPARE_COLORS[sum % SPARE_COLORS.length];
+  }
+  const DASHES = ["solid", "dash", "dot", "dashdot"];  // several jobs of one method: one colour, told apart by dash
+
   function pct(values) {
     return values.map((v) => (v === null || v === undefined ? null : 100 * v));
   }
@@ -61,7 +74,7 @@
     });
     const traces = Object.keys(byMethod).sort().map((method) => ({
       type: "scatter", mode: "markers+text", textposition: "top center", textfont: { size: 11 },
-      name: text(method), marker: { size: 10 },
+      name: text(method), marker: { size: 10, color: methodColor(method) },
       x: byMethod[method].map((p) => p.cost), y: byMethod[method].map((p) => 100 * p.tuned),
       text: byMethod[method].map((p) => text(p.label)), customdata: byMethod[method].map((p) => p.url),
       hovertemplate: "%{text}<br>%{y:.1f}% for %{x:.2f} " + d.currency + "<extra>%{fullData.name}</extra>",
@@ -81,10 +94,20 @@
   function selected(id) {
     const d = data(id);
     if (!d) return;
-    draw("chart-curves", d.curves.map((c) => ({
-      type: "scatter", mode: "lines+markers", name: text(c.label), x: c.queries, y: pct(c.val_acc),
-      connectgaps: true, marker: { size: 4 },
-    })), {
+    const longest = Math.max(1, ...d.curves.filter((c) => c.uses_queries).map((c) => Math.max(0, ...c.queries)));
+    const seen = {};
+    draw("chart-curves", d.curves.map((c) => {
+      seen[c.method] = (seen[c.method] || 0) + 1;
+      const dash = DASHES[(seen[c.method] - 1) % DASHES.length];
+      const line = { color: methodColor(c.method), dash: dash, width: 1.5 };
+      if (!c.uses_queries) {  // no queries: its points share one x; a level line at its best, across the chart
+        const best = Math.max(0, ...c.val_acc.filter((v) => v !== null));
+        return { type: "scatter", mode: "lines", name: text(c.label) + " (no queries: its best)",
+                 x: [0, longest], y: pct([best, best]), line: Object.assign(line, { dash: "dot" }) };
+      }
+      return { type: "scatter", mode: "lines+markers", name: text(c.label), x: c.queries, y: pct(c.val_acc),
+               connectgaps: true, marker: { size: 4, color: line.color }, line: line };
+    }), {
       title: { text: "Validation accuracy while tuning" }, showlegend: true, legend: { orientation: "h", y: -0.3 },
       xaxis: { title: { text: "queries" }, rangemode: "tozero" }, yaxis: { title: { text: "%" }, range: [0, 100] },
       height: 420,
@@ -111,6 +134,7 @@
   }
   window.addEventListener("beforeprint", resizeAll);
   window.addEventListener("afterprint", resizeAll);
+  window.matchMedia("print").addEventListener("change", resizeAll);
 
   window.ReportCharts = { evaluation: evaluation, scatter: scatter, selected: selected, overview: overview };
   // The page says what to draw on this script's own tag: no inline script (Content-Security-Policy).

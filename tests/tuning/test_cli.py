@@ -17,7 +17,7 @@ def test_tune_then_predict(tmp_path, capsys):
                "--set", "stage1_generations=2", "--set", "mask_every=10", "--checkpoint", str(tmp_path / "ck.json")])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "zero-shot test accuracy" in text
+    assert text.lstrip().startswith("Balanced accuracy") and "Recall per class" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["queries"] <= 120 and 0 <= summary["tuned_test_acc"] <= 1
     assert summary["method"] == "auto"  # the default, as in the job form and the API
@@ -116,3 +116,29 @@ def test_zeroshot_progress_bar_does_not_count_to_the_budget(tmp_path, capsys):
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "1/1" in err and "/60" not in err
+
+
+def test_the_summary_leads_with_balanced_accuracy_and_names_the_class_whose_recall_fell():
+    # The walkthrough's imbalanced set: plain accuracy falls while balanced accuracy rises.
+    import tuning
+    from tuning.__main__ import summary_lines
+
+    names = ["big", "small"]
+    zero_shot = tuning.quality_of([[60, 40], [40, 10]], names)
+    tuned = tuning.quality_of([[10, 90], [0, 50]], names)
+    lines = summary_lines(zero_shot, tuned)
+    assert lines[0].startswith("Balanced accuracy") and lines[0].endswith("rose.")
+    assert "big 0.60 -> 0.10 (fell)" in lines[1] and "small 0.20 -> 1.00 (rose)" in lines[1]
+    assert lines[2].startswith("Plain accuracy") and "0.4667" in lines[2] and "0.4000" in lines[2]
+    unclear = summary_lines(zero_shot, tuning.quality_of([[61, 39], [40, 10]], names))
+    assert "no clear change (within the 95% intervals)" in unclear[0]
+
+
+def test_no_progress_silences_the_backbone_loading_bars_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    data = make_folder(tmp_path / "data", per_class=6)
+    _, ckpt = write_checkpoint(tmp_path)
+    assert main(_tune_args(data, f"TinyTestClip@{ckpt}", tmp_path / "o", "--method", "zeroshot")) == 0
+    import os
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert "it/s" not in capsys.readouterr().err

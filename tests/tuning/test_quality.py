@@ -35,6 +35,22 @@ def test_intervals_contain_the_estimate_and_are_reproducible():
     assert q.to_dict()["balanced_accuracy_interval"] == [lo, hi]
 
 
+def test_a_model_that_predicts_one_class_for_every_image_gets_an_interval_of_real_width():
+    lo, hi = tuning.quality_of([[40, 0], [40, 0]]).balanced_accuracy_interval
+    assert lo < 0.5 < hi and hi - lo > 0.03  # it was "0.5000 (95% 0.5000-0.5000)"
+
+
+def test_a_change_whose_interval_includes_zero_is_called_unclear():
+    from tuning.quality import change_direction
+
+    assert change_direction(0.57, (0.47, 0.66), 0.584, (0.49, 0.67)) == "unclear"
+    assert change_direction(0.40, (0.30, 0.50), 0.80, (0.70, 0.88)) == "rose"
+    assert change_direction(0.80, (0.70, 0.88), 0.40, (0.30, 0.50)) == "fell"
+    assert change_direction(None, None, 0.5, None) == "unknown"
+    # 17 of 27 right, then 24 of 27: the two intervals overlap, the change's own interval leaves out zero
+    assert change_direction(17 / 27, tuning.wilson_interval(17, 27), 24 / 27, tuning.wilson_interval(24, 27)) == "rose"
+
+
 def test_better_than_zero_shot_needs_a_strictly_higher_validation_score():
     assert tuning.beats_zero_shot(0.6, 0.5)
     assert not tuning.beats_zero_shot(0.5, 0.5)

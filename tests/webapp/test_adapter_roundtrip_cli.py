@@ -1,6 +1,7 @@
-"""Round trip: a tuned adapter version downloaded as an archive and applied with the `tuning` command
-line (`tuning predict`, the README's own command) classifies a folder of images exactly as
-`tuning.predict` does in-process on the same backbone.
+"""Round trip, the way a line PC does it: the archive and the `tuning` wheel downloaded from the
+dashboard, the wheel installed in a fresh virtual environment with the README's own `pip install`
+line, and the README's `tuning predict` line run from a clean shell classify a folder of images exactly
+as `tuning.predict` does in-process on the same backbone.
 
 The backbone is a tiny random CLIP saved as a local checkpoint ('<arch>@/path/to/ckpt.pt', the way an
 air-gapped site installs CLIP), so a fresh process with no test plugin can load it too.
@@ -9,7 +10,7 @@ air-gapped site installs CLIP), so a fresh process with no test plugin can load 
 import io
 import json
 import re
-import shlex
+import site as python_site
 import subprocess
 import sys
 import zipfile
@@ -18,7 +19,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT
 from tests.tuning.tiny_models import TINY_CFG, tiny_causal
 from tests.webapp.factories import class_image_png, csrf_client, make_finished_job
 from webapp.adapters.services import adapter_version_create_from_job
@@ -49,8 +49,37 @@ def _cli_predictions(output: str) -> list[tuple[str, str, float]]:
     return [(Path(path).name, label, float(confidence)) for path, label, confidence in rows]
 
 
-def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process(make_user, tmp_path):
+def _readme_line(readme: str, start: str) -> str:
+    return next(line.strip() for line in readme.splitlines() if line.strip().startswith(start))
+
+
+def _fresh_environment(path: Path) -> dict:
+    """A new virtual environment (with its own pip) and a clean shell's variables for it.
+
+    Stand-in for the line PC's internet or folder of wheels: the dependencies the wheel declares (torch,
+    open_clip, ...) are made visible from this test run's environment through a .pth file, so pip finds
+    them installed and fetches nothing (PIP_NO_INDEX forbids it). `tuning` itself comes only from the wheel."""
+    made = subprocess.run([sys.executable, "-m", "venv", path], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    # Python 3.11's venv adds an old setuptools that would hide the newer one torch declares it needs
+    # (and that a line PC's pip would fetch): the fresh environment keeps pip alone.
+    dropped = subprocess.run([path / "bin" / "python", "-m", "pip", "uninstall", "-y", "-q", "setuptools"],
+                             capture_output=True, text=True, timeout=300)
+    assert dropped.returncode == 0, dropped.stderr
+    env_site = next(path.glob("lib/python*/site-packages"))
+    (env_site / "dependencies.pth").write_text("\n".join(python_site.getsitepackages()) + "\n")
+    return {"PATH": f"{path / 'bin'}:/usr/bin:/bin", "HOME": str(path), "HF_HUB_OFFLINE": "1", "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def _shell(line: str, *, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["/bin/sh", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_readme_followed_on_a_fresh_machine_predicts_like_tuning_in_process(make_user, tmp_path, settings):
     import tuning
+
+    settings.TUNING_WHEEL_DIR = tmp_path / "wheels"
 
     backbone_id = _local_checkpoint_backbone(tmp_path / "backbone")
     backbone = tuning.load_backbone(backbone_id, device="cpu")
@@ -63,17 +92,27 @@ def test_downloaded_archive_applied_with_the_cli_predicts_like_tuning_in_process
     job = make_finished_job("Press line", user=alice, backbone=backbone_id, model_line_name="press line 3 scratches")
     version = adapter_version_create_from_job(job=job, adapter_dir=tmp_path / "worker-out")
 
-    response = csrf_client(alice).get(f"/adapters/versions/{version.pk}/archive/")
-    assert response.status_code == 200
+    client = csrf_client(alice)
+    page = client.get(f"/adapters/versions/{version.pk}/").content.decode()
+    wheel_url = re.search(r'href="([^"]+)" id="tuning-wheel"', page).group(1)
+    wheel = client.get(wheel_url)
+    assert wheel.status_code == 200
     site = tmp_path / "line-pc"
+    site.mkdir()
+    wheel_name = re.search(r'filename="([^"]+)"', wheel["Content-Disposition"]).group(1)
+    (site / wheel_name).write_bytes(b"".join(wheel.streaming_content))
+    response = client.get(f"/adapters/versions/{version.pk}/archive/")
+    assert response.status_code == 200
     zipfile.ZipFile(io.BytesIO(response.getvalue())).extractall(site)
     readme = (site / "press-line-3-scratches-v1" / "README.txt").read_text()
-    command = next(line.strip() for line in readme.splitlines() if line.strip().startswith("tuning predict"))
+
+    env = _fresh_environment(tmp_path / "venv")
+    install = _readme_line(readme, "pip install")
+    assert install == f"pip install {wheel_name}"
+    installed = _shell(install, cwd=site, env=env)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
     images = _image_folder(tmp_path / "new-images", 3)
-    argv = [sys.executable, "-m", *shlex.split(command)]  # the `tuning` command is `python -m tuning` (test_wheel.py)
-    argv[argv.index("/path/to/images")] = str(images)
-    run = subprocess.run(argv, cwd=site, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
-                         capture_output=True, text=True, timeout=300)
+    run = _shell(_readme_line(readme, "tuning predict").replace("/path/to/images", str(images)), cwd=site, env=env)
     assert run.returncode == 0, run.stderr
 
     files = sorted(images.rglob("*.png"))

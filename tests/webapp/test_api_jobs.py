@@ -51,6 +51,18 @@ def test_engineer_creates_a_job_with_defaults_and_it_is_queued_once_committed(en
     assert body["status"] == "queued" and body["url"] == f"/api/v1/jobs/{job.pk}/" and len(callbacks) == 1
 
 
+def test_omitted_fields_take_the_chosen_methods_own_defaults(engineer, dataset, django_capture_on_commit_callbacks):
+    # The form's default "what to adapt" (sparse) is for methods that can use it; a linear probe cannot.
+    with django_capture_on_commit_callbacks(execute=False):
+        response = engineer.post("/api/v1/jobs/", {"dataset_version": dataset.pk, "method": "linear_probe",
+                                                   "shots": 2, "backbone": "tiny-test"})
+    assert response.status_code == 201, response.json()
+    assert Job.objects.get(pk=response.json()["id"]).config["adapt"] == "prompt"
+    refused = engineer.post("/api/v1/jobs/", {"dataset_version": dataset.pk, "method": "linear_probe", "shots": 2,
+                                              "backbone": "tiny-test", "adapt": "sparse"})
+    assert refused.status_code == 400 and "adapt" in refused.json()["fields"]  # said out loud, still refused
+
+
 @pytest.mark.parametrize("body, field, words", [
     ({"shots": 5}, "shots", "5 shots need 7 images in every class"),
     ({"method": "magic"}, "method", "magic"),

@@ -39,6 +39,7 @@ def test_the_open_job_page_notifies_when_the_job_ends(browser, live_server, make
                                          zero_shot_accuracy=0.61, tuned_accuracy=0.88, evaluation=EVALUATION)
     shown = wait.until(lambda d: d.execute_script("return window.shown.length ? window.shown : null"))
     assert shown[0][0] == "night run: Completed" and len(shown) == 1
+    assert not browser.find_element(By.ID, "notify").is_displayed()  # nothing left to be notified of
 
 
 def test_the_page_asks_for_permission_only_when_the_button_is_pressed(browser, live_server, make_user):

@@ -27,7 +27,8 @@ def test_plots_explain_themselves_and_show_no_axis_before_the_first_point(browse
 
     notes = [el.text for el in browser.find_elements(By.CSS_SELECTOR, ".plots .plot-note")]
     assert len(notes) == 4 and all("Good:" in n or "normal" in n for n in notes)
-    assert "stage 2" in notes[0] and "validation images" in notes[1] and "nudged" in notes[2] and "frozen" in notes[3]
+    # The loss caption speaks of the stage-2 line once there is one (test_browser_plots_say_why.py).
+    assert "falls" in notes[0] and "validation images" in notes[1] and "nudged" in notes[2] and "frozen" in notes[3]
 
     val_range, _, _ = browser.execute_script(LAYOUT, "plot-val")
     assert val_range == [0, 1]

@@ -59,6 +59,14 @@ def test_summary_says_what_happened_in_plain_words(fields, sentence):
     assert summary_sentence(make_finished_job("Press line", **fields)).startswith(sentence)
 
 
+def test_a_change_within_the_intervals_is_not_worded_as_a_gain():
+    noise = {"class_names": ["blue", "green"], "zero_shot": {"confusion": [[30, 20], [23, 27]]},
+             "tuned": {"confusion": [[31, 19], [23, 27]]}}
+    sentence = summary_sentence(make_finished_job("Press line", zero_shot=0.57, tuned=0.58, evaluation=noise))
+    assert sentence.startswith("Tuning changed accuracy from 57% to 58% for about")
+    assert sentence.endswith("on 100 test images that is within the 95% intervals, so not a clear change.")
+
+
 def test_a_job_without_evaluation_yet_still_reports_without_charts(make_user):
     job = make_finished_job("Press line", status=Job.Status.RUNNING)
     viewer = csrf_client(make_user("victor", workspace="Press line", role="viewer"))

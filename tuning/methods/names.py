@@ -65,3 +65,4 @@ _DESCRIPTIONS = {
 }
 NO_QUERY_METHODS = (Method.ZEROSHOT, Method.LINEAR_PROBE, Method.TIP_ADAPTER)
 SPARSE_METHODS = (Method.SHARPZO, Method.CMAES, Method.ZOSGD)
+SHARPNESS_METHODS = (Method.SHARPZO,)  # the methods whose metric points carry a sharpness (both its stages)

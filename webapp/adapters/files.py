@@ -18,8 +18,10 @@ from typing import BinaryIO
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.urls import reverse
 
 from webapp.integrations.tuning import parse_backbone_id
+from webapp.integrations.tuning.wheel import wheel_filename
 
 WEIGHTS_NAME = "adapter.safetensors"
 CARD_NAME = "adapter.json"
@@ -152,6 +154,7 @@ def readme_text(version, folder: str, hashes: dict[str, str]) -> str:
         )
     classes = ", ".join(version.class_names)
     zero_shot, tuned = _percent(metrics.get("zero_shot_accuracy")), _percent(metrics.get("tuned_accuracy"))
+    wheel, wheel_api = wheel_filename(), reverse("api:tuning_wheel")
     return f"""Adapter "{version.model_line.name}", version {version.number}
 Created {version.created_at:%Y-%m-%d %H:%M} UTC from {origin}.
 Backbone:        {version.backbone}
@@ -167,10 +170,11 @@ Files
       the card: backbone, classes in order, method, settings and metrics
 
 How to apply it on a machine that has the backbone
-1. Install the `tuning` package (once per machine): the wheel your dashboard's administrator built
-   (README.md of the dashboard, "The tuning library on a line PC"); pip fetches torch and the other
+1. Install the `tuning` package (once per machine) from the wheel the dashboard offers beside this
+   download ("tuning package" on the adapter's page; API: {wheel_api}). pip fetches torch and the other
    packages it needs, or takes them from a folder of wheels on a machine without internet:
-       pip install tuning-*.whl                    (offline: pip install --no-index --find-links WHEELS tuning-*.whl)
+       pip install {wheel}
+       (offline: pip install --no-index --find-links WHEELS {wheel})
    This gives the command `tuning` (the same as `python -m tuning`).
 2. Unpack this archive and check the files against the sums above:
        unzip {folder}.zip

@@ -79,6 +79,15 @@ def version_is_not_better(version: AdapterVersion) -> bool:
     return (version.metrics or {}).get("better_than_zero_shot") is False
 
 
+def version_download_verdict(version: AdapterVersion) -> str:
+    """Said beside the Download button, which then looks secondary, for a version not to deploy."""
+    if version_is_not_better(version):
+        return "Not better than the untuned (zero-shot) model: keep it for the record, not for the line."
+    if version.job is not None and version.job.status == "cancelled":  # Job.Status.CANCELLED (jobs sits above adapters)
+        return "From a job stopped early on request: the best adapter found before the stop."
+    return ""
+
+
 def model_line_recommended(*, model_line: ModelLine, versions=None) -> AdapterVersion | None:
     """The version offered as the line's latest and its default download: the newest version that
     beat zero-shot on validation and is not worse (validation balanced accuracy) than an earlier

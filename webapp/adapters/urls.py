@@ -7,6 +7,7 @@ app_name = "adapters"
 urlpatterns = [
     path("", views.adapter_list, name="list"),
     path("upload/", views.adapter_upload, name="upload"),
+    path("tuning/<str:filename>", views.tuning_wheel_download, name="tuning_wheel"),
     path("lines/<id:pk>/", views.model_line_detail, name="line"),
     path("lines/<id:pk>/production/clear/", views.line_clear_production, name="clear_production"),
     path("versions/<id:pk>/", views.version_detail, name="version"),

@@ -19,6 +19,7 @@ from webapp.core.evaluation_tables import evaluation_tables
 from webapp.datasets.errors import human_bytes
 from webapp.datasets.thumbnails import jpeg_response
 from webapp.datasets.uploads import UploadLimitHandler, limit_upload
+from webapp.integrations.tuning.wheel import WheelUnavailable, tuning_wheel, wheel_filename
 
 READ_ONLY = "Your role is read-only: ask an engineer to upload adapters."
 
@@ -56,12 +57,15 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
         "is_production": version.model_line.production_version_id == version.pk,
         "not_better": selectors.version_is_not_better(version),
         "gelu_build_note": selectors.version_gelu_build_note(version),
+        "download_verdict": selectors.version_download_verdict(version),
         "can_write": can_write,
         "evaluation": version.metrics if version.source == "upload" else None,
         "tables": evaluation_tables((version.metrics or {}).get("evaluation")),
         "adapted": adapted_report(version.metrics),  # a sparse adapter's tuned parts, from a job or uploaded
         "trials": trials.adapter_trials_recent(version=version, user=request.user),
         "try_max_images": trials.TRY_MAX_IMAGES,
+        "tuning_wheel": wheel_filename(),
+        "try_errors": [m for m in messages.get_messages(request) if "try-error" in m.extra_tags],
     })
 
 
@@ -90,6 +94,22 @@ def file_response(*, version, user, name: str) -> HttpResponse:
     services.adapter_version_record_download(version=version, user=user, what=name)
     content_type = "application/json" if name == files.CARD_NAME else "application/octet-stream"
     return download_response(spool, name, content_type)
+
+
+def tuning_wheel_response() -> FileResponse:
+    """The `tuning` wheel the README in every archive installs (shared by the page and the JSON API);
+    raises WheelUnavailable when it cannot be built here."""
+    return download_response(open(tuning_wheel(), "rb"), wheel_filename(), "application/zip")
+
+
+@require_GET
+def tuning_wheel_download(request, filename: str):
+    if filename != wheel_filename():  # an older version's link: the dashboard serves its own version only
+        return redirect("adapters:tuning_wheel", filename=wheel_filename())
+    try:
+        return tuning_wheel_response()
+    except WheelUnavailable as exc:
+        return render(request, "adapters/problem.html", {"message": str(exc)}, status=503)
 
 
 @require_GET
@@ -175,7 +195,8 @@ def version_try(request: HttpRequest, pk: int, limiter: UploadLimitHandler) -> H
                                   "send fewer or smaller images.")
         trials.adapter_trial_create(user=request.user, version=version, uploads=uploads)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages), extra_tags="try-error")
+        # shown beside the form it is about (adapters/_try.html), where the page lands, not at its top
+        messages.error(request, " ".join(exc.messages), extra_tags="try-error in-place")
     return redirect(reverse("adapters:version", args=[version.pk]) + "#try")
 
 

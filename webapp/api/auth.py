@@ -113,6 +113,7 @@ def api_endpoint(*methods: str):
                 log.exception("API %s %s failed", request.method, request.path)
                 return error(500, "The server failed to answer this request; the details are in its log.")
 
+        answer_in_json.api_methods = methods  # read by the API's description (webapp/api/openapi.py)
         return csrf_exempt(login_not_required(answer_in_json))
 
     return decorate

@@ -133,4 +133,5 @@ def adapter_version_payload(version: AdapterVersion, *, line: ModelLine) -> dict
         "archive_url": reverse("api:adapter_archive", args=[version.pk]),
         "files": {name: reverse("api:adapter_file", args=[version.pk, name])
                   for name in ("adapter.safetensors", "adapter.json")},
+        "tuning_wheel_url": reverse("api:tuning_wheel"),  # the package that applies it (its README says how)
     }

@@ -29,9 +29,9 @@ def api_token_authenticate(*, key: str | None):
 def api_job_create(*, user, payload: dict):
     """payload: {"dataset_version": id, "budget": ..., "method": ..., "backbone": ..., "shots": ...,
     "seed": ..., "name": ..., "model_line": ..., "config": {advanced TuneConfig settings}}; anything
-    left out takes the web form's default."""
+    left out takes the web form's default for the chosen method (what to adapt, for one)."""
     from webapp.datasets.selectors import dataset_version_get
-    from webapp.jobs.forms import JobCreateForm
+    from webapp.jobs.forms import JobCreateForm, adapt_default
     from webapp.jobs.services import job_create
 
     payload = dict(payload)
@@ -53,6 +53,8 @@ def api_job_create(*, user, payload: dict):
     data = {name: field.initial for name, field in form.fields.items() if field.initial is not None}
     data.update(advanced)
     data.update(payload)
+    if "adapt" not in payload and "adapt" not in advanced:
+        data["adapt"] = adapt_default(data.get("method"))
     form = JobCreateForm(data=data, user=user)
     if not form.is_valid():
         fields = {name: list(errors) for name, errors in form.errors.items()}

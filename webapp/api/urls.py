@@ -6,6 +6,8 @@ app_name = "api"
 
 urlpatterns = [
     path("backbones/", views.backbone_list, name="backbones"),
+    path("", views.api_index, name="index"),
+    path("openapi.json", views.api_openapi, name="openapi"),
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/<id:pk>/", views.dataset_detail, name="dataset"),
     path("jobs/", views.job_list, name="jobs"),
@@ -16,4 +18,5 @@ urlpatterns = [
     path("adapters/<id:pk>/", views.adapter_detail, name="adapter"),
     path("adapters/<id:pk>/archive/", views.adapter_archive, name="adapter_archive"),
     path("adapters/<id:pk>/files/<str:name>", views.adapter_file, name="adapter_file"),
+    path("tuning-wheel/", views.tuning_wheel, name="tuning_wheel"),
 ]

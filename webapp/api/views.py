@@ -1,22 +1,44 @@
 """JSON API v1 for scripts and line PCs (see README, "JSON API"). Thin: selectors read with the same
 workspace checks as the pages, services write."""
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from webapp.adapters import selectors as adapter_selectors
-from webapp.adapters.views import archive_response, file_response
+from webapp.adapters.views import archive_response, file_response, tuning_wheel_response
 from webapp.api import selectors, services
-from webapp.api.auth import api_endpoint, json_body
+from webapp.api.auth import api_endpoint, error, json_body
 from webapp.api.errors import BadRequest
+from webapp.api.openapi import endpoint_index, openapi_document
 from webapp.core.params import whole_number
 from webapp.datasets.selectors import dataset_get
+from webapp.integrations.tuning.wheel import WheelUnavailable
 from webapp.jobs.selectors import job_get
 from webapp.jobs.services import job_cancel
 
 JOBS_PER_PAGE = 50
+
+
+@login_not_required
+@require_GET
+def api_index(request: HttpRequest) -> HttpResponseBase:
+    """The front door: every endpoint, and where the machine-readable description is. No token needed:
+    it holds no data."""
+    return JsonResponse({"api": "Tuning dashboard API, version 1",
+                         "authentication": "Send 'Authorization: Bearer <token>'; create a token on "
+                                           + request.build_absolute_uri(reverse("accounts:api_tokens")),
+                         "openapi": request.build_absolute_uri(reverse("api:openapi")),
+                         "endpoints": endpoint_index()})
+
+
+@login_not_required
+@require_GET
+def api_openapi(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse(openapi_document())
 
 
 def _after(request: HttpRequest) -> int:
@@ -93,6 +115,15 @@ def adapter_archive(request: HttpRequest, pk: int) -> HttpResponseBase:
 def adapter_file(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     version, _ = adapter_selectors.adapter_version_get(user=request.user, pk=pk)
     return file_response(version=version, user=request.user, name=name)
+
+
+@api_endpoint("GET")
+def tuning_wheel(request: HttpRequest) -> HttpResponseBase:
+    """The `tuning` wheel (tuning-<version>-py3-none-any.whl) that applies the adapters on a line PC."""
+    try:
+        return tuning_wheel_response()
+    except WheelUnavailable as exc:
+        return error(503, str(exc))
 
 
 @api_endpoint("GET")

@@ -39,10 +39,11 @@ def not_found(request: HttpRequest, exception=None) -> HttpResponseBase:
                    "There is no such page, or it belongs to a workspace you are not a member of.")
 
 
-def forbidden(request: HttpRequest, exception=None) -> HttpResponseBase:
-    # Our own refusals are written for the user ("Your role in this workspace is read-only: ...").
+def forbidden(request: HttpRequest, exception=None, *, reason: str = "") -> HttpResponseBase:
+    # Our own refusals are written for the user ("Your role in this workspace is read-only: ...");
+    # `reason`, where the caller knows better (webapp/accounts/error_views.py), goes first.
     said = str(exception) if exception is not None and str(exception) else ""
-    return _answer(request, 403, "Not allowed", said or "Your account may not open this page.")
+    return _answer(request, 403, "Not allowed", reason or said or "Your account may not open this page.")
 
 
 def server_error(request: HttpRequest) -> HttpResponseBase:

@@ -70,7 +70,10 @@ def ingest_archive(
     limits: Limits,
     save: Callable[[str, bytes], None],
     progress: Callable[[float], None] = lambda fraction: None,
+    leave_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> IngestResult:
+    """`leave_out`: (class, image sha256) pairs marked as mislabelled in an earlier version: left out
+    and listed, unless the image now sits in another class (its label was corrected)."""
     fileobj.seek(0, 2)
     size = fileobj.tell()
     if size > limits.max_upload_bytes:
@@ -104,6 +107,10 @@ def ingest_archive(
             skipped.append({"file": member.name, "reason": str(outcome)})
             continue
         image = outcome
+        if (label, image.sha256) in leave_out:
+            skipped.append({"file": member.name, "reason": "marked as mislabelled in an earlier version of this "
+                                                           "dataset, and still in the same class: left out"})
+            continue
         if image.source_mode != "RGB":
             converted[image.source_mode] += 1
         if (label, image.sha256) in seen:

@@ -56,3 +56,19 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.number}"
+
+
+class MislabelledImage(models.Model):
+    """An image of a dataset version an engineer marked as mislabelled (from the report's mistakes
+    gallery). Kept with the version; the dataset's next versions leave the image out while it is still
+    in the same class (moved to its right folder, it is kept)."""
+
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="mislabelled")
+    sha256 = models.CharField(max_length=64)
+    label = models.CharField(max_length=200)  # the class it was filed under
+    original = models.CharField(max_length=500, blank=True)  # its name in the uploaded zip
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset_version", "sha256"], name="mislabelled_once")]

@@ -24,7 +24,7 @@ from webapp.accounts.access import require_write
 from webapp.accounts.models import Workspace
 from webapp.datasets.errors import UploadRejected
 from webapp.datasets.ingest import Limits, ingest_archive
-from webapp.datasets.models import Dataset, DatasetVersion
+from webapp.datasets.models import Dataset, DatasetVersion, MislabelledImage
 from webapp.datasets.recovery import IngestFence, ingestion_send_after_commit
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ def dataset_version_ingest(*, version_id: int, fence: IngestFence | None = None)
     try:
         with default_storage.open(str(version.upload.name), "rb") as upload:
             # A Django File proxies the file methods zipfile uses (read, seek, tell).
-            result = ingest_archive(cast(BinaryIO, upload), limits=Limits.from_settings(), save=save, progress=progress)
+            result = ingest_archive(cast(BinaryIO, upload), limits=Limits.from_settings(), save=save, progress=progress,
+                                    leave_out=_marked_mislabelled_before(version))
         for sha, jpeg in result.thumbnails.items():
             thumb = version_thumbnail_name(version.pk, sha)
             if not default_storage.exists(thumb):
@@ -207,6 +208,26 @@ def dataset_version_upload_delete(*, version_id: int) -> bool:
     except OSError:
         log.warning("could not delete the zip %s of failed dataset version %s", name, version_id)
     return True
+
+
+def _marked_mislabelled_before(version: DatasetVersion) -> frozenset[tuple[str, str]]:
+    return frozenset(MislabelledImage.objects.filter(
+        dataset_version__dataset_id=version.dataset_id, dataset_version__number__lt=version.number,
+    ).values_list("label", "sha256"))
+
+
+@transaction.atomic
+def dataset_image_mark_mislabelled(*, user, version: DatasetVersion, sha256: str, mislabelled: bool) -> None:
+    """Mark (or unmark) one image of a version as mislabelled; the caller checked the user may write.
+    Only an image of the version's manifest can be marked."""
+    entry = next((f for f in (version.manifest or {}).get("files", []) if f["sha256"] == sha256), None)
+    if entry is None:
+        raise ValidationError("This image is not part of the dataset version.")
+    if not mislabelled:
+        MislabelledImage.objects.filter(dataset_version=version, sha256=sha256).delete()
+        return
+    MislabelledImage.objects.get_or_create(dataset_version=version, sha256=sha256, defaults={
+        "label": entry["label"], "original": entry.get("original", ""), "marked_by": user})
 
 
 def _delete_quietly(names: list[str]) -> None:

@@ -12,4 +12,5 @@ urlpatterns = [
     path("versions/<id:pk>/", views.version_detail, name="version"),
     path("versions/<id:pk>/status.json", views.version_status, name="version_status"),
     path("versions/<id:pk>/thumbs/<str:sha256>.jpg", views.version_thumbnail, name="thumbnail"),
+    path("versions/<id:pk>/images/<str:sha256>/mislabelled/", views.image_mislabelled, name="image_mislabelled"),
 ]

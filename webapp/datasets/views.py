@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.access import require_posted_workspace
@@ -106,6 +107,7 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
         "report": version.report or {},
         "status": selectors.dataset_version_status(version),
         "can_upload": can_write,
+        "mislabelled": version.mislabelled.order_by("label", "original"),
     }
     return render(request, "datasets/version.html", context)
 
@@ -123,3 +125,18 @@ def version_thumbnail(request: HttpRequest, pk: int, sha256: str) -> HttpRespons
     if sha256 not in listed:
         raise Http404("Not found.")
     return thumbnail_response(version.pk, sha256)
+
+
+@require_POST
+def image_mislabelled(request, pk: int, sha256: str):
+    """Mark or unmark one image as mislabelled (the report's mistakes gallery); back to where it was."""
+    version, _ = selectors.dataset_version_get(user=request.user, pk=pk, write=True)
+    try:
+        services.dataset_image_mark_mislabelled(user=request.user, version=version, sha256=sha256,
+                                                mislabelled=request.POST.get("mislabelled") == "1")
+    except ValidationError:
+        raise Http404("Not found.") from None
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("datasets:version", pk=pk)

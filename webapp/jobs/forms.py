@@ -62,6 +62,12 @@ PARAM_BUDGET_CHOICES = [
 ADAPT_FIELDS = ("adapt", "param_budget")
 
 
+def adapt_default(method: str | None) -> str:
+    """What to adapt when nobody said: the form's default where the method can use it, else "prompt"
+    (the form switches the same way in the browser, job_form.js; the API asks here)."""
+    return DEFAULT_ADAPT if method in SPARSE_METHODS else "prompt"
+
+
 def image_weights_text(backbone: str, param_budget: str | None) -> str:
     """'0.5% of this backbone's image model is about 12,345 of its 2,469,130 weights.', where a sparse
     adapter tuned on the backbone recorded its size; else says when it will be known."""
@@ -160,7 +166,11 @@ class JobCreateForm(forms.Form):
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default
-            self.fields[name].help_text += " " + allowed_range(fields[name].metadata)
+        # shots and budget: the chosen dataset's and method's real bounds are shown beside the help
+        # (job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what they refuse.
+        self.fields["seed"].help_text += " " + allowed_range(fields["seed"].metadata)
+        self.fields["budget"].help_text += (f" The least depends on the method; up to "
+                                            f"{fields['budget'].metadata['max']:,}.")
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
         self.advanced_names = [name for name in fields if name not in MAIN_FIELDS + ADAPT_FIELDS]

@@ -61,12 +61,18 @@ def mistake_thumbnails_save(*, dataset_version_id: int, image_paths: list[str], 
             log.exception("could not store the thumbnail of %s", path)
 
 
-def mistakes_by_class(evaluation: dict | None) -> list[dict]:
-    """For the report: [{"name", "images", "wrong", "mistakes"}] for each class with a recorded mistake."""
+def mistakes_by_class(evaluation: dict | None, dataset_version=None) -> list[dict]:
+    """For the report: [{"name", "images", "wrong", "mistakes"}] for each class with a recorded mistake.
+    With the job's dataset version, each mistake also has its file name in the uploaded zip ("file"),
+    so it can be found there, and whether an engineer marked it as mislabelled ("marked")."""
     if not evaluation:
         return []
     tuned = evaluation.get("tuned") or {}
     mistakes = tuned.get("mistakes") or []
+    if dataset_version is not None:
+        names = {f["sha256"]: f.get("original") or f["path"] for f in (dataset_version.manifest or {}).get("files", [])}
+        marked = set(dataset_version.mislabelled.values_list("sha256", flat=True))
+        mistakes = [{**m, "file": names.get(m["sha256"], ""), "marked": m["sha256"] in marked} for m in mistakes]
     names = list(evaluation.get("class_names") or [])
     confusion = tuned.get("confusion") or []
     groups = []

@@ -121,6 +121,9 @@ class WorkerStatus(models.Model):
     # "size_bytes"}] (tuning/backbones/inventory.py); the job form and the API offer them.
     backbones_available = models.JSONField(default=list, blank=True)
 
+    class Meta:
+        verbose_name_plural = "worker statuses"  # Django's default says "worker statuss"
+
     def __str__(self) -> str:
         return self.hostname
 

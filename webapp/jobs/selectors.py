@@ -17,6 +17,7 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
+from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, method_label
 from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.models import Job, MetricPoint
@@ -151,6 +152,32 @@ def job_seconds_since_progress(job: Job, now=None) -> float:
 OVERDUE_AFTER_SECONDS = 60  # a running job this long past its time left says so instead of "0 s left"
 
 
+def job_uses_queries(job: Job) -> bool:
+    """False for the methods that fit in one pass (zero-shot, linear probe, Tip-Adapter): their budget
+    in queries means nothing, and "1 / 2000" would read as a job stopped at the start."""
+    return job.method not in NO_QUERY_METHODS
+
+
+def job_queries_text(job: Job) -> str:
+    """'120 of 2,000 queries', or what a one-pass method does instead."""
+    if not job_uses_queries(job):
+        return "one pass over the training images, no query budget"
+    return f"{job.queries_used:,} of {job.budget:,} queries"
+
+
+def job_curves_drawn(job: Job) -> dict:
+    """Which of the job page's plots have anything to draw, and in words why not: a plot that stays
+    empty with no word reads as a fault."""
+    label = method_label(job.method)
+    sharpness = "" if job.method in SHARPNESS_METHODS else (
+        f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no curve here.")
+    sparsity = ""
+    if job.config.get("adapt") == "sparse" and not job.config.get("param_budget"):
+        sparsity = ("At a 0% share the image model is left exactly as it is (no weight changed): this adapter "
+                    "tunes the prompt and the linear head only, so there is no curve here.")
+    return {"sharpness_note": sharpness, "sparsity_note": sparsity}
+
+
 def job_progress(job: Job) -> float:
     if job.status == Job.Status.COMPLETED:
         return 1.0
@@ -199,7 +226,9 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
                            "(it keeps sending signs of life)")
         return text + (f", about {human_duration(eta)} left" if eta is not None else "")
     if job.status == Job.Status.COMPLETED:
-        return f"Finished after {job.queries_used:,} queries."
+        if not job_uses_queries(job):
+            return "Finished."
+        return f"Finished after {job.queries_used:,} quer{'y' if job.queries_used == 1 else 'ies'}."
     if job.status == Job.Status.CANCELLED:
         return (f"Cancelled at {job.queries_used:,} of {job.budget:,} queries." if job.attempts
                 else "Cancelled before it started.")
@@ -269,7 +298,18 @@ def job_results(job: Job) -> dict | None:
         },
         "evaluation": job.evaluation or None,  # per-class accuracy and confusion matrices
         "quality": quality.as_payload() if quality else None,  # balanced accuracy, intervals, verdict
+        "download_verdict": download_verdict(job, quality),
     }
+
+
+def download_verdict(job: Job, quality) -> str:
+    """Said beside the Download button, which then looks secondary, when the adapter is not one to
+    deploy: a stopped job's, or one no better than the untuned model. '' for a recommendable one."""
+    if quality is not None and quality.not_better:
+        return "Not better than the untuned (zero-shot) model on validation: keep it for the record, not for the line."
+    if job.status == Job.Status.CANCELLED:
+        return "Stopped early on request: this is the best adapter found before the stop, not a finished tuning."
+    return ""
 
 
 def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -> dict:

@@ -15,8 +15,9 @@ from webapp.accounts.selectors import workspaces_writable
 from webapp.core.csv_download import csv_download
 from webapp.core.numbers import human_duration
 from webapp.core.params import whole_number
-from webapp.datasets.selectors import dataset_version_get
+from webapp.datasets.selectors import dataset_version_get, dataset_versions_ready
 from webapp.integrations.tuning import SPARSE_METHODS, queries_to_spend
+from webapp.jobs.bounds import launch_bounds
 from webapp.jobs.estimates import job_estimate, queries_for_minutes, workload_of
 from webapp.jobs.forms import MAX_BUDGET_MINUTES, JobCreateForm, image_weights_text
 from webapp.jobs.health import queue_has_live_worker
@@ -26,12 +27,15 @@ from webapp.jobs.quality import job_quality
 from webapp.jobs.queues import job_queue
 from webapp.jobs.selectors import (
     POINT_COLUMNS,
+    job_curves_drawn,
     job_etas,
     job_get,
     job_list,
     job_live_payload,
     job_progress,
+    job_queries_text,
     job_status_text,
+    job_uses_queries,
     job_worker_silent,
     queue_places,
 )
@@ -53,6 +57,7 @@ def job_list_view(request: HttpRequest) -> HttpResponseBase:
         no_worker = job.status == Job.Status.QUEUED and not served[queue]
         position, others_ahead = places.get(job.pk, (None, 0))
         rows.append({"job": job, "progress": job_progress(job), "position": position,
+                     "queries_text": job_queries_text(job),
                      "status_text": job_status_text(job, position=position, eta=etas.get(job.pk),
                                                      silent=job_worker_silent(job), no_worker=no_worker,
                                                      others_ahead=others_ahead)})
@@ -60,6 +65,7 @@ def job_list_view(request: HttpRequest) -> HttpResponseBase:
         "rows": rows,
         "active": any(not job.is_finished for job in jobs),
         "can_launch": workspaces_writable(user=request.user).exists(),
+        "has_dataset": bool(jobs) or dataset_versions_ready(user=request.user).exists(),
     })
 
 
@@ -82,7 +88,7 @@ def job_create_view(request: HttpRequest) -> HttpResponseBase:
                 for field, errors in exc.message_dict.items():
                     form.add_error(None if field == "__all__" else field, errors)
             else:
-                messages.success(request, f"{job} is queued.")
+                messages.success(request, f"Launched {job}.")  # the page says its state, which soon changes
                 return redirect("jobs:detail", pk=job.pk)
     else:
         form = JobCreateForm(user=request.user,
@@ -97,6 +103,8 @@ def job_detail_view(request: HttpRequest, pk: int) -> HttpResponseBase:
     return render(request, "jobs/detail.html", {
         "job": job,
         "live": payload,
+        "uses_queries": job_uses_queries(job),
+        "curves": job_curves_drawn(job),
         "can_write": can_write,
         "evaluation_rows": _evaluation_rows(job),
         "quality": (payload.get("results") or {}).get("quality") and job_quality(job),
@@ -152,9 +160,8 @@ def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
         return JsonResponse({"error": "Enter the budget as a whole number of queries, at least 1."}, status=400)
     if not backbone:
         return JsonResponse({"error": "Choose a backbone."}, status=400)
-    counts = {}
-    if version_id is not None:
-        counts = dataset_version_get(user=request.user, pk=version_id)[0].class_counts or {}
+    version = dataset_version_get(user=request.user, pk=version_id)[0] if version_id is not None else None
+    counts = (version.class_counts or {}) if version is not None else {}
     method = request.GET.get("method", "")
     adapt = "sparse" if request.GET.get("adapt") == "sparse" and method in SPARSE_METHODS else "prompt"
     workload = workload_of(queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()), adapt=adapt,
@@ -173,6 +180,8 @@ def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
     body["text"] = (f"About {human_duration(estimate.seconds)} of worker time, about {estimate.cost:.2f} "
                     f"{estimate.currency}.")
     body["image_weights"] = image_weights_text(backbone, request.GET.get("param_budget"))
+    body["bounds"] = launch_bounds(version=version, method=method, adapt=adapt, backbone=backbone,
+                                   shots=whole_number(request.GET.get("shots")))
     return JsonResponse(body)
 
 

@@ -21,10 +21,12 @@ from webapp.accounts.access import get_for_user, visible, workspaces_for
 from webapp.accounts.models import Workspace
 from webapp.adapters.adapted import adapted_report
 from webapp.adapters.models import AdapterVersion, ModelLine
+from webapp.adapters.selectors import version_is_not_better
 from webapp.core.cost import worker_cost
 from webapp.core.evaluation_tables import evaluation_tables
 from webapp.core.numbers import finite_or_none
 from webapp.core.templatetags.formatting import percent
+from webapp.integrations.tuning.quality import quality_rules
 from webapp.jobs.leaderboard import leaderboard_view
 from webapp.jobs.mistakes import mistakes_by_class
 from webapp.jobs.models import Job
@@ -43,13 +45,29 @@ def summary_sentence(job: Job) -> str:
     if zero is None or tuned is None:
         return f"This job ended without a tuned adapter ({job.error or job.get_status_display()}), for {cost}."
     prefix = "Stopped early on request, tuning" if job.status == Job.Status.CANCELLED else "Tuning"
-    if round(tuned, 2) > round(zero, 2):
+    quality = job_quality(job)
+    direction = _accuracy_change(quality, zero, tuned)
+    if direction == "rose":
         change = f"raised accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
-    elif round(tuned, 2) < round(zero, 2):
+    elif direction == "fell":
         change = f"lowered accuracy from {percent(zero, 0)} to {percent(tuned, 0)}"
-    else:
+    elif round(tuned, 2) == round(zero, 2):
         change = f"left accuracy at {percent(tuned, 0)}"
+    else:
+        images = f"{quality.tuned['images']} test images" if quality and quality.tuned else "the test images"
+        return (f"{prefix} changed accuracy from {percent(zero, 0)} to {percent(tuned, 0)} for {cost}; on {images} "
+                f"that is within the 95% intervals, so not a clear change.")
     return f"{prefix} {change} for {cost}."
+
+
+def _accuracy_change(quality, zero: float, tuned: float) -> str:
+    """'rose', 'fell' or 'unclear' from the test split's 95% intervals; jobs stored without confusion
+    matrices fall back to the rounded values."""
+    if quality is None or not (quality.zero_shot and quality.tuned):
+        return "rose" if round(tuned, 2) > round(zero, 2) else "fell" if round(tuned, 2) < round(zero, 2) else "unclear"
+    before, after = quality.zero_shot, quality.tuned
+    return quality_rules().change_direction(before["accuracy"], before["accuracy_interval"],
+                                            after["accuracy"], after["accuracy_interval"])
 
 
 # ------------------------------------------------------------------------------------------ one job
@@ -75,7 +93,7 @@ def job_report_context(job: Job) -> dict:
         "adapter": version,
         "tables": evaluation_tables(job.evaluation),
         "quality": job_quality(job),
-        "mistakes": mistakes_by_class(job.evaluation),
+        "mistakes": mistakes_by_class(job.evaluation, job.dataset_version),
         "adapted": adapted_report(version.metrics) if version else None,
         "leaderboard": leaderboard_view(job),
     }
@@ -283,7 +301,11 @@ def best_accuracy_per_line(*, workspace: Workspace) -> list[dict]:
     for v in versions:
         if v["acc"] is not None and (v["model_line_id"] not in best or v["acc"] > best[v["model_line_id"]]["acc"]):
             best[v["model_line_id"]] = v
+    # A line whose best version is no better than the untuned model says so beside the number.
+    not_better = {v.pk for v in AdapterVersion.objects.filter(pk__in=[b["pk"] for b in best.values()])
+                  if version_is_not_better(v)}
     lines = ModelLine.objects.filter(workspace=workspace).select_related("production_version").annotate(
         n=Count("versions")).order_by("name")
     return [{"line": line, "versions": line.n, "best": best.get(line.pk),
+             "best_not_better": line.pk in best and best[line.pk]["pk"] in not_better,
              "production": line.production_version} for line in lines]

@@ -3,6 +3,7 @@ class's recall under each job. Only for an explicit selection, so it stays a han
 
 from __future__ import annotations
 
+from webapp.integrations.tuning import NO_QUERY_METHODS
 from webapp.jobs.models import MetricPoint
 
 MAX_JOBS = 10  # more lines than this on one chart cannot be told apart
@@ -18,7 +19,9 @@ def _thin(rows: list) -> list:
 
 
 def curves(jobs: list) -> list[dict]:
-    """[{"label", "queries", "val_acc", "train_loss"}], one per job, in the jobs' order."""
+    """[{"label", "method", "uses_queries", "queries", "val_acc", "train_loss"}], one per job, in the jobs'
+    order. A method without queries (a linear probe) logs its points at one query count: the chart draws
+    it as a level line, not as a curve."""
     by_job: dict[int, list] = {job.pk: [] for job in jobs}
     points = (MetricPoint.objects.filter(job_id__in=list(by_job)).order_by("job_id", "seq")
               .values_list("job_id", "queries", "val_acc", "train_loss"))
@@ -27,7 +30,8 @@ def curves(jobs: list) -> list[dict]:
     result = []
     for job in jobs:
         rows = _thin(by_job[job.pk])
-        result.append({"label": str(job), "queries": [r[0] for r in rows], "val_acc": [r[1] for r in rows],
+        result.append({"label": str(job), "method": job.method, "uses_queries": job.method not in NO_QUERY_METHODS,
+                       "queries": [r[0] for r in rows], "val_acc": [r[1] for r in rows],
                        "train_loss": [r[2] for r in rows]})
     return result
 

@@ -38,8 +38,8 @@ def overview(request: HttpRequest) -> HttpResponseBase:
 
 @require_GET
 def job_report(request: HttpRequest, pk: int) -> HttpResponseBase:
-    job, _ = selectors.job_report_get(user=request.user, pk=pk)
-    return render(request, "reports/job.html", selectors.job_report_context(job))
+    job, can_write = selectors.job_report_get(user=request.user, pk=pk)
+    return render(request, "reports/job.html", {**selectors.job_report_context(job), "can_write": can_write})
 
 
 @require_GET

@@ -13,7 +13,7 @@ from tuning.backbones.ids import parse_backbone_id
 from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard, gelu_build_note, tuned_on_a_gelu_build
 from tuning.config import TuneConfig
 from tuning.errors import AdapterError, BackboneError, CheckpointMismatch, ConfigError, DataError, TuningError
-from tuning.methods import CURVES, NO_QUERY_METHODS, SPARSE_METHODS, Method, MetricPointDict, Stage
+from tuning.methods import CURVES, NO_QUERY_METHODS, SHARPNESS_METHODS, SPARSE_METHODS, Method, MetricPointDict, Stage
 from tuning.methods import LABELS as _LABELS
 from tuning.splits import HELD_OUT_PER_CLASS, min_images_per_class, split_sizes
 
@@ -38,8 +38,8 @@ def method_label(method: str) -> str:
 
 __all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterError", "BackboneError",
            "CheckpointMismatch", "ConfigError", "DataError", "HELD_OUT_PER_CLASS", "METHOD_LABELS", "Method",
-           "MetricPointDict", "NO_QUERY_METHODS", "SPARSE_METHODS", "Stage", "TuneConfig", "TuningError",
-           "allowed_range", "backbone_for_card", "default_backbone", "default_shots", "gelu_build_note",
-           "method_label", "min_images_per_class", "minimum_budget", "parse_backbone_id", "queries_to_spend",
-           "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config", "tune_fields",
-           "tuned_on_a_gelu_build"]
+           "MetricPointDict", "NO_QUERY_METHODS", "SHARPNESS_METHODS", "SPARSE_METHODS", "Stage", "TuneConfig",
+           "TuningError", "allowed_range", "backbone_for_card", "default_backbone", "default_shots",
+           "gelu_build_note", "method_label", "min_images_per_class", "minimum_budget", "parse_backbone_id",
+           "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config",
+           "tune_fields", "tuned_on_a_gelu_build"]
