@@ -132,9 +132,9 @@ class JobCreateForm(forms.Form):
                                           "it. The SharpZO paper used 20,000.")
     budget_minutes = forms.IntegerField(
         label="Or a time budget (minutes)", required=False, min_value=1, max_value=MAX_BUDGET_MINUTES,
-        help_text="Optional. The budget becomes the queries that fit in this much worker time, at the rate workers "
-                  "measured for this backbone and dataset (the estimate says on what basis). Methods that spend no "
-                  "queries ignore it.")
+        help_text="Optional. The budget becomes the queries that fit in this much worker time, by the same model "
+                  "as the estimate (what workers measured of themselves for this backbone, method and dataset; the "
+                  "estimate says on what basis). Methods that spend no queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       validators=[refuse_control_characters],
                                       help_text="Where the tuned adapter is stored as a new version; default: the dataset name.")
@@ -199,8 +199,10 @@ class JobCreateForm(forms.Form):
             return True
         minutes, counts = data["budget_minutes"], data["dataset_version"].class_counts or {}
         adapt = data.get("adapt") if data["method"] in SPARSE_METHODS else "prompt"
-        workload = workload_of(queries=0, num_classes=len(counts), num_images=sum(counts.values()),
-                               adapt=adapt or "prompt", shots=data["shots"] or 0)
+        workload = workload_of(method=data["method"], queries=0, num_classes=len(counts),
+                               num_images=sum(counts.values()), adapt=adapt or "prompt", shots=data["shots"] or 0,
+                               param_budget=data.get("param_budget") or 0.0, backbone=data["backbone"],
+                               dataset_version_id=data["dataset_version"].pk)
         try:
             config["budget"] = queries_for_minutes(minutes, backbone=data["backbone"], workload=workload)
         except ValueError as exc:

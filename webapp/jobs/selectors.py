@@ -21,7 +21,9 @@ from webapp.jobs import curve_shape
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.quality import job_quality
 from webapp.jobs.models import Job, MetricPoint
-from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, jobs_ahead
+from webapp.integrations.tuning import queries_to_spend
+from webapp.jobs.estimates import job_time_of
+from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, job_workload, jobs_ahead
 from webapp.jobs.queues import job_queue
 
 POINT_COLUMNS = ("seq", *MetricPoint.FIELDS)
@@ -102,11 +104,13 @@ ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the 
 
 
 def job_eta_seconds(job: Job, now=None) -> float | None:
-    """Remaining queries at the job's own recent rate (its own clock, resumes included): over its
-    last ETA_WINDOW_POINTS points, since the two stages spend queries at different speeds; over the
-    whole run while it has fewer points. Points arrive only at evaluations (minutes apart on a slow
-    worker), so the time left counts down from when the latest ones were stored: it moves every time
-    the page asks, not only when a point arrives. 0 once the recent pace says it should be done."""
+    """A running job's time left, from its measured progress: the queries its method will still spend at
+    its own recent rate (its own clock, resumes included), over its last ETA_WINDOW_POINTS points, since the
+    stages spend queries at different speeds; over the whole run while it has fewer points. Then the
+    finishing (evaluation, storing) by the time model. Before it has a rate of its own (start-up, the
+    zero-shot point, a method that spends no query) it is the model's time less the time since it started.
+    Points arrive only at evaluations (minutes apart on a slow worker), so the time left counts down from
+    when the latest ones were stored: it moves every time the page asks. 0 once it should be done."""
     if job.status != Job.Status.RUNNING:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
@@ -129,16 +133,22 @@ def job_etas(jobs: list[Job]) -> dict[int, float | None]:
     return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
 
 
-def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float | None:
+def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float:
     """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
-    if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
-        return None
+    now = now or timezone.now()
+    model = job_time_of(backbone=job.backbone, workload=job_workload(job))
+    spend = queries_to_spend(job.method, job.budget)
+    if not recent or recent[0][0] <= 1 or recent[0][1] <= 0 or job.queries_used >= spend:
+        since_start = (now - job.started_at).total_seconds() if job.started_at else 0.0
+        if job.queries_used >= spend:  # tuned: what is left is finishing
+            return max(0.0, model.finishing_s - job_seconds_since_progress(job, now))
+        return max(0.0, model.seconds - since_start)
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
     if len(recent) > ETA_WINDOW_POINTS and last_q > first_q and last_t > first_t:
         rate = (last_q - first_q) / (last_t - first_t)
     else:
         rate = last_q / last_t
-    return max(0.0, (job.budget - job.queries_used) / rate - job_seconds_since_progress(job, now))
+    return max(0.0, (spend - job.queries_used) / rate + model.finishing_s - job_seconds_since_progress(job, now))
 
 
 def job_seconds_since_progress(job: Job, now=None) -> float:

@@ -1,0 +1,80 @@
+"""What a worker measures of itself when it starts (webapp/worker/self_measure.py): how long its backbone
+takes to load, how long it takes to encode an image, and a query's seconds for each method that spends
+queries, at two class counts. Synthetic inputs (random features, plain images): the figures are time only,
+and they take seconds. torch comes with these, so each imports the tuner when called; a web process never
+calls them."""
+from __future__ import annotations
+
+import time
+
+CLASS_COUNTS = (2, 8)  # a query's cost grows with the class prompts it encodes: two counts give the line
+CALIBRATION_QUERIES = 24  # per run, or the method's own minimum where that is more
+CALIBRATION_IMAGES = 16
+FEATURES_PER_CLASS = (4, 2, 2)  # train, validation, test images per class of the synthetic data
+
+
+def methods_to_measure() -> list[str]:
+    """Every method that spends queries, from the tuner's own list (a new method is measured as it comes)."""
+    from tuning.methods import Method
+
+    return [m.value for m in Method if m.spends_queries]
+
+
+def measure_load(backbone_id: str, device: str = "auto"):
+    """(backbone, seconds to load it); 0 s when this process held it already."""
+    from tuning.backbones import loader
+
+    held = any(key[0] == backbone_id for key in loader._CACHE)
+    started = time.perf_counter()
+    backbone = loader.load_backbone(backbone_id, device=device)
+    return backbone, 0.0 if held else round(time.perf_counter() - started, 3)
+
+
+def measure_images(backbone) -> float:
+    """Seconds to encode one image."""
+    from PIL import Image
+    from tuning.data import encode_pil
+
+    images = [Image.new("RGB", (256, 256), (i * 15 % 256, 80, 160)) for i in range(CALIBRATION_IMAGES)]
+    encode_pil(backbone, images[:2])  # the first call pays for lazy set-up a job has paid for already
+    started = time.perf_counter()
+    encode_pil(backbone, images)
+    return round((time.perf_counter() - started) / len(images), 5)
+
+
+def measure_methods(backbone, backbone_id: str, methods: list[str], should_stop=None) -> dict | None:
+    """{method: {"a", "b"}}: a query's seconds as a + b K for K classes, from a short run of each method at
+    each of CLASS_COUNTS. None when `should_stop` stopped a run (its figure would be wrong)."""
+    from tuning.config import TuneConfig, minimum_budget
+    from tuning.tuner import tune
+
+    lines = {}
+    for method in methods:
+        seconds = []
+        for k in CLASS_COUNTS:
+            config = TuneConfig.from_dict({"method": method, "backbone": backbone_id, "device": str(backbone.device)})
+            budget = max(CALIBRATION_QUERIES, minimum_budget(config, num_classes=k))
+            config = TuneConfig.from_dict({**config.to_dict(), "budget": budget})
+            result = tune(config, _synthetic_data(backbone, k), backbone=backbone, should_stop=should_stop)
+            if result.stopped:
+                return None
+            seconds.append(result.elapsed_s / max(result.queries_used, 1))
+        slope = max(0.0, (seconds[1] - seconds[0]) / (CLASS_COUNTS[1] - CLASS_COUNTS[0]))
+        lines[method] = {"a": round(max(0.0, seconds[0] - slope * CLASS_COUNTS[0]), 6), "b": round(slope, 6)}
+    return lines
+
+
+def _synthetic_data(backbone, num_classes: int):
+    import torch
+    import torch.nn.functional as F
+    from tuning.data import FewShotData, Split
+
+    generator = torch.Generator().manual_seed(num_classes)
+
+    def split(per_class: int) -> Split:
+        labels = torch.arange(num_classes).repeat_interleave(per_class)
+        features = F.normalize(torch.randn(len(labels), backbone.embed_dim, generator=generator), dim=-1)
+        return Split(features, labels, [f"synthetic-{i}" for i in range(len(labels))])
+
+    train, val, test = (split(n) for n in FEATURES_PER_CLASS)
+    return FewShotData([f"class {i}" for i in range(num_classes)], train, val, test, backbone_id=backbone.id)
