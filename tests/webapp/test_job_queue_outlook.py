@@ -113,3 +113,17 @@ def test_a_fast_method_says_its_time_left_from_what_it_spends_not_its_budget(mak
     Job.objects.filter(pk=tuning.pk).update(attempts=1, started_at=now - timedelta(seconds=10))
     tuning.refresh_from_db()
     assert job_eta_seconds(tuning, now=now) == pytest.approx(9 + 60 - 10)
+
+
+def test_a_job_in_its_start_up_names_the_step_and_shows_the_encodings_progress(make_user, measured):
+    from webapp.jobs.selectors import job_progress, job_status_text
+
+    job = make_runnable_job(make_ready_version("Press line", per_class=6), status=Job.Status.RUNNING, budget=200)
+    Job.objects.filter(pk=job.pk).update(attempts=1, started_at=timezone.now(),
+                                         startup={"step": "encoding", "done": 6, "total": 18})
+    job.refresh_from_db()
+    assert job_status_text(job).startswith("Running: encoding 18 images (6 done)")
+    assert job_progress(job) == pytest.approx(1 / 3)
+    Job.objects.filter(pk=job.pk).update(startup={"step": "zeroshot"})
+    job.refresh_from_db()
+    assert "evaluating the untuned model (zero-shot)" in job_status_text(job)

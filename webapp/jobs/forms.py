@@ -17,7 +17,7 @@ from webapp.datasets.models import DatasetVersion
 from webapp.datasets.selectors import dataset_version_check_shots, dataset_versions_ready
 from webapp.integrations.backbones import backbone_choices, default_backbone
 from webapp.integrations.tuning import (NO_QUERY_METHODS, SPARSE_METHODS, Method, TuneConfig, allowed_range,
-                                        method_label, tune_fields)
+                                        method_label, minimum_budget, tune_fields)
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.queues import job_queue
 from webapp.jobs.services import MAIN_FIELDS, tune_config_from
@@ -72,6 +72,18 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
     if share == 0:
         return f"None of the image model's {total:,} weights change; only the prompt and the linear head are tuned."
     return f"{percent_share(share)} of this backbone's image model is about {max(1, round(share * total)):,} of its {total:,} weights."
+
+
+def budget_bounds_text(meta: dict) -> str:
+    """The budget's real bounds: each query-spending method's own minimum (tuning.config.minimum_budget, at
+    its default settings) up to the tuner's maximum."""
+    minimums = []
+    for method in FORM_ORDER:
+        if method in NO_QUERY_METHODS:
+            continue
+        minimums.append(f"{method_label(method)} {minimum_budget(TuneConfig.from_dict({'method': method.value})):,}")
+    return (f"At least: {', '.join(minimums)} (with default settings); at most {meta['max']:,}. Linear probe, "
+            "Tip-Adapter and zero-shot spend one query whatever the budget.")
 
 
 class FractionChoiceField(forms.TypedChoiceField):
@@ -150,7 +162,8 @@ class JobCreateForm(forms.Form):
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default
-            self.fields[name].help_text += " " + allowed_range(fields[name].metadata)
+            self.fields[name].help_text += " " + (budget_bounds_text(fields[name].metadata) if name == "budget"
+                                                  else allowed_range(fields[name].metadata))
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
         self.advanced_names = [name for name in fields if name not in MAIN_FIELDS + ADAPT_FIELDS]

@@ -160,9 +160,27 @@ def job_seconds_since_progress(job: Job, now=None) -> float:
 OVERDUE_AFTER_SECONDS = 60  # a running job this long past its time left says so instead of "0 s left"
 
 
+STARTUP_STEPS = {"loading": "loading the backbone", "encoding": "encoding the images",
+                 "zeroshot": "evaluating the untuned model (zero-shot), the first point of the plots"}
+
+
+def job_startup_step(job: Job) -> str:
+    """Before its first query, the start-up step a running job is in, in words ('' after it)."""
+    state = job.startup or {}
+    if job.status != Job.Status.RUNNING or job.queries_used or state.get("step") not in STARTUP_STEPS:
+        return ""
+    if state["step"] == "encoding" and state.get("total"):
+        return f"encoding {state['total']:,} images ({state.get('done') or 0:,} done)"
+    return STARTUP_STEPS[state["step"]]
+
+
 def job_progress(job: Job) -> float:
+    """The share of the queries spent; while the images are being encoded, the share of them encoded."""
     if job.status == Job.Status.COMPLETED:
         return 1.0
+    state = job.startup or {}
+    if job_startup_step(job) and state.get("step") == "encoding" and state.get("total"):
+        return min(1.0, (state.get("done") or 0) / state["total"])
     return min(1.0, job.queries_used / job.budget) if job.budget else 0.0
 
 
@@ -200,7 +218,8 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
             return "The worker has stopped responding; the job will be requeued and resume from its checkpoint."
         if job.cancel_requested:
             return "Stopping: the worker saves the best adapter found so far."
-        text = f"Running, {job.queries_used:,} of {job.budget:,} queries"
+        step = job_startup_step(job)
+        text = f"Running: {step}" if step else f"Running, {job.queries_used:,} of {job.budget:,} queries"
         since = job_seconds_since_progress(job)
         if eta is not None and eta < 1 and since > OVERDUE_AFTER_SECONDS:
             return text + (f"; slower than its recent pace, its last progress report was {human_duration(since)} ago "
@@ -315,6 +334,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
         "progress": round(job_progress(job), 4),
         "eta_seconds": None if eta is None else round(eta, 1),
         "stage": job.stage,
+        "startup_step": job_startup_step(job),  # before the first query: what the worker is doing
         "stage_switch_queries": job.stage_switch_queries,
         "attempts": job.attempts,
         "error": job.error,
