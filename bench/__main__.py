@@ -17,6 +17,8 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "web": "bench_web",
     "slow-clients": "bench_slow_clients",
     "rehearsal": "rehearsal",
+    "estimates": "estimates",
+    "threads": "threads",
 }
 ALL = ("speed", "memory", "quality")
 

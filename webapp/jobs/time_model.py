@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Before any worker has measured anything: the demo backbone on a 2-core CPU (bench/results/estimates.md).
+# Before any worker has measured anything: the demo backbone on a 2-core CPU (bench/results/estimates_cpu.md).
 DEFAULT_FIGURES = {
     "cpu": {"load_s": 6.0, "image_s": 0.06, "overhead_s": 2.0, "query": (0.02, 0.01)},
     "gpu": {"load_s": 10.0, "image_s": 0.005, "overhead_s": 2.0, "query": (0.005, 0.0005)},

@@ -51,7 +51,7 @@ def job_running():
 def _measure(hostname: str, backbone: str) -> None:
     from webapp.integrations.backbones import load_plugins
     from webapp.integrations.tuning.speed import measure_load, measure_methods, measure_images, methods_to_measure
-    from webapp.worker.status import worker_status_record_timings
+    from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_timings
 
     try:
         load_plugins()
@@ -60,6 +60,7 @@ def _measure(hostname: str, backbone: str) -> None:
         finally:
             _loaded.set()
         worker_status_record_timings(hostname=hostname, backbone=backbone, load_s=load_s)
+        worker_status_backbone_loaded(hostname=hostname, backbone=backbone)
         _wait_while_a_job_runs()
         worker_status_record_timings(hostname=hostname, backbone=backbone, image_s=measure_images(loaded))
         for method in methods_to_measure():
