@@ -67,16 +67,24 @@ def test_the_figures_of_that_backbone_on_that_kind_of_worker_are_used():
 
 def test_a_workers_start_up_measurement_and_each_finished_job_move_its_figures():
     worker_status_record_timings(hostname="box", backbone="demo", load_s=4.0, image_s=0.05,
-                                 query_s={"sharpzo": {"a": 0.02, "b": 0.01}})
-    # a SharpZO job at 6 classes took 0.16 s a query, twice the 0.08 s predicted: the line moves halfway
-    status = worker_status_refine_timings(hostname="box", backbone="demo", key="sharpzo", query_s=0.16,
+                                 query_s={"sharpzo": {"a": 0.02, "b": 0.01, "run": 1.0}})
+    # a SharpZO job at 6 classes took 0.16 s a query, twice the 0.08 s predicted, and 2 s beyond its queries:
+    # the figures move halfway
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="sharpzo", query_s=0.16, run_s=2.0,
                                           num_classes=6, overhead_s=3.0)
     figures = status.timings["demo"]
-    assert figures["query_s"]["sharpzo"] == {"a": pytest.approx(0.03), "b": pytest.approx(0.015)}
+    assert figures["query_s"]["sharpzo"] == {"a": pytest.approx(0.03), "b": pytest.approx(0.015), "run": 1.5}
     assert figures["overhead_s"] == 3.0 and figures["load_s"] == 4.0 and figures["jobs"] == 1
-    # a method the start-up did not measure is learnt from its first job
-    status = worker_status_refine_timings(hostname="box", backbone="demo", key="zosgd", query_s=0.12, num_classes=6)
-    assert status.timings["demo"]["query_s"]["zosgd"] == {"a": 0.0, "b": pytest.approx(0.02)}
+    # a method the start-up did not measure is learnt from its first job; one that spends no query by its run
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="zosgd", query_s=0.12, run_s=1.0,
+                                          num_classes=6)
+    assert status.timings["demo"]["query_s"]["zosgd"] == {"a": 0.0, "b": pytest.approx(0.02), "run": 1.0}
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="linear_probe", query_s=None,
+                                          run_s=4.0, num_classes=6)
+    assert status.timings["demo"]["query_s"]["linear_probe"] == {"a": 0.0, "b": 0.0, "run": 4.0}
+    probe = job_time(Figures.from_record(status.timings["demo"]),
+                     Workload(method="linear_probe", queries=1, num_classes=6, load_backbone=False))
+    assert probe.tuning_s == pytest.approx(4.0)
 
 
 def test_endpoint_updates_with_budget_and_counts_the_datasets_classes_and_images(alice, settings):

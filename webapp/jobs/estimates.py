@@ -53,7 +53,7 @@ class Estimate:
 
 def worker_figures(backbone: str, kind: str) -> list[Figures]:
     rows = WorkerStatus.objects.filter(kind=kind).values_list("timings", flat=True)
-    return [Figures.from_record(r[backbone]) for r in rows if isinstance(r, dict) and r.get(backbone)]
+    return [Figures.from_record(r[backbone], kind) for r in rows if isinstance(r, dict) and r.get(backbone)]
 
 
 def _median_worker(backbone: str, kind: str, workload: Workload) -> tuple[Figures, int]:

@@ -5,9 +5,10 @@ come from here (webapp/jobs/estimates.py reads the figures workers measured and 
     job = start-up + tuning + finishing
     start-up  = loading the backbone (0 when a worker holds it) + encoding the dataset's images
                 (0 when a job on this backbone encoded them already: features are cached)
-    tuning    = queries x a query's seconds; for K classes a query costs a + b K (its K class prompts through
-                the text tower, and the method's own bookkeeping), measured per method; a sparse adapter
-                that changes image weights also runs its training images through the image tower each query
+    tuning    = the method's run (set-up, zero-shot point; all of a method that spends no query, such as a
+                linear probe's fits) + queries x a query's seconds; for K classes a query costs a + b K (its
+                K class prompts through the text tower, and the method's own bookkeeping), measured per
+                method; a sparse adapter that changes image weights also runs its training images each query
     finishing = evaluation of zero-shot and the tuned adapter, storing it (seconds per job, measured)
 
 A worker measures every figure when it starts (webapp/worker/self_measure.py) and every finished job
@@ -44,15 +45,27 @@ class Figures:
     fallback_query: tuple = DEFAULT_FIGURES["cpu"]["query"]  # (a, b) before any method is measured
 
     @classmethod
-    def from_record(cls, record: dict) -> "Figures":
-        return cls(load_s=float(record.get("load_s", 0)), image_s=float(record.get("image_s", 0)),
-                   overhead_s=float(record.get("overhead_s", 0)), query_s=dict(record.get("query_s") or {}),
-                   jobs=int(record.get("jobs", 0)))
+    def from_record(cls, record: dict, kind: str = "cpu") -> "Figures":
+        """A figure not measured yet (finishing, before the first job) is the default for the kind."""
+        default = DEFAULT_FIGURES.get(kind, DEFAULT_FIGURES["cpu"])
+        return cls(load_s=float(record.get("load_s", default["load_s"])),
+                   image_s=float(record.get("image_s", default["image_s"])),
+                   overhead_s=float(record.get("overhead_s", default["overhead_s"])),
+                   query_s=dict(record.get("query_s") or {}), jobs=int(record.get("jobs", 0)),
+                   fallback_query=default["query"])
 
     @classmethod
     def default(cls, kind: str) -> "Figures":
         d = DEFAULT_FIGURES.get(kind, DEFAULT_FIGURES["cpu"])
         return cls(load_s=d["load_s"], image_s=d["image_s"], overhead_s=d["overhead_s"], fallback_query=d["query"])
+
+    def run_seconds(self, key: str) -> float:
+        """A method's seconds a run beyond its queries: its set-up and zero-shot point, or the whole of a method
+        that spends no query (a linear probe's fits)."""
+        for candidate in (key, key.split("+")[0]):
+            if candidate in self.query_s:
+                return float(self.query_s[candidate].get("run", 0.0))
+        return 0.0
 
     def query_line(self, key: str) -> tuple[float, float, bool]:
         """(a, b, measured) for this method; a method this worker has not measured is taken as its slowest
@@ -108,7 +121,8 @@ def startup_seconds(figures: Figures, workload: Workload) -> float:
 
 def job_time(figures: Figures, workload: Workload) -> JobTime:
     per_query, measured = seconds_per_query(figures, workload)
-    return JobTime(startup_s=startup_seconds(figures, workload), tuning_s=workload.queries * per_query,
+    return JobTime(startup_s=startup_seconds(figures, workload),
+                   tuning_s=figures.run_seconds(workload.key) + workload.queries * per_query,
                    finishing_s=figures.overhead_s, query_s=per_query, measured=measured)
 
 
@@ -116,17 +130,22 @@ def queries_in(figures: Figures, workload: Workload, seconds: float) -> int:
     """The most queries that fit in `seconds` of worker time with this workload (its `queries` aside): the
     inverse of job_time. 0 when start-up and finishing alone take that long."""
     per_query, _ = seconds_per_query(figures, workload)
-    left = seconds - startup_seconds(figures, workload) - figures.overhead_s
+    left = seconds - startup_seconds(figures, workload) - figures.overhead_s - figures.run_seconds(workload.key)
     return max(0, math.floor(left / per_query)) if per_query > 0 else 0
 
 
-def refined_line(line: dict | None, *, observed_s: float, num_classes: int, smoothing: float) -> dict:
-    """A method's (a, b) after a finished job that took `observed_s` a query at `num_classes` classes: the line
-    keeps its shape (how cost grows with K, measured at start) and moves toward the observation."""
-    if not line:
-        return {"a": 0.0, "b": round(observed_s / max(num_classes, 1), 6)}
-    predicted = float(line["a"]) + float(line["b"]) * num_classes
+def refined_line(line: dict | None, *, observed_s: float | None, run_s: float, num_classes: int,
+                 smoothing: float) -> dict:
+    """A method's figures after a finished job that took `observed_s` a query (None: it spent none) at
+    `num_classes` classes and `run_s` beyond its queries: the line keeps its shape (how cost grows with K,
+    measured at start) and moves toward the observation."""
+    line = dict(line or {})
+    run = line.get("run")
+    line["run"] = round(run_s if run is None else smoothing * run_s + (1 - smoothing) * float(run), 4)
+    if observed_s is None:
+        return {"a": 0.0, "b": 0.0, **line}
+    predicted = float(line.get("a", 0)) + float(line.get("b", 0)) * num_classes
     if predicted <= 0:
-        return {"a": 0.0, "b": round(observed_s / max(num_classes, 1), 6)}
+        return {**line, "a": 0.0, "b": round(observed_s / max(num_classes, 1), 6)}
     scale = smoothing * observed_s / predicted + (1 - smoothing)
-    return {"a": round(float(line["a"]) * scale, 6), "b": round(float(line["b"]) * scale, 6)}
+    return {**line, "a": round(float(line["a"]) * scale, 6), "b": round(float(line["b"]) * scale, 6)}

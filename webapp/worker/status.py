@@ -90,12 +90,13 @@ def worker_status_record_timings(*, hostname: str, backbone: str, load_s: float 
     return _update_timings(hostname, backbone, change)
 
 
-def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, query_s: float | None, num_classes: int,
-                                 train_images: int = 0, load_s: float | None = None, image_s: float | None = None,
-                                 overhead_s: float | None = None) -> WorkerStatus:
-    """Fold a finished job's measured figures into this worker's: its method's query line (time_model.query_key)
-    moves toward the job's seconds a query, and the start-up and finishing figures toward the job's. A sparse
-    adapter that changes image weights ran `train_images` images a query: the model adds those itself."""
+def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, query_s: float | None, run_s: float,
+                                 num_classes: int, train_images: int = 0, load_s: float | None = None,
+                                 image_s: float | None = None, overhead_s: float | None = None) -> WorkerStatus:
+    """Fold a finished job's measured figures into this worker's: its method's figures (time_model.query_key)
+    move toward the job's seconds a query and seconds beyond its queries, and the start-up and finishing
+    figures toward the job's. A sparse adapter that changes image weights ran `train_images` images a query:
+    the model adds those itself."""
     from webapp.jobs.time_model import refined_line
 
     def smooth(old, new: float) -> float:
@@ -105,12 +106,13 @@ def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, quer
         for name, value in (("load_s", load_s), ("image_s", image_s), ("overhead_s", overhead_s)):
             if value is not None:
                 figures[name] = smooth(figures.get(name), value)
+        prompts_s = None
         if query_s is not None:
-            lines = dict(figures.get("query_s") or {})
             prompts_s = max(query_s - train_images * float(figures.get("image_s", 0.0)), query_s / 10)
-            lines[key] = refined_line(lines.get(key), observed_s=prompts_s, num_classes=num_classes,
-                                      smoothing=RATE_SMOOTHING)
-            figures["query_s"] = lines
+        lines = dict(figures.get("query_s") or {})
+        lines[key] = refined_line(lines.get(key), observed_s=prompts_s, run_s=run_s, num_classes=num_classes,
+                                  smoothing=RATE_SMOOTHING)
+        figures["query_s"] = lines
         figures["jobs"] = int(figures.get("jobs", 0)) + 1
 
     return _update_timings(hostname, backbone, change)

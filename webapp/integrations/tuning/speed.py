@@ -10,14 +10,14 @@ import time
 CLASS_COUNTS = (2, 8)  # a query's cost grows with the class prompts it encodes: two counts give the line
 CALIBRATION_QUERIES = 24  # per run, or the method's own minimum where that is more
 CALIBRATION_IMAGES = 16
-FEATURES_PER_CLASS = (4, 2, 2)  # train, validation, test images per class of the synthetic data
+FEATURES_PER_CLASS = (16, 8, 8)  # train, validation, test images per class of the synthetic data (16 shots)
 
 
 def methods_to_measure() -> list[str]:
-    """Every method that spends queries, from the tuner's own list (a new method is measured as it comes)."""
+    """Every method, from the tuner's own list (a new method is measured as it comes)."""
     from tuning.methods import Method
 
-    return [m.value for m in Method if m.spends_queries]
+    return [m.value for m in Method]
 
 
 def measure_load(backbone_id: str, device: str = "auto"):
@@ -43,14 +43,15 @@ def measure_images(backbone) -> float:
 
 
 def measure_methods(backbone, backbone_id: str, methods: list[str], should_stop=None) -> dict | None:
-    """{method: {"a", "b"}}: a query's seconds as a + b K for K classes, from a short run of each method at
-    each of CLASS_COUNTS. None when `should_stop` stopped a run (its figure would be wrong)."""
+    """{method: {"a", "b", "run"}}: a query's seconds as a + b K for K classes, and the seconds of a run beyond
+    its queries (set-up and zero-shot point; all of a method that spends no query), from a short run of each
+    method at each of CLASS_COUNTS. None when `should_stop` stopped a run (its figure would be wrong)."""
     from tuning.config import TuneConfig, minimum_budget
     from tuning.tuner import tune
 
     lines = {}
     for method in methods:
-        seconds = []
+        seconds, runs = [], []
         for k in CLASS_COUNTS:
             config = TuneConfig.from_dict({"method": method, "backbone": backbone_id, "device": str(backbone.device)})
             budget = max(CALIBRATION_QUERIES, minimum_budget(config, num_classes=k))
@@ -58,10 +59,23 @@ def measure_methods(backbone, backbone_id: str, methods: list[str], should_stop=
             result = tune(config, _synthetic_data(backbone, k), backbone=backbone, should_stop=should_stop)
             if result.stopped:
                 return None
-            seconds.append(result.elapsed_s / max(result.queries_used, 1))
+            per_query = seconds_per_query(result) if result.queries_used > 1 else 0.0
+            seconds.append(per_query)
+            runs.append(max(0.0, result.elapsed_s - per_query * result.queries_used))
         slope = max(0.0, (seconds[1] - seconds[0]) / (CLASS_COUNTS[1] - CLASS_COUNTS[0]))
-        lines[method] = {"a": round(max(0.0, seconds[0] - slope * CLASS_COUNTS[0]), 6), "b": round(slope, 6)}
+        lines[method] = {"a": round(max(0.0, seconds[0] - slope * CLASS_COUNTS[0]), 6), "b": round(slope, 6),
+                         "run": round(max(runs), 4)}
     return lines
+
+
+def seconds_per_query(result) -> float:
+    """A run's seconds a query after its zero-shot point: the run's set-up and zero-shot evaluation are paid
+    once a job (the model counts them in its finishing), so a short run must not spread them over its queries."""
+    first = result.history[0] if result.history else {"queries": 0, "elapsed_s": 0.0}
+    queries = result.queries_used - first["queries"]
+    if queries <= 0:
+        return result.elapsed_s / max(result.queries_used, 1)
+    return max(0.0, result.elapsed_s - first["elapsed_s"]) / queries
 
 
 def _synthetic_data(backbone, num_classes: int):
