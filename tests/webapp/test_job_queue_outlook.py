@@ -10,8 +10,10 @@ from webapp.jobs.selectors import ETA_WINDOW_POINTS, job_eta_seconds
 
 pytestmark = pytest.mark.django_db
 
-# What the worker measured of itself: a query costs 0.1 s a class, an image 0.5 s to encode; no load, no finishing
-FIGURES = {"load_s": 0.0, "image_s": 0.5, "overhead_s": 0.0, "query_s": {"sharpzo": {"a": 0.0, "b": 0.1}}}
+# What the worker measured of itself: a query costs 0.1 s a class, an image 0.5 s to encode, a linear probe's
+# fits 4 s; no load, no finishing
+FIGURES = {"load_s": 0.0, "image_s": 0.5, "overhead_s": 0.0,
+           "query_s": {"sharpzo": {"a": 0.0, "b": 0.1}, "linear_probe": {"a": 0.0, "b": 0.0, "run": 4.0}}}
 
 
 @pytest.fixture
@@ -98,14 +100,15 @@ def test_a_job_never_waits_for_itself(make_user, measured):
 
 
 def test_a_fast_method_says_its_time_left_from_what_it_spends_not_its_budget(make_user, measured):
-    """A linear probe spends one query whatever its budget: once it has, only finishing is left."""
+    """A linear probe spends one query whatever its budget: once it has, its fits and finishing are left
+    (before, the budget of 2,000 queries made it say over an hour)."""
     version = make_ready_version("Press line", per_class=6)
     job = make_runnable_job(version, status=Job.Status.RUNNING, budget=2000, method="linear_probe")
     MetricPoint.objects.create(job=job, seq=1, step=0, stage="zeroshot", queries=1, elapsed_s=0.2)
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(queries_used=1, attempts=1, started_at=now, progress_at=now, heartbeat_at=now)
     job.refresh_from_db()
-    assert job_eta_seconds(job, now=now) == pytest.approx(0.0)
+    assert job_eta_seconds(job, now=now) == pytest.approx(4.0)
     # a tuning job before its first point: the model's time (18 images at 0.5 s, 200 queries at 0.3 s) less
     # the time since it started
     from datetime import timedelta

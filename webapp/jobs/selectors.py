@@ -140,8 +140,10 @@ def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float:
     spend = queries_to_spend(job.method, job.budget)
     if not recent or recent[0][0] <= 1 or recent[0][1] <= 0 or job.queries_used >= spend:
         since_start = (now - job.started_at).total_seconds() if job.started_at else 0.0
-        if job.queries_used >= spend:  # tuned: what is left is finishing
-            return max(0.0, model.finishing_s - job_seconds_since_progress(job, now))
+        if job.queries_used >= spend:  # queries spent: finishing is left, and the whole run of a method that
+            # spends one query only (a linear probe fits after its zero-shot point)
+            left = model.finishing_s + (model.tuning_s if spend <= 1 else 0.0)
+            return max(0.0, left - job_seconds_since_progress(job, now))
         return max(0.0, model.seconds - since_start)
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
     if len(recent) > ETA_WINDOW_POINTS and last_q > first_q and last_t > first_t:
