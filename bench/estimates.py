@@ -7,7 +7,7 @@ real wall time from claim to finish, and the time left the job page shows at 10%
 it spends against the real time left then.
 
     nice -n 10 .venv/bin/python -m bench estimates [--methods sharpzo,cmaes,...] [--budgets 200,600]
-        [--sizes 3x12,6x30] [--rounds 2] [--data /work/shared/datasets/neu-det]
+        [--sizes 3x12,6x30] [--rounds 2] [--data FOLDER]  (default: NEU-DET in ../shared beside the checkout)
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from .common import table, write
+from .quality import DEFAULT_DATA
 
 HOSTNAME = "bench-estimates@local"
 MARKS = (0.1, 0.5, 0.9)
@@ -107,7 +108,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="3x12,6x30", help="classes x images per class")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--data", default="/work/shared/datasets/neu-det")
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--name", default="estimates_cpu")
     args = parser.parse_args(argv)
     var_dir = tempfile.mkdtemp(prefix="bench-estimates-")
@@ -164,7 +165,7 @@ def main(argv=None) -> None:
 
     figures = WorkerStatus.objects.get(hostname=HOSTNAME).timings.get("demo", {})
     body = (f"Command: `nice -n 10 .venv/bin/python -m bench estimates {' '.join(argv or [])}`. Backbone demo, "
-            f"data {args.data}, {args.shots} shots, {threads} torch thread(s); load average "
+            f"data {Path(args.data).name}, {args.shots} shots, {threads} torch thread(s); load average "
             f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. The worker's start-up measurement "
             f"took {measure_s:.1f} s (the backbone's loading included).\n\n"
             "## Estimate against real wall time (claim to finish)\n\nRound 1: the first job of each kind on the "

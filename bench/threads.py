@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .common import table, write
+from .quality import DEFAULT_DATA
 
 DEFAULT_JOB = {"method": "cmaes", "adapt": "sparse", "param_budget": 0.0, "budget": 600, "shots": 16, "backbone": "demo"}
 
@@ -39,7 +40,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--busy", default="0,1,3")
-    parser.add_argument("--data", default="/work/shared/datasets/neu-det")
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--per-class", type=int, default=30)
     args = parser.parse_args(argv)
     import torch
