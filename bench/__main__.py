@@ -18,6 +18,8 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "slow-clients": "bench_slow_clients",
     "rehearsal": "rehearsal",
     "auto": "auto",
+    "estimates": "estimates",
+    "threads": "threads",
 }
 ALL = ("speed", "memory", "quality")
 

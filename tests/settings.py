@@ -18,5 +18,8 @@ JOB_STALE_AFTER_SECONDS = int(os.environ.get("JOB_STALE_AFTER_SECONDS", 6))
 JOB_OUTAGE_FIRST_WAIT_SECONDS = float(os.environ.get("JOB_OUTAGE_FIRST_WAIT_SECONDS", "0.2"))
 CELERY_BEAT_SCHEDULE = {}  # tests call the reaper themselves, or start beat on purpose
 TUNING_BACKBONE_PLUGINS = ["tests.webapp.tiny_backbone"]  # a tiny random CLIP: fast CPU jobs
+WORKER_MEASURE_BACKBONE = os.environ.get("WORKER_MEASURE_BACKBONE", "tiny-test")  # workers measure it at start
+# The test run, its workers and Chromium share the machine: each tuning worker takes its share of the cores.
+WORKER_PROCESSES_ON_MACHINE = int(os.environ.get("WORKER_PROCESSES_ON_MACHINE", 3))
 WORKER_CHECKIN_SECONDS = int(os.environ.get("WORKER_CHECKIN_SECONDS", 1))
 WORKER_FRESH_SECONDS = int(os.environ.get("WORKER_FRESH_SECONDS", 10))

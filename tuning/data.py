@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,8 +68,10 @@ def _sha256(path: Path) -> str:
 
 
 def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_dir=None,
-                      skip_damaged: bool = False, hashes: Mapping[str, str] | None = None) -> FewShotData:
-    """skip_damaged: leave out images that cannot be read and list them in `.skipped` (as the web
+                      skip_damaged: bool = False, hashes: Mapping[str, str] | None = None,
+                      on_progress: Callable[[int, int], Any] | None = None) -> FewShotData:
+    """on_progress(done, total): called as images are encoded (those found in the cache are not counted).
+    skip_damaged: leave out images that cannot be read and list them in `.skipped` (as the web
     upload does) instead of raising DataError. hashes: the images' sha256 hex digests by their path
     under `root` ('<class>/<file>', as an ingest manifest already has them), so the loader does not
     read every image again to hash it; an image missing from it is hashed here."""
@@ -98,7 +102,7 @@ def load_image_folder(root, *, backbone, shots: int = 16, seed: int = 0, cache_d
             parts[split][1].extend([label] * len(idx))
     all_paths = [p for split in parts.values() for p in split[0]]
     shas = _image_hashes(Path(root), all_paths, hashes or {})
-    feats = encode_images(backbone, all_paths, shas, cache_dir)
+    feats = encode_images(backbone, all_paths, shas, cache_dir, on_progress=on_progress)
     splits = {}
     for split, (paths, labels) in parts.items():
         splits[split] = Split(torch.stack([feats[shas[p]] for p in paths]), torch.tensor(labels, dtype=torch.long),
@@ -158,22 +162,39 @@ def _cache_file(backbone, cache_dir) -> Path:
     return Path(cache_dir) / f"{key}-{(backbone.checkpoint_sha256 or 'nohash')[:16]}" / "features.safetensors"
 
 
-def encode_images(backbone, paths: list[Path], shas: dict, cache_dir=None, batch_size: int = 64) -> dict:
-    """sha256 -> feature, encoding only images missing from the disk cache."""
+# Features of recent cache files, kept in memory by a worker between jobs (a warm worker reads no file).
+MEMORY_CACHE_FILES = 4
+_in_memory: OrderedDict[Path, dict[str, torch.Tensor]] = OrderedDict()
+PROGRESS_EVERY = 32  # images between progress calls
+
+
+def encode_images(backbone, paths: list[Path], shas: dict, cache_dir=None, batch_size: int = 64,
+                  on_progress: Callable[[int, int], Any] | None = None) -> dict:
+    """sha256 -> feature, encoding only images missing from the cache (in memory, then on disk)."""
     from safetensors.torch import load_file, save
     cache: dict[str, torch.Tensor] = {}
     file = _cache_file(backbone, cache_dir) if cache_dir else None
-    if file is not None and file.exists():
+    if file is not None and file in _in_memory:
+        cache = _in_memory[file]
+        _in_memory.move_to_end(file)
+    elif file is not None and file.exists():
         try:
             cache = load_file(str(file))
         except Exception:
             cache = {}  # a damaged cache is only a cache: re-encode
     todo = sorted({shas[p]: p for p in paths if shas[p] not in cache}.items())
-    for s in range(0, len(todo), batch_size):
-        chunk = todo[s:s + batch_size]
+    step = min(batch_size, PROGRESS_EVERY)
+    for s in range(0, len(todo), step):
+        chunk = todo[s:s + step]
         feats = encode_pil(backbone, [_load_image(p) for _, p in chunk], batch_size)
         cache.update({sha: f.clone() for (sha, _), f in zip(chunk, feats)})
+        if on_progress is not None:
+            on_progress(s + len(chunk), len(todo))
     if file is not None and todo:
         file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(file, save({k: v.contiguous() for k, v in cache.items()}))
+    if file is not None:
+        _in_memory[file] = cache
+        while len(_in_memory) > MEMORY_CACHE_FILES:
+            _in_memory.popitem(last=False)
     return cache

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import celeryd_init, worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import celeryd_init, worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from webapp.core.broker import transport_options_for
 
@@ -39,6 +39,30 @@ def _choose_transport_options(sender=None, conf=None, options=None, **kwargs):
     if problem:
         raise SystemExit(problem)  # a receiver's Exception would only be logged, and the worker start
     conf.broker_transport_options = transport_options_for(queues)
+    _this_worker.update(hostname=str(sender), queues=queues)  # the pool processes forked next inherit it
+
+
+_this_worker: dict = {}
+
+
+def _is_tuning_worker(queues: list[str]) -> bool:
+    from django.conf import settings
+
+    tuning = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {settings.TUNING_GPU_QUEUE}
+    return bool(tuning & set(queues))
+
+
+@worker_process_init.connect
+def _prepare_tuning_process(**kwargs):
+    """A tuning worker's pool process sets torch's threads to its share of the machine, then loads its
+    backbone and measures itself beside the job loop (webapp/worker/threads.py, self_measure.py)."""
+    if not _is_tuning_worker(_this_worker.get("queues", [])):
+        return
+    from webapp.worker.self_measure import self_measure_start
+    from webapp.worker.threads import threads_set
+
+    threads_set()
+    self_measure_start(hostname=_this_worker["hostname"])
 
 
 @worker_ready.connect

@@ -273,6 +273,13 @@ JOB_OUTAGE_FIRST_WAIT_SECONDS = float(os.environ.get("JOB_OUTAGE_FIRST_WAIT_SECO
 COST_PER_WORKER_HOUR = float(os.environ.get("COST_PER_WORKER_HOUR", "1.00"))
 COST_CURRENCY = os.environ.get("COST_CURRENCY", "EUR")
 WORKER_KIND = os.environ.get("WORKER_KIND", "cpu")  # what this worker is, for run-time estimates
+# The backbone a tuning worker loads and measures itself on when it starts (webapp/worker/self_measure.py):
+# estimates are right before any job has finished, and the first job finds it loaded. Empty: measure nothing.
+WORKER_MEASURE_BACKBONE = os.environ.get("WORKER_MEASURE_BACKBONE", "demo")
+# torch's intra-op threads in a tuning worker: its share of the machine's cores (webapp/worker/threads.py).
+# Unset: the cores divided by WORKER_PROCESSES_ON_MACHINE (the busy processes the deployment starts here).
+TUNING_THREADS = env_int("TUNING_THREADS", 0)
+WORKER_PROCESSES_ON_MACHINE = env_int("WORKER_PROCESSES_ON_MACHINE", 1)
 # Every worker records itself and its queues this often; one silent for WORKER_FRESH_SECONDS counts as gone
 # (a queued job with no live worker on its queue then says so).
 WORKER_CHECKIN_SECONDS = env_int("WORKER_CHECKIN_SECONDS", 20)

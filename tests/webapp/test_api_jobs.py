@@ -130,14 +130,17 @@ def test_engineer_cancels_a_queued_job(engineer, dataset):
 
 
 def test_a_budget_in_minutes_is_converted_with_the_measured_rate(engineer, dataset):
+    """By the time model (webapp/jobs/time_model.py) and what the worker measured of itself."""
     from django.utils import timezone
 
     from webapp.jobs.models import WorkerStatus
 
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                class_prompts_per_second={"tiny-test": 30.0}, seconds_per_image={"tiny-test": 0.5})
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(), timings={"tiny-test": {
+        "load_s": 4.0, "image_s": 0.5, "overhead_s": 2.0, "query_s": {"sharpzo": {"a": 0.0, "b": 0.05}}}})
     response = engineer.post("/api/v1/jobs/", {"dataset_version": dataset.pk, "budget_minutes": 10, "shots": 2,
                                                "method": "sharpzo", "adapt": "prompt", "backbone": "tiny-test"})
     assert response.status_code == 201, response.json()
     classes, images = len(dataset.class_counts), sum(dataset.class_counts.values())
-    assert Job.objects.get(pk=response.json()["id"]).budget == int((600 - images * 0.5) * 30.0 / classes)
+    # 10 minutes less loading (4 s), encoding (0.5 s an image) and finishing (2 s), at 0.05 s a class a query
+    expected = int((600 - (4.0 + images * 0.5) - 2.0) / (0.05 * classes))
+    assert Job.objects.get(pk=response.json()["id"]).budget == expected

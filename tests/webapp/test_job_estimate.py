@@ -1,68 +1,115 @@
-"""The run-time and cost estimate shown before launch: a cautious default until a worker has
-measured the backbone, then the measured rate; the JSON endpoint the form asks as values change.
-It counts the dataset's images as well as its classes; a sparse adapter's
-queries also run the training images through the image model."""
+"""The run-time and cost estimate shown before launch: one time model (webapp/jobs/time_model.py) fed with
+what workers measured of themselves when they started, refined by finished jobs; the JSON endpoint the form
+asks as values change, and a time budget in minutes turned into queries by the same model."""
 
 import pytest
 from django.utils import timezone
 
 from tests.webapp.factories import csrf_client, make_ready_version
-from webapp.jobs.estimates import DEFAULT_RATES, DEFAULT_SECONDS_PER_IMAGE, Workload, job_estimate
+from webapp.jobs.estimates import Workload, job_estimate
 from webapp.jobs.models import WorkerStatus
-from webapp.worker.status import worker_status_record_rate
+from webapp.jobs.time_model import DEFAULT_FIGURES, Figures, job_time, queries_in
+from webapp.worker.status import worker_status_record_timings, worker_status_refine_timings
 
 pytestmark = pytest.mark.django_db
 
+# What a worker measured of itself on the demo backbone: 4 s to load, 0.05 s an image, 2 s to finish a job;
+# CMA-ES queries cost 0.01 + 0.005 K s, SharpZO's 0.02 + 0.01 K s.
+MEASURED = {"load_s": 4.0, "image_s": 0.05, "overhead_s": 2.0,
+            "query_s": {"cmaes": {"a": 0.01, "b": 0.005}, "sharpzo": {"a": 0.02, "b": 0.01}}}
 
-def test_without_measurements_a_cautious_default_is_used_and_said(settings):
+
+def measured_worker(hostname="box", kind="cpu", backbone="demo", **changes):
+    return WorkerStatus.objects.create(hostname=hostname, kind=kind, last_seen=timezone.now(),
+                                       timings={backbone: {**MEASURED, **changes}})
+
+
+def test_the_model_adds_start_up_tuning_and_finishing():
+    figures = Figures.from_record(MEASURED)
+    time = job_time(figures, Workload(method="sharpzo", queries=1000, num_classes=6, num_images=240))
+    assert time.startup_s == pytest.approx(4.0 + 240 * 0.05)
+    assert time.tuning_s == pytest.approx(1000 * (0.02 + 0.01 * 6))
+    assert time.seconds == pytest.approx(16.0 + 80.0 + 2.0) and time.measured
+    # a held backbone and cached features cost nothing; a method not measured borrows the slowest one
+    warm = job_time(figures, Workload(method="auto", queries=1000, num_classes=6, load_backbone=False))
+    assert warm.startup_s == 0 and warm.tuning_s == pytest.approx(80.0) and not warm.measured
+
+
+def test_minutes_become_the_queries_the_same_model_fits_in_them():
+    figures = Figures.from_record(MEASURED)
+    workload = Workload(method="cmaes", queries=0, num_classes=4, num_images=100)
+    queries = queries_in(figures, workload, 10 * 60)
+    # 600 s less 4 s loading, 5 s encoding, 2 s finishing, at 0.03 s a query
+    assert queries == int((600 - 4 - 5 - 2) / 0.03)
+    assert job_time(figures, Workload(method="cmaes", queries=queries, num_classes=4, num_images=100)).seconds <= 600
+    assert queries_in(figures, workload, 10) == 0
+
+
+def test_without_measurements_a_default_is_used_and_said(settings):
     settings.COST_PER_WORKER_HOUR = 3.6
-    estimate = job_estimate(backbone="demo", workload=Workload(queries=1000, num_classes=4), kind="cpu")
+    estimate = job_estimate(backbone="demo", workload=Workload(method="cmaes", queries=1000, num_classes=4), kind="cpu")
+    a, b = DEFAULT_FIGURES["cpu"]["query"]
     assert not estimate.measured
-    assert estimate.seconds == pytest.approx(1000 * 4 / DEFAULT_RATES["cpu"])
+    assert estimate.tuning_seconds == pytest.approx(1000 * (a + 4 * b))
     assert estimate.cost == pytest.approx(estimate.seconds / 3600 * 3.6, rel=1e-3)
-    assert "cautious default" in estimate.basis
+    assert "No cpu worker has measured this backbone yet" in estimate.basis
 
 
-def test_measured_rate_of_that_backbone_on_that_kind_of_worker_is_used():
-    worker_status_record_rate(backbone="demo", class_prompts_per_second=400.0, hostname="gpu-1", kind="gpu")
-    worker_status_record_rate(backbone="demo", class_prompts_per_second=100.0, hostname="box-1", kind="cpu")
-    worker_status_record_rate(backbone="other", class_prompts_per_second=5.0, hostname="box-2", kind="cpu")
-    estimate = job_estimate(backbone="demo", workload=Workload(queries=1000, num_classes=2), kind="cpu")
-    assert estimate.measured and estimate.rate == 100.0
-    assert estimate.seconds == pytest.approx(20.0)
-    assert "Measured on 1 cpu worker" in estimate.basis
+def test_the_figures_of_that_backbone_on_that_kind_of_worker_are_used():
+    measured_worker("gpu-1", kind="gpu", query_s={"cmaes": {"a": 0.0, "b": 0.0001}})
+    measured_worker("box-1")
+    measured_worker("box-2", backbone="other", query_s={"cmaes": {"a": 5.0, "b": 5.0}})
+    estimate = job_estimate(backbone="demo", workload=Workload(method="cmaes", queries=1000, num_classes=2), kind="cpu")
+    assert estimate.measured and estimate.tuning_seconds == pytest.approx(20.0)
+    assert estimate.seconds == pytest.approx(4.0 + 20.0 + 2.0)
+    assert estimate.basis.startswith("Measured by 1 cpu worker when it started")
 
 
-def test_each_finished_job_moves_the_workers_rate():
-    worker_status_record_rate(backbone="demo", class_prompts_per_second=100.0, hostname="box", kind="cpu")
-    status = worker_status_record_rate(backbone="demo", class_prompts_per_second=200.0, hostname="box", kind="cpu")
-    assert status.class_prompts_per_second["demo"] == pytest.approx(150.0)
+def test_a_workers_start_up_measurement_and_each_finished_job_move_its_figures():
+    worker_status_record_timings(hostname="box", backbone="demo", load_s=4.0, image_s=0.05,
+                                 query_s={"sharpzo": {"a": 0.02, "b": 0.01, "run": 1.0}})
+    # a SharpZO job at 6 classes took 0.16 s a query, twice the 0.08 s predicted, and 2 s beyond its queries:
+    # the figures move halfway
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="sharpzo", query_s=0.16, run_s=2.0,
+                                          num_classes=6, overhead_s=3.0)
+    figures = status.timings["demo"]
+    assert figures["query_s"]["sharpzo"] == {"a": pytest.approx(0.03), "b": pytest.approx(0.015), "run": 1.5}
+    assert figures["overhead_s"] == 3.0 and figures["load_s"] == 4.0 and figures["jobs"] == 1
+    # a method the start-up did not measure is learnt from its first job; one that spends no query by its run
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="zosgd", query_s=0.12, run_s=1.0,
+                                          num_classes=6)
+    assert status.timings["demo"]["query_s"]["zosgd"] == {"a": 0.0, "b": pytest.approx(0.02), "run": 1.0}
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="linear_probe", query_s=None,
+                                          run_s=4.0, num_classes=6)
+    assert status.timings["demo"]["query_s"]["linear_probe"] == {"a": 0.0, "b": 0.0, "run": 4.0}
+    probe = job_time(Figures.from_record(status.timings["demo"]),
+                     Workload(method="linear_probe", queries=1, num_classes=6, load_backbone=False))
+    assert probe.tuning_s == pytest.approx(4.0)
 
 
-def test_endpoint_updates_with_budget_and_counts_the_datasets_classes(alice, settings):
+def test_endpoint_updates_with_budget_and_counts_the_datasets_classes_and_images(alice, settings):
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b", "c", "d"), per_class=3)
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                class_prompts_per_second={"demo": 40.0})
+    measured_worker()
     client = csrf_client(alice)
-    small = client.get("/jobs/estimate.json", {"budget": 100, "backbone": "demo", "dataset_version": version.pk}).json()
-    large = client.get("/jobs/estimate.json",
-                       {"budget": 1000, "backbone": "demo", "dataset_version": version.pk}).json()
-    images = 4 * 3 * DEFAULT_SECONDS_PER_IMAGE["cpu"]  # not measured yet: the cautious default per image
+    ask = {"backbone": "demo", "dataset_version": version.pk, "method": "cmaes"}
+    small = client.get("/jobs/estimate.json", {**ask, "budget": 100}).json()
+    large = client.get("/jobs/estimate.json", {**ask, "budget": 1000}).json()
+    start = 4.0 + 12 * 0.05
     assert small["num_classes"] == 4 and small["num_images"] == 12 and small["measured"]
-    assert small["seconds"] == pytest.approx(10.0 + images) and large["seconds"] == pytest.approx(100.0 + images)
-    assert large["text"].startswith("About 1 min 41 s of worker time")
-    assert "Images: 12 at" in large["basis"]
+    assert small["seconds"] == pytest.approx(start + 100 * 0.03 + 2.0)
+    assert large["seconds"] == pytest.approx(start + 1000 * 0.03 + 2.0)
+    assert large["text"] == "About 37 s of worker time, about 0.01 EUR, for 1,000 queries."
+    assert "12 images to encode at 0.05 s each" in large["basis"]
 
 
 def test_methods_that_read_cached_features_only_are_estimated_at_one_query(alice, settings):
     settings.WORKER_KIND = "cpu"
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                class_prompts_per_second={"demo": 2.0})
+    measured_worker()
     client = csrf_client(alice)
     probe = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "linear_probe"}).json()
     tuned = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "demo", "method": "sharpzo"}).json()
-    assert probe["seconds"] == pytest.approx(1.0) and tuned["seconds"] == pytest.approx(2000.0)
+    assert probe["tuning_seconds"] < 0.1 and tuned["tuning_seconds"] == pytest.approx(2000 * 0.04)
 
 
 def test_endpoint_refuses_a_bad_budget_in_words(alice):
@@ -77,64 +124,46 @@ def test_endpoint_does_not_reveal_another_workspaces_dataset(alice, make_user):
     assert response.status_code == 404
 
 
-def test_more_images_take_longer_at_the_rate_workers_measured_per_image(alice, settings):
-    settings.WORKER_KIND = "cpu"
-    worker_status_record_rate(backbone="demo", class_prompts_per_second=40.0, seconds_per_image=0.5,
-                              hostname="box", kind="cpu")
-    few = make_ready_version("Press line", classes=("a", "b"), per_class=3)
-    many = make_ready_version("Press line", classes=("a", "b"), per_class=9)
-    client = csrf_client(alice)
-    ask = {"budget": 200, "backbone": "demo", "method": "sharpzo"}
-    small = client.get("/jobs/estimate.json", {**ask, "dataset_version": few.pk}).json()
-    large = client.get("/jobs/estimate.json", {**ask, "dataset_version": many.pk}).json()
-    assert small["tuning_seconds"] == large["tuning_seconds"] == pytest.approx(200 * 2 / 40.0)
-    assert small["image_seconds"] == pytest.approx(6 * 0.5) and large["image_seconds"] == pytest.approx(18 * 0.5)
-    assert "(measured)" in large["basis"]
-
-
-def test_a_sparse_adapter_costs_its_training_images_per_query(alice, settings):
+def test_a_sparse_adapter_that_changes_image_weights_costs_its_training_images_per_query(alice, settings):
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b"), per_class=9)
-    worker_status_record_rate(backbone="demo", class_prompts_per_second=40.0, hostname="box", kind="cpu")
+    measured_worker()
     client = csrf_client(alice)
-    ask = {"budget": 200, "backbone": "demo", "method": "sharpzo", "dataset_version": version.pk, "shots": 4}
+    ask = {"budget": 200, "backbone": "demo", "method": "cmaes", "dataset_version": version.pk, "shots": 4}
     prompt = client.get("/jobs/estimate.json", ask).json()
-    sparse = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse"}).json()
-    assert prompt["tuning_seconds"] == pytest.approx(200 * 2 / 40.0)
-    # 2 class prompts + 8 training images per query, at the prompt rate until a sparse job has measured its own
-    assert sparse["tuning_seconds"] == pytest.approx(200 * (2 + 8) / 40.0) and not sparse["measured"]
-    assert "no sparse-adapter job has finished" in sparse["basis"]
-    worker_status_record_rate(backbone="demo", sparse_units_per_second=100.0, hostname="box", kind="cpu")
-    sparse = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse"}).json()
-    assert sparse["tuning_seconds"] == pytest.approx(200 * 10 / 100.0) and sparse["measured"]
+    head_only = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse", "param_budget": "0"}).json()
+    delta = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse", "param_budget": "0.005"}).json()
+    assert prompt["tuning_seconds"] == head_only["tuning_seconds"] == pytest.approx(200 * 0.02)
+    # 8 training images through the image tower each query, at the measured 0.05 s an image
+    assert delta["tuning_seconds"] == pytest.approx(200 * (0.02 + 8 * 0.05))
     # a method that cannot tune sparse adapters is estimated as what it is
     probe = client.get("/jobs/estimate.json", {**ask, "adapt": "sparse", "method": "linear_probe"}).json()
-    assert probe["tuning_seconds"] == pytest.approx(1 * 2 / 40.0, abs=0.1)
+    assert probe["tuning_seconds"] == pytest.approx(0.0, abs=0.1)
 
 
 def test_a_time_budget_becomes_the_queries_that_fit_in_it_on_the_form_and_the_endpoint(alice, settings):
-    """A budget given in minutes of worker time, converted with the measured rates."""
+    """A budget given in minutes of worker time, converted by the time model with the measured figures."""
     from tests.webapp.factories import FAST_TUNING, csrf_post
     from tests.webapp.tiny_backbone import TINY_BACKBONE
     from webapp.jobs.models import Job
 
     settings.WORKER_KIND = "cpu"
     version = make_ready_version("Press line", classes=("a", "b", "c"), per_class=4)
-    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now(),
-                                class_prompts_per_second={TINY_BACKBONE: 30.0}, seconds_per_image={TINY_BACKBONE: 0.5})
-    # 2 minutes: 12 images x 0.5 s to read, then 114 s at 30 class prompts/s, 3 prompts a query
-    fits = (120 - 12 * 0.5) * 30.0 / 3
+    measured_worker(backbone=TINY_BACKBONE, image_s=0.5)
+    # 2 minutes: 4 s loading, 12 images x 0.5 s, 2 s finishing, then 0.04 s a SharpZO query at 3 classes
+    fits = int((120 - 4 - 6 - 2) / 0.05)
     client = csrf_client(alice)
     ask = {"backbone": TINY_BACKBONE, "dataset_version": version.pk, "method": "sharpzo", "minutes": 2}
     answer = client.get("/jobs/estimate.json", ask).json()
-    assert answer["budget"] == int(fits) and answer["seconds"] == pytest.approx(120, abs=1)
+    assert answer["budget"] == fits and answer["seconds"] == pytest.approx(120, abs=1)
+    assert answer["text"].endswith(f"for {fits:,} queries.")
     assert "whole minutes" in client.get("/jobs/estimate.json", {**ask, "minutes": 0}).json()["error"]
 
     form = {"dataset_version": version.pk, "backbone": TINY_BACKBONE, "method": "sharpzo", "adapt": "prompt",
             "shots": 2, "seed": 0, "budget": 300, "budget_minutes": 2, "name": "", "model_line_name": "", **FAST_TUNING}
     assert csrf_post(client, "/jobs/new/", form).status_code == 302
-    assert Job.objects.get().budget == int(fits)  # the minutes win over the budget field
+    assert Job.objects.get().budget == fits  # the minutes win over the budget field
 
-    WorkerStatus.objects.filter(hostname="box").update(seconds_per_image={TINY_BACKBONE: 30.0})  # 6 min of images
-    refused = csrf_post(client, "/jobs/new/", {**form, "budget_minutes": 5})
+    WorkerStatus.objects.filter(hostname="box").update(timings={TINY_BACKBONE: {**MEASURED, "image_s": 30.0}})
+    refused = csrf_post(client, "/jobs/new/", {**form, "budget_minutes": 5})  # 6 min of images
     assert refused.status_code == 200 and "5 minutes are not enough" in refused.content.decode()

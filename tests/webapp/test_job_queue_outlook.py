@@ -10,16 +10,17 @@ from webapp.jobs.selectors import ETA_WINDOW_POINTS, job_eta_seconds
 
 pytestmark = pytest.mark.django_db
 
-RATE = 10.0  # class prompts per second, as a worker measured it
-PER_IMAGE = 0.5  # worker seconds outside tuning per dataset image, as a worker measured it
+# What the worker measured of itself: a query costs 0.1 s a class, an image 0.5 s to encode, a linear probe's
+# fits 4 s; no load, no finishing
+FIGURES = {"load_s": 0.0, "image_s": 0.5, "overhead_s": 0.0,
+           "query_s": {"sharpzo": {"a": 0.0, "b": 0.1}, "linear_probe": {"a": 0.0, "b": 0.0, "run": 4.0}}}
 
 
 @pytest.fixture
 def measured(settings):
     settings.WORKER_KIND = "cpu"
     WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
-                                class_prompts_per_second={"tiny-test": RATE},
-                                seconds_per_image={"tiny-test": PER_IMAGE})  # a live tuning worker
+                                timings={"tiny-test": FIGURES})  # a live tuning worker
 
 
 def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_user, measured):
@@ -50,7 +51,7 @@ def test_the_first_queued_job_with_an_idle_worker_should_start_now(make_user, me
     assert body["start_in_seconds"] == 0 and body["status_text"].endswith("; it should start now")
 
 
-def test_time_left_follows_the_recent_rate_not_the_average(make_user):
+def test_time_left_follows_the_recent_rate_not_the_average(make_user, measured):
     version = make_ready_version("Press line", per_class=6)
     job = make_runnable_job(version, status=Job.Status.RUNNING, budget=10_000)
     # Slow start (stage 1: 1 query per second for 1,000 s), then 10 queries per second.
@@ -63,7 +64,7 @@ def test_time_left_follows_the_recent_rate_not_the_average(make_user):
     assert job_eta_seconds(job) == pytest.approx(7000 / 10.0)  # the average (3000 / 1200 s) would say 2,800 s
 
 
-def test_time_left_moves_between_points_and_says_when_the_job_is_slower_than_its_pace(make_user):
+def test_time_left_moves_between_points_and_says_when_the_job_is_slower_than_its_pace(make_user, measured):
     """The walkthrough saw "about 23 min left" stand still for 6 minutes: points (and so queries_used) arrive
     only at evaluations. The time left counts down from when the latest points were stored."""
     from datetime import timedelta
@@ -86,3 +87,47 @@ def test_time_left_moves_between_points_and_says_when_the_job_is_slower_than_its
     text = job_status_text(job, eta=job_eta_seconds(job))
     assert text.startswith("Running, 400 of 1,000 queries; slower than its recent pace, its last progress report "
                            "was 12 min ago"), text
+
+
+def test_a_job_never_waits_for_itself(make_user, measured):
+    """A page that read the job as queued while the worker claimed it: the running job is itself."""
+    from webapp.jobs.queue_outlook import job_start_in_seconds
+
+    make_user("alice", workspace="Press line")
+    job = make_runnable_job(make_ready_version("Press line", per_class=6), budget=2000)
+    seen_queued = Job.objects.get(pk=job.pk)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, attempts=1, started_at=timezone.now())
+    assert job_start_in_seconds(seen_queued) == 0
+
+
+def test_a_fast_method_says_its_time_left_from_what_it_spends_not_its_budget(make_user, measured):
+    """A linear probe spends one query whatever its budget: once it has, its fits and finishing are left
+    (before, the budget of 2,000 queries made it say over an hour)."""
+    version = make_ready_version("Press line", per_class=6)
+    job = make_runnable_job(version, status=Job.Status.RUNNING, budget=2000, method="linear_probe")
+    MetricPoint.objects.create(job=job, seq=1, step=0, stage="zeroshot", queries=1, elapsed_s=0.2)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(queries_used=1, attempts=1, started_at=now, progress_at=now, heartbeat_at=now)
+    job.refresh_from_db()
+    assert job_eta_seconds(job, now=now) == pytest.approx(4.0)
+    # a tuning job before its first point: the model's time (18 images at 0.5 s, 200 queries at 0.3 s) less
+    # the time since it started
+    from datetime import timedelta
+    tuning = make_runnable_job(version, status=Job.Status.RUNNING, budget=200)
+    Job.objects.filter(pk=tuning.pk).update(attempts=1, started_at=now - timedelta(seconds=10))
+    tuning.refresh_from_db()
+    assert job_eta_seconds(tuning, now=now) == pytest.approx(9 + 60 - 10)
+
+
+def test_a_job_in_its_start_up_names_the_step_and_shows_the_encodings_progress(make_user, measured):
+    from webapp.jobs.selectors import job_progress, job_status_text
+
+    job = make_runnable_job(make_ready_version("Press line", per_class=6), status=Job.Status.RUNNING, budget=200)
+    Job.objects.filter(pk=job.pk).update(attempts=1, started_at=timezone.now(),
+                                         startup={"step": "encoding", "done": 6, "total": 18})
+    job.refresh_from_db()
+    assert job_status_text(job).startswith("Running: encoding 18 images (6 done)")
+    assert job_progress(job) == pytest.approx(1 / 3)
+    Job.objects.filter(pk=job.pk).update(startup={"step": "zeroshot"})
+    job.refresh_from_db()
+    assert "evaluating the untuned model (zero-shot)" in job_status_text(job)

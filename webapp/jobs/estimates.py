@@ -1,63 +1,38 @@
-"""Run-time and cost estimates before launch, from what workers measured on real jobs.
-
-A job's time is its tuning (queries) plus the work on its images outside tuning: each image of the
-dataset version is encoded once, the test images are classified twice (zero-shot and tuned). So
-an estimate adds two measured parts, both per backbone and per kind of worker:
-
-- tuning: a prompt-only query sends one prompt per class through the text tower, so it costs K
-  *class prompts*; workers record class prompts per second (`WorkerStatus.class_prompts_per_second`).
-  A sparse-adapter query (adapt='sparse') also runs each training image through the tuned image
-  blocks, so it costs K + (training images) *units*; workers record units per second from
-  sparse-adapter jobs (`WorkerStatus.sparse_units_per_second`). The sensitivity probes are queries of
-  the budget, so they are in it.
-- images: the job's worker time outside tuning, per image of the dataset (`WorkerStatus.seconds_per_image`).
-
-Before anything is measured a deliberately cautious default is used, and the basis says so.
+"""Run-time and cost estimates before launch, from what workers measured of themselves: the figures the
+time model (webapp/jobs/time_model.py) needs, read from WorkerStatus.timings, per backbone and kind of
+worker. A worker measures them when it starts, so the form is right before any job has finished; each
+finished job refines them. Before any worker of that kind has measured, a default is used and said.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.jobs.models import WorkerStatus
+from webapp.jobs.models import Job, WorkerStatus
+from webapp.jobs.time_model import Figures, JobTime, Workload, job_time, queries_in
 
-# Class-prompts per second assumed before anything is measured: below what the demo backbone did on
-# a 2-core CPU shared with other work (about 9/s), so a first estimate errs on the long side.
-DEFAULT_RATES = {"cpu": 5.0, "gpu": 200.0}
-FALLBACK_RATE = 5.0
-# Seconds per dataset image outside tuning (encoding it, classifying the test images), cautious.
-DEFAULT_SECONDS_PER_IMAGE = {"cpu": 0.05, "gpu": 0.005}
-FALLBACK_SECONDS_PER_IMAGE = 0.05
+__all__ = ["Estimate", "Workload", "job_estimate", "job_time_of", "queries_for_minutes", "workload_of"]
 
 
-@dataclass(frozen=True)
-class Workload:
-    """What a job will do, in the units the rates are measured in."""
-
-    queries: int  # what the method will spend of its budget (tuning.config.queries_to_spend)
-    num_classes: int
-    num_images: int = 0  # all images of the dataset version
-    train_images: int = 0  # adapt='sparse': images each query runs through the tuned image blocks; else 0
-
-    @property
-    def sparse(self) -> bool:
-        return self.train_images > 0
-
-    @property
-    def units_per_query(self) -> int:
-        return max(self.num_classes, 1) + self.train_images
-
-
-def workload_of(*, queries: int, num_classes: int, num_images: int = 0, adapt: str = "prompt",
-                shots: int = 0) -> Workload:
-    """A job's workload from its settings: a sparse adapter's training split holds up to `shots` images per class."""
-    train = min(shots * num_classes, num_images or shots * num_classes) if adapt == "sparse" else 0
-    return Workload(queries=queries, num_classes=num_classes, num_images=num_images, train_images=train)
+def workload_of(*, method: str, queries: int, num_classes: int, num_images: int = 0, adapt: str = "prompt",
+                shots: int = 0, param_budget: float = 0.0, backbone: str | None = None,
+                dataset_version_id: int | None = None) -> Workload:
+    """A job's workload from its settings. Only a sparse adapter that changes image weights runs its training
+    split (up to `shots` images a class) through the image tower each query. With `backbone`, start-up leaves
+    out what a worker has already done: the backbone a worker holds, the features a finished job encoded."""
+    image_delta = adapt == "sparse" and (param_budget or 0) > 0
+    train = min(shots * num_classes, num_images or shots * num_classes) if image_delta else 0
+    held = encoded = False
+    if backbone:
+        held = WorkerStatus.objects.filter(kind=settings.WORKER_KIND, backbone_loaded=backbone).exists()
+        encoded = dataset_version_id is not None and Job.objects.filter(
+            dataset_version_id=dataset_version_id, backbone=backbone, status=Job.Status.COMPLETED).exists()
+    return Workload(method=method, queries=queries, num_classes=num_classes, num_images=0 if encoded else num_images,
+                    train_images=train, load_backbone=not held)
 
 
 @dataclass(frozen=True)
@@ -65,86 +40,74 @@ class Estimate:
     seconds: float
     cost: float
     currency: str
-    rate: float  # class prompts (prompt-only) or units (sparse adapters) per second used
     measured: bool
     basis: str  # where the figures come from, in words
+    startup_seconds: float = 0.0
     tuning_seconds: float = 0.0
-    image_seconds: float = 0.0
+    finishing_seconds: float = 0.0
+    query_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return {**asdict(self), "duration": human_duration(self.seconds),
                 "cost_text": f"{self.cost:.2f} {self.currency}"}
 
 
-def _measured(field: str, backbone: str, kind: str) -> list[float]:
-    rows = WorkerStatus.objects.filter(kind=kind).values_list(field, flat=True)
-    return [float(r[backbone]) for r in rows if isinstance(r, dict) and r.get(backbone)]
+def worker_figures(backbone: str, kind: str) -> list[Figures]:
+    rows = WorkerStatus.objects.filter(kind=kind).values_list("timings", flat=True)
+    return [Figures.from_record(r[backbone], kind) for r in rows if isinstance(r, dict) and r.get(backbone)]
 
 
-def measured_rates(backbone: str, kind: str) -> list[float]:
-    return _measured("class_prompts_per_second", backbone, kind)
+def _median_worker(backbone: str, kind: str, workload: Workload) -> tuple[Figures, int]:
+    """The figures of the median worker for this workload (one unusually fast or slow machine does not
+    swing it), and how many workers measured; the default figures when none has."""
+    measured = worker_figures(backbone, kind)
+    if not measured:
+        return Figures.default(kind), 0
+    ranked = sorted(measured, key=lambda figures: job_time(figures, workload).seconds)
+    return ranked[(len(ranked) - 1) // 2], len(ranked)
 
 
-def _workers(n: int, kind: str) -> str:
-    return f"{n} {kind} worker{'s' if n != 1 else ''}"
+def job_time_of(*, backbone: str, workload: Workload, kind: str | None = None) -> JobTime:
+    figures, _ = _median_worker(backbone, kind or settings.WORKER_KIND, workload)
+    return job_time(figures, workload)
 
 
-def _tuning_rate(backbone: str, kind: str, sparse: bool) -> tuple[float, bool, str]:
-    """(rate, measured, sentence): the median worker, so one unusually fast or slow machine does not swing it."""
-    prompt_rates = measured_rates(backbone, kind)
-    if sparse:
-        rates = _measured("sparse_units_per_second", backbone, kind)
-        if rates:
-            rate = statistics.median(rates)
-            return rate, True, (f"Tuning: measured on {_workers(len(rates), kind)} from finished sparse-adapter jobs "
-                                f"with this backbone ({rate:.0f} class prompts or training images per second).")
-        rate = statistics.median(prompt_rates) if prompt_rates else DEFAULT_RATES.get(kind, FALLBACK_RATE)
-        return rate, False, (f"Tuning: no sparse-adapter job has finished with this backbone on a {kind} worker yet, "
-                             f"so each training image a query runs through the image model is counted like one class "
-                             f"prompt at {rate:.0f} per second{'' if prompt_rates else ', a cautious default'}; "
-                             "it will be measured after the first one.")
-    if prompt_rates:
-        rate = statistics.median(prompt_rates)
-        return rate, True, (f"Measured on {_workers(len(prompt_rates), kind)} from finished jobs with this backbone "
-                            f"({rate:.0f} class prompts per second).")
-    rate = DEFAULT_RATES.get(kind, FALLBACK_RATE)
-    return rate, False, (f"No job has finished with this backbone on a {kind} worker yet, so this uses a cautious "
-                         f"default of {rate:.0f} class prompts per second; it will be measured after the first job.")
-
-
-def _seconds_per_image(backbone: str, kind: str) -> tuple[float, str]:
-    measured = _measured("seconds_per_image", backbone, kind)
-    if measured:
-        return statistics.median(measured), "measured"
-    return DEFAULT_SECONDS_PER_IMAGE.get(kind, FALLBACK_SECONDS_PER_IMAGE), "a cautious default"
+def _basis(figures: Figures, workers: int, kind: str, workload: Workload, time: JobTime) -> str:
+    if not workers:
+        return (f"No {kind} worker has measured this backbone yet, so this uses defaults for a small CPU; a worker "
+                "measures itself when it starts, and the estimate follows.")
+    source = (f"Measured by {workers} {kind} worker{'s' if workers != 1 else ''} "
+              f"when {'they' if workers != 1 else 'it'} started")
+    if figures.jobs:
+        source += f", refined by {figures.jobs} finished job{'s' if figures.jobs != 1 else ''}"
+    parts = [f"{time.query_s:.3g} s a query at {workload.num_classes} classes"
+             + ("" if time.measured else " (this method not measured yet: its slowest measured method's figure)")]
+    if workload.load_backbone:
+        parts.append(f"{human_duration(figures.load_s)} to load the backbone")
+    if workload.num_images:
+        parts.append(f"{workload.num_images:,} images to encode at {figures.image_s:.2g} s each")
+    parts.append(f"{human_duration(figures.overhead_s)} to evaluate and store the adapter")
+    return f"{source}: {', '.join(parts)}."
 
 
 def job_estimate(*, backbone: str, workload: Workload, kind: str | None = None) -> Estimate:
     kind = kind or settings.WORKER_KIND
-    rate, measured, basis = _tuning_rate(backbone, kind, workload.sparse)
-    tuning_seconds = workload.queries * workload.units_per_query / rate
-    image_seconds = 0.0
-    if workload.num_images:
-        per_image, source = _seconds_per_image(backbone, kind)
-        image_seconds = workload.num_images * per_image
-        basis += (f" Images: {workload.num_images:,} at {per_image:.2g} s each ({source}) to read, encode and "
-                  f"classify them.")
-    seconds = tuning_seconds + image_seconds
-    cost = worker_cost(seconds)
-    return Estimate(seconds=round(seconds, 1), cost=round(cost, 4), currency=settings.COST_CURRENCY, rate=rate,
-                    measured=measured, basis=basis, tuning_seconds=round(tuning_seconds, 1),
-                    image_seconds=round(image_seconds, 1))
+    figures, workers = _median_worker(backbone, kind, workload)
+    time = job_time(figures, workload)
+    return Estimate(seconds=round(time.seconds, 1), cost=round(worker_cost(time.seconds), 4),
+                    currency=settings.COST_CURRENCY, measured=bool(workers) and time.measured,
+                    basis=_basis(figures, workers, kind, workload, time), startup_seconds=round(time.startup_s, 1),
+                    tuning_seconds=round(time.tuning_s, 1), finishing_seconds=round(time.finishing_s, 1),
+                    query_seconds=round(time.query_s, 5))
 
 
 def queries_for_minutes(minutes: int, *, backbone: str, workload: Workload, kind: str | None = None) -> int:
-    """The most queries a job with this workload (its `queries` aside) can spend in `minutes` of worker
-    time at the rates job_estimate uses: a budget given in minutes, in the tuner's unit. ValueError, with
-    a sentence for the engineer, when reading the images alone takes longer."""
-    kind = kind or settings.WORKER_KIND
-    rate, _, _ = _tuning_rate(backbone, kind, workload.sparse)
-    per_image, _ = _seconds_per_image(backbone, kind)
-    queries = int((minutes * 60 - workload.num_images * per_image) * rate / workload.units_per_query)
+    """The most queries a job with this workload (its `queries` aside) can spend in `minutes` of worker time,
+    by the same model as job_estimate. ValueError, with a sentence for the engineer, when start-up and
+    finishing alone take longer."""
+    figures, _ = _median_worker(backbone, kind or settings.WORKER_KIND, workload)
+    queries = queries_in(figures, workload, minutes * 60)
     if queries < 1:
-        raise ValueError(f"{minutes} minutes are not enough: reading and encoding the dataset's "
-                         f"{workload.num_images:,} images alone takes longer at the measured rate.")
+        raise ValueError(f"{minutes} minutes are not enough: loading the backbone, encoding the dataset's "
+                         f"{workload.num_images:,} images and evaluating the adapter alone take longer on this worker.")
     return queries

@@ -22,6 +22,7 @@ from webapp.integrations.tuning import (
     TuneConfig,
     allowed_range,
     method_label,
+    minimum_budget,
     tune_fields,
 )
 from webapp.jobs.estimates import queries_for_minutes, workload_of
@@ -88,6 +89,18 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
             f"of its {total:,} weights.")
 
 
+def budget_bounds_text(meta: dict) -> str:
+    """The budget's real bounds: each query-spending method's own minimum (tuning.config.minimum_budget, at
+    its default settings) up to the tuner's maximum."""
+    minimums = []
+    for method in FORM_ORDER:
+        if method in NO_QUERY_METHODS:
+            continue
+        minimums.append(f"{method_label(method)} {minimum_budget(TuneConfig.from_dict({'method': method.value})):,}")
+    return (f"At least: {', '.join(minimums)} (with default settings); at most {meta['max']:,}. Linear probe, "
+            "Tip-Adapter and zero-shot spend one query whatever the budget.")
+
+
 class FractionChoiceField(forms.TypedChoiceField):
     """A choice of fractions that also takes them as numbers (the API's 0.02, 0.0), not only as the listed text."""
 
@@ -147,9 +160,9 @@ class JobCreateForm(forms.Form):
                                           "it. The SharpZO paper used 20,000.")
     budget_minutes = forms.IntegerField(
         label="Or a time budget (minutes)", required=False, min_value=1, max_value=MAX_BUDGET_MINUTES,
-        help_text="Optional. The budget becomes the queries that fit in this much worker time, at the rate workers "
-                  "measured for this backbone and dataset (the estimate says on what basis). Methods that spend no "
-                  "queries ignore it.")
+        help_text="Optional. The budget becomes the queries that fit in this much worker time, by the same model "
+                  "as the estimate (what workers measured of themselves for this backbone, method and dataset; the "
+                  "estimate says on what basis). Methods that spend no queries ignore it.")
     model_line_name = forms.CharField(max_length=120, required=False, label="Adapter model line",
                                       validators=[refuse_control_characters],
                                       help_text="Where the tuned adapter is stored as a new version; default: the "
@@ -169,8 +182,7 @@ class JobCreateForm(forms.Form):
         # shots and budget: the chosen dataset's and method's real bounds are shown beside the help
         # (job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what they refuse.
         self.fields["seed"].help_text += " " + allowed_range(fields["seed"].metadata)
-        self.fields["budget"].help_text += (f" The least depends on the method; up to "
-                                            f"{fields['budget'].metadata['max']:,}.")
+        self.fields["budget"].help_text += " " + budget_bounds_text(fields["budget"].metadata)
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
         self.advanced_names = [name for name in fields if name not in MAIN_FIELDS + ADAPT_FIELDS]
@@ -219,8 +231,10 @@ class JobCreateForm(forms.Form):
             return True
         minutes, counts = data["budget_minutes"], data["dataset_version"].class_counts or {}
         adapt = data.get("adapt") if data["method"] in SPARSE_METHODS else "prompt"
-        workload = workload_of(queries=0, num_classes=len(counts), num_images=sum(counts.values()),
-                               adapt=adapt or "prompt", shots=data["shots"] or 0)
+        workload = workload_of(method=data["method"], queries=0, num_classes=len(counts),
+                               num_images=sum(counts.values()), adapt=adapt or "prompt", shots=data["shots"] or 0,
+                               param_budget=data.get("param_budget") or 0.0, backbone=data["backbone"],
+                               dataset_version_id=data["dataset_version"].pk)
         try:
             config["budget"] = queries_for_minutes(minutes, backbone=data["backbone"], workload=workload)
         except ValueError as exc:

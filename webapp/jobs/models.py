@@ -51,6 +51,8 @@ class Job(models.Model):
     queries_used = models.PositiveIntegerField(default=0)
     stage = models.CharField(max_length=16, blank=True)
     stage_switch_queries = models.PositiveIntegerField(null=True, blank=True)
+    # Before the first metric point: the start-up step the worker is in ({"step", "done", "total"}), for the page
+    startup = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)  # plain words for the engineer
     log = models.TextField(blank=True)  # technical detail kept for support
     checkpoint = models.CharField(max_length=300, blank=True)  # storage name of the resume state
@@ -120,6 +122,9 @@ class WorkerStatus(models.Model):
     # The real CLIP backbones this worker can run, found when it starts: [{"id", "source", "sha256",
     # "size_bytes"}] (tuning/backbones/inventory.py); the job form and the API offer them.
     backbones_available = models.JSONField(default=list, blank=True)
+    # {"<backbone>": what the worker measured of itself (webapp/jobs/time_model.py): load_s, image_s,
+    # overhead_s, query_s {method: {"a", "b"}}}; measured at start, refined by every finished job
+    timings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name_plural = "worker statuses"  # Django's default says "worker statuss"

@@ -1,6 +1,7 @@
 """When a queued job should start: the jobs ahead of it in the shared tuning queue, played out on the
-workers that are busy now (at least one), each job taking its estimate (webapp.jobs.estimates) and a
-running job its own measured time left. A rough forecast for planning, said as one."""
+workers that are busy now (at least one), each job taking the time model's estimate (webapp/jobs/time_model.py)
+and a running job its own time left (webapp.jobs.selectors.job_eta_seconds). A rough forecast for planning,
+said as one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import heapq
 from django.db.models import Q
 
 from webapp.integrations.tuning import queries_to_spend
-from webapp.jobs.estimates import Workload, job_estimate, workload_of
+from webapp.jobs.estimates import Workload, job_time_of, workload_of
 from webapp.jobs.models import Job
 
 
@@ -27,38 +28,42 @@ def job_queue_others_ahead(job: Job) -> int:
     return jobs_ahead(job).exclude(workspace_id=job.workspace_id).count()
 
 
-def job_workload(job: Job, queries: int) -> Workload:
-    """What `queries` more queries of this job, and (while it has not started) the work on its images, cost."""
+def job_workload(job: Job, queries: int | None = None) -> Workload:
+    """What `queries` more queries of this job cost (all it will spend when None), with its start-up while it
+    has not started."""
     counts = job.dataset_version.class_counts or {}
-    return workload_of(queries=max(queries, 0), num_classes=len(counts),
-                       num_images=sum(counts.values()) if job.status == Job.Status.QUEUED else 0,
-                       adapt=(job.config or {}).get("adapt", "prompt"), shots=job.shots)
+    config = job.config or {}
+    if queries is None:
+        queries = queries_to_spend(job.method, job.budget)
+    queued = job.status == Job.Status.QUEUED
+    return workload_of(method=job.method, queries=max(queries, 0), num_classes=len(counts),
+                       num_images=sum(counts.values()), adapt=config.get("adapt", "prompt"), shots=job.shots,
+                       param_budget=config.get("param_budget") or 0.0, backbone=job.backbone if queued else None,
+                       dataset_version_id=job.dataset_version_id)
 
 
-def _estimated_seconds(job: Job, cache: dict) -> float:
-    """A queued job: its whole estimate; a running one without a rate of its own: its queries left."""
-    workload = job_workload(job, queries_to_spend(job.method, job.budget) - job.queries_used)
+def job_model_seconds(job: Job, cache: dict | None = None) -> float:
+    """The model's whole time for this job (start-up, tuning, finishing), as the form estimated it."""
+    workload = job_workload(job)
     key = (job.backbone, workload)
+    cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = job_estimate(backbone=job.backbone, workload=workload).seconds
+        cache[key] = job_time_of(backbone=job.backbone, workload=workload).seconds
     return cache[key]
 
 
 def job_start_in_seconds(job: Job) -> float | None:
-    """Seconds until this queued job should start; None when it is not queued."""
+    """Seconds until this queued job should start; None when it is not queued. A job never waits for
+    itself: a page read as the worker claims it may see it queued here and running in the database."""
     from webapp.jobs.selectors import job_eta_seconds
 
     if job.status != Job.Status.QUEUED:
         return None
     cache: dict = {}
-    running = list(Job.objects.filter(status=Job.Status.RUNNING).select_related("dataset_version"))
+    running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=job.pk).select_related("dataset_version")
     # When each busy worker is free again; with none busy, one idle worker takes the queue.
-    free_at = [_first_known(job_eta_seconds(r), lambda r=r: _estimated_seconds(r, cache)) for r in running] or [0.0]
+    free_at = [job_eta_seconds(r) or 0.0 for r in running] or [0.0]
     heapq.heapify(free_at)
     for queued in jobs_ahead(job).select_related("dataset_version").order_by("queued_at", "pk"):
-        heapq.heappush(free_at, heapq.heappop(free_at) + _estimated_seconds(queued, cache))
+        heapq.heappush(free_at, heapq.heappop(free_at) + job_model_seconds(queued, cache))
     return free_at[0]
-
-
-def _first_known(value: float | None, otherwise) -> float:
-    return value if value is not None else otherwise()

@@ -17,12 +17,13 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, method_label
+from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, method_label, queries_to_spend
 from webapp.jobs import curve_shape
+from webapp.jobs.estimates import job_time_of
 from webapp.jobs.health import queue_has_live_worker
 from webapp.jobs.models import Job, MetricPoint
 from webapp.jobs.quality import job_quality
-from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, jobs_ahead
+from webapp.jobs.queue_outlook import job_queue_others_ahead, job_start_in_seconds, job_workload, jobs_ahead
 from webapp.jobs.queues import job_queue
 
 POINT_COLUMNS = ("seq", *MetricPoint.FIELDS)
@@ -104,11 +105,13 @@ ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the 
 
 
 def job_eta_seconds(job: Job, now=None) -> float | None:
-    """Remaining queries at the job's own recent rate (its own clock, resumes included): over its
-    last ETA_WINDOW_POINTS points, since the two stages spend queries at different speeds; over the
-    whole run while it has fewer points. Points arrive only at evaluations (minutes apart on a slow
-    worker), so the time left counts down from when the latest ones were stored: it moves every time
-    the page asks, not only when a point arrives. 0 once the recent pace says it should be done."""
+    """A running job's time left, from its measured progress: the queries its method will still spend at
+    its own recent rate (its own clock, resumes included), over its last ETA_WINDOW_POINTS points, since the
+    stages spend queries at different speeds; over the whole run while it has fewer points. Then the
+    finishing (evaluation, storing) by the time model. Before it has a rate of its own (start-up, the
+    zero-shot point, a method that spends no query) it is the model's time less the time since it started.
+    Points arrive only at evaluations (minutes apart on a slow worker), so the time left counts down from
+    when the latest ones were stored: it moves every time the page asks. 0 once it should be done."""
     if job.status != Job.Status.RUNNING:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
@@ -131,16 +134,24 @@ def job_etas(jobs: list[Job]) -> dict[int, float | None]:
     return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
 
 
-def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float | None:
+def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float:
     """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
-    if not recent or recent[0][0] <= 0 or recent[0][1] <= 0:
-        return None
+    now = now or timezone.now()
+    model = job_time_of(backbone=job.backbone, workload=job_workload(job))
+    spend = queries_to_spend(job.method, job.budget)
+    if not recent or recent[0][0] <= 1 or recent[0][1] <= 0 or job.queries_used >= spend:
+        since_start = (now - job.started_at).total_seconds() if job.started_at else 0.0
+        if job.queries_used >= spend:  # queries spent: finishing is left, and the whole run of a method that
+            # spends one query only (a linear probe fits after its zero-shot point)
+            left = model.finishing_s + (model.tuning_s if spend <= 1 else 0.0)
+            return max(0.0, left - job_seconds_since_progress(job, now))
+        return max(0.0, model.seconds - since_start)
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
     if len(recent) > ETA_WINDOW_POINTS and last_q > first_q and last_t > first_t:
         rate = (last_q - first_q) / (last_t - first_t)
     else:
         rate = last_q / last_t
-    return max(0.0, (job.budget - job.queries_used) / rate - job_seconds_since_progress(job, now))
+    return max(0.0, (spend - job.queries_used) / rate + model.finishing_s - job_seconds_since_progress(job, now))
 
 
 def job_seconds_since_progress(job: Job, now=None) -> float:
@@ -178,9 +189,27 @@ def job_curves_drawn(job: Job) -> dict:
     return {"sharpness_note": sharpness, "sparsity_note": sparsity}
 
 
+STARTUP_STEPS = {"loading": "loading the backbone", "encoding": "encoding the images",
+                 "zeroshot": "evaluating the untuned model (zero-shot), the first point of the plots"}
+
+
+def job_startup_step(job: Job) -> str:
+    """Before its first query, the start-up step a running job is in, in words ('' after it)."""
+    state = job.startup or {}
+    if job.status != Job.Status.RUNNING or job.queries_used or state.get("step") not in STARTUP_STEPS:
+        return ""
+    if state["step"] == "encoding" and state.get("total"):
+        return f"encoding {state['total']:,} images ({state.get('done') or 0:,} done)"
+    return STARTUP_STEPS[state["step"]]
+
+
 def job_progress(job: Job) -> float:
+    """The share of the queries spent; while the images are being encoded, the share of them encoded."""
     if job.status == Job.Status.COMPLETED:
         return 1.0
+    state = job.startup or {}
+    if job_startup_step(job) and state.get("step") == "encoding" and state.get("total"):
+        return min(1.0, (state.get("done") or 0) / state["total"])
     return min(1.0, job.queries_used / job.budget) if job.budget else 0.0
 
 
@@ -219,7 +248,8 @@ def job_status_text(job: Job, *, position: int | None = None, eta: float | None 
             return "The worker has stopped responding; the job will be requeued and resume from its checkpoint."
         if job.cancel_requested:
             return "Stopping: the worker saves the best adapter found so far."
-        text = f"Running, {job.queries_used:,} of {job.budget:,} queries"
+        step = job_startup_step(job)
+        text = f"Running: {step}" if step else f"Running, {job.queries_used:,} of {job.budget:,} queries"
         since = job_seconds_since_progress(job)
         if eta is not None and eta < 1 and since > OVERDUE_AFTER_SECONDS:
             return text + (f"; slower than its recent pace, its last progress report was {human_duration(since)} ago "
@@ -348,6 +378,7 @@ def job_live_payload(job: Job, *, after: int | None = 0, shaped: bool = False) -
         "progress": round(job_progress(job), 4),
         "eta_seconds": None if eta is None else round(eta, 1),
         "stage": job.stage,
+        "startup_step": job_startup_step(job),  # before the first query: what the worker is doing
         "stage_switch_queries": job.stage_switch_queries,
         "attempts": job.attempts,
         "error": job.error,

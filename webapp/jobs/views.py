@@ -164,8 +164,10 @@ def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
     counts = (version.class_counts or {}) if version is not None else {}
     method = request.GET.get("method", "")
     adapt = "sparse" if request.GET.get("adapt") == "sparse" and method in SPARSE_METHODS else "prompt"
-    workload = workload_of(queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()), adapt=adapt,
-                           shots=whole_number(request.GET.get("shots")) or 0)
+    workload = workload_of(method=method, queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()),
+                           adapt=adapt, shots=whole_number(request.GET.get("shots")) or 0,
+                           param_budget=_fraction(request.GET.get("param_budget")), backbone=backbone,
+                           dataset_version_id=version_id)
     if minutes is not None:
         try:
             budget = queries_for_minutes(minutes, backbone=backbone, workload=workload)
@@ -178,11 +180,18 @@ def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
     body["num_classes"] = len(counts) or None
     body["num_images"] = sum(counts.values()) or None
     body["text"] = (f"About {human_duration(estimate.seconds)} of worker time, about {estimate.cost:.2f} "
-                    f"{estimate.currency}.")
+                    f"{estimate.currency}" + (f", for {spend:,} queries." if spend > 1 else "."))
     body["image_weights"] = image_weights_text(backbone, request.GET.get("param_budget"))
     body["bounds"] = launch_bounds(version=version, method=method, adapt=adapt, backbone=backbone,
                                    shots=whole_number(request.GET.get("shots")))
     return JsonResponse(body)
+
+
+def _fraction(value) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
 
 
 def _evaluation_rows(job) -> list[dict]:

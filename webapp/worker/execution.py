@@ -21,7 +21,7 @@ from webapp.integrations.backbones import load_plugins
 from webapp.integrations.tuning import TuneConfig, adapters, runs
 from webapp.jobs.mistakes import mistake_thumbnails_save, mistakes_of
 from webapp.jobs.models import Job
-from webapp.worker import handback
+from webapp.worker import handback, self_measure
 from webapp.worker.checkpoints import StorageCheckpoint, checkpoint_delete
 from webapp.worker.fence import (
     Fence,
@@ -37,7 +37,9 @@ from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import JobProblem, is_transient, plain_reason
 from webapp.worker.sink import MetricSink
+from webapp.worker.startup import Startup
 from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_rate
+from webapp.worker.timings import record_job_timings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def job_execute(*, job_id: int, worker: str) -> str:
     sink = MetricSink(fence)
     pulse = Pulse(fence, sink)
     try:
-        with handback.listening(), pulse:
+        with handback.listening(), pulse, self_measure.job_running():
             return _run(fence, sink, pulse)
     except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with a plain reason
         if fence.lost:
@@ -113,10 +115,11 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     if problem:
         raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
 
-    backbone, data, zero_shot = _job_inputs(job, config, fence)
+    startup = Startup(fence)
+    backbone, data, zero_shot = _job_inputs(job, config, fence, startup)
     checkpoint = StorageCheckpoint(fence, before_save=sink.flush)
     result = runs.tune(config, data, on_metrics=sink.add, should_stop=StopCheck(fence), checkpoint=checkpoint,
-                         backbone=backbone)
+                       backbone=backbone)
     sink.flush()
     if fence.lost:
         return "lost the job to another attempt"
@@ -135,6 +138,8 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     try:  # housekeeping: the job has its result already, a hiccup here must not report it as failed
         checkpoint_delete(job.pk)
         _record_rates(job, config, data, result, finished, resumed=bool(checkpoint.loaded_from))
+        record_job_timings(job=job, config=config, data=data, result=result, finished=finished, startup=startup,
+                           resumed=bool(checkpoint.loaded_from))
     except Exception:  # noqa: BLE001
         log.exception("job %s: cleanup after the result failed", job.pk)
     return finished.status
@@ -168,20 +173,25 @@ def _cancel_requested(fence: Fence) -> bool:
     return Job.objects.filter(pk=fence.job_id, cancel_requested=True).exists()
 
 
-def _job_inputs(job: Job, config, fence: Fence):
+def _job_inputs(job: Job, config, fence: Fence, startup: Startup | None = None):
     """The job's backbone (cached per worker process), its few-shot data (image features cached on
-    disk) and the zero-shot evaluation on its test split."""
+    disk) and the zero-shot evaluation on its test split; `startup` names and times each step."""
+    startup = startup or Startup(None)
     cache = Path(settings.WORKER_CACHE_DIR)
-    backbone = adapters.load_backbone(config.backbone, device=config.device)
+    with startup.step("loading"):
+        backbone = adapters.load_backbone(config.backbone, device=config.device)
     if job.worker:
         worker_status_backbone_loaded(hostname=job.worker, backbone=config.backbone)
     folder = through_outages(
         lambda: dataset_version_materialize(version=job.dataset_version, cache_dir=cache / "datasets"),
         fence=fence, what="The dataset's images", doing="read")
-    data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
-                                    cache_dir=cache / "features",
-                                    hashes=dataset_version_image_hashes(job.dataset_version))
-    return backbone, data, adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()
+    with startup.step("encoding", total=sum((job.dataset_version.class_counts or {}).values())):
+        data = adapters.load_image_folder(folder, backbone=backbone, shots=config.shots, seed=config.seed,
+                                          cache_dir=cache / "features", on_progress=startup.progress,
+                                          hashes=dataset_version_image_hashes(job.dataset_version))
+    with startup.step("zeroshot"):
+        zero_shot = adapters.evaluate(backbone, data.test, class_names=data.class_names).to_record()
+    return backbone, data, zero_shot
 
 
 def _finish(fence: Fence, pulse: Pulse, job: Job, backbone, data, result, zero_shot: dict,

@@ -63,3 +63,56 @@ def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float 
         status.full_clean()
         status.save()
     return status
+
+
+def _update_timings(hostname: str, backbone: str, change) -> WorkerStatus:
+    """Apply `change(figures: dict)` to this worker's figures for the backbone, under a row lock."""
+    with transaction.atomic():
+        status, _ = WorkerStatus.objects.select_for_update().get_or_create(
+            hostname=hostname, defaults={"last_seen": timezone.now(), "kind": settings.WORKER_KIND})
+        timings = dict(status.timings or {})
+        figures = dict(timings.get(backbone) or {})
+        change(figures)
+        timings[backbone] = figures
+        WorkerStatus.objects.filter(pk=status.pk).update(timings=timings, kind=settings.WORKER_KIND)
+        status.timings = timings
+    return status
+
+
+def worker_status_record_timings(*, hostname: str, backbone: str, load_s: float | None = None,
+                                 image_s: float | None = None, query_s: dict | None = None) -> WorkerStatus:
+    """What a worker measured of itself when it started (webapp/worker/self_measure.py); a figure left out
+    keeps its value."""
+    def change(figures: dict) -> None:
+        figures.update({name: value for name, value in (("load_s", load_s), ("image_s", image_s)) if value is not None})
+        figures["query_s"] = {**figures.get("query_s", {}), **(query_s or {})}
+
+    return _update_timings(hostname, backbone, change)
+
+
+def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, query_s: float | None, run_s: float,
+                                 num_classes: int, train_images: int = 0, load_s: float | None = None,
+                                 image_s: float | None = None, overhead_s: float | None = None) -> WorkerStatus:
+    """Fold a finished job's measured figures into this worker's: its method's figures (time_model.query_key)
+    move toward the job's seconds a query and seconds beyond its queries, and the start-up and finishing
+    figures toward the job's. A sparse adapter that changes image weights ran `train_images` images a query:
+    the model adds those itself."""
+    from webapp.jobs.time_model import refined_line
+
+    def smooth(old, new: float) -> float:
+        return round(new if old is None else RATE_SMOOTHING * new + (1 - RATE_SMOOTHING) * float(old), 5)
+
+    def change(figures: dict) -> None:
+        for name, value in (("load_s", load_s), ("image_s", image_s), ("overhead_s", overhead_s)):
+            if value is not None:
+                figures[name] = smooth(figures.get(name), value)
+        prompts_s = None
+        if query_s is not None:
+            prompts_s = max(query_s - train_images * float(figures.get("image_s", 0.0)), query_s / 10)
+        lines = dict(figures.get("query_s") or {})
+        lines[key] = refined_line(lines.get(key), observed_s=prompts_s, run_s=run_s, num_classes=num_classes,
+                                  smoothing=RATE_SMOOTHING)
+        figures["query_s"] = lines
+        figures["jobs"] = int(figures.get("jobs", 0)) + 1
+
+    return _update_timings(hostname, backbone, change)

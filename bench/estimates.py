@@ -1,0 +1,184 @@
+"""Estimates against real wall time: a fresh worker (this process: nothing loaded, an empty feature cache, a
+new SQLite database) measures itself as a tuning worker does when it starts (webapp/worker/self_measure.py),
+then runs jobs with the worker's own `job_execute`: every method at two budgets on two dataset sizes, twice
+(round 1: the first job of each kind on the fresh worker; round 2: after the first round's jobs refined the
+figures). For each job: the estimate the form shows (the time model, webapp/jobs/time_model.py) against its
+real wall time from claim to finish, and the time left the job page shows at 10%, 50% and 90% of the queries
+it spends against the real time left then.
+
+    nice -n 10 .venv/bin/python -m bench estimates [--methods sharpzo,cmaes,...] [--budgets 200,600]
+        [--sizes 3x12,6x30] [--rounds 2] [--data FOLDER]  (default: NEU-DET in ../shared beside the checkout)
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+from .common import table, write
+from .quality import DEFAULT_DATA
+
+HOSTNAME = "bench-estimates@local"
+MARKS = (0.1, 0.5, 0.9)
+
+
+def _django(var_dir: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    os.environ["WEBAPP_VAR_DIR"] = var_dir
+    os.environ["WORKER_CACHE_DIR"] = str(Path(var_dir) / "worker-cache")
+    os.environ.pop("DATABASE_URL", None)
+    import django
+    django.setup()
+    import webapp.datasets.services as datasets
+    import webapp.jobs.services as jobs
+    datasets.ingestion_send_after_commit = jobs.job_send_after_commit = lambda *a, **k: None  # no broker
+
+
+def _dataset(user, workspace, root: Path, classes: int, per_class: int):
+    """A dataset version of `classes` classes and `per_class` images each from a folder of real images."""
+    from django.core.files.base import ContentFile
+
+    from webapp.datasets.services import dataset_upload_create, dataset_version_ingest
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for folder in sorted(p for p in root.iterdir() if p.is_dir())[:classes]:
+            for image in sorted(folder.iterdir())[:per_class]:
+                archive.write(image, f"{folder.name}/{image.name}")
+    version = dataset_upload_create(user=user, workspace=workspace, name=f"{root.name} {classes}x{per_class}",
+                                    upload=ContentFile(buffer.getvalue(), name="bench.zip"))
+    return dataset_version_ingest(version_id=version.pk)
+
+
+def _run_job(user, version, method: str, budget: int, shots: int) -> dict:
+    from webapp.integrations.tuning import queries_to_spend
+    from webapp.jobs.models import Job, MetricPoint
+    from webapp.jobs.queue_outlook import job_model_seconds
+    from webapp.jobs.selectors import job_eta_seconds
+    from webapp.jobs.services import job_create, tune_config_from
+    from webapp.worker.execution import job_execute
+
+    config = tune_config_from({"backbone": "demo", "method": method, "budget": budget, "shots": shots},
+                              len(version.class_counts))
+    job = job_create(user=user, dataset_version=version, config=config)
+    estimate = job_model_seconds(job)
+    spend = queries_to_spend(method, budget)
+    seen: dict = {}  # mark -> (seconds since start, time left shown); "first_point" -> (seconds, 0)
+    done = threading.Event()
+    start = time.perf_counter()
+
+    def watch():  # the job page, asking every 0.2 s
+        from django.db import connection
+        while not done.is_set():
+            row = Job.objects.get(pk=job.pk)
+            if "first_point" not in seen and MetricPoint.objects.filter(job_id=job.pk).exists():
+                seen["first_point"] = (time.perf_counter() - start, 0.0)
+            for mark in MARKS:
+                reached = row.status == Job.Status.RUNNING and row.queries_used >= mark * spend
+                if mark not in seen and spend > 1 and reached:
+                    seen[mark] = (time.perf_counter() - start, job_eta_seconds(row) or 0.0)
+            time.sleep(0.2)
+        connection.close()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    outcome = job_execute(job_id=job.pk, worker=HOSTNAME)
+    wall = time.perf_counter() - start
+    done.set()
+    watcher.join(timeout=5)
+    first_point = seen.pop("first_point", (None, None))[0]
+    left = {mark: (shown, wall - at) for mark, (at, shown) in seen.items()}
+    return {"method": method, "budget": budget, "classes": len(version.class_counts),
+            "images": sum(version.class_counts.values()), "estimate": estimate, "wall": wall, "outcome": outcome,
+            "left": left, "first_point": first_point}
+
+
+def _ratio(estimate: float, real: float) -> str:
+    return f"{estimate / real:.2f}" if real > 0 else "–"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench estimates")
+    parser.add_argument("--methods", default="sharpzo,cmaes,zosgd,linear_probe,tip_adapter")
+    parser.add_argument("--budgets", default="200,600")
+    parser.add_argument("--sizes", default="3x12,6x30", help="classes x images per class")
+    parser.add_argument("--shots", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--name", default="estimates_cpu")
+    args = parser.parse_args(argv)
+    var_dir = tempfile.mkdtemp(prefix="bench-estimates-")
+    _django(var_dir)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from webapp.accounts.models import Membership, Workspace
+    from webapp.integrations.backbones import load_plugins
+    from webapp.jobs.models import WorkerStatus
+    from webapp.worker import self_measure
+    from webapp.worker.threads import threads_set
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench", password="bench-password")
+    workspace = Workspace.objects.create(name="Bench line")
+    Membership.objects.create(user=user, workspace=workspace)
+    versions = [_dataset(user, workspace, Path(args.data), *map(int, size.split("x")))
+                for size in args.sizes.split(",")]
+    threads = threads_set()
+    load_plugins()
+    WorkerStatus.objects.create(hostname=HOSTNAME, kind="cpu", last_seen=timezone.now(), queues=",tuning,")
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    self_measure._measure(HOSTNAME, "demo")  # what the worker's pool process runs when it starts
+    measure_s = time.perf_counter() - started
+
+    results = []
+    for round_ in range(1, args.rounds + 1):
+        for method in args.methods.split(","):
+            for version in versions:
+                for budget in map(int, args.budgets.split(",")):
+                    result = _run_job(user, version, method, budget, args.shots)
+                    results.append({**result, "round": round_})
+                    print(round_, method, budget, result["classes"], f"{result['estimate']:.1f}",
+                          f"{result['wall']:.1f}", result["outcome"], flush=True)
+
+    rows = [[r["round"], r["method"], r["budget"], f"{r['classes']}x{r['images'] // r['classes']}",
+             round(r["estimate"], 1), round(r["wall"], 1), _ratio(r["estimate"], r["wall"]),
+             "–" if r["first_point"] is None else round(r["first_point"], 1)] for r in results]
+    left_rows = []
+    for r in results:
+        cells = []
+        for mark in MARKS:
+            shown, real = r["left"].get(mark, (None, None))
+            cells.append("–" if shown is None else f"{shown:.1f} / {real:.1f} ({_ratio(shown, real)})")
+        if any(c != "–" for c in cells):
+            left_rows.append([r["round"], r["method"], r["budget"], f"{r['classes']}x{r['images'] // r['classes']}",
+                              *cells])
+
+    def summary(round_: int) -> str:
+        errors = [abs(r["estimate"] / r["wall"] - 1) for r in results if r["round"] == round_ and r["wall"] > 0]
+        return (f"round {round_}: median |estimate/real - 1| {statistics.median(errors):.0%}, worst {max(errors):.0%}"
+                if errors else "")
+
+    figures = WorkerStatus.objects.get(hostname=HOSTNAME).timings.get("demo", {})
+    body = (f"Command: `nice -n 10 .venv/bin/python -m bench estimates {' '.join(argv or [])}`. Backbone demo, "
+            f"data {Path(args.data).name}, {args.shots} shots, {threads} torch thread(s); load average "
+            f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. The worker's start-up measurement "
+            f"took {measure_s:.1f} s (the backbone's loading included).\n\n"
+            "## Estimate against real wall time (claim to finish)\n\nRound 1: the first job of each kind on the "
+            "fresh worker; round 2: after round 1's jobs refined the figures.\n\n"
+            + table(["round", "method", "budget", "classes x images", "estimate s", "real s", "ratio",
+                     "first point s"], rows)
+            + "\n\n" + "\n".join(filter(None, (summary(1), summary(2))))
+            + "\n\n## Time left shown against real, at 10%, 50% and 90% of the queries spent\n\n"
+            + "shown s / real s (ratio)\n\n"
+            + table(["round", "method", "budget", "classes x images", "10%", "50%", "90%"], left_rows)
+            + f"\n\nThe worker's figures at the end: `{figures}`\n")
+    write(args.name, "Job time estimates against real wall time (bench/estimates.py)", body)
