@@ -119,7 +119,7 @@ def test_settings_beyond_their_bound_are_refused_on_their_field(alice, version, 
     page = csrf_post(client, "/jobs/new/", launch_data(version, **{field: value}))
     assert page.status_code == 200 and "must be at most" in page.context["form"].errors.get(field, [""])[0]
     bound = TuneConfig.__dataclass_fields__[field].metadata["max"]
-    assert f"to {bound:,}." in str(page.context["form"][field].help_text)
+    assert f"{'at most' if field == 'budget' else 'to'} {bound:,}." in str(page.context["form"][field].help_text)
 
     api = client.post("/api/v1/jobs/", {"dataset_version": version.pk, "backbone": TINY_BACKBONE, field: value}
                       if field == "budget" else {"dataset_version": version.pk, "config": {field: value}},

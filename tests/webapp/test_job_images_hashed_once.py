@@ -9,6 +9,7 @@ import tuning.data
 from tests.webapp.factories import make_ready_version, make_runnable_job
 from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 from webapp.worker.execution import _job_inputs
+from webapp.worker.fence import Fence
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,7 @@ def test_a_job_loads_its_images_without_hashing_them_again(make_user, tmp_path, 
     job = make_runnable_job(make_ready_version("Press line", per_class=4))
     hashed = []
     monkeypatch.setattr(tuning.data, "_sha256", lambda path: hashed.append(path) or "x")
-    _, data, zero_shot = _job_inputs(job, tuning.TuneConfig.from_record(job.config))
+    fence = Fence(job_id=job.pk, attempt=job.attempts)  # the attempt that would hold the job
+    _, data, zero_shot = _job_inputs(job, tuning.TuneConfig.from_record(job.config), fence)
     assert hashed == []
     assert len(data.train) + len(data.val) + len(data.test) == 12 and zero_shot["confusion"]

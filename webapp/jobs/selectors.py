@@ -131,13 +131,19 @@ def job_etas(jobs: list[Job]) -> dict[int, float | None]:
     recent: dict[int, list[tuple[int, float]]] = {}
     for job_id, queries, elapsed in latest:
         recent.setdefault(job_id, []).append((queries, elapsed))
-    return {job.pk: _eta_from(job, recent.get(job.pk, [])) for job in running}
+    models: dict = {}  # one look at the workers' figures per backbone and workload, not one per row
+    return {job.pk: _eta_from(job, recent.get(job.pk, []), models=models) for job in running}
 
 
-def _eta_from(job: Job, recent: list[tuple[int, float]], now=None) -> float:
-    """`recent`: (queries, elapsed_s) of the job's latest points, newest first."""
+def _eta_from(job: Job, recent: list[tuple[int, float]], now=None, models: dict | None = None) -> float:
+    """`recent`: (queries, elapsed_s) of the job's latest points, newest first. `models` keeps the time
+    model of each (backbone, workload) already looked up."""
     now = now or timezone.now()
-    model = job_time_of(backbone=job.backbone, workload=job_workload(job))
+    key = (job.backbone, job_workload(job))
+    models = {} if models is None else models
+    if key not in models:
+        models[key] = job_time_of(backbone=job.backbone, workload=key[1])
+    model = models[key]
     spend = queries_to_spend(job.method, job.budget)
     if not recent or recent[0][0] <= 1 or recent[0][1] <= 0 or job.queries_used >= spend:
         since_start = (now - job.started_at).total_seconds() if job.started_at else 0.0
