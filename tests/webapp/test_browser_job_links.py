@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_finished_job_leads_to_its_report_adapter_and_dataset_without_a_reload(browser, live_server, make_user,
                                                                                   tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     alice = make_user("alice", workspace="Press line", password="pw-for-tests-1")
@@ -28,6 +29,7 @@ def test_a_finished_job_leads_to_its_report_adapter_and_dataset_without_a_reload
     assert not browser.find_element(By.ID, "link-report").is_displayed()  # the results card is hidden while running
 
     browser.find_element(By.ID, "cancel-button").click()
+    wait.until(EC.alert_is_present()).accept()  # "Stop this job now? ..."
     banner = wait.until(lambda b: [f for f in b.find_elements(By.CSS_SELECTOR, ".flash") if "is stopping" in f.text])[0]
     assert banner.is_displayed() and browser.find_element(By.ID, "cancel-form").is_displayed()
     wait.until(lambda b: "Stopping" in b.find_element(By.ID, "job-status-text").text)

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from webapp.datasets.selectors import dataset_version_check_shots
 from webapp.datasets.services import dataset_version_image_hashes, dataset_version_materialize
 from webapp.integrations.backbones import load_plugins
 from webapp.integrations.tuning import TuneConfig, adapters, runs
@@ -35,7 +34,7 @@ from webapp.worker.fence import (
 )
 from webapp.worker.outage import through_outages
 from webapp.worker.pulse import Pulse, StopCheck
-from webapp.worker.reasons import JobProblem, is_transient, plain_reason
+from webapp.worker.reasons import is_transient, plain_reason
 from webapp.worker.sink import MetricSink
 from webapp.worker.startup import Startup
 from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_rate
@@ -111,9 +110,6 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
     load_plugins()
     job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
     config = TuneConfig.from_record(job.config)
-    problem = dataset_version_check_shots(job.dataset_version, config.shots)
-    if problem:
-        raise JobProblem(f"The dataset has a class with too few images for {config.shots} shots. {problem}")
 
     startup = Startup(fence)
     backbone, data, zero_shot = _job_inputs(job, config, fence, startup)

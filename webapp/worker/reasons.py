@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 
-class JobProblem(Exception):
-    """Raised by our own checks with a message that is already plain."""
-
-
 def plain_reason(exc: BaseException) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
     from django.conf import settings
 
     from webapp.integrations import tuning
 
-    if isinstance(exc, JobProblem):
-        return str(exc)
     if isinstance(exc, tuning.CheckpointMismatch):
         return f"{exc} Launch the job again: it starts afresh."
     if isinstance(exc, tuning.BackboneError):
