@@ -162,8 +162,8 @@ def test_the_default_job_runs_auto_and_stores_its_leaderboard(celery_worker, mak
     alice = make_user("alice", workspace="Press line")
     version = make_ready_version("Press line", name="scratches", user=alice, per_class=6)
     client = csrf_client(alice)
-    form = {"dataset_version": version.pk, "name": "", "model_line_name": "", "method": DEFAULT_METHOD,
-            **tiny_config(budget=300)}
+    form = {"dataset_version": version.pk, "name": "", "model_line_name": "", **tiny_config(budget=300),
+            "method": DEFAULT_METHOD}
     response = csrf_post(client, "/jobs/new/", form)
     assert response.status_code == 302, response.context["form"].errors
     job = Job.objects.get()
