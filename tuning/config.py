@@ -142,6 +142,11 @@ class TuneConfig:
                  "at equal CPU time on both reference sets (bench/results/sweep_q-equal-time_*.md).", min=1, max=1000)
     stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
                                "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
+    kernel_range: float = _f(1.0, "stage2_estimator='kernel_rge': r ~ U[-a, a] with a = kernel_range (KerZOO's "
+                             "own range is the unscaled 1).", min=0.01, max=1.0, absent=1.0)
+    stage2_update: str = _f("step", "Stage-2 update: 'step' (w <- w - lr g, plain ZO-SGD) or 'running_sum' "
+                            "(w <- w - lr b with b += g never reset, as the reference SharpZO code's buffer does).",
+                            choices=("step", "running_sum"), absent="step")
     mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
                          "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1, max=1_000_000)
     sparsity: float = _f(0.25, "Fraction of the d coordinates frozen by the mask (paper: 0.5; chosen on "
