@@ -52,6 +52,8 @@ def verdict(low: float, high: float) -> str:
 def describe(base: list[float], arm: list[float]) -> tuple[str, str]:
     """('+1.2 (-0.3 to +2.7)', verdict) in points, for a table cell."""
     m, lo, hi = paired_interval(base, arm)
+    if len(base) < 2:
+        return f"{100 * m:+.1f} (one seed: no interval)", verdict(lo, hi)
     return f"{100 * m:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})", verdict(lo, hi)
 
 
