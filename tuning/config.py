@@ -108,11 +108,13 @@ class TuneConfig:
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
     rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
-                    "0 turns the sharpness-aware shift off).", min=0.0, max=10.0)
+                    "0 turns the sharpness-aware shift off). 0 vs 0.1: no measurable effect on two sets at 200 queries "
+                    "(bench/results/protocol_rho-200q.md; too few sets to move the default).", min=0.0, max=10.0)
     cma_covariance: str = _f("full", "CMA-ES covariance model: 'full' (d x d, as pycma's default) or 'diagonal' "
                              "(separable: d numbers, pycma's CMA_diagonal), which keeps a large linear head "
-                             "(K*K coordinates) within memory and time; bench/results/cma_covariance_*.md "
-                             "compares them.", choices=("full", "diagonal"), absent="full")
+                             "(K*K coordinates) within memory and time (bench/results/cma_covariance_cpu.md). At K = 6 "
+                             "the two were level: no measurable effect (bench/results/protocol_head-cmaes-"
+                             "covariance-300q.md).", choices=("full", "diagonal"), absent="full")
     cma_bounds: float = _f(0.0, "Box bounds +-cma_bounds on every CMA-ES coordinate (0 = unbounded, as before; "
                            "the reference SharpZO code uses 5).", min=0.0, max=1000.0, absent=0.0)
     stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
