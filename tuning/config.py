@@ -119,7 +119,15 @@ class TuneConfig:
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
     rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
-                    "0 turns the sharpness-aware shift off).", min=0.0, max=10.0)
+                    "0 turns the sharpness-aware shift off). 0 vs 0.1: no measurable effect on two sets at 200 queries "
+                    "(bench/results/protocol_rho-200q.md; too few sets to move the default).", min=0.0, max=10.0)
+    cma_covariance: str = _f("full", "CMA-ES covariance model: 'full' (d x d, as pycma's default) or 'diagonal' "
+                             "(separable: d numbers, pycma's CMA_diagonal), which keeps a large linear head "
+                             "(K*K coordinates) within memory and time (bench/results/cma_covariance_cpu.md). At K = 6 "
+                             "the two were level: no measurable effect (bench/results/protocol_head-cmaes-"
+                             "covariance-300q.md).", choices=("full", "diagonal"), absent="full")
+    cma_bounds: float = _f(0.0, "Box bounds +-cma_bounds on every CMA-ES coordinate (0 = unbounded, as before; "
+                           "the reference SharpZO code uses 5).", min=0.0, max=1000.0, absent=0.0)
     stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
                           "queries: the previous generation's samples and scores), 'cge' (2d queries, "
                           "exact to O(mu^2), as the paper does) or 'rge' / 'kernel_rge' (2*rge_queries "
@@ -148,6 +156,11 @@ class TuneConfig:
                  "at equal CPU time on both reference sets (bench/results/sweep_q-equal-time_*.md).", min=1, max=1000)
     stage2_estimator: str = _f("rge", "Stage-2 gradient estimate: 'rge' (MeZO two-point) or 'kernel_rge' "
                                "(KerZOO kernel-weighted, cancels the mu^2 bias).", choices=("rge", "kernel_rge"))
+    kernel_range: float = _f(1.0, "stage2_estimator='kernel_rge': r ~ U[-a, a] with a = kernel_range (KerZOO's "
+                             "own range is the unscaled 1).", min=0.01, max=1.0, absent=1.0)
+    stage2_update: str = _f("step", "Stage-2 update: 'step' (w <- w - lr g, plain ZO-SGD) or 'running_sum' "
+                            "(w <- w - lr b with b += g never reset, as the reference SharpZO code's buffer does).",
+                            choices=("step", "running_sum"), absent="step")
     mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
                          "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1, max=1_000_000)
     sparsity: float = _f(0.25, "Fraction of the d coordinates frozen by the mask (paper: 0.5; chosen on "

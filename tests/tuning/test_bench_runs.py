@@ -129,3 +129,76 @@ def test_speed_benchmark_times_a_generation_in_one_call(causal_backbone, tmp_pat
                        "--generation-only"])
     text = (tmp_path / "results" / "speed_sparse_generation_cpu.md").read_text()
     assert "one call per generation, now (ms)" in text and text.count("x |") == 4
+
+
+def test_protocol_verdicts_follow_the_paired_interval():
+    from bench import protocol
+    assert protocol.verdict(0.01, 0.05) == protocol.HELPS
+    assert protocol.verdict(-0.05, -0.01) == protocol.HURTS
+    assert protocol.verdict(-0.01, 0.05) == protocol.NONE
+    mean, low, high = protocol.paired_interval([0.5, 0.6, 0.7], [0.6, 0.7, 0.8])
+    assert abs(mean - 0.1) < 1e-12 and low == pytest.approx(0.1) and high == pytest.approx(0.1)  # same gain each seed
+    mean, low, high = protocol.paired_interval([0.5, 0.6, 0.7], [0.7, 0.5, 0.8])
+    assert low < 0 < high
+    with pytest.raises(ValueError):
+        protocol.paired_interval([0.5], [0.5, 0.6])
+
+
+def _protocol_args(bench_run):
+    """The quality bench's tiny arguments, with the data folder as a --sets entry."""
+    args = list(bench_run)
+    folder = args[args.index("--data") + 1]
+    del args[args.index("--data"):args.index("--data") + 2]
+    return ["--sets", f"{folder},absent-set", *args]
+
+
+def test_protocol_chooses_on_validation_only(bench_run, tmp_path, no_test_split):
+    from bench import protocol
+    protocol.main([*_protocol_args(bench_run), "--name", "check", "--set", "method=zosgd", "--base", "lr=3",
+                   "--arm", "lr=1", "--arm", "lr=0", "--validation-only"])
+    text = (tmp_path / "results" / "protocol_check.md").read_text()
+    for part in ("| lr=3 (base) | 2 |", "| lr=1 | 2 |", "| lr=0 | 2 |", "absent (skipped): absent-set",
+                 "the test split was not read", "Progress: complete", "load average"):
+        assert part in text, part
+
+
+def test_protocol_reports_test_differences_after_the_runs(bench_run, tmp_path):
+    from bench import protocol
+    protocol.main([*_protocol_args(bench_run), "--name", "tested", "--set", "method=cmaes",
+                   "--arm", "cma_covariance=diagonal"])
+    text = (tmp_path / "results" / "protocol_tested.md").read_text()
+    assert "test diff vs base (95%)" in text and "| cma_covariance=diagonal | 2 |" in text
+    assert any(v in text for v in (protocol.HELPS, protocol.HURTS, protocol.NONE))
+
+
+def _ceiling_args(bench_run):
+    args = _protocol_args(bench_run)
+    keep = ["--sets", args[1], "--backbone", "tiny-causal", "--shots", "2", "--seeds", "0,1"]
+    return [*keep, "--cache-dir", args[args.index("--cache-dir") + 1], "--epochs", "1", "--batch", "4"]
+
+
+def test_ceilings_choose_their_learning_rate_and_epoch_on_validation_only(bench_run, tmp_path, no_test_split):
+    from bench import ceilings
+    ceilings.main([*_ceiling_args(bench_run), "--name", "check", "--validation-only"])
+    text = (tmp_path / "results" / "ceilings_check.md").read_text()
+    for row in ("| probe | 2 |", "| full | 2 |", "| sparse | 2 |", "| lora | 2 |", "Progress: complete"):
+        assert row in text, row
+
+
+def test_ceilings_report_test_differences_against_the_probe(bench_run, tmp_path):
+    from bench import ceilings
+    ceilings.main([*_ceiling_args(bench_run), "--name", "tested", "--rows", "lora"])
+    text = (tmp_path / "results" / "ceilings_tested.md").read_text()
+    assert "| lora | 2 |" in text and "test diff vs probe (95%)" in text and "nan" not in text
+
+
+def test_lora_starts_at_the_frozen_weights_and_trains_only_its_factors():
+    import torch
+
+    from bench.ceilings import add_lora
+    layer = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    x = torch.randn(2, 4)
+    before = layer(x)
+    params = add_lora(layer, rank=2)
+    assert torch.allclose(layer(x), before)  # B = 0 at the start
+    assert len(params) == 2 and {tuple(p.shape) for p in params} == {(2, 4), (3, 2)}

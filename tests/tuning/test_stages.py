@@ -238,3 +238,21 @@ def test_every_mask_score_at_w_zero_keeps_the_largest_gradients(score):
     from tuning.methods.zo_sgd import z_pruning_mask
     w, G = torch.zeros(6, dtype=torch.float64), torch.tensor([0.1, -5.0, 0.2, 3.0, -0.3, 4.0], dtype=torch.float64)
     assert z_pruning_mask(w, G, 0.5, "salient", score).tolist() == [0, 1, 0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("extra", [{"stage2_update": "running_sum"},
+                                   {"stage2_estimator": "kernel_rge", "kernel_range": 0.5},
+                                   {"cma_covariance": "diagonal", "cma_bounds": 5.0}])
+def test_seed_mechanism_settings_change_the_run_within_the_budget(extra, synth):
+    base = tuning.tune(tiny_config(budget=300), synth)
+    other = tuning.tune(tiny_config(budget=300, **extra), synth)
+    assert other.queries_used <= 300
+    assert other.adapter.w.tolist() != base.adapter.w.tolist()
+
+
+def test_running_sum_resumes_from_its_checkpoint(synth, tmp_path):
+    cfg = tiny_config(method="zosgd", budget=300, stage2_update="running_sum")
+    full = tuning.tune(cfg, synth)
+    ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
+    assert tuning.tune(cfg, synth, should_stop=stop_after(9), checkpoint=ckpt).stopped
+    assert tuning.tune(cfg, synth, checkpoint=ckpt).adapter.w.tolist() == full.adapter.w.tolist()

@@ -33,6 +33,10 @@ def new_es(d: int, cfg):
     rng = np.random.Generator(np.random.PCG64(cfg.seed + 1))
     opts = {"popsize": cfg.popsize, "seed": np.nan, "verbose": -9,
             "randn": lambda *shape: rng.standard_normal(shape)}
+    if cfg.cma_covariance == "diagonal":  # d numbers instead of d x d: many classes fit
+        opts["CMA_diagonal"] = True
+    if cfg.cma_bounds > 0:
+        opts["bounds"] = [-cfg.cma_bounds, cfg.cma_bounds]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return cma.CMAEvolutionStrategy(np.zeros(d), cfg.sigma0, opts)

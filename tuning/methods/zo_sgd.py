@@ -55,13 +55,15 @@ def z_pruning_mask(w: torch.Tensor, G: torch.Tensor, sparsity: float, rule: str,
 def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     """Runs until the budget is spent or a stop; returns False when stopped."""
     cfg, obj, d = run.cfg, run.obj, run.dim
-    st: dict[str, Any] = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d, "k": 0,
-          "sharpness": None, "evaluated_k": -1, "step_sum": [0.0] * d, "scores_from": [0.0] * d}
+    st: dict[str, Any] = {"w": [float(x) for x in w0.double()] if w0 is not None else None, "mask": [1.0] * d,
+                          "k": 0, "sharpness": None, "evaluated_k": -1, "step_sum": [0.0] * d,
+                          "scores_from": [0.0] * d, "buffer": [0.0] * d}
     if run.phase == Stage.ZO:
         st.update(run.phase_state)  # a checkpoint from before a key existed keeps that key's start value
     w, mask = torch.tensor(st["w"], dtype=torch.float64), torch.tensor(st["mask"], dtype=torch.float64)
     step_sum = torch.tensor(st["step_sum"], dtype=torch.float64)  # sum of step estimates since the refresh
     scores_from = torch.tensor(st["scores_from"], dtype=torch.float64)  # the G the last mask was built from
+    buffer = torch.tensor(st["buffer"], dtype=torch.float64)  # stage2_update='running_sum': every g so far
     from_history = sparse and cfg.mask_scores == "history"
     gen = torch.Generator()
     step_cost = 2 * cfg.q
@@ -69,7 +71,8 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
 
     def state():
         return {**st, "w": [float(x) for x in w], "mask": [float(x) for x in mask],
-                "step_sum": [float(x) for x in step_sum], "scores_from": [float(x) for x in scores_from]}
+                "step_sum": [float(x) for x in step_sum], "scores_from": [float(x) for x in scores_from],
+                "buffer": [float(x) for x in buffer]}
 
     def sparsity():
         return float(1.0 - mask.mean())
@@ -99,8 +102,12 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
             st["sharpness"] = l_shift - l_w
         gen.manual_seed(cfg.seed * 1_000_003 + 500_000_000 + k)
         g, _ = estimators.rge(obj.losses, w, cfg.mu, cfg.q, gen, mask=mask if sparse else None,
-                              kernel_weighted=(cfg.stage2_estimator == "kernel_rge"))
-        w = w - cfg.lr * g
+                              kernel_weighted=(cfg.stage2_estimator == "kernel_rge"), kernel_range=cfg.kernel_range)
+        if cfg.stage2_update == "running_sum":  # the reference code's buffer: a momentum of 1, never reset
+            buffer += g
+            w = w - cfg.lr * buffer
+        else:
+            w = w - cfg.lr * g
         if from_history:
             step_sum += g
         st["k"] = k + 1

@@ -1,0 +1,228 @@
+"""The measurement protocol: a setting (an "arm") against a base, paired by seed, on every set.
+
+Each seed draws its own few-shot split; base and arm run on the same split, so the difference per seed
+removes the split's luck, and the 95% interval of the mean difference (Student's t over the seeds)
+says whether the arm helps (interval above 0), hurts (below 0) or has no measurable effect (it
+straddles 0). Accuracies are balanced (mean per-class recall): the factory sets are unbalanced.
+
+Selection stays on validation: inside a run the adapter is chosen on validation (the tuner's rule),
+and the verdict that may move a default is the validation one. The test split is read only by the
+report after all runs, and `--validation-only` leaves it unread altogether.
+
+    python -m bench protocol --name rho --sets neu-det,xsdd,bsd_pitting,demo --seeds 0,1,2,3,4 \\
+        --set method=sharpzo --base rho=0.1 --arm rho=0 --arm rho=0.5
+
+Writes bench/results/protocol_<name>.md after every seed of every set (a cut-short run leaves its
+partial table), with wall and CPU seconds and the load average beside the numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .common import table, write
+
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+SETS = ("neu-det", "xsdd", "bsd_pitting", "demo")  # "demo": the textile set of conformal-clip-data
+HELPS, HURTS, NONE = "helps", "hurts", "no measurable effect"
+
+
+def paired_interval(base: list[float], arm: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high) of arm - base over paired seeds: a 95% Student-t interval (seeds are few)."""
+    if len(base) != len(arm):
+        raise ValueError("paired differences need the same seeds on both sides")
+    diffs = [a - b for a, b in zip(arm, base)]
+    mean = statistics.mean(diffs)
+    if len(diffs) < 2:
+        return mean, float("-inf"), float("inf")
+    from scipy.stats import t
+    half = t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def verdict(low: float, high: float) -> str:
+    """helps / hurts / no measurable effect, from the interval of the paired difference."""
+    return HELPS if low > 0 else HURTS if high < 0 else NONE
+
+
+def describe(base: list[float], arm: list[float]) -> tuple[str, str]:
+    """('+1.2 (-0.3 to +2.7)', verdict) in points, for a table cell."""
+    m, lo, hi = paired_interval(base, arm)
+    if len(base) < 2:
+        return f"{100 * m:+.1f} (one seed: no interval)", verdict(lo, hi)
+    return f"{100 * m:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})", verdict(lo, hi)
+
+
+def dataset_folders(names: list[str], cache_dir: str,
+                    root: Path = SHARED_DATASETS) -> tuple[dict[str, Path], list[str]]:
+    """({name: folder} for the sets present, [names absent]); 'demo' is written from its package."""
+    present, absent = {}, []
+    for name in names:
+        if name == "demo":
+            try:
+                from .quality import demo_dataset_folder
+                present[name] = demo_dataset_folder(cache_dir)
+            except ImportError:  # the package with the textile images is not installed
+                absent.append(name)
+        elif (root / name).is_dir():
+            present[name] = root / name
+        elif Path(name).is_dir():
+            present[Path(name).name] = Path(name)
+        else:
+            absent.append(name)
+    return present, absent
+
+
+@dataclass
+class Measurement:
+    val: float  # balanced validation accuracy of the adapter the run chose
+    test: float | None  # balanced test accuracy; None until the report reads the test split
+    queries: int
+    wall_s: float
+    cpu_s: float
+    adapter: object = field(default=None, repr=False)
+
+
+def tune_arm(bb, data, settings: dict, *, seed: int, shots: int) -> Measurement:
+    """One tuning run; the test split is not read here."""
+    import tuning
+    cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
+                                       "device": str(bb.device)})
+    wall, cpu = time.perf_counter(), time.process_time()
+    r = tuning.tune(cfg, data, backbone=bb)
+    val = r.best_val_balanced_acc if r.best_val_balanced_acc is not None else r.best_val_acc
+    return Measurement(val, None, r.queries_used, time.perf_counter() - wall, time.process_time() - cpu, r.adapter)
+
+
+def test_accuracy(bb, data, m: Measurement) -> float:
+    """The report's only read of the test split: balanced accuracy of the adapter already chosen."""
+    import tuning
+    ev = tuning.evaluate(bb, data.test, adapter=m.adapter, class_names=data.class_names)
+    return ev.balanced_accuracy if ev.balanced_accuracy is not None else ev.accuracy
+
+
+def arm_label(items: list[str]) -> str:
+    return " ".join(items) if items else "(defaults)"
+
+
+def report(runs: dict, labels: list[str], sets: list[str], seeds: list[int], *, with_test: bool) -> tuple[str, list]:
+    """Per set: each row's means and its paired difference against the first label (the base);
+    then, per arm, its verdicts counted over the sets. runs maps (set, label, seed) to Measurement."""
+    base, sections, verdicts = labels[0], [], []
+    head = ["arm", "seeds", "val bal. acc %", "val diff vs base (95%)", "val verdict"]
+    head += ["test bal. acc %", "test diff vs base (95%)", "test verdict"] if with_test else []
+    head += ["queries", "wall s", "CPU s"]
+    for name in sets:
+        rows = []
+        for label in labels:
+            paired = [s for s in seeds if (name, label, s) in runs and (name, base, s) in runs]
+            if not paired:
+                continue
+            ms = [runs[(name, label, s)] for s in paired]
+            bs = [runs[(name, base, s)] for s in paired]
+            row = [label, len(ms), f"{100 * statistics.mean(m.val for m in ms):.1f}"]
+            vd = describe([b.val for b in bs], [m.val for m in ms]) if label != base else ("-", "-")
+            row += list(vd)
+            td = ("-", "-")
+            if with_test:
+                td = describe([b.test for b in bs], [m.test for m in ms]) if label != base else ("-", "-")
+                row += [f"{100 * statistics.mean(m.test for m in ms):.1f}", *td]
+            row += [f"{statistics.mean(m.queries for m in ms):.0f}", f"{statistics.mean(m.wall_s for m in ms):.1f}",
+                    f"{statistics.mean(m.cpu_s for m in ms):.1f}"]
+            rows.append(row)
+            if label != base and len(paired) >= 2:
+                verdicts.append((name, label, len(paired), vd, td))
+        if rows:
+            sections.append(f"### {name}\n\n" + table(head, rows))
+    return "\n\n".join(sections), verdicts
+
+
+def verdict_summary(verdicts: list, *, with_test: bool) -> str:
+    """Per arm: on how many sets it helps / hurts / has no measurable effect."""
+    by_arm: dict[str, dict[str, list[str]]] = {}
+    for name, label, _, (_, v_val), (_, v_test) in verdicts:
+        key = v_test if with_test else v_val
+        by_arm.setdefault(label, {}).setdefault(key, []).append(name)
+    rows = [[label, *(", ".join(c.get(v, [])) or "-" for v in (HELPS, HURTS, NONE))] for label, c in by_arm.items()]
+    split = "test" if with_test else "validation"
+    return (f"Verdicts over the sets ({split} interval; a default moves only on the validation verdict):\n\n"
+            + table(["arm", HELPS, HURTS, NONE], rows)) if rows else ""
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def main(argv=None):
+    import tuning
+
+    from .quality import CPU_SETTINGS, GPU_SETTINGS, settings_record, with_overrides
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--name", required=True, help="result file: bench/results/protocol_<name>.md")
+    ap.add_argument("--sets", default=",".join(SETS), help="dataset names under ../shared/datasets, 'demo' or folders")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--backbone", default="demo")
+    ap.add_argument("--shots", type=int, default=16)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="settings of every row")
+    ap.add_argument("--base", nargs="*", default=[], metavar="KEY=VALUE", help="the base row's own settings")
+    ap.add_argument("--arm", action="append", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="one arm compared with the base (repeat for more)")
+    ap.add_argument("--validation-only", action="store_true", help="never read the test split")
+    ap.add_argument("--cache-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "tuning-bench-cache"))
+    args = ap.parse_args(argv)
+    if not args.arm:
+        ap.error("give at least one --arm")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if len(seeds) < 2:
+        ap.error("paired intervals need at least 2 seeds (the protocol asks for 5)")
+    folders, absent = dataset_folders(args.sets.split(","), args.cache_dir)
+    if not folders:
+        print(f"protocol skipped: no dataset present ({', '.join(absent)})")
+        return None
+    bb = tuning.load_backbone(args.backbone, device=args.device)
+    settings = with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
+    arms = {arm_label(args.base) + " (base)": with_overrides({}, args.base)}
+    arms.update({arm_label(items): with_overrides({}, items) for items in args.arm})
+    labels = list(arms)
+    with_test = not args.validation_only
+    runs, datas = {}, {}
+    t0, cpu0, load_start = time.perf_counter(), time.process_time(), load_line()
+
+    def flush(done: str) -> str:
+        body, verdicts = report(runs, labels, list(folders), seeds, with_test=with_test)
+        text = (f"Backbone `{bb.id}`, {args.shots} shots, seeds {seeds}, device {bb.device}; sets present: "
+                f"{', '.join(folders)}" + (f"; absent (skipped): {', '.join(absent)}" if absent else "")
+                + f". {settings_record(settings)} Every row has the same budget. Balanced accuracy; paired "
+                "differences by seed against the base with a 95% Student-t interval. The adapter of every "
+                "run is chosen on validation; "
+                + ("the test split is read only by this report, after the runs." if with_test else
+                   "the test split was not read.")
+                + f"\n\nProgress: {done}. Wall {time.perf_counter() - t0:.0f} s, CPU {time.process_time() - cpu0:.0f} s"
+                f" (this process), load average (1/5/15 min) {load_start} at the start, {load_line()} now.\n\n"
+                + body + "\n\n" + verdict_summary(verdicts, with_test=with_test))
+        return write(f"protocol_{args.name}", f"Protocol: {args.name}", text)
+
+    for seed in seeds:  # seeds outermost: a run cut short still has every set, with fewer seeds
+        for name, folder in folders.items():
+            data = tuning.load_image_folder(folder, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
+            datas[(name, seed)] = data
+            for label, over in arms.items():
+                runs[(name, label, seed)] = tune_arm(bb, data, {**settings, **over}, seed=seed, shots=args.shots)
+            if with_test:  # the report's read, after every arm of this split has been chosen on validation
+                for label in labels:
+                    runs[(name, label, seed)].test = test_accuracy(bb, data, runs[(name, label, seed)])
+            for label in labels:
+                runs[(name, label, seed)].adapter = None  # keep memory flat over many runs
+            flush(f"{name} seed {seed} done")
+    return flush("complete")
+
+
+if __name__ == "__main__":
+    main()
