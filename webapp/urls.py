@@ -1,9 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
-from django.templatetags.static import static
 from django.urls import include, path, register_converter
-from django.views.generic import RedirectView
 
 from webapp.core import error_views
 from webapp.core.params import IdConverter
@@ -15,7 +12,7 @@ urlpatterns = [
     path("", health_views.home, name="home"),
     path("healthz", health_views.healthz, name="healthz"),
     # Browsers and tools ask for /favicon.ico whatever the page says: the same icon, not a 404.
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True))),
+    path("favicon.ico", health_views.favicon),
     path("status/", health_views.status_page, name="status"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -3,9 +3,10 @@ live workers and the queues they serve)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from webapp.jobs import health
 
@@ -41,3 +42,10 @@ def status_page(request: HttpRequest) -> HttpResponseBase:
             "fresh_seconds": settings.WORKER_FRESH_SECONDS,
         },
     )
+
+
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponseBase:
+    """The site's icon under the name browsers ask for. Its static URL is looked up per request: with hashed
+    static files the manifest exists only after collectstatic, which runs after the URLs are first imported."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
