@@ -10,7 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = {".py", ".md", ".txt", ".toml", ".ini", ".sh", ".yml", ".yaml", ".js", ".html", ".css", ".conf", ""}
-ISSUE_OR_MACHINE = re.compile(r"\b[Ii]ssue[- ]?#?\d+|/work/|\bnotes/\w+\.md|DESIGN\.md")
+# Written with character classes so that this file does not itself name what it looks for.
+ISSUE_OR_MACHINE = re.compile(r"\b[Ii]ssu[e][- ]?#?\d+|/w[o]rk/|\bnote[s]/\w+\.md|D[E]SIGN\.md")
 CITED = re.compile(r"(?<![\w/.*<>-])([\w.-]+(?:/[\w.-]+)*\.md)\b")  # not a pattern such as a_<set>.md
 
 
@@ -27,7 +28,7 @@ def _lines(path: Path):
 
 
 def test_no_issue_number_or_machine_path():
-    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}" for p in _tracked_text_files() if p != Path(__file__)
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}" for p in _tracked_text_files()
              for n, line in _lines(p) if ISSUE_OR_MACHINE.search(line)]
     assert not found, "say what the code does, not which issue asked for it:\n" + "\n".join(found)
 
