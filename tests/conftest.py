@@ -87,14 +87,17 @@ def _clean_broker():
 
 
 @pytest.fixture(scope="session")
-def start_worker(django_db_setup, django_db_blocker, _clean_broker, tmp_path_factory):
-    """Factory: start a worker process that uses the test database. All are stopped at the end."""
+def _worker_env(django_db_setup, _clean_broker, tmp_path_factory) -> tuple[dict, Path]:
+    """The environment a worker process needs to use the test database, and a folder for its logs."""
     from django.db import connection
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
            "DATABASE_URL": _database_url(connection.settings_dict), "PYTHONUNBUFFERED": "1"}
-    log_dir = tmp_path_factory.mktemp("workers")
-    started: list[WorkerProcess] = []
+    return env, tmp_path_factory.mktemp("workers")
+
+
+def _worker_starter(worker_env: tuple[dict, Path], started: list[WorkerProcess]):
+    env, log_dir = worker_env
 
     def start(queues: str = "tuning,default", extra_args: tuple = (), extra_env: dict | None = None) -> WorkerProcess:
         worker = WorkerProcess({**env, **(extra_env or {})}, log_dir, queues, extra_args)
@@ -102,15 +105,26 @@ def start_worker(django_db_setup, django_db_blocker, _clean_broker, tmp_path_fac
         worker.wait_ready()
         return worker
 
-    yield start
+    return start
+
+
+@pytest.fixture
+def start_worker(_worker_env):
+    """Factory: start a worker process that uses the test database. All are stopped when the test ends, so
+    a worker started for one test (with its own queue or settings) never takes another test's work."""
+    started: list[WorkerProcess] = []
+    yield _worker_starter(_worker_env, started)
     for worker in started:
         worker.stop()
 
 
 @pytest.fixture(scope="session")
-def celery_worker(start_worker):
+def celery_worker(_worker_env):
     """One shared worker for the tests that only need the queue to be served."""
-    return start_worker()
+    started: list[WorkerProcess] = []
+    worker = _worker_starter(_worker_env, started)()
+    yield worker
+    worker.stop()
 
 
 class Patience:

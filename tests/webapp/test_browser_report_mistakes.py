@@ -33,7 +33,9 @@ def test_the_report_shows_the_mistakes_as_thumbnails_with_classes_and_confidence
 
 
 def test_an_engineer_marks_a_mistake_as_mislabelled_and_the_dataset_version_keeps_it(browser, live_server, make_user):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     make_user("erin", workspace="Press line")
     job, _ = job_with_mistakes("Press line")
@@ -43,8 +45,11 @@ def test_an_engineer_marks_a_mistake_as_mislabelled_and_the_dataset_version_keep
     assert "blue/0.png" in first.text
     first.find_element(By.CSS_SELECTOR, "form.mark button").click()
 
-    first = browser.find_elements(By.CSS_SELECTOR, "#mistakes figure.mistake")[0]
-    assert "marked as mislabelled" in first.text
+    # the form posts and the report comes back: wait for the new page rather than read the old one
+    first = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: next((f for f in d.find_elements(By.CSS_SELECTOR, "#mistakes figure.mistake")
+                        if "marked as mislabelled" in f.text), None))
+    assert "blue/0.png" in first.text
     assert first.find_element(By.CSS_SELECTOR, "form.mark button").text == "Unmark"
     assert browser.current_url.endswith(f"/reports/jobs/{job.pk}/#mistakes")
     browser.get(f"{live_server.url}/datasets/versions/{job.dataset_version_id}/")
