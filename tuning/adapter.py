@@ -8,7 +8,8 @@ says how they enter the class logits (`class_logits`):
 - `card["head"] == "linear"`: a linear probe, logits = z @ head_weight.T + head_bias, replacing the
   text logits (the class embeddings stay the zero-shot ones, for reference).
 - `card["cache"] == {"alpha", "beta"}`: a Tip-Adapter cache over the training images' features,
-  logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values.
+  logits += alpha * exp(-beta (1 - z @ cache_keys.T)) @ cache_values (with `"keys": "training+validation"`:
+  over the training then the validation images, a cache method 'auto' refitted).
 - `card["adapt"] == "sparse"` : `vision_delta/<parameter>/indices|values` change the backbone
   (tuning/sparse/vision_delta.py). Image-tower tensors (`visual.*`): the images are encoded through the changed
   tower. Text-side ones (text-tower tensors, `text.class_context`; text_groups.py) and `head_delta` (K, D),

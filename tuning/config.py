@@ -188,6 +188,12 @@ class TuneConfig:
     # Baselines on the frozen image features (no query: they read the cached features only)
     probe_steps: int = _f(500, "Full-batch Adam steps of each linear-probe fit (one fit per L2 strength; "
                           "the validation split picks the strength).", min=1, max=100_000, absent=500)
+    auto_folds: int = _f(5, "Method 'auto': the quick candidates (zero-shot, the linear probe, Tip-Adapter) and their "
+                         "settings are compared by stratified k-fold cross-validation over the training and "
+                         "validation images, with at most this many folds (fewer when a class has fewer images), and "
+                         "the one chosen, when it is the final winner, is fitted again on all of them. 0: compare them "
+                         "on the validation images only and keep the fit on the training images (before this "
+                         "setting). 1 is not allowed.", min=0, max=20, absent=0)
     tip_cache: bool = _f(False, "Add a Tip-Adapter cache over the training images' features on top of what "
                          "the method tuned; its two constants are chosen on validation, and it is kept only "
                          "when it scores higher there (method 'tip_adapter' always tries it).", absent=False)
@@ -241,6 +247,9 @@ class TuneConfig:
         if self.method == Method.AUTO and self.adapt == "sparse":
             raise ConfigError("adapt", "Method 'auto' chooses what to tune itself (the prompt and a linear head); "
                                        "use adapt='prompt' with it, or a forward-only method for adapt='sparse'.")
+        if self.auto_folds == 1:
+            raise ConfigError("auto_folds", "Setting 'auto_folds' must be 0 (compare on the validation images) or at "
+                                            "least 2: one fold leaves no images to learn from.")
         if not self.ctx_init.strip():
             raise ConfigError("ctx_init", "Setting 'ctx_init' must contain at least one word.")
 

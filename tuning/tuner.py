@@ -22,7 +22,7 @@ from .methods import Method, MetricPointDict, Stage
 from .methods.leaderboard import Leaderboard
 from .methods.registry import run_method
 from .methods.second_opinion import single_method_board
-from .methods.tip_adapter import add_cache
+from .methods.tip_adapter import CACHE_OVER_TRAINING_AND_VALIDATION, add_cache
 from .objective import Objective
 from .quality import beats_zero_shot
 from .runner import Run
@@ -91,8 +91,12 @@ def tune(config: TuneConfig | dict, data: FewShotData, *,
         run.save("done", {})
     if cfg.method == Method.TIP_ADAPTER or cfg.tip_cache:  # no query: reads the cached features only
         add_cache(run, _best_text_features(run, learner))
-    _keep_zero_shot_unless_better(run)
+    kept_zero_shot = _keep_zero_shot_unless_better(run)
     leaderboard = _leaderboard(run, learner)
+    if kept_zero_shot and leaderboard is not None and cfg.method == Method.AUTO:
+        leaderboard.chosen = Method.ZEROSHOT.value  # the board says what the adapter file holds
+        leaderboard.reason += (" On the validation images alone it did not beat zero-shot, so the zero-shot model "
+                               "is returned (do no harm).")
     adapter = _build_adapter(run, learner, bb, data, allocation)
     if leaderboard is not None:
         adapter.card["leaderboard"] = leaderboard.to_dict()
@@ -104,16 +108,18 @@ def tune(config: TuneConfig | dict, data: FewShotData, *,
                       zero_shot_val_balanced_acc=run.zero_shot.get("val_balanced_acc"))
 
 
-def _keep_zero_shot_unless_better(run: Run) -> None:
+def _keep_zero_shot_unless_better(run: Run) -> bool:
     """Do no harm: an adapter that does not beat zero-shot on validation (a tie with a lower loss
-    included) is replaced by the zero-shot prompts themselves (w = 0)."""
+    included) is replaced by the zero-shot prompts themselves (w = 0); True when it was. (Method 'auto' can
+    meet this only where its quick candidates were chosen by k-fold over more images than validation.)"""
     zs, best = run.zero_shot, run.chosen
     is_zero_shot = not any(best["w"]) and not any(best.get(k) for k in ("P", "head", "cache"))
     if is_zero_shot or beats_zero_shot(best.get("val_balanced_acc"), zs.get("val_balanced_acc")):
-        return
+        return False
     run.best = {"w": [0.0] * len(best["w"]), "val_acc": zs["val_acc"], "val_loss": zs["val_loss"],
                 "val_balanced_acc": zs.get("val_balanced_acc"), "train_loss": zs["train_loss"], "step": 0, "P": None}
     run.best_features = None  # recomputed from the zero-shot context when the adapter is built
+    return True
 
 
 def _leaderboard(run: Run, learner: PromptLearner) -> Leaderboard | None:
@@ -168,8 +174,11 @@ def _extras(best: dict, data, card: dict) -> dict[str, torch.Tensor]:
         extras["head_weight"] = torch.tensor(head["weight"], dtype=torch.float32).view(len(head["bias"]), -1)
     if best.get("cache") is not None:
         card["cache"] = dict(best["cache"])
-        extras["cache_keys"] = data.train.features.float()
-        extras["cache_values"] = torch.nn.functional.one_hot(data.train.labels, len(data.class_names)).float()
+        refitted = best["cache"].get("keys") == CACHE_OVER_TRAINING_AND_VALIDATION
+        rows = [data.train, data.val] if refitted else [data.train]
+        extras["cache_keys"] = torch.cat([split.features for split in rows]).float()
+        extras["cache_values"] = torch.nn.functional.one_hot(torch.cat([split.labels for split in rows]),
+                                                             len(data.class_names)).float()
     return extras
 
 

@@ -6,7 +6,7 @@ from tiny_run import tiny_config
 import tuning
 from tuning.adapter import class_logits
 from tuning.methods.candidates import cheap_candidates
-from tuning.methods.choice import beats, cheaper_alternative, choose, paired_difference
+from tuning.methods.choice import beats, cheaper_alternative, choose, paired_difference, reason
 from tuning.methods.leaderboard import Entry, Leaderboard
 from tuning.quality import balanced_accuracy_of
 
@@ -58,6 +58,29 @@ def test_a_tie_or_a_worse_challenger_never_wins():
     cheap = _entry("linear_probe", labels, _predictions(labels, 2))
     assert not beats(_entry("x", labels, _predictions(labels, 2)), cheap, labels, 2).won
     assert not beats(_entry("y", labels, _predictions(labels, 10)), cheap, labels, 2).won
+
+
+def _folded(key, labels, predictions, queries=1, K=2):
+    """An entry whose out-of-fold predictions over the pool are `predictions` (its validation ones: all wrong,
+    so a decision that read them instead would go the other way)."""
+    entry = _entry(key, labels, [(y + 1) % K for y in labels], queries=queries, K=K)
+    entry.cv_predictions = predictions
+    entry.cv_balanced_acc = balanced_accuracy_of(labels, predictions, K)
+    return entry
+
+
+@pytest.mark.parametrize("wrong, wins", [(3, False), (0, True)])  # one image a class more; seven a class more
+def test_the_choice_rule_over_folds_in_both_directions(wrong, wins):
+    """Over the out-of-fold predictions of 32 pool images a class, the costlier candidate wins only by more than
+    the noise; the challenge says it rested on every pool image and on how many folds."""
+    labels = _labels(n=32)
+    probe = _folded("linear_probe", labels, _predictions(labels, 4))
+    tip = _folded("tip_adapter", labels, _predictions(labels, wrong))
+    chosen, (challenge,) = choose([probe, tip], labels, 2, folds=5)
+    assert challenge.won is wins and chosen == ("tip_adapter" if wins else "linear_probe")
+    assert challenge.images == 64 and challenge.folds == 5 and challenge.difference > 0
+    text = reason([probe, tip], chosen, [challenge])
+    assert "64 training and validation images" in text and "5-fold cross-validation" in text
 
 
 def test_the_paired_bootstrap_is_stratified_and_deterministic():
@@ -115,6 +138,9 @@ def auto_run(synth):
 
 
 def test_auto_returns_the_leaderboard_and_never_ends_below_its_warm_start(auto_run):
+    """The searches are weighed against the warm start as fitted on the training images, on the validation images
+    neither has seen: what auto returns scores at least that there (the refit of a winning warm start is not
+    scored on validation, which it learned from; its figures are those of the fit it refits)."""
     board = auto_run.leaderboard
     keys = [e.key for e in board.entries]
     assert keys[:2] == ["zeroshot", "linear_probe"]
@@ -124,18 +150,66 @@ def test_auto_returns_the_leaderboard_and_never_ends_below_its_warm_start(auto_r
     assert auto_run.best_val_balanced_acc == pytest.approx(chosen.val_balanced_acc)
     assert auto_run.queries_used <= 300 and board.validation_images == 40 and board.reason
     assert sum(e.queries for e in board.entries if "@" in e.key) == auto_run.queries_used - 1
+    # The quick candidates were compared on all 80 training and validation images, the searches on validation.
+    assert (board.folds, board.fold_images) == (5, 80)
+    assert [(c.images, c.folds) for c in board.challenges] == [(80, 5)] * (len(board.challenges) - 2) + [(40, None)] * 2
+    assert all(e.cv_balanced_acc is not None for e in board.entries if "@" not in e.key)
 
 
-def test_the_auto_adapter_predicts_what_its_leaderboard_entry_says(auto_run, synth):
-    """The search's change is folded into the adapter (a probe's head absorbs it): the saved adapter scores
-    on validation exactly what the chosen entry scored there."""
-    adapter = auto_run.adapter
-    predictions = class_logits(adapter, synth.val.features.float()).argmax(1).tolist()
-    chosen = auto_run.leaderboard.entry(auto_run.leaderboard.chosen)
-    assert predictions == chosen.val_predictions
-    assert adapter.card["method"] == "auto"
-    card_board = Leaderboard.from_dict(adapter.card["leaderboard"])
+def test_a_winning_quick_candidate_is_refitted_on_training_and_validation_images(auto_run, synth, tmp_path):
+    """The probe auto returns learnt from every non-test image: its head is the fit on training + validation at
+    one of the probe's strengths, not the fit on the training images the searches started from, and it loads."""
+    from tuning.methods.linear_probe import L2_STRENGTHS, fitted_head
+
+    board = auto_run.leaderboard
+    assert board.chosen == board.warm_start == "linear_probe", "the synthetic set no longer lets the probe win"
+    assert "fitted again" in board.reason and "80 training and validation images" in board.reason
+    head = auto_run.adapter.extras["head_weight"].flatten()
+    steps = auto_run.adapter.card["config"]["probe_steps"]
+    pool_z = torch.cat([synth.train.features, synth.val.features])
+    pool_y = torch.cat([synth.train.labels, synth.val.labels])
+    refits = [fitted_head(pool_z, pool_y, 5, l2=l2, steps=steps)["weight"] for l2 in L2_STRENGTHS]
+    l2 = next(l2 for l2, w in zip(L2_STRENGTHS, refits) if torch.allclose(head, torch.tensor(w), atol=1e-6))
+    train_only = fitted_head(synth.train.features, synth.train.labels, 5, l2=l2, steps=steps)["weight"]
+    assert not torch.allclose(head, torch.tensor(train_only), atol=1e-3)
+    tuning.save_adapter(auto_run.adapter, tmp_path / "adapter")
+    z = synth.test.features.float()
+    assert torch.equal(class_logits(tuning.load_adapter(tmp_path / "adapter"), z), class_logits(auto_run.adapter, z))
+
+
+def test_without_folds_the_adapter_predicts_what_its_leaderboard_entry_says(synth):
+    """auto_folds=0 (a job recorded before the folds): the quick candidates are compared on validation and nothing
+    is refitted, so the saved adapter scores on validation exactly what the chosen entry scored there."""
+    assert tuning.TuneConfig.from_record({"method": "auto"}).auto_folds == 0
+    result = tuning.tune(tiny_config(method="auto", budget=120, auto_folds=0), synth)
+    board = result.leaderboard
+    predictions = class_logits(result.adapter, synth.val.features.float()).argmax(1).tolist()
+    chosen = board.entry(board.chosen)
+    assert predictions == chosen.val_predictions and board.folds is None
+    assert all(c.folds is None and c.images == 40 for c in board.challenges)
+    assert result.adapter.card["method"] == "auto"
+    card_board = Leaderboard.from_dict(result.adapter.card["leaderboard"])
     assert card_board.chosen == chosen.key and card_board.entries[0].val_predictions == []
+
+
+def test_a_winning_cache_is_refitted_over_training_and_validation_images(synth, tmp_path, monkeypatch):
+    """Tip-Adapter as the winner (forced: the choice rule is rigged to keep it): the adapter's cache holds the
+    training then the validation images, and it loads."""
+    from tuning.methods import auto as auto_module
+
+    def rigged(entries, labels, K, folds=None):
+        keys = [e.key for e in entries]
+        assert "tip_adapter" in keys, "the synthetic set no longer gives a cache"
+        return "tip_adapter", []
+    monkeypatch.setattr(auto_module, "choose", rigged)
+    result = tuning.tune(tiny_config(method="auto", budget=120), synth)
+    adapter = result.adapter
+    assert adapter.card["cache"]["keys"] == "training+validation"
+    assert torch.equal(adapter.extras["cache_keys"], torch.cat([synth.train.features, synth.val.features]).float())
+    assert adapter.extras["cache_values"].argmax(1).tolist() == synth.train.labels.tolist() + synth.val.labels.tolist()
+    tuning.save_adapter(adapter, tmp_path / "adapter")
+    z = synth.test.features.float()
+    assert torch.equal(class_logits(tuning.load_adapter(tmp_path / "adapter"), z), class_logits(adapter, z))
 
 
 def test_every_searched_candidate_folds_into_a_working_adapter(synth):
@@ -146,7 +220,7 @@ def test_every_searched_candidate_folds_into_a_working_adapter(synth):
     for warm in ("zeroshot", "linear_probe", "tip_adapter"):
         original = auto_module.choose
 
-        def rigged(entries, labels, K, warm=warm):
+        def rigged(entries, labels, K, folds=None, warm=warm):
             keys = [e.key for e in entries]
             if all("@" not in k for k in keys):  # the cheap round names the warm start
                 return (warm if warm in keys else keys[0]), []
@@ -195,17 +269,20 @@ def test_a_resumed_auto_run_weighs_the_same_candidates(synth, tmp_path, polls, a
     resumed = tuning.tune(cfg, synth, checkpoint=ckpt)
 
     def figures(board):
-        return [(e.key, e.val_balanced_acc, e.queries, e.val_predictions) for e in board.entries], board.chosen
+        return ([(e.key, e.val_balanced_acc, e.queries, e.val_predictions, e.cv_predictions) for e in board.entries],
+                board.chosen)
     assert figures(resumed.leaderboard) == figures(auto_run.leaderboard)
     assert resumed.adapter.w.tolist() == auto_run.adapter.w.tolist()
+    assert torch.equal(resumed.adapter.extras["head_weight"], auto_run.adapter.extras["head_weight"])
 
 
 def test_a_stop_at_once_after_a_resume_keeps_a_working_adapter(synth, tmp_path):
     """What a worker does to keep the best adapter of a failed job: resume from the checkpoint and stop at once.
-    The search's best point is relative to its warm start, so the adapter must still be folded into it."""
+    The search's best point is relative to its warm start, so the adapter must still be folded into it. (Without
+    folds, so that a quick winner is not refitted either and every adapter predicts what its entry says.)"""
     from tiny_run import stop_after
 
-    cfg = tiny_config(method="auto", budget=300)
+    cfg = tiny_config(method="auto", budget=300, auto_folds=0)
     ckpt = tuning.FileCheckpoint(tmp_path / "ckpt.json")
     tuning.tune(cfg, synth, should_stop=stop_after(30), checkpoint=ckpt)
     kept = tuning.tune(cfg, synth, should_stop=lambda: True, checkpoint=ckpt)

@@ -93,9 +93,11 @@ class _Untouchable:
 
 
 @pytest.mark.parametrize("settings", [{"method": "linear_probe"}, {"method": "tip_adapter"},
-                                      {"method": "zosgd", "budget": 60, "tip_cache": True}])
+                                      {"method": "zosgd", "budget": 60, "tip_cache": True},
+                                      {"method": "auto", "budget": 120}])
 def test_every_selection_step_reads_validation_only(settings, synth):
-    """The probe's L2 strength and the cache's constants are chosen without the test split."""
+    """The probe's L2 strength and the cache's constants are chosen without the test split (method 'auto': its
+    folds over the training and validation images, the refit of its winner too)."""
     import dataclasses
     blind = dataclasses.replace(synth, test=_Untouchable())
     r = tuning.tune(tiny_config(probe_steps=20, **settings), blind)

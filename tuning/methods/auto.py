@@ -2,19 +2,25 @@
 and return the winner by the choice rule (choice.py).
 
 1. Zero-shot, the linear probe and Tip-Adapter (candidates.py): seconds, no query beyond the zero-shot one.
-   The choice rule over them names the warm start.
+   With `auto_folds` (the default), each one's setting and the choice among them rest on every training and
+   validation image, by stratified k-fold cross-validation (folds.py): the choice rule over their out-of-fold
+   predictions names the warm start. Each is still fitted on the training images alone for what follows, so
+   the validation images stay unseen by the warm start. (`auto_folds=0`, jobs from before it: on validation.)
 2. The budget left goes to the searches over the prompt and the linear head (the joint vector of
    tuning/sparse/joint_objective.py without an image-side delta), in equal shares: SharpZO, then CMA-ES.
    Both start from the warm start itself: the objective is anchored on its logits (JointObjective.anchor_on),
    so w = 0 is the probe (or cache) and the search moves the prompt and head from there, instead of starting
    at zero-shot and first rediscovering what the probe knew.
-3. The choice rule over every candidate, cheapest first, picks the adapter; a search's solution is folded into
-   the warm start's form (a probe's head absorbs the change of the class embeddings), so the adapter file
-   needs nothing new.
+3. The choice rule over the warm start and the searches, on the validation images, picks the adapter; a search's
+   solution is folded into the warm start's form (a probe's head absorbs the change of the class embeddings), so
+   the adapter file needs nothing new. When the warm start wins, its adapter is refitted with the same setting on
+   the training and validation images (with folds: what the cross-validation was for): a refitted probe is still
+   a probe, a refitted cache has the validation images among its rows. Its validation figures stay those of the
+   fit on the training images, the ones every comparison used (the refit has seen the validation images).
 
-Resume: the cheap candidates are recomputed (deterministic, seconds); each finished search's entry and best
-point, and where the current one started, are kept in the checkpoint (Run.auto, plain JSON); the current
-search resumes through its stage's own checkpoint state.
+Resume: the cheap candidates are recomputed (deterministic, seconds; the folds are seeded); each finished
+search's entry and best point, and where the current one started, are kept in the checkpoint (Run.auto, plain
+JSON); the current search resumes through its stage's own checkpoint state.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import torch
 from .candidates import Start, cheap_candidates, entry_of
 from .choice import choose, reason
 from .cmaes import run_stage1
+from .folds import pool_of
 from .leaderboard import Entry, Leaderboard
 from .names import Method
 from .stages import Stage
@@ -64,10 +71,12 @@ def run_auto(run) -> bool:
     state = run.auto if run.auto is not None else {"searches": [], "bests": {}, "current": None}
     run.auto = state
     # Not stoppable (seconds): a run stopped or resumed at any point needs them to adopt its best candidate.
-    starts = cheap_candidates(obj, cfg)
+    pool = pool_of(obj, cfg.auto_folds, cfg.seed) if cfg.auto_folds else None
+    starts = cheap_candidates(obj, cfg, pool)
     labels, K = obj.val_y.cpu().tolist(), obj.learner.num_classes
     cheap = [s.entry for s in starts]
-    warm = state.setdefault("warm_start", choose(cheap, labels, K)[0])
+    picked, cheap_challenges = choose(cheap, labels, K) if pool is None else choose(cheap, pool.labels, K, pool.k)
+    warm = state.setdefault("warm_start", picked)
     start = next(s for s in starts if s.entry.key == warm)
     obj.anchor_on(start.logits_of)
 
@@ -99,9 +108,15 @@ def run_auto(run) -> bool:
         run.save(run.phase, run.phase_state)
 
     entries = cheap + searched
-    chosen, challenges = choose(entries, labels, K)
-    run.leaderboard = Leaderboard(entries, chosen, len(labels), challenges, reason(entries, chosen, challenges),
-                                  warm_start=warm)
+    chosen, search_challenges = choose([start.entry] + searched, labels, K)
+    challenges = cheap_challenges + search_challenges
+    why = reason(entries, chosen, challenges)
+    pooled = len(pool.y) if pool is not None else None
+    if chosen == warm and start.refit is not None:
+        why += f" Its adapter was then fitted again, with the same setting, on all {pooled} training and validation " \
+               "images."
+    run.leaderboard = Leaderboard(entries, chosen, len(labels), challenges, why, warm_start=warm,
+                                  folds=pool.k if pool is not None else None, fold_images=pooled)
     _adopt(run, chosen, start, starts, state)
     if finished:
         state["leaderboard"] = run.leaderboard.to_dict(with_predictions=True)
@@ -130,11 +145,11 @@ def _adopt(run, chosen: str, start: Start, starts: list[Start], state: dict) -> 
     """run.best becomes the chosen candidate, in the form the adapter file stores."""
     obj = run.obj
     cheap = next((s for s in starts if s.entry.key == chosen), None)
-    if cheap is not None:
+    if cheap is not None:  # the figures of its fit on the training images, the adapter of its refit
         ev = obj.evaluate_features(obj.anchor.E0, logits_of=cheap.logits_of)
         run.best = {"w": [0.0] * run.dim, "val_acc": ev.val_acc, "val_loss": ev.val_loss,
                     "val_balanced_acc": ev.val_balanced_acc, "train_loss": ev.train_loss, "step": 0, "P": None,
-                    **cheap.extras}
+                    **(cheap.refit() if cheap.refit is not None else cheap.extras)}
         run.best_features = obj.anchor.E0.cpu()
         return
     best = state["bests"].get(chosen, run.best)  # the current (stopped) search's best is run.best itself

@@ -1,6 +1,8 @@
 """The choice rule: which candidate a run returns, with the validation noise in mind.
 
 Candidates come in order of cost, cheapest first (zero-shot, linear probe, Tip-Adapter, then the searches).
+Method 'auto' compares the quick ones on their out-of-fold predictions over every training and validation image
+(k-fold cross-validation, folds.py), and the searches against the warm start on the validation images.
 The cheapest is the first choice; each costlier candidate replaces the current choice only when it is better
 by more than the noise of the validation images: its balanced accuracy is higher and the 95% interval of
 the paired difference (a bootstrap over the same validation images, each class resampled from its own
@@ -44,19 +46,22 @@ def paired_difference(labels, preds_a, preds_b, num_classes: int, *, samples: in
     return float(observed / classes), float(np.quantile(resampled, tail)), float(np.quantile(resampled, 1 - tail))
 
 
-def beats(challenger: Entry, incumbent: Entry, labels, num_classes: int) -> Challenge:
-    """Whether the costlier `challenger` is better than `incumbent` by more than the validation noise."""
-    observed, low, high = paired_difference(labels, challenger.val_predictions, incumbent.val_predictions,
-                                            num_classes)
+def beats(challenger: Entry, incumbent: Entry, labels, num_classes: int, folds: int | None = None) -> Challenge:
+    """Whether the costlier `challenger` is better than `incumbent` by more than the noise: on the validation
+    images, or with `folds` on their out-of-fold predictions over every training and validation image (`labels`
+    then the pool's)."""
+    cross_validated = folds is not None
+    observed, low, high = paired_difference(labels, challenger.predictions(cross_validated),
+                                            incumbent.predictions(cross_validated), num_classes)
     return Challenge(challenger=challenger.key, incumbent=incumbent.key, difference=float(observed),
-                     interval=[low, high], images=len(labels), won=bool(observed > 0 and low > 0))
+                     interval=[low, high], images=len(labels), won=bool(observed > 0 and low > 0), folds=folds)
 
 
-def choose(entries: list[Entry], labels, num_classes: int) -> tuple[str, list[Challenge]]:
+def choose(entries: list[Entry], labels, num_classes: int, folds: int | None = None) -> tuple[str, list[Challenge]]:
     """The chosen key and the challenges that decided it; `entries` cheapest first."""
     chosen, challenges = entries[0], []
     for challenger in entries[1:]:
-        challenge = beats(challenger, chosen, labels, num_classes)
+        challenge = beats(challenger, chosen, labels, num_classes, folds)
         challenges.append(challenge)
         if challenge.won:
             chosen = challenger
@@ -65,6 +70,13 @@ def choose(entries: list[Entry], labels, num_classes: int) -> tuple[str, list[Ch
 
 def _points(x: float) -> str:
     return f"{100 * x:+.1f}"
+
+
+def _images(c: Challenge) -> str:
+    if c.folds is None:
+        return f"{c.images} validation images"
+    return (f"{c.images} training and validation images, each predicted by a fit that had not seen it "
+            f"({c.folds}-fold cross-validation)")
 
 
 def reason(entries: list[Entry], chosen: str, challenges: list[Challenge]) -> str:
@@ -78,13 +90,13 @@ def reason(entries: list[Entry], chosen: str, challenges: list[Challenge]) -> st
     if won:
         c = won[-1]
         text = (f"{name} won: {_points(c.difference)} points of balanced accuracy over {by_key[c.incumbent].label} "
-                f"on the same {c.images} validation images (95% paired interval {_points(c.interval[0])} to "
+                f"on the same {_images(c)} (95% paired interval {_points(c.interval[0])} to "
                 f"{_points(c.interval[1])}), more than the noise")
     else:
-        text = f"{name} won as the cheapest candidate that nothing beat by more than the validation noise"
+        text = f"{name} won as the cheapest candidate that nothing beat by more than the noise"
     if runner_up is not None and runner_up.difference > 0:
-        text += (f"; {by_key[runner_up.challenger].label} scored {_points(runner_up.difference)} points on those "
-                 f"{runner_up.images} images, within the noise (interval {_points(runner_up.interval[0])} to "
+        text += (f"; {by_key[runner_up.challenger].label} scored {_points(runner_up.difference)} points on the "
+                 f"{_images(runner_up)}, within the noise (interval {_points(runner_up.interval[0])} to "
                  f"{_points(runner_up.interval[1])}), so the cheaper {name} stays")
     return text + "."
 

@@ -1,4 +1,5 @@
-"""The leaderboard: every candidate a run weighed, on the same validation images, and why one was chosen.
+"""The leaderboard: every candidate a run weighed, on the same validation images (method 'auto''s quick
+candidates also on every training and validation image, by k-fold cross-validation), and why one was chosen.
 
 A typed record (dataclasses, JSON-safe through `to_dict` / `from_dict`): `tune` returns it in TuneResult,
 writes it into the adapter card, and the web stores it with the job. Method 'auto' fills it with the cheap
@@ -25,6 +26,14 @@ class Entry:
     queries: int
     seconds: float
     val_predictions: list[int] = field(default_factory=list, repr=False)
+    # Method 'auto''s quick candidates: balanced accuracy over every training and validation image, each
+    # predicted by the fit on the other folds (k-fold cross-validation, folds.py); None for the others.
+    cv_balanced_acc: float | None = None
+    cv_balanced_acc_interval: list[float] | None = None
+    cv_predictions: list[int] = field(default_factory=list, repr=False)
+
+    def predictions(self, cross_validated: bool) -> list[int]:
+        return self.cv_predictions if cross_validated else self.val_predictions
 
     @property
     def label(self) -> str:
@@ -35,6 +44,7 @@ class Entry:
         d = asdict(self)
         if not with_predictions:
             d.pop("val_predictions")
+            d.pop("cv_predictions")
         d["label"] = self.label
         return d
 
@@ -51,8 +61,9 @@ class Challenge:
     incumbent: str
     difference: float  # challenger minus incumbent, validation balanced accuracy
     interval: list[float]  # 95% paired bootstrap interval of the difference
-    images: int  # validation images the comparison rested on
+    images: int  # images the comparison rested on: the validation images, or with `folds` every non-test image
     won: bool
+    folds: int | None = None  # k-fold cross-validation over the training and validation images; None: validation
 
 
 @dataclass
@@ -64,6 +75,8 @@ class Leaderboard:
     reason: str = ""  # one sentence: why the chosen candidate was chosen
     warm_start: str | None = None  # method 'auto': the cheap candidate the searches started from
     note: str | None = None  # a single-method job: a cheaper candidate did as well or better on validation
+    folds: int | None = None  # method 'auto': the quick candidates were compared by k-fold over ...
+    fold_images: int | None = None  # ... these training and validation images (None: on validation)
 
     def entry(self, key: str) -> Entry:
         return next(e for e in self.entries if e.key == key)
@@ -72,14 +85,16 @@ class Leaderboard:
         return {"entries": [e.to_dict(with_predictions=with_predictions) for e in self.entries],
                 "chosen": self.chosen, "validation_images": self.validation_images,
                 "challenges": [asdict(c) for c in self.challenges], "reason": self.reason,
-                "warm_start": self.warm_start, "note": self.note}
+                "warm_start": self.warm_start, "note": self.note, "folds": self.folds,
+                "fold_images": self.fold_images}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Leaderboard":
         return cls(entries=[Entry.from_dict(e) for e in d["entries"]], chosen=d["chosen"],
                    validation_images=d["validation_images"],
                    challenges=[Challenge(**c) for c in d.get("challenges", [])], reason=d.get("reason", ""),
-                   warm_start=d.get("warm_start"), note=d.get("note"))
+                   warm_start=d.get("warm_start"), note=d.get("note"), folds=d.get("folds"),
+                   fold_images=d.get("fold_images"))
 
 
 def _label(method: str) -> str:

@@ -4,7 +4,8 @@ forward-only with respect to the backbone and costs no query beyond the zero-sho
 
 Features are standardised with the training split's statistics (few-shot features of one backbone
 share a large common direction that would otherwise dominate the weights); full-batch Adam from zero,
-so the fit is deterministic. The L2 strength is chosen on the validation split; the standardisation
+so the fit is deterministic. The L2 strength is chosen on the validation split (method 'auto': by
+k-fold cross-validation over the training and validation images, `probe_by_folds`); the standardisation
 is then folded into the weights, so the adapter applies logits = z @ W.T + b to plain features.
 """
 from __future__ import annotations
@@ -43,22 +44,41 @@ def linear(W: torch.Tensor, b: torch.Tensor):
     return lambda z: z @ W.T + b
 
 
+def fitted_head(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float, steps: int) -> dict:
+    """A fit as the adapter stores it: weight and bias as lists, and the L2 strength."""
+    W, b = fit_logistic(z.cpu(), y.cpu(), num_classes, l2=l2, steps=steps)
+    return {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2}
+
+
+def probe_by_folds(pool, steps: int) -> tuple[float, torch.Tensor]:
+    """(the L2 strength whose out-of-fold logits score highest over the pool's images (folds.py), those logits)."""
+    def fit_predict(l2):
+        return lambda z, y, held: linear(*fit_logistic(z.cpu(), y.cpu(), pool.num_classes, l2=l2,
+                                                       steps=steps))(held.cpu())
+    best: tuple[tuple, float, torch.Tensor] | None = None
+    for l2 in L2_STRENGTHS:
+        logits = pool.out_of_fold(fit_predict(l2))
+        if best is None or pool.score(logits) > best[0]:
+            best = (pool.score(logits), l2, logits)
+    assert best is not None  # L2_STRENGTHS is not empty
+    return best[1], best[2]
+
+
 def best_probe(obj, steps: int, stop_requested=lambda: False, on_fit=None):
     """One fit per L2 strength; the best on validation (balanced accuracy, ties: lower loss) as
     (Evaluated, head: weight and bias as lists, and the L2), or None when stopped. `on_fit(ev)` sees each fit."""
     T0 = obj.learner.zero_shot_features().cpu()  # kept in the adapter for reference; not used by the head
-    z, y, device = obj.train_z.cpu(), obj.train_y.cpu(), obj.train_z.device
     best: tuple[tuple, Any, dict] | None = None
     for l2 in L2_STRENGTHS:
         if stop_requested():
             return None
-        W, b = fit_logistic(z, y, obj.learner.num_classes, l2=l2, steps=steps)
-        ev = obj.evaluate_features(T0, logits_of=linear(W.to(device), b.to(device)))
+        head = fitted_head(obj.train_z, obj.train_y, obj.learner.num_classes, l2=l2, steps=steps)
+        ev = obj.evaluate_features(T0, logits_of=head_logits(head, obj.train_z.device))
         if on_fit is not None:
             on_fit(ev)
         key = (ev.val_balanced_acc, -ev.val_loss)  # balanced accuracy is known: validation has images
         if best is None or key > best[0]:
-            best = (key, ev, {"weight": W.flatten().tolist(), "bias": b.tolist(), "l2": l2})
+            best = (key, ev, head)
     assert best is not None  # L2_STRENGTHS is not empty
     return best[1], best[2]
 

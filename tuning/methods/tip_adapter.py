@@ -3,7 +3,8 @@
 Each training image is a key (its normalised feature) with its one-hot class as value; a test feature z
 adds alpha * exp(-beta (1 - z . key)) @ values to the logits, so near neighbours among the shots vote.
 Alone (method 'tip_adapter') it sits on the zero-shot prompts; with `tip_cache` on, on top of whatever
-the method tuned (the prompts or a linear probe). Its two constants are chosen on the validation split,
+the method tuned (the prompts or a linear probe). Its two constants are chosen on the validation split
+(method 'auto': by k-fold cross-validation over the training and validation images, `cache_by_folds`),
 and the cache is kept only when it scores higher there than the logits without it. No query is spent:
 the cache reads the cached features only.
 """
@@ -23,6 +24,11 @@ ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 BETAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
+# A cache's "keys" when its rows are the training then the validation images (method 'auto' refits the cache
+# it chose by k-fold on every non-test image); without it, the training images only.
+CACHE_OVER_TRAINING_AND_VALIDATION = "training+validation"
+
+
 def _score(ev) -> tuple[float, float]:
     return ev.val_balanced_acc, -ev.val_loss
 
@@ -38,6 +44,19 @@ def best_cache(obj, T: torch.Tensor, base):
         if _score(ev) > _score(chosen_ev):
             chosen, chosen_ev = {"alpha": alpha, "beta": beta}, ev
     return chosen, chosen_ev
+
+
+def cache_by_folds(pool, base):
+    """(chosen {alpha, beta} or None, out-of-fold logits): the constants whose cache, built from the other folds'
+    images, scores highest over the pool's images (folds.py); None when none beats `base` alone there."""
+    chosen, chosen_logits = None, base(pool.z)
+    chosen_score = pool.score(chosen_logits)
+    for alpha, beta in itertools.product(ALPHAS, BETAS):
+        logits = pool.out_of_fold(lambda z, y, held, a=alpha, b=beta: base(held) + cache_logits(
+            held, z, F.one_hot(y, pool.num_classes).float(), a, b))
+        if pool.score(logits) > chosen_score:
+            chosen, chosen_logits, chosen_score = {"alpha": alpha, "beta": beta}, logits, pool.score(logits)
+    return chosen, chosen_logits
 
 
 def with_cache(obj, base, cache: dict):
