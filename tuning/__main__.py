@@ -141,12 +141,17 @@ def _tune(args) -> int:
 
 
 def _print_leaderboard(board) -> None:
-    """Each candidate's validation balanced accuracy, queries and seconds, then why the adapter won."""
-    print(f"\nCandidates on the same {board.validation_images} validation images:")
+    """Each candidate's validation balanced accuracy (and cross-validated one), queries and seconds, then why the
+    adapter won."""
+    print(f"\nCandidates on the same {board.validation_images} validation images"
+          + (f" (quick ones also cross-validated, {board.folds} folds over {board.fold_images} training and "
+             "validation images)" if board.folds else "") + ":")
     for e in board.entries:
         mark = " <- chosen" if e.key == board.chosen else ""
+        folded = f"  cross-validated {_with_interval(e.cv_balanced_acc, e.cv_balanced_acc_interval)}" \
+            if e.cv_balanced_acc is not None else ""
         print(f"  {e.label:<32} {_with_interval(e.val_balanced_acc, e.val_balanced_acc_interval)}  "
-              f"{e.queries:>6} q  {e.seconds:7.1f} s{mark}")
+              f"{e.queries:>6} q  {e.seconds:7.1f} s{folded}{mark}")
     print(board.reason)
     if board.note:
         print(board.note)

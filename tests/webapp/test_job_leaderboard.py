@@ -45,6 +45,19 @@ def test_the_leaderboard_shows_every_candidate_and_why_the_winner_won(make_user,
     assert "the same 96 validation images" in page
 
 
+def test_an_auto_board_with_folds_says_how_many_images_each_decision_rested_on(make_user):
+    alice = make_user("alice", workspace="Press line")
+    entries = [{**e, "cv_balanced_acc": 0.8, "cv_balanced_acc_interval": [0.75, 0.85]} if "@" not in e["key"] else e
+               for e in AUTO_BOARD["entries"]]
+    board = {**AUTO_BOARD, "entries": entries, "folds": 5, "fold_images": 192}
+    job = make_finished_job("Press line", method="auto", config={"method": "auto", "budget": 1000, "shots": 16},
+                            leaderboard=board)
+    page = _text(csrf_client(alice).get(f"/jobs/{job.pk}/"))
+    assert "Cross-validated (192 images)" in page and "80.0%" in page and "75.0–85.0%" in page
+    assert "all 192 training and validation images by 5-fold cross-validation" in page
+    assert "on the same 96 validation images" in page
+
+
 def test_a_single_method_job_names_a_cheaper_candidate_that_did_as_well(make_user):
     alice = make_user("alice", workspace="Press line")
     note = ("Linear probe did better on the same 96 validation images (90.0% balanced accuracy against 85.0% for "
