@@ -55,9 +55,11 @@ class Pool:
     def labels(self) -> list[int]:
         return self.y.tolist()
 
-    def out_of_fold(self, fit_predict: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]):
-        """(N, K) logits of every image from a fit on the other folds: fit_predict(z, y, held_out_z)."""
-        logits = torch.empty(len(self.y), self.num_classes, device=self.z.device)
+    def out_of_fold(self, fit_predict: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+                    width: int | None = None) -> torch.Tensor:
+        """(N, K) logits of every image from a fit on the other folds: fit_predict(z, y, held_out_z); `width`
+        columns instead of K when a fit_predict returns several fits' logits side by side."""
+        logits = torch.empty(len(self.y), width or self.num_classes, device=self.z.device)
         for f in range(self.k):
             held = self.fold == f
             logits[held] = fit_predict(self.z[~held], self.y[~held], self.z[held]).to(logits.device)

@@ -21,23 +21,34 @@ L2_STRENGTHS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # the validation split picks one
 LEARNING_RATE = 0.01
 
 
-def fit_logistic(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float,
-                 steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W (K, D), b (K,)) minimising cross-entropy + l2/2 ||W'||^2 on standardised z; W, b act on raw z."""
+def fit_logistic_many(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2s: list[float],
+                      steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One fit per L2 strength, all in one loop: (W (K, D), b (K,)) minimising cross-entropy + l2/2 ||W'||^2 on
+    standardised z; W, b act on raw z. Adam works entry by entry and each fit's loss reaches only its own
+    weights, so this is the separate fits (up to rounding), at a fifth of the time for five strengths."""
     z = z.float()
     mean, std = z.mean(0), z.std(0, unbiased=False) + 1e-6
     x = (z - mean) / std
-    weight = torch.zeros(num_classes, z.shape[1], requires_grad=True)
-    bias = torch.zeros(num_classes, requires_grad=True)
+    weight = torch.zeros(len(l2s), num_classes, z.shape[1], requires_grad=True)
+    bias = torch.zeros(len(l2s), num_classes, requires_grad=True)
+    strength = torch.tensor(l2s, dtype=torch.float32)[:, None, None]
+    labels = y.repeat(len(l2s))
     opt = torch.optim.Adam([weight, bias], lr=LEARNING_RATE)
     with torch.enable_grad():
         for _ in range(steps):
-            loss = F.cross_entropy(x @ weight.T + bias, y) + 0.5 * l2 * weight.pow(2).sum()
+            logits = torch.einsum("nd,lkd->lnk", x, weight) + bias[:, None, :]
+            loss = (F.cross_entropy(logits.reshape(-1, num_classes), labels, reduction="sum") / len(y)
+                    + 0.5 * (strength * weight.pow(2)).sum())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     W = weight.detach() / std
-    return W, bias.detach() - W @ mean
+    return list(zip(W, bias.detach() - W @ mean))
+
+
+def fit_logistic(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float,
+                 steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return fit_logistic_many(z, y, num_classes, l2s=[l2], steps=steps)[0]
 
 
 def linear(W: torch.Tensor, b: torch.Tensor):
@@ -52,16 +63,12 @@ def fitted_head(z: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float
 
 def probe_by_folds(pool, steps: int) -> tuple[float, torch.Tensor]:
     """(the L2 strength whose out-of-fold logits score highest over the pool's images (folds.py), those logits)."""
-    def fit_predict(l2):
-        return lambda z, y, held: linear(*fit_logistic(z.cpu(), y.cpu(), pool.num_classes, l2=l2,
-                                                       steps=steps))(held.cpu())
-    best: tuple[tuple, float, torch.Tensor] | None = None
-    for l2 in L2_STRENGTHS:
-        logits = pool.out_of_fold(fit_predict(l2))
-        if best is None or pool.score(logits) > best[0]:
-            best = (pool.score(logits), l2, logits)
-    assert best is not None  # L2_STRENGTHS is not empty
-    return best[1], best[2]
+    def fit_predict(z, y, held):  # every strength's logits side by side: (N, L * K)
+        fits = fit_logistic_many(z.cpu(), y.cpu(), pool.num_classes, l2s=list(L2_STRENGTHS), steps=steps)
+        return torch.cat([linear(W, b)(held.cpu()) for W, b in fits], dim=1)
+    logits = pool.out_of_fold(fit_predict, width=len(L2_STRENGTHS) * pool.num_classes).split(pool.num_classes, dim=1)
+    best = max(range(len(L2_STRENGTHS)), key=lambda i: (pool.score(logits[i]), -i))  # ties: the first strength
+    return L2_STRENGTHS[best], logits[best]
 
 
 def best_probe(obj, steps: int, stop_requested=lambda: False, on_fit=None):
