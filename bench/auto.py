@@ -46,7 +46,7 @@ def set_folder(name: str, cache_dir: str) -> Path:
     return demo_dataset_folder(cache_dir) if name == "textile" else SHARED / name
 
 
-def measure(bb, data, settings: dict) -> dict:
+def measure(bb, data, settings: dict, label: str) -> dict:
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "device": str(bb.device)})
     wall, cpu = time.perf_counter(), time.process_time()
     r = tuning.tune(cfg, data, backbone=bb)
@@ -56,7 +56,7 @@ def measure(bb, data, settings: dict) -> dict:
     out = {"val": r.best_val_balanced_acc, "test": test.balanced_accuracy, "queries": r.queries_used,
            "wall": wall, "cpu": cpu, "chosen": board.chosen if board else None,
            "images": (board.fold_images or board.validation_images) if board else None}
-    print(f"{cfg.method:>14} seed {cfg.seed}: val {out['val']:.3f} test {out['test']:.3f} ({out['queries']} q, "
+    print(f"{label:>15} seed {cfg.seed}: val {out['val']:.3f} test {out['test']:.3f} ({out['queries']} q, "
           f"{wall:.0f} s wall, {cpu:.0f} s CPU){' chose ' + out['chosen'] if out['chosen'] else ''}", file=sys.stderr)
     return out
 
@@ -176,7 +176,7 @@ def main(argv=None):
         for seed in seeds:
             data = tuning.load_image_folder(folder, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
             for m in methods:
-                runs[(m, seed)] = measure(bb, data, {**settings, **METHODS[m], "seed": seed})
+                runs[(m, seed)] = measure(bb, data, {**settings, **METHODS[m], "seed": seed}, m)
             report(name, bb, runs, methods, seeds, settings, command, complete=seed == seeds[-1], suffix=args.name)
             if args.summary:
                 summary(args.summary, by_set, methods, seeds, command, started)
