@@ -212,6 +212,28 @@ def test_a_winning_cache_is_refitted_over_training_and_validation_images(synth, 
     assert torch.equal(class_logits(tuning.load_adapter(tmp_path / "adapter"), z), class_logits(adapter, z))
 
 
+def test_do_no_harm_overrides_the_folds_and_the_board_says_so(synth, causal_backbone, monkeypatch):
+    """Validation images that zero-shot gets all right and training images of pure noise: the probe (forced as the
+    folds' choice) does not beat zero-shot on validation, so the zero-shot model is returned and the board names it."""
+    import dataclasses
+
+    from tuning.backbones.prompts import PromptLearner
+    from tuning.data import Split
+    from tuning.methods import auto as auto_module
+
+    T0 = PromptLearner(causal_backbone, synth.class_names, intrinsic_dim=16, proj_seed=0).zero_shot_features()
+    noise = torch.nn.functional.normalize(torch.randn(len(synth.train), T0.shape[1],
+                                                      generator=torch.Generator().manual_seed(0)), dim=-1)
+    data = dataclasses.replace(synth, train=Split(noise, synth.train.labels),
+                               val=Split(T0[synth.val.labels].clone(), synth.val.labels))
+    monkeypatch.setattr(auto_module, "choose", lambda entries, labels, K, folds=None: ("linear_probe", []))
+    result = tuning.tune(tiny_config(method="auto", budget=120), data)
+    board = result.leaderboard
+    assert result.zero_shot_val_balanced_acc == 1.0 and board.entry("linear_probe").val_balanced_acc < 1.0
+    assert board.chosen == "zeroshot" and board.reason.endswith("(do no harm).")
+    assert "head" not in result.adapter.card and not result.adapter.w.any()
+
+
 def test_every_searched_candidate_folds_into_a_working_adapter(synth):
     """Each warm start (zero-shot, probe, cache) with a search on top gives an adapter whose predictions
     match the search's entry; forced by making the searches the only candidates that can win."""
