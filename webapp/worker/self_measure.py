@@ -1,7 +1,7 @@
 """A tuning worker measures itself when it starts, in its pool process, beside the job loop: it loads the
 backbone of WORKER_MEASURE_BACKBONE (the first job finds it loaded), then times image encoding, the query
-function and a short run of each family of methods (webapp/integrations/tuning/speed.py). The figures go to its
-WorkerStatus row (webapp.worker.status.worker_status_record_timings), so the form's estimates are right
+function and a short run of each family of methods (webapp/integrations/tuning/speed.py). The figures go to
+its WorkerStatus row (webapp.worker.status.worker_status_record_timings), so the form's estimates are right
 before any job has finished.
 
 A job never waits for the measurement beyond the backbone's loading (which it needs anyway): while a job
