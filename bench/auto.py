@@ -15,13 +15,12 @@ from __future__ import annotations
 import shlex
 import statistics
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import tuning
 
-from .common import table, write
+from .common import table, timed, write
 from .quality import CPU_SETTINGS, DEFAULT_DATA, demo_dataset_folder, run_arguments, with_overrides
 
 SHARED = DEFAULT_DATA.parent  # ../shared/datasets beside the checkout
@@ -42,9 +41,9 @@ def set_folder(name: str, cache_dir: str) -> Path:
 
 def measure(bb, data, settings: dict) -> dict:
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "device": str(bb.device)})
-    wall, cpu = time.perf_counter(), time.process_time()
-    r = tuning.tune(cfg, data, backbone=bb)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    with timed() as timing:
+        r = tuning.tune(cfg, data, backbone=bb)
+    wall, cpu = timing.wall_s, timing.cpu_s
     test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names)
     out = {"val": r.best_val_balanced_acc, "test": test.balanced_accuracy, "queries": r.queries_used,
            "wall": wall, "cpu": cpu, "chosen": r.leaderboard.chosen if cfg.method == "auto" and r.leaderboard else None}
