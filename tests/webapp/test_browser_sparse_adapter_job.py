@@ -89,10 +89,11 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
         adapted["parameters_changed"]
 
     # The next launch knows how many weights the share is on this backbone, and estimates with what this job
-    # measured: a query of a sparse adapter that changes image weights, an image's encoding, the finishing.
+    # measured: a query of a sparse adapter that changes image weights, and the finishing (its images' encoding
+    # only where they were not in the worker's feature cache already).
     figures = wait_for(lambda: WorkerStatus.objects.get().timings.get("demo"), message="the job's figures")
     line = figures["query_s"]["cmaes+image"]
-    assert figures["jobs"] == 1 and line["a"] + line["b"] > 0 and figures["image_s"] > 0 and figures["overhead_s"] > 0
+    assert figures["jobs"] == 1 and line["a"] + line["b"] > 0 and figures["overhead_s"] > 0
     browser.get(f"{live_server.url}/jobs/new/?dataset_version={version.pk}")
     form = browser.find_element(By.ID, "job-form")
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")
