@@ -147,8 +147,8 @@ class JobCreateForm(forms.Form):
     seed = forms.IntegerField(help_text="Fixes the split and all random draws: the same seed gives the same run.")
     budget = forms.IntegerField(label="Budget (queries)",
                                 help_text="How many loss evaluations the tuner may spend; run time and cost grow with "
-                                          "it. The SharpZO paper used 20,000. The least depends on the method and "
-                                          "dataset (said below);")
+                                          "it. The SharpZO paper used 20,000. The least a launch needs depends on "
+                                          "its method and dataset (said below);")
     budget_minutes = forms.IntegerField(
         label="Or a time budget (minutes)", required=False, min_value=1, max_value=MAX_BUDGET_MINUTES,
         help_text="Optional. The budget becomes the queries that fit in this much worker time, by the same model "
@@ -170,8 +170,9 @@ class JobCreateForm(forms.Form):
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default
-        # shots and budget: the chosen dataset's and method's real bounds are shown beside the help
-        # (job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what they refuse.
+        # shots and budget: the chosen dataset's and method's real bounds are shown beside the help (`bounds`
+        # as the page opens, then job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what
+        # they refuse.
         self.fields["seed"].help_text += " " + allowed_range(fields["seed"].metadata)
         self.fields["budget"].help_text += f" at most {fields['budget'].metadata['max']:,}."
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
