@@ -25,8 +25,8 @@ from pathlib import Path
 
 import tuning
 
-from .common import table, write
-from .protocol import describe, load_line
+from .common import load_line, table, timed, write
+from .protocol import describe
 from .quality import CPU_SETTINGS, DEFAULT_DATA, demo_dataset_folder, run_arguments, with_overrides
 
 SHARED = DEFAULT_DATA.parent  # ../shared/datasets beside the checkout
@@ -48,9 +48,9 @@ def set_folder(name: str, cache_dir: str) -> Path:
 
 def measure(bb, data, settings: dict, label: str) -> dict:
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "device": str(bb.device)})
-    wall, cpu = time.perf_counter(), time.process_time()
-    r = tuning.tune(cfg, data, backbone=bb)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    with timed() as timing:
+        r = tuning.tune(cfg, data, backbone=bb)
+    wall, cpu = timing.wall_s, timing.cpu_s
     test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names)
     board = r.leaderboard if cfg.method == "auto" else None
     out = {"val": r.best_val_balanced_acc, "test": test.balanced_accuracy, "queries": r.queries_used,

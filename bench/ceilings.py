@@ -31,8 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from .common import table, write
-from .protocol import dataset_folders, describe, load_line
+from .common import load_line, table, write
+from .protocol import dataset_folders, describe
 
 LEARNING_RATES = {"full": (1e-5, 1e-4), "sparse": (1e-4, 1e-3), "lora": (1e-4, 1e-3)}
 

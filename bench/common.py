@@ -1,10 +1,14 @@
-"""Helpers shared by the benchmarks: markdown tables, medians, the random ViT-B-32 backbone."""
+"""Helpers shared by the benchmarks: markdown tables, medians, timing with the machine's load, the random
+ViT-B-32 backbone."""
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
 import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,10 +33,35 @@ def write(name: str, title: str, body: str) -> str:
 
 
 def machine() -> str:
+    """The header of every result file: seconds measured on a shared machine mean little without its load."""
     dev = (torch.cuda.get_device_name() if torch.cuda.is_available()
            else f"CPU ({platform.processor() or platform.machine()})")
     return (f"Machine: {dev}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "
-            f"measured {time.strftime('%Y-%m-%d %H:%M')}.")
+            f"measured {time.strftime('%Y-%m-%d %H:%M')}; load average (1/5/15 min) {load_line()} when written.")
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+@dataclass
+class Timing:
+    load: float  # 1-minute load average as the block started
+    wall_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU seconds (all its threads)
+
+
+@contextmanager
+def timed():
+    """Wall and CPU seconds of the block, and the load it ran at: CPU seconds and the load say how much of
+    the wall time was the work and how much was waiting for a shared machine."""
+    timing = Timing(load=os.getloadavg()[0])
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield timing
+    finally:
+        timing.wall_s, timing.cpu_s = time.perf_counter() - wall, time.process_time() - cpu
 
 
 def median_time(fn, repeats: int, sync=None) -> float:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import table, write
+from .common import load_line, table, timed, write
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SETS = ("neu-det", "xsdd", "bsd_pitting", "demo")  # "demo": the textile set of conformal-clip-data
@@ -92,10 +92,10 @@ def tune_arm(bb, data, settings: dict, *, seed: int, shots: int) -> Measurement:
     import tuning
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
                                        "device": str(bb.device)})
-    wall, cpu = time.perf_counter(), time.process_time()
-    r = tuning.tune(cfg, data, backbone=bb)
+    with timed() as timing:
+        r = tuning.tune(cfg, data, backbone=bb)
     val = r.best_val_balanced_acc if r.best_val_balanced_acc is not None else r.best_val_acc
-    return Measurement(val, None, r.queries_used, time.perf_counter() - wall, time.process_time() - cpu, r.adapter)
+    return Measurement(val, None, r.queries_used, timing.wall_s, timing.cpu_s, r.adapter)
 
 
 def test_accuracy(bb, data, m: Measurement) -> float:
@@ -151,11 +151,6 @@ def verdict_summary(verdicts: list, *, with_test: bool) -> str:
     split = "test" if with_test else "validation"
     return (f"Verdicts over the sets ({split} interval; a default moves only on the validation verdict):\n\n"
             + table(["arm", HELPS, HURTS, NONE], rows)) if rows else ""
-
-
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
 def main(argv=None):

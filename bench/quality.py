@@ -126,20 +126,27 @@ def _interval(xs) -> str:
 
 
 def measure(bb, data, settings: dict, *, label: str, seed: int, shots: int) -> dict:
-    """One tuning run with `settings`: validation and test accuracy, queries, seconds."""
+    """One tuning run with `settings`: validation and test accuracy, queries, wall and CPU seconds of the
+    run and the load average it started at."""
     cfg = tuning.TuneConfig.from_dict({**settings, "backbone": bb.id, "seed": seed, "shots": shots,
                                        "device": str(bb.device)})
-    with curves.recording(data, []) as points:
+    with curves.recording(data, []) as points, common.timed() as timing:
         r = tuning.tune(cfg, data, backbone=bb)
     test = tuning.evaluate(bb, data.test, adapter=r.adapter, class_names=data.class_names).accuracy
-    print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} "
-          f"({r.queries_used} q, {r.elapsed_s:.0f} s)", file=sys.stderr)
-    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "seconds": r.elapsed_s,
-            "curve": curves.best_so_far(points)}
+    print(f"{label:>28} seed {seed}: val {r.best_val_acc:.3f} test {test:.3f} ({r.queries_used} q, "
+          f"{timing.wall_s:.0f} s wall, {timing.cpu_s:.0f} s CPU, load {timing.load:.1f})", file=sys.stderr)
+    return {"val": r.best_val_acc, "test": test, "queries": r.queries_used, "wall_s": timing.wall_s,
+            "cpu_s": timing.cpu_s, "load": timing.load, "curve": curves.best_so_far(points)}
 
 
 SUMMARY_HEAD = ["method", "seeds", "val acc % (mean ± sd)", "test acc % (mean ± sd)", "test 95% interval",
-                "queries", "seconds"]
+                "queries", "wall s", "CPU s", "load average"]
+
+
+def _load_range(loads: list[float]) -> str:
+    """The 1-minute load averages the runs of a row started at: one figure, or the lowest to the highest."""
+    low, high = min(loads), max(loads)
+    return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f} to {high:.1f}"
 
 
 def summary_rows(runs: dict, labels, seeds) -> list[list]:
@@ -150,7 +157,8 @@ def summary_rows(runs: dict, labels, seeds) -> list[list]:
         if rs:
             rows.append([label, len(rs), _fmt([r["val"] for r in rs]), _fmt([r["test"] for r in rs]),
                          _interval([r["test"] for r in rs]), f"{statistics.mean(r['queries'] for r in rs):.0f}",
-                         f"{statistics.mean(r['seconds'] for r in rs):.1f}"])
+                         f"{statistics.mean(r['wall_s'] for r in rs):.1f}",
+                         f"{statistics.mean(r['cpu_s'] for r in rs):.1f}", _load_range([r["load"] for r in rs])])
     return rows
 
 
@@ -209,7 +217,9 @@ def main(argv=None):
     body = (f"Backbone `{bb.id}` ({bb.label}), data `{Path(args.data).name}`, {args.shots} shots, seeds {seeds}, "
             f"device {bb.device}. Equal budget for every method: {settings['budget']} queries (CoOp: one "
             f"forward+backward = one query; the linear probe and Tip-Adapter read cached image features and "
-            f"spend only the zero-shot query). Seconds: the worker's time per run. {settings_record(settings)}\n\n"
+            f"spend only the zero-shot query). Seconds per run, mean over seeds: wall, and CPU of this process "
+            f"(all its threads); the load average is the 1-minute one each run started at (the machine may be "
+            f"shared). {settings_record(settings)}\n\n"
             + table(SUMMARY_HEAD, rows_for(methods)))
     if args.ablation:
         labels = [f"sharpzo {r}/{s}" for r in ("salient", "lowest") for s in ("mean", "recent_average")]

@@ -66,9 +66,7 @@ def tune(config: TuneConfig | dict, data: FewShotData, *,
     if bb.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(bb.device)
     torch.manual_seed(cfg.seed)
-    learner = PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
-                            proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
-                            precision=cfg.precision)
+    learner = prompt_learner(cfg, bb, data)
     tunes_joint = cfg.adapt == "sparse" or cfg.method == Method.AUTO  # auto tunes the prompt and a linear head
     joint = sparse_setup.joint_objective(cfg, learner, data, cfg.budget) if tunes_joint else None
     obj = joint if joint is not None else Objective(learner, data, cfg.budget)
@@ -106,6 +104,13 @@ def tune(config: TuneConfig | dict, data: FewShotData, *,
                       zero_shot_val_acc=run.zero_shot["val_acc"],
                       best_val_balanced_acc=run.chosen.get("val_balanced_acc"),
                       zero_shot_val_balanced_acc=run.zero_shot.get("val_balanced_acc"))
+
+
+def prompt_learner(cfg: TuneConfig, bb: Backbone, data: FewShotData) -> PromptLearner:
+    """The prompt learner a run of `cfg` tunes (a worker also times its queries with it when it starts)."""
+    return PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
+                         proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
+                         precision=cfg.precision)
 
 
 def _keep_zero_shot_unless_better(run: Run) -> bool:

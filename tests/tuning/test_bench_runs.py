@@ -24,7 +24,8 @@ def test_quality_benchmark_writes_every_method_and_the_ablation(bench_run, tmp_p
                   "--ablation"])
     text = (tmp_path / "results" / "quality_tiny-causal_data.md").read_text()
     for row in ("| zeroshot |", "| zosgd |", "| sharpzo |", "| sharpzo+tip |", "| linear_probe |", "| tip_adapter |",
-                "| coop |", "sharpzo lowest/recent_average", "test 95% interval", "queries to 90% of final val"):
+                "| coop |", "sharpzo lowest/recent_average", "test 95% interval", "queries to 90% of final val",
+                "| wall s | CPU s | load average |", "load average (1/5/15 min)"):  # seconds a reader can compare
         assert row in text
     assert (tmp_path / "results" / "quality_tiny-causal_data.png").stat().st_size > 0
     assert '"mask_scores": "history"' in text  # the full configuration is on record

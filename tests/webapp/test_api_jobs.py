@@ -129,7 +129,7 @@ def test_engineer_cancels_a_queued_job(engineer, dataset):
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
 
 
-def test_a_budget_in_minutes_is_converted_with_the_measured_rate(engineer, dataset):
+def test_a_budget_in_minutes_is_converted_with_the_measured_figures(engineer, dataset):
     """By the time model (webapp/jobs/time_model.py) and what the worker measured of itself."""
     from django.utils import timezone
 

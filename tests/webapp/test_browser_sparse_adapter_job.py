@@ -5,7 +5,7 @@ find the tuned groups with their parameter counts in the report."""
 
 import pytest
 
-from tests.conftest import log_in
+from tests.conftest import log_in, wait_for
 from tests.webapp.factories import FAST_TUNING, make_ready_version
 from webapp.jobs.models import Job, WorkerStatus
 
@@ -88,10 +88,12 @@ def test_launch_a_sparse_adapter_job_and_read_its_sparsity_plot_and_report(brows
     assert sum(int(row.find_elements(By.TAG_NAME, "td")[2].text.replace(",", "")) for row in rows) == \
         adapted["parameters_changed"]
 
-    # The next launch knows how many weights the share is on this backbone, and estimates at the rate this
-    # job measured (for estimates: its tuning rate and its worker time per dataset image).
-    status = WorkerStatus.objects.get()
-    assert status.sparse_units_per_second["demo"] > 0 and status.seconds_per_image["demo"] > 0
+    # The next launch knows how many weights the share is on this backbone, and estimates with what this job
+    # measured: a query of a sparse adapter that changes image weights, and the finishing (its images' encoding
+    # only where they were not in the worker's feature cache already).
+    figures = wait_for(lambda: WorkerStatus.objects.get().timings.get("demo"), message="the job's figures")
+    line = figures["query_s"]["cmaes+image"]
+    assert figures["jobs"] == 1 and line["a"] + line["b"] > 0 and figures["overhead_s"] > 0
     browser.get(f"{live_server.url}/jobs/new/?dataset_version={version.pk}")
     form = browser.find_element(By.ID, "job-form")
     Select(form.find_element(By.NAME, "backbone")).select_by_value("demo")

@@ -68,11 +68,14 @@ def test_launched_job_shows_live_metrics_then_completes_with_accuracies_and_an_a
     adapter = AdapterVersion.objects.get(job=job)
     assert adapter.model_line.name == "scratches" and adapter.number == 1 and adapter.backbone == TINY_BACKBONE
     assert job.checkpoint == ""  # cleared by the very update that finished the job
-    # Housekeeping after the result (checkpoint files, the measured rate) may lag on a loaded machine.
+    # Housekeeping after the result (checkpoint files, the worker's figures) may lag on a loaded machine.
     wait_for(lambda: not default_storage.listdir(f"jobs/{job.pk}")[1], timeout=60, message="checkpoint files gone")
-    rate = wait_for(lambda: WorkerStatus.objects.filter(class_prompts_per_second__has_key=TINY_BACKBONE).values_list(
-        "class_prompts_per_second", flat=True).first(), timeout=60, message="the measured rate")[TINY_BACKBONE]
-    assert rate > 0  # the next estimate for this backbone is measured, not the default
+    figures = wait_for(lambda: next((t[TINY_BACKBONE] for t in WorkerStatus.objects.values_list("timings", flat=True)
+                                     if t.get(TINY_BACKBONE, {}).get("jobs")), None),
+                       timeout=60, message="the worker's figures refined by the job")
+    # the next estimate for this backbone uses what this job measured: its finishing and its method's queries
+    assert figures["jobs"] == 1 and figures["overhead_s"] > 0
+    assert figures["query_s"]["sharpzo"]["a"] + figures["query_s"]["sharpzo"]["b"] > 0
 
     done = client.get(f"/jobs/{job.pk}/metrics.json?after={live['last_seq']}").json()
     assert done["finished"] and done["results"]["tuned_accuracy"] == job.tuned_accuracy

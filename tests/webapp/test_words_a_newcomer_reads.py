@@ -7,6 +7,8 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from tests.webapp.factories import csrf_client, make_finished_job, make_ready_version
+from tuning import TuneConfig
+from tuning.config import minimum_budget
 from webapp.jobs.selectors import job_status_text
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +35,15 @@ def test_one_query_is_one_query_and_a_linear_probe_has_no_query_count(make_user)
 def test_the_form_shows_the_real_bounds_of_shots_and_budget(make_user):
     client = csrf_client(make_user("erin", workspace="Press line"))
     version = make_ready_version("Press line", per_class=6)  # 6 images: at most 4 shots and 1 + 1 held out
-    form = client.get("/jobs/new/").content.decode()
-    for name in ("shots", "budget"):  # the tuner's own limits are not the bounds of this launch
-        label = form[form.index(f'id="field-{name}"'):].split("</label>")[0]
+    form = client.get("/jobs/new/", {"dataset_version": version.pk}).content.decode()
+    labels = {name: form[form.index(f'id="field-{name}"'):].split("</label>")[0] for name in ("shots", "budget")}
+    for name, label in labels.items():  # the tuner's own limits are not the bounds of this launch
         assert "Allowed:" not in label and f'id="bounds-{name}"' in label
+    # as the page opens, the bounds of what it shows: this dataset, and the default method on its 3 classes
+    assert "This dataset allows 1 to 4 shots per class." in labels["shots"]
+    least = minimum_budget(TuneConfig(method="auto"), num_classes=3)
+    assert labels["budget"].count("needs at least") == 1
+    assert f"Auto needs at least {least:,} queries" in labels["budget"]
     answer = client.get("/jobs/estimate.json", {"budget": 2000, "backbone": "tiny-test", "method": "cmaes",
                                                 "adapt": "prompt", "dataset_version": version.pk, "shots": 2}).json()
     assert answer["bounds"]["shots"] == "This dataset allows 1 to 4 shots per class."

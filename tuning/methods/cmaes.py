@@ -26,10 +26,16 @@ from .query_costs import generation_cost
 from .stages import Stage
 
 
-def new_es(d: int, cfg):
+def load_cma():
+    """pycma, imported on first use: about a second of CPU, which the web side never needs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import cma
+    return cma
+
+
+def new_es(d: int, cfg):
+    cma = load_cma()
     rng = np.random.Generator(np.random.PCG64(cfg.seed + 1))
     opts = {"popsize": cfg.popsize, "seed": np.nan, "verbose": -9,
             "randn": lambda *shape: rng.standard_normal(shape)}

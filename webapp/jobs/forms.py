@@ -5,11 +5,13 @@ gets the tuner's plain message on its field."""
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from webapp.accounts.selectors import workspaces_writable
+from webapp.core.params import whole_number
 from webapp.core.templatetags.formatting import percent_share
 from webapp.core.text import refuse_control_characters
 from webapp.datasets.models import DatasetVersion
@@ -22,9 +24,9 @@ from webapp.integrations.tuning import (
     TuneConfig,
     allowed_range,
     method_label,
-    minimum_budget,
     tune_fields,
 )
+from webapp.jobs.bounds import launch_bounds
 from webapp.jobs.estimates import queries_for_minutes, workload_of
 from webapp.jobs.health import queue_has_live_worker, real_backbones
 from webapp.jobs.queues import job_queue
@@ -89,18 +91,6 @@ def image_weights_text(backbone: str, param_budget: str | None) -> str:
             f"of its {total:,} weights.")
 
 
-def budget_bounds_text(meta: dict) -> str:
-    """The budget's real bounds: each query-spending method's own minimum (tuning.config.minimum_budget, at
-    its default settings) up to the tuner's maximum."""
-    minimums = []
-    for method in FORM_ORDER:
-        if method in NO_QUERY_METHODS:
-            continue
-        minimums.append(f"{method_label(method)} {minimum_budget(TuneConfig.from_dict({'method': method.value})):,}")
-    return (f"At least: {', '.join(minimums)} (with default settings); at most {meta['max']:,}. Linear probe, "
-            "Tip-Adapter and zero-shot spend one query whatever the budget.")
-
-
 class FractionChoiceField(forms.TypedChoiceField):
     """A choice of fractions that also takes them as numbers (the API's 0.02, 0.0), not only as the listed text."""
 
@@ -157,7 +147,8 @@ class JobCreateForm(forms.Form):
     seed = forms.IntegerField(help_text="Fixes the split and all random draws: the same seed gives the same run.")
     budget = forms.IntegerField(label="Budget (queries)",
                                 help_text="How many loss evaluations the tuner may spend; run time and cost grow with "
-                                          "it. The SharpZO paper used 20,000.")
+                                          "it. The SharpZO paper used 20,000. The least a launch needs depends on "
+                                          "its method and dataset (said below);")
     budget_minutes = forms.IntegerField(
         label="Or a time budget (minutes)", required=False, min_value=1, max_value=MAX_BUDGET_MINUTES,
         help_text="Optional. The budget becomes the queries that fit in this much worker time, by the same model "
@@ -179,10 +170,11 @@ class JobCreateForm(forms.Form):
         self.fields["backbone"].initial = default_backbone()
         for name in ("shots", "seed", "budget"):
             self.fields[name].initial = fields[name].default
-        # shots and budget: the chosen dataset's and method's real bounds are shown beside the help
-        # (job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what they refuse.
+        # shots and budget: the chosen dataset's and method's real bounds are shown beside the help (`bounds`
+        # as the page opens, then job_form.js); the tuner's 1 to 1,000 shots and 1 query would promise what
+        # they refuse.
         self.fields["seed"].help_text += " " + allowed_range(fields["seed"].metadata)
-        self.fields["budget"].help_text += " " + budget_bounds_text(fields["budget"].metadata)
+        self.fields["budget"].help_text += f" at most {fields['budget'].metadata['max']:,}."
         # A first run should take minutes, not hours, on a CPU worker; the estimate shows what more costs.
         self.fields["budget"].initial = FIRST_RUN_BUDGET
         self.advanced_names = [name for name in fields if name not in MAIN_FIELDS + ADAPT_FIELDS]
@@ -192,6 +184,17 @@ class JobCreateForm(forms.Form):
         self.config: TuneConfig | None = None  # the checked settings, once the form is valid
         if not queue_has_live_worker(job_queue(needs_gpu=True)):
             self.fields["gpu"].help_text = NO_GPU_WORKER_HELP
+
+    @cached_property
+    def bounds(self) -> dict:
+        """The real bounds of shots and budget for the values the page shows first (webapp/jobs/bounds.py);
+        job_form.js asks estimate.json for them again as the values change."""
+        shown = {name: str(self[name].value() or "") for name in ("dataset_version", "method", "adapt", "backbone",
+                                                                   "shots")}
+        versions = self.fields["dataset_version"].queryset
+        version = versions.filter(pk=whole_number(shown["dataset_version"])).first() or versions.first()
+        return launch_bounds(version=version, method=shown["method"], adapt=shown["adapt"], backbone=shown["backbone"],
+                             shots=whole_number(shown["shots"]))
 
     @property
     def main_fields(self):

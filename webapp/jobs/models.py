@@ -104,7 +104,7 @@ class MetricPoint(models.Model):
 
 
 class WorkerStatus(models.Model):
-    """Last sign of life of each worker, and the rates it measured (for run-time estimates)."""
+    """Last sign of life of each worker, and what it measured of itself (for run-time estimates)."""
 
     hostname = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, default="cpu")
@@ -113,12 +113,6 @@ class WorkerStatus(models.Model):
     # search it); written by the worker's own check-in thread, cleared when it stops.
     queues = models.CharField(max_length=500, blank=True)
     backbone_loaded = models.CharField(max_length=300, blank=True)  # held in memory by its tuning process
-    # {"<backbone>": class prompts encoded per second while tuning: queries x classes / seconds (prompt methods)
-    class_prompts_per_second = models.JSONField(default=dict, blank=True)
-    # Figures for estimates (webapp/jobs/estimates.py), per backbone: sparse-adapter queries in class prompts
-    # plus training images per second; worker seconds outside tuning per dataset image.
-    sparse_units_per_second = models.JSONField(default=dict, blank=True)
-    seconds_per_image = models.JSONField(default=dict, blank=True)
     # The real CLIP backbones this worker can run, found when it starts: [{"id", "source", "sha256",
     # "size_bytes"}] (tuning/backbones/inventory.py); the job form and the API offer them.
     backbones_available = models.JSONField(default=list, blank=True)

@@ -13,10 +13,10 @@ from webapp.integrations.tuning import (
     ConfigError,
     TuneConfig,
     method_label,
-    minimum_budget,
     sensitivity_groups,
     tune_config,
 )
+from webapp.jobs.bounds import budget_minimum, sparse_image_blocks
 from webapp.jobs.models import Job
 from webapp.jobs.queues import job_send_after_commit
 
@@ -27,18 +27,15 @@ def tune_config_from(values: dict, num_classes: int | None = None) -> TuneConfig
     """A validated tuning.TuneConfig, or a ValidationError on the setting the tuner complained about: the
     edge (the launch form, which the API uses too) calls this once, and services take its result.
     num_classes: the dataset's class count, which sizes a sparse job's linear head (minimum_budget)."""
-    from webapp.adapters.adapted import backbone_image_size
-
     try:
         cfg = tune_config(values)
     except ConfigError as exc:
         raise ValidationError({exc.field or "__all__": str(exc)}) from exc
     # A smaller budget would only return the zero-shot adapter after a worker's start-up (or, for sparse
     # adapters, place the image delta without its sensitivity probes).
-    blocks = (backbone_image_size(cfg.backbone) or {}).get("image_blocks") if cfg.adapt == "sparse" else None
-    minimum = minimum_budget(cfg, image_blocks=blocks, num_classes=num_classes)
+    minimum = budget_minimum(cfg, num_classes=num_classes)
     if cfg.budget < minimum:
-        groups = sensitivity_groups(cfg, blocks)
+        groups = sensitivity_groups(cfg, sparse_image_blocks(cfg))
         probes = (f", including one sensitivity probe of each of the image model's {groups} parameter groups"
                   if groups else "")
         raise ValidationError({"budget": f"A budget of {cfg.budget:,} queries is too small to tune anything: "

@@ -5,10 +5,12 @@ come from here (webapp/jobs/estimates.py reads the figures workers measured and 
     job = start-up + tuning + finishing
     start-up  = loading the backbone (0 when a worker holds it) + encoding the dataset's images
                 (0 when a job on this backbone encoded them already: features are cached)
-    tuning    = the method's run (set-up, zero-shot point; all of a method that spends no query, such as a
-                linear probe's fits) + queries x a query's seconds; for K classes a query costs a + b K (its
-                K class prompts through the text tower, and the method's own bookkeeping), measured per
-                method; a sparse adapter that changes image weights also runs its training images each query
+    tuning    = the method's run (set-up, zero-shot point, the cheap candidates weighed beside its adapter;
+                all of a method that spends no query, such as a linear probe's fits) + queries x a query's
+                seconds; for K classes a query costs a + b K (its K class prompts through the text tower,
+                and the method's own bookkeeping), measured per family of methods that share a query path
+                (webapp/integrations/tuning/speed.py); a sparse adapter that changes image weights also
+                runs its training images each query
     finishing = evaluation of zero-shot and the tuned adapter, storing it (seconds per job, measured)
 
 A worker measures every figure when it starts (webapp/worker/self_measure.py) and every finished job

@@ -37,12 +37,10 @@ from webapp.worker.pulse import Pulse, StopCheck
 from webapp.worker.reasons import is_transient, plain_reason
 from webapp.worker.sink import MetricSink
 from webapp.worker.startup import Startup
-from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_rate
+from webapp.worker.status import worker_status_backbone_loaded
 from webapp.worker.timings import record_job_timings
 
 log = logging.getLogger(__name__)
-
-MIN_QUERIES_FOR_RATE = 20  # a zero-shot job (1 query) says nothing about a backbone's throughput
 
 
 def job_execute(*, job_id: int, worker: str) -> str:
@@ -133,31 +131,11 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
         return "lost the job to another attempt"
     try:  # housekeeping: the job has its result already, a hiccup here must not report it as failed
         checkpoint_delete(job.pk)
-        _record_rates(job, config, data, result, finished, resumed=bool(checkpoint.loaded_from))
         record_job_timings(job=job, config=config, data=data, result=result, finished=finished, startup=startup,
                            resumed=bool(checkpoint.loaded_from))
     except Exception:  # noqa: BLE001
         log.exception("job %s: cleanup after the result failed", job.pk)
     return finished.status
-
-
-def _record_rates(job: Job, config, data, result, finished: Job, *, resumed: bool) -> None:
-    """What this job measured for later estimates (webapp/jobs/estimates.py): its tuning rate (in class
-    prompts, plus training images for a sparse adapter) and, unless it resumed (then its worker time
-    holds more than one start-up), its worker time outside tuning per dataset image."""
-    per_image = None
-    images = len(data.train) + len(data.val) + len(data.test)
-    if not resumed and images and finished.worker_seconds > result.elapsed_s:
-        per_image = (finished.worker_seconds - result.elapsed_s) / images
-    prompts = sparse_units = None
-    if result.queries_used >= MIN_QUERIES_FOR_RATE and result.elapsed_s > 0:
-        if config.adapt == "sparse":
-            sparse_units = result.queries_used * (len(data.class_names) + len(data.train)) / result.elapsed_s
-        else:
-            prompts = result.queries_used * len(data.class_names) / result.elapsed_s
-    worker_status_record_rate(backbone=config.backbone, class_prompts_per_second=prompts,
-                              sparse_units_per_second=sparse_units, seconds_per_image=per_image,
-                              hostname=job.worker or None)
 
 
 def _counted_attempts(fence: Fence) -> int:

@@ -1,11 +1,11 @@
 """A tuning worker measures itself when it starts, in its pool process, beside the job loop: it loads the
-backbone of WORKER_MEASURE_BACKBONE (the first job finds it loaded), then times image encoding and a short
-run of each method that spends queries (webapp/integrations/tuning/speed.py). The figures go to its
-WorkerStatus row (webapp.worker.status.worker_status_record_timings), so the form's estimates are right
+backbone of WORKER_MEASURE_BACKBONE (the first job finds it loaded), then times image encoding, the query
+function and a short run of each family of methods (webapp/integrations/tuning/speed.py). The figures go to
+its WorkerStatus row (webapp.worker.status.worker_status_record_timings), so the form's estimates are right
 before any job has finished.
 
 A job never waits for the measurement beyond the backbone's loading (which it needs anyway): while a job
-runs, the measurement stops its current run and starts it again after the job.
+runs, the measurement stops and starts again after the job.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def job_running():
 
 def _measure(hostname: str, backbone: str) -> None:
     from webapp.integrations.backbones import load_plugins
-    from webapp.integrations.tuning.speed import measure_images, measure_load, measure_methods, methods_to_measure
+    from webapp.integrations.tuning.speed import measure_images, measure_load, measure_methods
     from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_timings
 
     try:
@@ -63,13 +63,11 @@ def _measure(hostname: str, backbone: str) -> None:
         worker_status_backbone_loaded(hostname=hostname, backbone=backbone)
         _wait_while_a_job_runs()
         worker_status_record_timings(hostname=hostname, backbone=backbone, image_s=measure_images(loaded))
-        for method in methods_to_measure():
-            while True:
-                _wait_while_a_job_runs()
-                line = measure_methods(loaded, backbone, [method], should_stop=_job_running.is_set)
-                if line is not None:
-                    break
-            worker_status_record_timings(hostname=hostname, backbone=backbone, query_s=line)
+        lines = None
+        while lines is None:  # a job stopped it: measured again after the job (it takes seconds)
+            _wait_while_a_job_runs()
+            lines = measure_methods(loaded, backbone, should_stop=_job_running.is_set)
+        worker_status_record_timings(hostname=hostname, backbone=backbone, query_s=lines)
         log.info("worker %s measured itself on %s", hostname, backbone)
     except Exception:  # noqa: BLE001 - estimates then use the defaults, and finished jobs measure
         log.warning("worker %s could not measure itself on %s", hostname, backbone, exc_info=True)

@@ -1,9 +1,7 @@
-"""A worker's own row in WorkerStatus: its sign of life and queues, the backbone it holds, and the rates it
-measured (read by webapp/jobs/estimates.py and the health checks). Only workers write these rows."""
+"""A worker's own row in WorkerStatus: its sign of life and queues, the backbone it holds, and the figures it
+measured of itself (read by webapp/jobs/estimates.py and the health checks). Only workers write these rows."""
 
 from __future__ import annotations
-
-import socket
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +9,7 @@ from django.utils import timezone
 
 from webapp.jobs.models import WorkerStatus
 
-RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured rate
+RATE_SMOOTHING = 0.5  # weight of the newest job in a worker's measured figures
 
 
 def worker_status_seen(*, hostname: str) -> None:
@@ -38,31 +36,6 @@ def worker_status_backbone_loaded(*, hostname: str, backbone: str) -> None:
 def worker_status_backbones_available(*, hostname: str, backbones: list[dict]) -> None:
     """The real backbones a worker can run (webapp.integrations.tuning.backbones.runnable_backbones)."""
     WorkerStatus.objects.filter(hostname=hostname).update(backbones_available=backbones)
-
-
-def worker_status_record_rate(*, backbone: str, class_prompts_per_second: float | None = None,
-                              sparse_units_per_second: float | None = None, seconds_per_image: float | None = None,
-                              hostname: str | None = None, kind: str | None = None) -> WorkerStatus:
-    """Fold a finished job's measured figures (see webapp/jobs/estimates.py) into this worker's figures
-    for that backbone; a figure left out keeps its value."""
-    hostname = hostname or socket.gethostname()
-    figures = {"class_prompts_per_second": class_prompts_per_second, "sparse_units_per_second": sparse_units_per_second,
-               "seconds_per_image": seconds_per_image}
-    with transaction.atomic():
-        status, _ = WorkerStatus.objects.select_for_update().get_or_create(
-            hostname=hostname, defaults={"last_seen": timezone.now(), "kind": kind or settings.WORKER_KIND})
-        for field_name, value in figures.items():
-            if value is None:
-                continue
-            rates = dict(getattr(status, field_name) or {})
-            old = rates.get(backbone)
-            rates[backbone] = round(value if not old else RATE_SMOOTHING * value + (1 - RATE_SMOOTHING) * float(old), 4)
-            setattr(status, field_name, rates)
-        status.kind = kind or settings.WORKER_KIND
-        status.last_seen = timezone.now()
-        status.full_clean()
-        status.save()
-    return status
 
 
 def _update_timings(hostname: str, backbone: str, change) -> WorkerStatus:

@@ -1,24 +1,44 @@
 """What a worker measures of itself when it starts (webapp/worker/self_measure.py): how long its backbone
-takes to load, how long it takes to encode an image, and a query's seconds for each method that spends
-queries, at two class counts. Synthetic inputs (random features, plain images): the figures are time only,
-and they take seconds. torch comes with these, so each imports the tuner when called; a web process never
-calls them."""
+takes to load, how long it takes to encode an image, and each method's figures for the time model
+(webapp/jobs/time_model.py): a query's seconds a + b K for K classes, and a run's seconds beyond its queries.
+Synthetic inputs (random features, plain images): the figures are time only, and they take a few seconds of
+CPU. torch comes with these, so each imports the tuner when called; a web process never calls them.
+
+Methods whose queries run the same code are measured once (a family):
+
+- the line's shape (how a query's cost grows with K: the class prompts through the text tower) is the query
+  function alone, timed at two class counts;
+- a short run of each family's method at one class count scales that line to what its queries cost with
+  their bookkeeping (CMA-ES generations, ZO-SGD steps, CoOp's backward pass);
+- SharpZO's queries are CMA-ES's (stage 1) and ZO-SGD's (stage 2), and auto's are those of its two
+  searches, SharpZO and CMA-ES in equal shares (tuning/methods/auto.py): their lines are their families'
+  weighted by the share of the budget each stage spends;
+- a method that spends queries also weighs the cheap candidates beside its adapter (zero-shot, the linear
+  probe and Tip-Adapter: tuning/methods/second_opinion.py; auto starts from them): its run seconds are
+  theirs, measured by a run of each of those methods, which spend no query.
+"""
 from __future__ import annotations
 
 import time
 
-CLASS_COUNTS = (2, 8)  # a query's cost grows with the class prompts it encodes: two counts give the line
-CALIBRATION_QUERIES = 24  # per run, or the method's own minimum where that is more
+SHAPE_CLASSES = (2, 8)  # the query function alone at two class counts gives the line's shape
+SHAPE_REPEATS = 3  # other work on a shared CPU only ever adds time: the fastest of these is the figure
+FAMILY_CLASSES = 4  # the class count of the families' short runs
+CALIBRATION_QUERIES = 12  # per family run, or the method's own minimum where that is more
 CALIBRATION_IMAGES = 16
 IMAGE_REPEATS = 3
 FEATURES_PER_CLASS = (16, 8, 8)  # train, validation, test images per class of the synthetic data (16 shots)
+CHEAP_CANDIDATES = ("zeroshot", "linear_probe", "tip_adapter")
 
 
-def methods_to_measure() -> list[str]:
-    """Every method, from the tuner's own list (a new method is measured as it comes)."""
-    from tuning.methods import Method
+def budget_shares() -> dict[str, dict[str, float]]:
+    """The methods whose queries are those of the families, by the share of the budget each spends at the
+    tuner's defaults: SharpZO's stage 1 spends at most stage1_budget_fraction of it."""
+    from tuning.config import TuneConfig
 
-    return [m.value for m in Method]
+    stage1 = TuneConfig().stage1_budget_fraction
+    return {"sharpzo": {"cmaes": stage1, "zosgd": 1 - stage1},
+            "auto": {"cmaes": 0.5 + 0.5 * stage1, "zosgd": 0.5 * (1 - stage1)}}
 
 
 def measure_load(backbone_id: str, device: str = "auto"):
@@ -47,40 +67,108 @@ def measure_images(backbone) -> float:
     return round(min(timings), 5)
 
 
-def measure_methods(backbone, backbone_id: str, methods: list[str], should_stop=None) -> dict | None:
-    """{method: {"a", "b", "run"}}: a query's seconds as a + b K for K classes, and the seconds of a run beyond
-    its queries (set-up and zero-shot point; all of a method that spends no query), from a short run of each
-    method at each of CLASS_COUNTS. None when `should_stop` stopped a run (its figure would be wrong)."""
-    from tuning.config import TuneConfig, minimum_budget
-    from tuning.tuner import tune
+def measure_methods(backbone, backbone_id: str, should_stop=None) -> dict | None:
+    """{method: {"a", "b", "run"}} for every method: a query's seconds as a + b K for K classes, and the seconds
+    of a run beyond its queries. None when `should_stop` stopped the measurement (a figure would be wrong)."""
+    from tuning.methods import Method
+    from tuning.methods.cmaes import load_cma
 
+    load_cma()  # once a process: a job's first CMA-ES generation pays for it, not each of its queries
+
+    stop = should_stop or (lambda: False)
+    shape = _query_shape(backbone, backbone_id, stop)
+    if shape is None:
+        return None
+    runs = {}
+    shares = budget_shares()
+    for method in [m.value for m in Method if m not in shares]:  # a new method is measured as it comes
+        runs[method] = _short_run(backbone, backbone_id, method, stop)
+        if runs[method] is None:
+            return None
+    candidates = {m: runs[m].elapsed_s for m in CHEAP_CANDIDATES}
+    # the candidates' own set-up and zero-shot point are the method's; the zero-shot run is nothing else
+    weighed = max(0.0, candidates["linear_probe"] + candidates["tip_adapter"] - candidates["zeroshot"])
     lines = {}
-    for method in methods:
-        seconds, runs = [], []
-        for k in CLASS_COUNTS:
-            config = TuneConfig.from_dict({"method": method, "backbone": backbone_id, "device": str(backbone.device)})
-            budget = max(CALIBRATION_QUERIES, minimum_budget(config, num_classes=k))
-            config = TuneConfig.from_dict({**config.to_dict(), "budget": budget})
-            result = tune(config, _synthetic_data(backbone, k), backbone=backbone, should_stop=should_stop)
-            if result.stopped:
-                return None
-            per_query = seconds_per_query(result) if result.queries_used > 1 else 0.0
-            seconds.append(per_query)
-            runs.append(max(0.0, result.elapsed_s - per_query * result.queries_used))
-        slope = max(0.0, (seconds[1] - seconds[0]) / (CLASS_COUNTS[1] - CLASS_COUNTS[0]))
-        lines[method] = {"a": round(max(0.0, seconds[0] - slope * CLASS_COUNTS[0]), 6), "b": round(slope, 6),
-                         "run": round(max(runs), 4)}
+    for method, result in runs.items():
+        if method in CHEAP_CANDIDATES:
+            lines[method] = {"a": 0.0, "b": 0.0, "run": round(result.elapsed_s, 4)}
+        else:
+            lines[method] = {**_scaled(shape, seconds_per_query(result)), "run": round(weighed, 4)}
+    for method, mix in shares.items():
+        lines[method] = {part: round(sum(share * lines[family][part] for family, share in mix.items()), 6)
+                         for part in ("a", "b")}
+        lines[method]["run"] = round(weighed, 4)
     return lines
 
 
+def _query_shape(backbone, backbone_id: str, stop) -> tuple[float, float] | None:
+    """(a, b): one query of the prompt path (a ZO-SGD step's pair of points through the objective) takes
+    a + b K seconds; None when stopped."""
+    import torch
+
+    from tuning.config import TuneConfig
+    from tuning.objective import Objective
+    from tuning.tuner import prompt_learner
+
+    cfg = TuneConfig.from_dict({"backbone": backbone_id})
+    seconds = []
+    for k in SHAPE_CLASSES:
+        data = _synthetic_data(backbone, k)
+        objective = Objective(prompt_learner(cfg, backbone, data), data, budget=2 * (SHAPE_REPEATS + 1))
+        pair = torch.randn(2, cfg.intrinsic_dim, generator=torch.Generator().manual_seed(k))
+        objective.losses(pair)  # the first call pays for lazy set-up
+        fastest = float("inf")
+        for _ in range(SHAPE_REPEATS):
+            if stop():
+                return None
+            started = time.perf_counter()
+            objective.losses(pair)
+            fastest = min(fastest, (time.perf_counter() - started) / 2)
+        seconds.append(fastest)
+    (k0, k1), (s0, s1) = SHAPE_CLASSES, seconds
+    slope = max(0.0, (s1 - s0) / (k1 - k0))
+    return max(0.0, s0 - slope * k0), slope
+
+
+def _scaled(shape: tuple[float, float], seconds: float) -> dict:
+    """The line of the given shape through `seconds` a query at FAMILY_CLASSES classes."""
+    a, b = shape
+    at = a + b * FAMILY_CLASSES
+    if at <= 0:
+        return {"a": 0.0, "b": round(seconds / FAMILY_CLASSES, 6)}
+    return {"a": round(a * seconds / at, 6), "b": round(b * seconds / at, 6)}
+
+
+def _short_run(backbone, backbone_id: str, method: str, stop):
+    """A run of `method` at FAMILY_CLASSES classes on CALIBRATION_QUERIES queries (or its minimum); None when
+    stopped. The forward-only searches tune the prompt and a linear head (adapt='sparse' without image weights:
+    the form's default for them, and what auto searches); the linear probe beside a method's adapter takes
+    a single step here, because the probe's own run measures it."""
+    from tuning.config import TuneConfig, minimum_budget
+    from tuning.methods import SPARSE_METHODS, Method
+    from tuning.tuner import tune
+
+    settings = {"method": method, "backbone": backbone_id, "device": str(backbone.device)}
+    if Method(method).spends_queries:
+        settings["probe_steps"] = 1
+    if method in SPARSE_METHODS:
+        settings.update(adapt="sparse", param_budget=0.0)
+    config = TuneConfig.from_dict(settings)
+    budget = max(CALIBRATION_QUERIES, minimum_budget(config, num_classes=FAMILY_CLASSES))
+    config = TuneConfig.from_dict({**config.to_dict(), "budget": budget})
+    result = tune(config, _synthetic_data(backbone, FAMILY_CLASSES), backbone=backbone, should_stop=stop)
+    return None if result.stopped else result
+
+
 def seconds_per_query(result) -> float:
-    """A run's seconds a query after its zero-shot point: the run's set-up and zero-shot evaluation are paid
-    once a job (the model counts them in its finishing), so a short run must not spread them over its queries."""
-    first = result.history[0] if result.history else {"queries": 0, "elapsed_s": 0.0}
-    queries = result.queries_used - first["queries"]
-    if queries <= 0:
+    """A run's seconds a query, from its zero-shot point to its last point: its set-up and zero-shot evaluation
+    before, and what it does after its last query (the candidates weighed beside its adapter), are paid once a
+    run, so they must not be spread over its queries."""
+    if len(result.history) < 2:
         return result.elapsed_s / max(result.queries_used, 1)
-    return max(0.0, result.elapsed_s - first["elapsed_s"]) / queries
+    first, last = result.history[0], result.history[-1]
+    queries = last["queries"] - first["queries"]
+    return max(0.0, last["elapsed_s"] - first["elapsed_s"]) / queries if queries > 0 else 0.0
 
 
 def _synthetic_data(backbone, num_classes: int):
