@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from ..quality import balanced_accuracy, balanced_accuracy_interval
+from ..quality import class_tallies, mean_recall, tallies_interval
 from .leaderboard import Entry
 from .linear_probe import best_probe, head_logits
 from .names import Method
@@ -29,13 +29,6 @@ class Start:
     extras: dict
 
 
-def confusion(labels, predictions, num_classes: int) -> list[list[int]]:
-    out = [[0] * num_classes for _ in range(num_classes)]
-    for y, p in zip(labels, predictions):
-        out[int(y)][int(p)] += 1
-    return out
-
-
 def entry_of(obj, key: str, method: str, logits_of, *, warm_start: str | None = None, queries: int,
              seconds: float, val_z: torch.Tensor | None = None) -> Entry:
     """The leaderboard entry of a solution: its predictions and figures on the validation images (their
@@ -43,10 +36,9 @@ def entry_of(obj, key: str, method: str, logits_of, *, warm_start: str | None = 
     with torch.no_grad():
         predictions = logits_of(obj.val_z if val_z is None else val_z).argmax(1).cpu().tolist()
     labels = obj.val_y.cpu().tolist()
-    K = obj.learner.num_classes
-    matrix = confusion(labels, predictions, K)
-    interval = balanced_accuracy_interval(matrix)
-    return Entry(key=key, method=method, warm_start=warm_start, val_balanced_acc=balanced_accuracy(matrix) or 0.0,
+    tallies = class_tallies(labels, predictions, obj.learner.num_classes)
+    interval = tallies_interval(tallies)
+    return Entry(key=key, method=method, warm_start=warm_start, val_balanced_acc=mean_recall(tallies) or 0.0,
                  val_balanced_acc_interval=list(interval) if interval else None,
                  val_acc=sum(p == y for p, y in zip(predictions, labels)) / len(labels), queries=queries,
                  seconds=round(seconds, 3), val_predictions=predictions)
