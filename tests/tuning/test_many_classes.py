@@ -143,3 +143,12 @@ def test_a_job_with_a_hundred_classes_finishes_and_its_adapter_loads(method, ext
 def _image():
     from PIL import Image
     return Image.new("RGB", (32, 32), (120, 60, 30))
+
+
+def test_the_bench_relabels_real_images_into_k_classes_of_equal_size_that_follow_the_features():
+    from bench.many_classes import relabel
+    g = torch.Generator().manual_seed(0)
+    blobs = torch.cat([torch.randn(30, 8, generator=g) - 5, torch.randn(30, 8, generator=g) + 5])
+    assert sorted([relabel(blobs, 2)[:30], relabel(blobs, 2)[30:]]) == [[0] * 30, [1] * 30]
+    sizes = np.bincount(relabel(torch.randn(3319, 8, generator=g), 1000))
+    assert len(sizes) == 1000 and sizes.min() >= 3 and sizes.max() - sizes.min() <= 1
