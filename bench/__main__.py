@@ -13,6 +13,7 @@ BENCHMARKS = {  # name -> the module of bench/ whose main(argv) runs it
     "claims": "claims",
     "protocol": "protocol",
     "cma_covariance": "cma_covariance",
+    "many_classes": "many_classes",
     "ceilings": "ceilings",
     "quality_sparse": "quality_sparse",
     "speed_sparse": "speed_sparse",

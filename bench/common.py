@@ -2,9 +2,12 @@
 ViT-B-32 backbone."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -62,6 +65,27 @@ def timed():
         yield timing
     finally:
         timing.wall_s, timing.cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+
+
+def peak_rss() -> int:
+    """This process's resident set size high-water mark (Linux VmHWM), in bytes."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM")
+
+
+def run_fresh(module: str, argv: list[str], what: str) -> dict | None:
+    """`python -m <module> <argv>` in a fresh process: the JSON it prints after 'RESULT ', or None when it
+    failed (its error, named by `what`, goes to stderr)."""
+    cmd = [sys.executable, "-W", "ignore", "-m", module, *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:
+        print(f"{what} failed: {done.stderr[-1500:]}", file=sys.stderr)
+        return None
+    return json.loads(line[0][len("RESULT "):])
 
 
 def median_time(fn, repeats: int, sync=None) -> float:

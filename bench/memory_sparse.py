@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .common import table, write
+from .common import peak_rss, run_fresh, table, write
 
 JOBS = {  # label -> settings over the job form's defaults
     "sparse job, image delta 0.5 %": {"param_budget": 0.005},
@@ -33,14 +32,6 @@ JOBS = {  # label -> settings over the job form's defaults
 }
 FORM = {"method": "cmaes", "adapt": "sparse", "budget": 2000}  # webapp/jobs/forms.py's first run
 INFERENCE = "inference (zero-shot, test images)"
-
-
-def _peak_rss() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("VmHWM")
 
 
 def _arguments(argv):
@@ -68,7 +59,7 @@ def measure_one(label: str, args) -> dict:
     torch.set_num_threads(args.threads)
     bb = tuning.load_backbone(args.backbone, device="cpu")
     data = tuning.load_image_folder(args.data, backbone=bb, shots=args.shots)
-    loaded = _peak_rss()
+    loaded = peak_rss()
     out = {"label": label, "loaded_bytes": loaded,
            "backbone_bytes": sum(p.numel() * p.element_size() for p in bb.model.parameters()),
            "image_tower_bytes": sum(p.numel() * p.element_size() for p in bb.model.visual.parameters())}
@@ -89,18 +80,12 @@ def measure_one(label: str, args) -> dict:
         out.update(queries=result.queries_used, parameters_changed=vision.get("parameters_changed", 0),
                    first_tuned_block=vision.get("first_tuned_block"),
                    projection_bytes=vision.get("projection_bytes", 0))
-    out["whole_bytes"] = _peak_rss()
+    out["whole_bytes"] = peak_rss()
     return out
 
 
 def _run_fresh(label: str, argv: list[str]) -> dict | None:
-    cmd = [sys.executable, "-W", "ignore", "-m", "bench.memory", *argv, "--one", label]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
-    if not line:
-        print(f"{label} failed: {done.stderr[-1500:]}", file=sys.stderr)
-        return None
-    return json.loads(line[0][len("RESULT "):])
+    return run_fresh("bench.memory", [*argv, "--one", label], label)
 
 
 def main(argv=None):

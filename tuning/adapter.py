@@ -268,9 +268,15 @@ def class_logits(adapter: Adapter, z: torch.Tensor) -> torch.Tensor:
     return logits
 
 
+CACHE_AFFINITIES = 1 << 22  # image x training-image affinities held at once: with many classes both grow with K
+
+
 def cache_logits(z: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
-    """Tip-Adapter: each training image votes for its class with weight exp(-beta (1 - cosine))."""
-    return alpha * torch.exp(-beta * (1.0 - z @ keys.T)) @ values
+    """Tip-Adapter: each training image votes for its class with weight exp(-beta (1 - cosine)); in slices
+    of images when all affinities at once would pass CACHE_AFFINITIES."""
+    rows = max(1, CACHE_AFFINITIES // max(1, len(keys)))
+    return torch.cat([alpha * torch.exp(-beta * (1.0 - z[s:s + rows] @ keys.T)) @ values
+                      for s in range(0, max(1, len(z)), rows)])
 
 
 def check_compatible(adapter: Adapter, backbone) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .methods import NO_QUERY_METHODS, Method  # noqa: F401  (NO_QUERY_METHODS: its old home)
+from .methods.search_size import head_coordinates
 
 METHODS = tuple(Method)
 # they tune no joint vector: adapt='sparse' is refused
@@ -112,20 +113,28 @@ class TuneConfig:
                              "this fraction of its tensor's RMS.", min=0.0, max=100.0, absent=0.1)
     head_scale: float = _f(0.3, "adapt='sparse': scale of the linear head: class embedding k = text feature k + "
                            "head_scale * sum_j C_kj p_j, p_j the unit discriminant direction of class j from the "
-                           "training features, C = K x K coordinates of w. Chosen on validation (NEU-DET, CMA-ES, "
-                           "1,000 queries): 0.1 / 0.3 / 1 / 3 gave 85.8 / 86.1 / 80.2 / 78.8 %.",
-                           min=0.0, max=100.0, absent=0.3)
+                           "training features, C = K x K coordinates of w (fewer with many classes: head_form). "
+                           "Chosen on validation (NEU-DET, CMA-ES, 1,000 queries): 0.1 / 0.3 / 1 / 3 gave 85.8 / "
+                           "86.1 / 80.2 / 78.8 %.", min=0.0, max=100.0, absent=0.3)
+    head_form: str = _f("auto", "adapt='sparse' and method 'auto': the linear head's coordinates. 'auto' (the "
+                        "default): K x K (every class moves along every class's discriminant direction) up to 16 "
+                        "classes; above, each class moves along its own direction and the 15 leading shared ones "
+                        "(K x 16), so the search stays learnable with hundreds of classes. 'full': K x K at any K "
+                        "(as before).", choices=("auto", "full"), absent="full")
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
     rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
                     "0 turns the sharpness-aware shift off). 0 vs 0.1: no measurable effect on two sets at 200 queries "
                     "(bench/results/protocol_rho-200q.md; too few sets to move the default).", min=0.0, max=10.0)
-    cma_covariance: str = _f("full", "CMA-ES covariance model: 'full' (d x d, as pycma's default) or 'diagonal' "
-                             "(separable: d numbers, pycma's CMA_diagonal), which keeps a large linear head "
-                             "(K*K coordinates) within memory and time (bench/results/cma_covariance_cpu.md). At K = 6 "
-                             "the two were level: no measurable effect (bench/results/protocol_head-cmaes-"
-                             "covariance-300q.md).", choices=("full", "diagonal"), absent="full")
+    cma_covariance: str = _f("auto", "CMA-ES covariance model: 'auto' (the default: 'full' up to 512 tuned "
+                             "numbers, 'diagonal' above, where many classes make the linear head large), 'full' (d x "
+                             "d, as pycma's default; refused where it would need more than 4 GiB) or 'diagonal' "
+                             "(separable: d numbers, pycma's CMA_diagonal). Why: tuning/methods/search_size.py; "
+                             "costs: bench/results/cma_covariance_cpu.md and many_classes_cpu.md. At K = 6 full and "
+                             "diagonal were level: no measurable effect "
+                             "(bench/results/protocol_head-cmaes-covariance-300q.md).",
+                             choices=("auto", "full", "diagonal"), absent="full")
     cma_bounds: float = _f(0.0, "Box bounds +-cma_bounds on every CMA-ES coordinate (0 = unbounded, as before; "
                            "the reference SharpZO code uses 5).", min=0.0, max=1000.0, absent=0.0)
     stage1_grad: str = _f("population", "Gradient estimate for the worst-case shift: 'population' (no "
@@ -284,10 +293,11 @@ def sensitivity_groups(cfg: TuneConfig, image_blocks: int | None = None) -> int 
 
 def tuned_dim(cfg: TuneConfig, num_classes: int | None = None) -> int:
     """Length of the vector the stages tune (what a CGE sweep pays 2 queries a coordinate for): the prompt's
-    intrinsic_dim, and with adapt='sparse' the joint vector [prompt | K*K head | image delta]
-    (joint_objective.JointSpace; the image delta only when param_budget > 0). `num_classes` unknown:
-    the head is not counted, so the length is a lower bound."""
-    head = (num_classes or 0) ** 2
+    intrinsic_dim, and with adapt='sparse' the joint vector [prompt | head | image delta]
+    (joint_objective.JointSpace; the head K x K or K x 16 by head_form, methods/search_size.py; the image
+    delta only when param_budget > 0). `num_classes` unknown: the head is not counted, so the length is a
+    lower bound."""
+    head = head_coordinates(num_classes or 0, cfg.head_form)
     if cfg.method == "auto":  # the prompt and the head, never an image delta
         return cfg.intrinsic_dim + head
     if cfg.adapt != "sparse":
@@ -304,7 +314,7 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
     sharpness-aware stage, after a worker's start-up. `image_blocks`: the backbone's number of image
     blocks, where known (with sparse_blocks=0 the probes visit them all; unknown, they are not counted).
     `num_classes`: the dataset's class count, where known; with adapt='sparse' a CGE sweep (stage1_grad
-    or mask_scores 'cge') runs over the joint vector, whose K*K head it sizes (`tuned_dim`)."""
+    or mask_scores 'cge') runs over the joint vector, whose head it sizes (`tuned_dim`)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
     if cfg.method == "auto":  # SharpZO and CMA-ES over the prompt and head, each in half of what zero-shot leaves

@@ -31,25 +31,38 @@ FEW_TEST_IMAGES = 10
 
 def per_class_recall(confusion: list[list[int]]) -> list[float | None]:
     """confusion[true][predicted] -> recall per class (None for a class without images)."""
-    out = []
-    for k, row in enumerate(confusion):
-        n = sum(row)
-        out.append(row[k] / n if n else None)
-    return out
+    return [correct / n if n else None for n, correct in _tallies(confusion)]
+
+
+def _tallies(confusion: list[list[int]]) -> list[tuple[int, int]]:
+    """(images, correct) of each class, from confusion[true][predicted]."""
+    return [(sum(row), row[k]) for k, row in enumerate(confusion)]
+
+
+def class_tallies(labels, predictions, num_classes: int) -> list[tuple[int, int]]:
+    """(images, correct) of each class from label and prediction sequences: what balanced accuracy and its
+    interval need, without a K x K confusion matrix (a million entries at 1,000 classes)."""
+    images, correct = [0] * num_classes, [0] * num_classes
+    for y, p in zip(labels, predictions):
+        images[int(y)] += 1
+        correct[int(y)] += int(y) == int(p)
+    return list(zip(images, correct))
+
+
+def mean_recall(tallies: list[tuple[int, int]]) -> float | None:
+    """Balanced accuracy from (images, correct) per class: mean recall over the classes with images."""
+    recalls = [correct / n for n, correct in tallies if n]
+    return sum(recalls) / len(recalls) if recalls else None
 
 
 def balanced_accuracy(confusion: list[list[int]]) -> float | None:
     """Mean per-class recall over the classes that have images; None when no class has any."""
-    recalls = [r for r in per_class_recall(confusion) if r is not None]
-    return sum(recalls) / len(recalls) if recalls else None
+    return mean_recall(_tallies(confusion))
 
 
 def balanced_accuracy_of(labels, predictions, num_classes: int) -> float | None:
     """Balanced accuracy from label and prediction sequences (ints in [0, num_classes))."""
-    confusion = [[0] * num_classes for _ in range(num_classes)]
-    for y, p in zip(labels, predictions):
-        confusion[int(y)][int(p)] += 1
-    return balanced_accuracy(confusion)
+    return mean_recall(class_tallies(labels, predictions, num_classes))
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -68,7 +81,13 @@ def balanced_accuracy_interval(confusion: list[list[int]], *, samples: int = BOO
     """95% interval of the balanced accuracy: each class's recall drawn from Beta(correct + 1/2,
     wrong + 1/2), the mean over classes taken, its 2.5% and 97.5% quantiles returned. Deterministic
     for a given seed, and never of zero width for a class with images."""
-    counts = [(sum(row), row[k]) for k, row in enumerate(confusion) if sum(row)]
+    return tallies_interval(_tallies(confusion), samples=samples, seed=seed)
+
+
+def tallies_interval(tallies: list[tuple[int, int]], *, samples: int = BOOTSTRAP_SAMPLES,
+                     seed: int = 0) -> tuple[float, float] | None:
+    """`balanced_accuracy_interval` from (images, correct) per class (`class_tallies`)."""
+    counts = [t for t in tallies if t[0]]
     if not counts:
         return None
     n = np.array([c[0] for c in counts], dtype=float)

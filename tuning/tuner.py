@@ -21,6 +21,7 @@ from .errors import DataError
 from .methods import Method, MetricPointDict, Stage
 from .methods.leaderboard import Leaderboard
 from .methods.registry import run_method
+from .methods.search_size import covariance_model
 from .methods.second_opinion import single_method_board
 from .methods.tip_adapter import CACHE_OVER_TRAINING_AND_VALIDATION, add_cache
 from .objective import Objective
@@ -29,6 +30,8 @@ from .runner import Run
 from .sparse import setup as sparse_setup
 from .sparse.joint_objective import JointObjective
 from .version import __version__
+
+CMAES_METHODS = (Method.AUTO, Method.SHARPZO, Method.CMAES)
 
 
 @dataclass
@@ -72,6 +75,8 @@ def tune(config: TuneConfig | dict, data: FewShotData, *,
     obj = joint if joint is not None else Objective(learner, data, cfg.budget)
     run = Run(cfg, obj, on_metrics=on_metrics, should_stop=should_stop, checkpoint=checkpoint,
               backbone_sha256=bb.checkpoint_sha256)
+    if cfg.method in CMAES_METHODS:  # an explicit 'full' covariance too large for memory: refused before any query
+        covariance_model(cfg.cma_covariance, run.dim)
     state = checkpoint.load() if checkpoint is not None else None
     if state:
         run.restore(state)

@@ -203,3 +203,23 @@ def test_lora_starts_at_the_frozen_weights_and_trains_only_its_factors():
     params = add_lora(layer, rank=2)
     assert torch.allclose(layer(x), before)  # B = 0 at the start
     assert len(params) == 2 and {tuple(p.shape) for p in params} == {(2, 4), (3, 2)}
+
+
+def test_many_classes_benchmark_compares_every_row_with_inference_and_the_rule_with_full(causal_backbone, tmp_path,
+                                                                                           monkeypatch):
+    """`python -m bench many_classes` (each row in a fresh process; here in this one, where the tiny backbone is
+    registered) on a generated set standing in for the shared ones."""
+    from bench import many_classes
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(many_classes, "SHARED_DATASETS", tmp_path / "datasets")
+    make_folder(tmp_path / "datasets" / "neu-det", per_class=30)
+    monkeypatch.setattr(many_classes, "run_fresh", lambda module, argv, what: many_classes.measure_one(
+        argv[-2], int(argv[-1]), many_classes._arguments(argv[:-3])))
+    many_classes.main(["--backbone", "tiny-causal", "--classes", "4,8", "--cache-dir", str(tmp_path / "cache"),
+                       "--accuracy-seeds", "0,1", "--accuracy-shots", "2", "--accuracy-budget", "20",
+                       "--probe-steps", "5"])
+    text = (tmp_path / "results" / "many_classes_cpu.md").read_text()
+    for row in ("| default (auto) |", "| linear probe |", "| K=8 / inference |", "K=8 / K=4 (CPU)",
+                "| full (K x K head, full covariance) | 2 |", "Identical on every seed", "d = 448 (320 head)"):
+        assert row in text
+    assert "failed" not in text

@@ -3,7 +3,7 @@ and the floors below it, never one above (function-local imports count, see test
 
     names      the light vocabulary the web app reads without torch: errors, settings (config), the split
                rule, quality figures, the adapter card, checkpoints, the version, method and stage names,
-               query costs, backbone ids, the demo backbone's versions
+               query costs, how the searches grow with the classes, backbone ids, the demo backbone's versions
     backbones  the frozen CLIP: catalogue, loader, precision, text towers, the prompt learner
     core       what a run is made of: data and features, the loss (objective), the run's state (runner)
     sparse     adapt='sparse': candidate groups, sensitivity, the sparse delta, the joint objective
@@ -22,8 +22,8 @@ TUNING = Path(__file__).resolve().parents[2] / "tuning"
 FLOORS = ["names", "backbones", "core", "sparse", "adapter", "methods", "entry"]
 NAMES = {"tuning.errors", "tuning.config", "tuning.splits", "tuning.quality", "tuning.card", "tuning.checkpoint",
          "tuning.version", "tuning.methods", "tuning.methods.names", "tuning.methods.stages",
-         "tuning.methods.query_costs", "tuning.methods.leaderboard", "tuning.methods.choice", "tuning.backbones",
-         "tuning.backbones.ids", "tuning.sparse"}
+         "tuning.methods.query_costs", "tuning.methods.search_size", "tuning.methods.leaderboard",
+         "tuning.methods.choice", "tuning.backbones", "tuning.backbones.ids", "tuning.sparse"}
 TOP = {"tuning.data": "core", "tuning.objective": "core", "tuning.runner": "core", "tuning.adapter": "adapter",
        "tuning.evaluation": "adapter", "tuning.tuner": "entry", "tuning.__main__": "entry", "tuning": "entry"}
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from ..quality import balanced_accuracy, balanced_accuracy_interval
+from ..quality import class_tallies, mean_recall, tallies_interval
 from .folds import Pool
 from .leaderboard import Entry
 from .linear_probe import best_probe, fitted_head, head_logits, probe_by_folds
@@ -35,18 +35,11 @@ class Start:
     refit: Callable[[], dict] | None = None
 
 
-def confusion(labels, predictions, num_classes: int) -> list[list[int]]:
-    out = [[0] * num_classes for _ in range(num_classes)]
-    for y, p in zip(labels, predictions):
-        out[int(y)][int(p)] += 1
-    return out
-
-
 def _balanced(labels, predictions, num_classes: int) -> tuple[float, list[float] | None]:
-    """Balanced accuracy and its 95% interval."""
-    matrix = confusion(labels, predictions, num_classes)
-    interval = balanced_accuracy_interval(matrix)
-    return balanced_accuracy(matrix) or 0.0, list(interval) if interval else None
+    """Balanced accuracy and its 95% interval, from per-class tallies (no K x K matrix)."""
+    tallies = class_tallies(labels, predictions, num_classes)
+    interval = tallies_interval(tallies)
+    return mean_recall(tallies) or 0.0, list(interval) if interval else None
 
 
 def entry_of(obj, key: str, method: str, logits_of, *, warm_start: str | None = None, queries: int,

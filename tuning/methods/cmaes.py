@@ -23,6 +23,7 @@ import torch
 
 from . import estimators
 from .query_costs import generation_cost
+from .search_size import covariance_model
 from .stages import Stage
 
 
@@ -39,7 +40,7 @@ def new_es(d: int, cfg):
     rng = np.random.Generator(np.random.PCG64(cfg.seed + 1))
     opts = {"popsize": cfg.popsize, "seed": np.nan, "verbose": -9,
             "randn": lambda *shape: rng.standard_normal(shape)}
-    if cfg.cma_covariance == "diagonal":  # d numbers instead of d x d: many classes fit
+    if covariance_model(cfg.cma_covariance, d) == "diagonal":  # d numbers instead of d x d: many classes fit
         opts["CMA_diagonal"] = True
     if cfg.cma_bounds > 0:
         opts["bounds"] = [-cfg.cma_bounds, cfg.cma_bounds]
@@ -61,13 +62,18 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
                           else {"fitness": [], "since_improved": 0, "best_acc": -1.0})
     es, previous = new_es(run.dim, cfg), None
     recent: list[np.ndarray] = []
+
+    def remember(X) -> None:  # only for stage2_start='recent_average': with many classes a generation is large
+        if cfg.stage2_start == "recent_average":
+            recent[:] = (recent + [np.array(X)])[-cfg.recent_generations:]
+
     for fit in st["fitness"]:  # replay: rebuilds the exact CMA-ES state, no queries
         mean = es.mean.copy()
         X = es.ask()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             es.tell(X, fit)
-        recent = (recent + [np.array(X)])[-cfg.recent_generations:]
+        remember(X)
         previous = (mean, X, fit)
     cost = generation_cost(cfg, sharpness_aware, run.dim)
     gen_seed = torch.Generator()
@@ -97,7 +103,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
             warnings.simplefilter("ignore")
             es.tell(X, fit)
         st["fitness"].append(fit)
-        recent = (recent + [np.array(X)])[-cfg.recent_generations:]
+        remember(X)
         previous = (mean, X, fit)
 
         run.step += 1

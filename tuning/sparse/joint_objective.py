@@ -1,14 +1,18 @@
 """adapt='sparse': the loss over a joint vector w = [w_prompt | w_head | w_vision].
 
 - w_prompt (intrinsic_dim): the shared text context, P = P0 + reshape(A w_prompt), as in 'prompt' mode.
-- w_head (K*K): a linear head. Class embedding k = t_k + head_scale * sum_j C_kj p_j with C = reshape(w_head)
-  and p_j class j's discriminant direction from the training features (`discriminant_directions`). At
-  w_head = 0 it is the text feature, so zero-shot stays the starting point. Why these directions: a
-  linear classifier fitted to the training features with an L2 penalty lies in their span (representer
-  theorem), and a K*K vector can reach K directions of it; a random K*D subspace of the same size would
-  mostly miss it. Plain class means were measured first: the best head in their span (fitted by
-  backprop, NEU-DET seed 0) reached 64.6 % validation accuracy, in the whitened directions 79-83 %,
-  because the demo's image features of all classes are nearly parallel. This group needs no text forward.
+- w_head (K*K, or K*16 with many classes): a linear head. Class embedding k = t_k + head_scale * sum_j C_kj p_j
+  with C = reshape(w_head) and p_j class j's discriminant direction from the training features
+  (`discriminant_directions`). At w_head = 0 it is the text feature, so zero-shot stays the starting point.
+  Why these directions: a linear classifier fitted to the training features with an L2 penalty lies in
+  their span (representer theorem), and a K*K vector can reach K directions of it; a random K*D subspace
+  of the same size would mostly miss it. Plain class means were measured first: the best head in their span
+  (fitted by backprop, NEU-DET seed 0) reached 64.6 % validation accuracy, in the whitened directions
+  79-83 %, because the demo's image features of all classes are nearly parallel. This group needs no text
+  forward. Above 16 classes (head_form 'auto', methods/search_size.py) C has r = 16 columns: class k moves
+  along its own p_k and the r - 1 leading directions shared by all (`leading_directions`), so the head
+  grows like K, not K^2. The adapter stores the head's effect (K x D, or folded into a probe's weight by
+  method 'auto'), never C, so its file does not depend on the form.
 - w_vision (vision_dim): the sparse backbone delta, scatter(indices, A_v w_vision) (vision_delta.py). Its
   image part runs on cached activations (image_reuse.py): a query recomputes only the tuned blocks. Its
   text part (text_groups.py: class-specific contexts, text-tower tensors) changes the class embeddings,
@@ -39,8 +43,18 @@ def discriminant_directions(z: torch.Tensor, y: torch.Tensor, K: int) -> torch.T
     means = torch.stack([z[y == k].mean(0) for k in range(K)])
     resid = z - means[y]
     S = resid.T @ resid / max(1, len(z))
-    S = S + SHRINKAGE * float(S.diagonal().mean()) * torch.eye(S.shape[0])
+    spread = float(S.diagonal().mean())  # 0 with one shot a class: no within-class spread, so no whitening
+    S = S + SHRINKAGE * (spread if spread > 0 else 1.0) * torch.eye(S.shape[0])
     return F.normalize(torch.linalg.solve(S, (means - means.mean(0)).T).T, dim=-1)
+
+
+def leading_directions(directions: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, D) orthonormal directions along which the rows of `directions` (K, D) vary most (their leading
+    right singular vectors); rows of zeros where they span fewer than n."""
+    _, _, Vh = torch.linalg.svd(directions.double(), full_matrices=False)
+    out = torch.zeros(n, directions.shape[1], dtype=directions.dtype)
+    out[:min(n, len(Vh))] = Vh[:n].to(directions.dtype)
+    return out
 
 
 @dataclasses.dataclass
@@ -56,14 +70,18 @@ class JointSpace:
     """Where each group's coordinates sit in the joint vector, and what they do."""
 
     def __init__(self, prompt_dim: int, num_classes: int, train_features, train_labels, *, head_scale: float,
-                 vision_dim: int):
+                 vision_dim: int, head_directions: int | None = None):
+        """head_directions: per class embedding (methods/search_size.py); None or K: the K x K head."""
         K = num_classes
+        self.directions = K if head_directions is None else head_directions
         self.prompt = slice(0, prompt_dim)
-        self.head = slice(prompt_dim, prompt_dim + K * K)
+        self.head = slice(prompt_dim, prompt_dim + K * self.directions)
         self.vision = slice(self.head.stop, self.head.stop + vision_dim)
         self.dim = self.vision.stop
         self.num_classes = K
         self.prototypes = discriminant_directions(train_features.float(), train_labels, K)  # (K, D)
+        # own + shared: column 0 of C moves class k along its own p_k, columns 1.. along these (r - 1, D)
+        self.shared = None if self.directions == K else leading_directions(self.prototypes, self.directions - 1)
         self.head_scale = head_scale
 
     def dims(self) -> dict[str, int]:
@@ -71,9 +89,11 @@ class JointSpace:
 
     def head_delta(self, W: torch.Tensor) -> torch.Tensor:
         """W (n, dim) -> (n, K, D) added to the class embeddings."""
-        K = self.num_classes
-        C = W[:, self.head].float().view(-1, K, K)
-        return self.head_scale * C @ self.prototypes.to(C.device)
+        C = W[:, self.head].float().view(-1, self.num_classes, self.directions)
+        P = self.prototypes.to(C.device)
+        if self.shared is None:
+            return self.head_scale * C @ P
+        return self.head_scale * (C[..., :1] * P + C[..., 1:] @ self.shared.to(C.device))
 
 
 class JointObjective(Objective):

@@ -15,6 +15,7 @@ import torch
 
 from ..data import _load_image
 from ..errors import DataError
+from ..methods.search_size import head_directions
 from . import sensitivity
 from .image_reuse import CachedTower, first_tuned_block
 from .joint_objective import JointObjective, JointSpace
@@ -26,8 +27,9 @@ from .vision_delta import VisionDelta, to_tensors
 def joint_objective(cfg, learner, data, budget: int) -> JointObjective:
     """The joint vector of adapt='sparse'; method 'auto' tunes its prompt and head only (no image delta)."""
     vision_dim = cfg.vision_dim if cfg.param_budget > 0 and cfg.adapt == "sparse" else 0
-    space = JointSpace(cfg.intrinsic_dim, len(data.class_names), data.train.features, data.train.labels,
-                       head_scale=cfg.head_scale, vision_dim=vision_dim)
+    K = len(data.class_names)
+    space = JointSpace(cfg.intrinsic_dim, K, data.train.features, data.train.labels, head_scale=cfg.head_scale,
+                       vision_dim=vision_dim, head_directions=head_directions(K, cfg.head_form))
     return JointObjective(learner, data, budget, space)
 
 
@@ -100,7 +102,7 @@ def adapter_parts(obj: JointObjective, w: torch.Tensor, card: dict, allocation: 
     card["sparse"] = {
         "dims": obj.space.dims(),
         "head": {"basis": "discriminant directions of the training features (joint_objective.py)",
-                 "scale": obj.space.head_scale,
+                 "directions_per_class": obj.space.directions, "scale": obj.space.head_scale,
                  "tensor": "head_delta (K x D), added to the text features"},
         "vision": {**allocation, "tensors": sorted(delta) if delta else [],
                    "stored_as": "vision_delta/<parameter>/indices and .../values, added to the parameter's "
