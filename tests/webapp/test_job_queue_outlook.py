@@ -131,3 +131,23 @@ def test_a_job_in_its_start_up_names_the_step_and_shows_the_encodings_progress(m
     Job.objects.filter(pk=job.pk).update(startup={"step": "zeroshot"})
     job.refresh_from_db()
     assert "evaluating the untuned model (zero-shot)" in job_status_text(job)
+
+
+def test_the_work_after_a_methods_last_query_stays_in_its_time_left(make_user, settings):
+    """A search weighs the cheaper candidates against its adapter after its last query (the method's 'run'
+    seconds), then the job finishes: a short job said "0 s left" with both still to come."""
+    settings.WORKER_KIND = "cpu"
+    figures = {**FIGURES, "overhead_s": 2.0, "query_s": {"sharpzo": {"a": 0.0, "b": 0.1, "run": 5.0}}}
+    WorkerStatus.objects.create(hostname="w1", kind="cpu", last_seen=timezone.now(), queues=",tuning,",
+                                timings={"tiny-test": figures})
+    job = make_runnable_job(make_ready_version("Press line", per_class=6), status=Job.Status.RUNNING, budget=1000)
+    MetricPoint.objects.create(job=job, seq=1, step=1, stage="s", queries=400, elapsed_s=400.0)  # 1 query per s
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(queries_used=400, attempts=1, started_at=now, progress_at=now)
+    job.refresh_from_db()
+    assert job_eta_seconds(job, now=now) == pytest.approx(600 + 5 + 2)
+
+    MetricPoint.objects.create(job=job, seq=2, step=2, stage="s", queries=1000, elapsed_s=1000.0)
+    Job.objects.filter(pk=job.pk).update(queries_used=1000)
+    job.refresh_from_db()
+    assert job_eta_seconds(job, now=now) == pytest.approx(5 + 2)

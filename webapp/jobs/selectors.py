@@ -110,6 +110,8 @@ def job_eta_seconds(job: Job, now=None) -> float | None:
     stages spend queries at different speeds; over the whole run while it has fewer points. Then the
     finishing (evaluation, storing) by the time model. Before it has a rate of its own (start-up, the
     zero-shot point, a method that spends no query) it is the model's time less the time since it started.
+    The method's run beyond its queries (the cheaper candidates weighed against its adapter, after its last
+    query) is left until the queries are spent and after: without it a short job said 0 s with seconds to go.
     Points arrive only at evaluations (minutes apart on a slow worker), so the time left counts down from
     when the latest ones were stored: it moves every time the page asks. 0 once it should be done."""
     if job.status != Job.Status.RUNNING:
@@ -149,7 +151,7 @@ def _eta_from(job: Job, recent: list[tuple[int, float]], now=None, models: dict 
         since_start = (now - job.started_at).total_seconds() if job.started_at else 0.0
         if job.queries_used >= spend:  # queries spent: finishing is left, and the whole run of a method that
             # spends one query only (a linear probe fits after its zero-shot point)
-            left = model.finishing_s + (model.tuning_s if spend <= 1 else 0.0)
+            left = model.finishing_s + (model.tuning_s if spend <= 1 else model.run_s)
             return max(0.0, left - job_seconds_since_progress(job, now))
         return max(0.0, model.seconds - since_start)
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
@@ -157,7 +159,8 @@ def _eta_from(job: Job, recent: list[tuple[int, float]], now=None, models: dict 
         rate = (last_q - first_q) / (last_t - first_t)
     else:
         rate = last_q / last_t
-    return max(0.0, (spend - job.queries_used) / rate + model.finishing_s - job_seconds_since_progress(job, now))
+    left = (spend - job.queries_used) / rate + model.run_s + model.finishing_s
+    return max(0.0, left - job_seconds_since_progress(job, now))
 
 
 def job_seconds_since_progress(job: Job, now=None) -> float:

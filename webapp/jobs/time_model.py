@@ -105,6 +105,7 @@ class JobTime:
     tuning_s: float
     finishing_s: float
     query_s: float  # one query's seconds
+    run_s: float  # the method's seconds beyond its queries (part of tuning_s): mostly after its last query
     measured: bool  # the method's query figure was measured (else borrowed or the default)
 
     @property
@@ -123,9 +124,9 @@ def startup_seconds(figures: Figures, workload: Workload) -> float:
 
 def job_time(figures: Figures, workload: Workload) -> JobTime:
     per_query, measured = seconds_per_query(figures, workload)
-    return JobTime(startup_s=startup_seconds(figures, workload),
-                   tuning_s=figures.run_seconds(workload.key) + workload.queries * per_query,
-                   finishing_s=figures.overhead_s, query_s=per_query, measured=measured)
+    run = figures.run_seconds(workload.key)
+    return JobTime(startup_s=startup_seconds(figures, workload), tuning_s=run + workload.queries * per_query,
+                   finishing_s=figures.overhead_s, query_s=per_query, run_s=run, measured=measured)
 
 
 def queries_in(figures: Figures, workload: Workload, seconds: float) -> int:
