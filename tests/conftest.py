@@ -121,8 +121,7 @@ def start_worker(_worker_env):
 @pytest.fixture(scope="session")
 def celery_worker(_worker_env):
     """One shared worker for the tests that only need the queue to be served."""
-    started: list[WorkerProcess] = []
-    worker = _worker_starter(_worker_env, started)()
+    worker = _worker_starter(_worker_env, [])()
     yield worker
     worker.stop()
 
