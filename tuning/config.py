@@ -20,6 +20,7 @@ METHODS = tuple(Method)
 NOT_SPARSE = (Method.COOP, Method.LINEAR_PROBE, Method.TIP_ADAPTER)
 PRECISIONS = ("fp32", "autocast")  # see tuning/backbones/precision.py
 ADAPT = ("prompt", "sparse")  # see tuning/sparse/joint_objective.py
+CUDA_GRAPHS = ("auto", "off")  # see tuning/backbones/graphed.py
 
 
 def _f(default, help, choices=None, min=None, max=None, absent=None):
@@ -209,6 +210,13 @@ class TuneConfig:
     # Engineering
     text_batch_size: int = _f(256, "Prompts per text-tower forward chunk (lower it if memory runs out).",
                               min=1, max=65536)
+    cuda_graphs: str = _f("auto", "Text-tower forwards of the queries on a CUDA GPU: 'auto' (the default) records "
+                          "the forward of each chunk size once as a CUDA graph and replays it (chunks padded up to "
+                          "the next power of two), so a small batch no longer waits on hundreds of kernel launches; "
+                          "'off' launches every forward from Python, as before this setting. No effect on the CPU, "
+                          "on backpropagation (CoOp), or where a query changes text-tower weights (adapt='sparse' "
+                          "with text_groups). The numbers are those of the same forward at the padded batch size.",
+                          choices=CUDA_GRAPHS, absent="off")
     checkpoint_every: int = _f(50, "Stage-2/CoOp steps between checkpoints (stage 1 saves every generation).",
                                min=1, max=1_000_000)
 

@@ -115,7 +115,7 @@ def prompt_learner(cfg: TuneConfig, bb: Backbone, data: FewShotData) -> PromptLe
     """The prompt learner a run of `cfg` tunes (a worker also times its queries with it when it starts)."""
     return PromptLearner(bb, data.class_names, ctx_init=cfg.ctx_init, intrinsic_dim=cfg.intrinsic_dim,
                          proj_seed=cfg.seed, proj_scale=cfg.proj_scale, chunk_rows=cfg.text_batch_size,
-                         precision=cfg.precision)
+                         precision=cfg.precision, cuda_graphs=cfg.cuda_graphs)
 
 
 def _keep_zero_shot_unless_better(run: Run) -> bool:

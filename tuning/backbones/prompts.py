@@ -4,7 +4,8 @@ P0 are the token embeddings of a phrase ("a photo of a"); A is a fixed Gaussian 
 from a seed (never stored); w is the small vector every tuner optimises. `text_features(W)` runs
 the prompts of many w at once: all n*K prompts are stacked and sent through the frozen text tower
 in large chunks (DeepZero's forward parallelism), on sequences cut to the shortest length that
-gives identical features (see text_towers.py).
+gives identical features (see text_towers.py). On a CUDA device those chunks can replay recorded CUDA
+graphs instead of launching every kernel from Python (graphed.py, setting `cuda_graphs`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 import torch
 
 from ..errors import BackboneError
+from .graphed import static_forward
 from .precision import text_forward_precision
 from .substitute import call_with
 from .text_towers import normalize, text_tower
@@ -26,7 +28,7 @@ def prompt_text(class_name: str) -> str:
 class PromptLearner:
     def __init__(self, backbone, class_names: list[str], *, ctx_init: str = "a photo of a",
                  intrinsic_dim: int = 512, proj_seed: int = 0, proj_scale: float = 1.0,
-                 chunk_rows: int = 256, precision: str = "fp32"):
+                 chunk_rows: int = 256, precision: str = "fp32", cuda_graphs: str = "off"):
         self.backbone = backbone
         self.precision = precision
         self.device = backbone.device
@@ -36,6 +38,8 @@ class PromptLearner:
         self.proj_seed = proj_seed
         self.chunk_rows = chunk_rows
         self.tower = text_tower(backbone.model)
+        # plain queries through recorded CUDA graphs (None: every forward eager, as on the CPU)
+        self.static_forward = static_forward(cuda_graphs, self.tower.encode, self.device, chunk_rows)
         model = backbone.model
         self.logit_scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
 
@@ -90,14 +94,22 @@ class PromptLearner:
         n, K = P.shape[0], self.num_classes
         rows = n * K
         out = []
+        # a recorded graph has no autograd and the backbone's own tensors: anything else runs eagerly
+        static = self.static_forward if not grad and not changed else None
         mode = torch.enable_grad() if grad else torch.inference_mode()
         with mode, self.forward_precision():
             for start in range(0, rows, self.chunk_rows):
                 r = torch.arange(start, min(start + self.chunk_rows, rows), device=self.device)
+                real = len(r)
+                if static is not None:
+                    r = static.padded(r)  # padding rows repeat a real one; their outputs are dropped below
                 i, k = r // K, r % K
                 x = self.base[k].clone()
                 x[:, 1:1 + self.m] = P[i] if class_context is None else P[i] + class_context[k]
-                z = call_with(self.backbone.model, changed, self.tower.encode, x, self.ids[k], self.pool_pos[k])
+                if static is not None:
+                    z = static(x, self.ids[k], self.pool_pos[k])[:real]
+                else:
+                    z = call_with(self.backbone.model, changed, self.tower.encode, x, self.ids[k], self.pool_pos[k])
                 out.append(normalize(z))
         return torch.cat(out).view(n, K, -1)
 
