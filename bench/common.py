@@ -101,6 +101,16 @@ def median_time(fn, repeats: int, sync=None) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict, repeats: int, sync=None) -> dict:
+    """{name: median seconds} of each function, the repeats interleaved (one of each in turn), so every
+    variant sees the same machine load and the same warm or cold device."""
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(median_time(fn, 1, sync))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def random_backbone(arch: str = "ViT-B-32", device: str = "auto"):
     """An open_clip architecture with random weights, registered as 'random-<arch>'."""
     import tuning

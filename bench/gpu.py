@@ -23,13 +23,15 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import tuning
+from tuning.backbones.graphed import StaticShapeForward
 from tuning.backbones.precision import precision_label
+from tuning.config import minimum_budget
 from tuning.backbones.prompts import PromptLearner
 from tuning.methods import estimators
 from tuning.objective import Objective
 
 from . import fd_agreement, memory, quality
-from .common import class_names, median_time, random_backbone, table, write
+from .common import class_names, interleaved_medians, random_backbone, table, write
 from .speed import _data as random_features
 
 # Dense peak rates in TFLOP/s from the vendor's data sheets: (bf16/fp16 tensor cores, fp32 without TF32).
@@ -56,42 +58,90 @@ def counted_flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int) -> str:
+def static_learner(bb, names, **kw) -> PromptLearner:
+    """A learner whose plain queries take the static-shape path: recorded CUDA graphs on a GPU; on the CPU,
+    where nothing is captured, the same padded chunks run eagerly (so --smoke runs that code too)."""
+    learner = PromptLearner(bb, names, cuda_graphs="auto", **kw)
+    if learner.static_forward is None:
+        learner.static_forward = StaticShapeForward(learner.tower.encode, bb.device, learner.chunk_rows, capture=False)
+    return learner
+
+
+def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int, directions) -> str:
     cuda = bb.device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else None
     peaks = peak_tflops(bb.device)
     precisions = ("fp32", "autocast") if bb.autocast_dtype is not None else ("fp32",)
-    rows = []
+    static_label = "graphed" if cuda else "padded"
+    rows, states = [], set()
     for K in Ks:
-        learner = PromptLearner(bb, class_names(K), intrinsic_dim=d, chunk_rows=chunk_rows)
-        obj = Objective(learner, random_features(bb, K), budget=10**12)
+        names, data = class_names(K), random_features(bb, K)
+        learners = {"eager": PromptLearner(bb, names, intrinsic_dim=d, chunk_rows=chunk_rows, cuda_graphs="off"),
+                    static_label: static_learner(bb, names, intrinsic_dim=d, chunk_rows=chunk_rows)}
+        objectives = {label: Objective(learner, data, budget=10**12) for label, learner in learners.items()}
         g = torch.Generator().manual_seed(0)
         w = 0.1 * torch.randn(d, generator=g, dtype=torch.float64)
         X = w + 0.4 * torch.randn(popsize, d, generator=g, dtype=torch.float64)
         eps = 0.1 * torch.randn(d, generator=g, dtype=torch.float64)
 
-        def stage2_step(g=g, obj=obj, w=w):  # this K's objective, bound now
-            g.manual_seed(1)
-            estimators.rge(obj.losses, w, 1e-3, 1, g)
+        def stage2_step(obj, q):  # one ZO-SGD step's 2q points, in one call
+            return lambda: estimators.rge(obj.losses, w, 1e-3, q, torch.Generator().manual_seed(1))
 
-        def cmaes_generation(obj=obj, X=X, w=w, eps=eps):  # candidates, the mean's evaluation, the sharpness point
-            obj.losses(X), obj.evaluate(w), obj.losses(w + eps)
+        def cmaes_generation(obj):  # candidates, the mean's evaluation, the sharpness point
+            return lambda: (obj.losses(X), obj.evaluate(w), obj.losses(w + eps))
 
+        operations = [("stage-2 step", q, 2 * q, stage2_step) for q in (directions if K == Ks[0] else (1,))]
+        operations.append(("CMA-ES generation", None, popsize + 2, lambda obj, q: cmaes_generation(obj)))
         for precision in precisions:
-            learner.precision = precision
+            for learner in learners.values():
+                learner.precision = precision
             label = precision_label(precision, bb)
             peak = peaks[0 if label in ("bf16", "fp16") else 1] if peaks else None
-            for name, fn, queries in (("stage-2 step", stage2_step, 2),
-                                      ("CMA-ES generation", cmaes_generation, popsize + 2)):
-                fn()  # warm-up
-                seconds = median_time(fn, repeats, sync)
-                tflops = counted_flops(fn) / seconds / 1e12
-                rows.append([K, name, label, f"{queries / seconds:,.0f}", f"{seconds * 1e3:.2f}", f"{tflops:.2f}",
-                             f"{100 * tflops / peak:.1f}%" if peak else "-"])
-    return (f"Text tower of `{bb.id}`, d = {d}, S = {popsize}, prompts cut to {learner.length} tokens, chunks of "
-            f"{chunk_rows} prompts, median of {repeats}. Peak rate used: "
-            f"{f'{peaks[0]:g} TFLOP/s bf16, {peaks[1]:g} fp32' if peaks else 'unknown for this device'}.\n\n"
-            + table(["K", "operation", "text tower in", "queries/s", "ms", "TFLOP/s", "of peak"], rows))
+            for name, q, queries, make in operations:
+                fns = {runner: make(obj, q) for runner, obj in objectives.items()}
+                for fn in fns.values():  # warm-up: lazy set-up, and the graphs' capture
+                    fn()
+                seconds = interleaved_medians(fns, repeats, sync)
+                flops = counted_flops(fns["eager"])  # a graph's replay is invisible to torch's counter: same work
+                for runner in fns:
+                    tflops = flops / seconds[runner] / 1e12
+                    rows.append([K, name, label, runner, q or "-", queries * K, f"{queries / seconds[runner]:,.0f}",
+                                 f"{seconds[runner] * 1e3:.2f}", f"{tflops:.2f}",
+                                 f"{100 * tflops / peak:.1f}%" if peak else "-",
+                                 f"{seconds['eager'] / seconds[runner]:.2f}"])
+        states.add(learners[static_label].static_forward.state)
+    return (f"Text tower of `{bb.id}`, d = {d}, S = {popsize}, prompts cut to {learners['eager'].length} tokens, "
+            f"chunks of {chunk_rows} prompts, median of {repeats} interleaved repeats. Forward `eager`: every kernel "
+            f"launched from Python (cuda_graphs='off'); `{static_label}`: chunks padded to a few sizes"
+            f"{', each recorded once as a CUDA graph and replayed' if cuda else ', run eagerly (no capture on a CPU)'} "
+            f"(cuda_graphs='auto'; here: {'; '.join(sorted(states))}). q: directions of a ZO-SGD step (2q queries "
+            "in one call). FLOPs counted by torch on the eager forward: the useful work, padding rows not counted. "
+            f"Peak rate used: {f'{peaks[0]:g} TFLOP/s bf16, {peaks[1]:g} fp32' if peaks else 'unknown for this device'}. "
+            "Goal: at least 30% of the fp32 peak at K = 10.\n\n"
+            + table(["K", "operation", "text tower in", "forward", "q", "prompts", "queries/s", "ms", "TFLOP/s",
+                     "of peak", "x eager"], rows))
+
+
+def job_table(bb, runs, *, classes: int) -> str:
+    """Jobs with the web form's defaults on random features of the random backbone, through the tuner's own
+    entry point (what a worker runs once its backbone is loaded and the images' features are cached); runs:
+    (budget, cuda_graphs) pairs."""
+    data = random_features(bb, classes)
+    rows = []
+    for queries, graphs in runs:
+        cfg = tuning.TuneConfig.from_dict({"backbone": bb.id, "device": str(bb.device), "budget": queries,
+                                           "cuda_graphs": graphs})
+        started = time.perf_counter()
+        r = tuning.tune(cfg, data, backbone=bb)
+        wall = time.perf_counter() - started
+        rows.append([f"{queries:,}", cfg.method, graphs, f"{r.queries_used:,}", f"{wall:.1f}",
+                     f"{r.queries_used / wall:,.0f}"])
+        print(f"job: {queries} queries, cuda_graphs {graphs}: {wall:.1f} s", flush=True)
+    return (f"`{bb.id}`, {classes} classes of random image features (16 shots), every setting at its default "
+            f"(method `{cfg.method}`, precision fp32) but the budget and `cuda_graphs`; wall seconds of "
+            "`tuning.tune` from the loaded backbone to the adapter, one run each. Goal: 20,000 queries in at most "
+            "60 s on one H100.\n\n"
+            + table(["budget", "method", "cuda_graphs", "queries used", "wall s", "queries/s"], rows))
 
 
 def memory_table(arch: str, device: str, Ks) -> str:
@@ -149,9 +199,13 @@ def main(argv=None):
     cuda = bb.device.type == "cuda"
     if args.smoke:
         Ks, repeats, memory_Ks, formats, directions = (10,), 2, (10,), ["bf16"], 8
-        settings, seeds = SMOKE_QUALITY, [0]
+        settings, seeds, step_directions = SMOKE_QUALITY, [0], (1, 2)
+        # the default method's fewest queries; one run, as on a CPU both settings take the same eager path
+        jobs, job_classes = [(minimum_budget(tuning.TuneConfig(), num_classes=2), "auto")], 2
     else:
         Ks, repeats, memory_Ks, directions = (10, 100, 1000), 10, (10, 100, 1000), 32
+        step_directions, job_classes = (1, 8, 32), 10
+        jobs = [(20_000, "auto"), (2_000, "auto"), (2_000, "off")]  # the goal, then graphs against none
         formats = ["bf16", "fp16", "tf32"] if cuda else ["bf16", "fp16"]
         settings = quality.GPU_SETTINGS if cuda else quality.CPU_SETTINGS
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -160,7 +214,8 @@ def main(argv=None):
                    f"{precision_label(tuning.TuneConfig().precision, bb)} (setting `precision`).")
     sections = [
         ("Throughput", throughput(bb, Ks, d=128 if not args.smoke else 8, popsize=20 if not args.smoke else 4,
-                                  repeats=repeats, chunk_rows=4096 if cuda else 256)),
+                                  repeats=repeats, chunk_rows=4096 if cuda else 256, directions=step_directions)),
+        ("A job end to end", job_table(bb, jobs, classes=job_classes)),
         ("Peak memory", memory_table(args.arch, str(bb.device), memory_Ks)),
         ("Finite-difference agreement with fp32", fd_agreement.agreement_table(bb, formats, directions=directions)),
     ]

@@ -19,7 +19,7 @@ from tuning.data import FewShotData, Split
 from tuning.methods import estimators
 from tuning.objective import Objective
 
-from .common import class_names, median_time, random_backbone, table, write
+from .common import class_names, interleaved_medians, random_backbone, table, write
 
 
 def _data(bb, K, shots=16):
@@ -100,11 +100,7 @@ def main(argv=None):
     for case, fns in cases.items():
         for fn in fns.values():  # warm-up
             fn()
-        times = {name: [] for name in fns}
-        for _ in range(repeats):  # interleaved: every variant sees the same machine load
-            for name, fn in fns.items():
-                times[name].append(median_time(fn, 1, sync))
-        med = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+        med = interleaved_medians(fns, repeats, sync)
         for name in fns:
             rows.append([case, name, med[name] * 1e3, med[name] / med["limit"],
                          med["naive (per query, 77 tokens)"] / med[name]])
