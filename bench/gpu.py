@@ -5,12 +5,20 @@
 
 1. The device, its fast number format, and the precision of the tuner's queries.
 2. Throughput on ViT-B-16's text tower (real architecture, random weights) at K = 10, 100, 1000:
-   queries per second for a stage-2 step (2 queries) and for a CMA-ES generation (S + 2 queries), with
-   the text tower in fp32 (the tuner's default) and in the device's fast format, and the share of the
-   device's peak FLOP rate for that format that the step achieves (FLOPs counted by torch).
-3. Peak memory of a forward-only step vs inference vs a CoOp backprop step (bench.memory's measure).
-4. Finite-difference agreement with fp32 on this device (bench.fd_agreement).
-5. The quality table of `bench quality` at its GPU settings (20,000 queries) on NEU-DET, for as many
+   queries per second for a stage-2 step (2q queries in one call; q = 1, 8, 32 at K = 10, so the share of
+   peak shows as the prompts per forward grow) and for a CMA-ES generation (S + 2 queries), with the text
+   tower in fp32 (the tuner's default) and in the device's fast format, and the share of the device's
+   peak FLOP rate for that format that the step achieves (useful FLOPs counted by torch on the eager
+   forward). Each row twice, timed in interleaved repeats: `eager` (cuda_graphs='off': every kernel
+   launched from Python) and `graphed` (cuda_graphs='auto': chunks padded to a few sizes and replayed as
+   CUDA graphs, tuning/backbones/graphed.py; on a CPU `padded`: the same padding, run eagerly).
+   Goal: at least 30% of the fp32 peak at K = 10.
+3. A job end to end: `tuning.tune` with the default settings on random features of the random backbone
+   (K = 10), 20,000 queries with cuda_graphs='auto' (goal: at most 60 s on one H100), then 2,000 queries
+   with 'auto' and with 'off'. In --smoke: one job at the default method's fewest queries (K = 2).
+4. Peak memory of a forward-only step vs inference vs a CoOp backprop step (bench.memory's measure).
+5. Finite-difference agreement with fp32 on this device (bench.fd_agreement).
+6. The quality table of `bench quality` at its GPU settings (20,000 queries) on NEU-DET, for as many
    methods and seeds as fit in the time left.
 """
 from __future__ import annotations
@@ -25,8 +33,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import tuning
 from tuning.backbones.graphed import StaticShapeForward
 from tuning.backbones.precision import precision_label
-from tuning.config import minimum_budget
 from tuning.backbones.prompts import PromptLearner
+from tuning.config import minimum_budget
 from tuning.methods import estimators
 from tuning.objective import Objective
 
@@ -67,6 +75,16 @@ def static_learner(bb, names, **kw) -> PromptLearner:
     return learner
 
 
+def stage2_step(obj, w, q: int):
+    """One ZO-SGD step's 2q points, in one call."""
+    return lambda: estimators.rge(obj.losses, w, 1e-3, q, torch.Generator().manual_seed(1))
+
+
+def cmaes_generation(obj, w, X, eps):
+    """The candidates, the mean's evaluation and the sharpness point."""
+    return lambda: (obj.losses(X), obj.evaluate(w), obj.losses(w + eps))
+
+
 def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int, directions) -> str:
     cuda = bb.device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else None
@@ -83,22 +101,17 @@ def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int, d
         w = 0.1 * torch.randn(d, generator=g, dtype=torch.float64)
         X = w + 0.4 * torch.randn(popsize, d, generator=g, dtype=torch.float64)
         eps = 0.1 * torch.randn(d, generator=g, dtype=torch.float64)
-
-        def stage2_step(obj, q):  # one ZO-SGD step's 2q points, in one call
-            return lambda: estimators.rge(obj.losses, w, 1e-3, q, torch.Generator().manual_seed(1))
-
-        def cmaes_generation(obj):  # candidates, the mean's evaluation, the sharpness point
-            return lambda: (obj.losses(X), obj.evaluate(w), obj.losses(w + eps))
-
-        operations = [("stage-2 step", q, 2 * q, stage2_step) for q in (directions if K == Ks[0] else (1,))]
-        operations.append(("CMA-ES generation", None, popsize + 2, lambda obj, q: cmaes_generation(obj)))
+        # (operation, q, queries, {forward: the operation through that forward's objective})
+        operations = [("stage-2 step", q, 2 * q, {f: stage2_step(obj, w, q) for f, obj in objectives.items()})
+                      for q in (directions if K == Ks[0] else (1,))]
+        operations.append(("CMA-ES generation", None, popsize + 2,
+                           {f: cmaes_generation(obj, w, X, eps) for f, obj in objectives.items()}))
         for precision in precisions:
             for learner in learners.values():
                 learner.precision = precision
             label = precision_label(precision, bb)
             peak = peaks[0 if label in ("bf16", "fp16") else 1] if peaks else None
-            for name, q, queries, make in operations:
-                fns = {runner: make(obj, q) for runner, obj in objectives.items()}
+            for name, q, queries, fns in operations:
                 for fn in fns.values():  # warm-up: lazy set-up, and the graphs' capture
                     fn()
                 seconds = interleaved_medians(fns, repeats, sync)
@@ -116,7 +129,7 @@ def throughput(bb, Ks, *, d: int, popsize: int, repeats: int, chunk_rows: int, d
             f"{', each recorded once as a CUDA graph and replayed' if cuda else ', run eagerly (no capture on a CPU)'} "
             f"(cuda_graphs='auto'; here: {'; '.join(sorted(states))}). q: directions of a ZO-SGD step (2q queries "
             "in one call). FLOPs counted by torch on the eager forward: the useful work, padding rows not counted. "
-            f"Peak rate used: {f'{peaks[0]:g} TFLOP/s bf16, {peaks[1]:g} fp32' if peaks else 'unknown for this device'}. "
+            f"Peak rate used: {f'{peaks[0]:g} TFLOP/s bf16, {peaks[1]:g} fp32' if peaks else 'unknown here'}. "
             "Goal: at least 30% of the fp32 peak at K = 10.\n\n"
             + table(["K", "operation", "text tower in", "forward", "q", "prompts", "queries/s", "ms", "TFLOP/s",
                      "of peak", "x eager"], rows))

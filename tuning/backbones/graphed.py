@@ -108,7 +108,9 @@ class _Recorded:
                     encode(*self.inputs)
             torch.cuda.current_stream(device).wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            # thread_local: a worker's self-measurement records graphs in a thread beside the job loop; a
+            # capture must never make the other thread's CUDA calls fail (at worst it fails itself: eager)
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self.output = encode(*self.inputs)
 
     def __call__(self, x, ids, pool_pos) -> torch.Tensor:
@@ -162,11 +164,13 @@ class StaticShapeForward:
     def _record(self, key: tuple, x, ids, pool_pos) -> _Recorded | None:
         reads = host_reads(self.encode, x, ids, pool_pos)
         if reads:
-            return self._give_up(f"the text tower reads tensor values on the host: {', '.join(reads)}")
+            self._give_up(f"the text tower reads tensor values on the host: {', '.join(reads)}")
+            return None
         try:
             recorded = _Recorded(self.encode, x, ids, pool_pos, self.device)
         except RuntimeError as exc:  # a CUDA error in capture: the eager forward is still right
-            return self._give_up(f"capture failed: {str(exc).splitlines()[0]}")
+            self._give_up(f"capture failed: {str(exc).splitlines()[0]}")
+            return None
         self.graphs[key] = recorded
         return recorded
 
@@ -174,7 +178,6 @@ class StaticShapeForward:
         self.eager_because = why
         self.graphs.clear()
         log.warning("Text-tower forwards run without CUDA graphs: %s.", why)
-        return None
 
 
 def static_forward(setting: str, encode, device, max_rows: int) -> StaticShapeForward | None:
