@@ -116,6 +116,18 @@ def test_a_tower_that_reads_tensors_on_the_host_is_never_captured(causal_backbon
     assert learner.static_forward.state.startswith("eager (") and not learner.static_forward.graphs
 
 
+def test_a_capture_that_fails_leaves_the_forward_eager_and_right(causal_backbone):
+    """Here capture fails for want of a GPU; on a GPU any failure of it takes the same way: logged, eager after."""
+    plain = PromptLearner(causal_backbone, CLASSES, intrinsic_dim=8)
+    learner = PromptLearner(causal_backbone, CLASSES, intrinsic_dim=8)
+    learner.static_forward = StaticShapeForward(learner.tower.encode, "cpu", learner.chunk_rows, capture=True)
+    W = torch.randn(3, 8)
+    for _ in range(2):  # the second call does not try again
+        assert torch.equal(learner.text_features(W), plain.text_features(W))
+    assert learner.static_forward.eager_because.startswith("capture failed: ")
+    assert not learner.static_forward.graphs
+
+
 def test_the_setting_is_checked_and_older_jobs_keep_eager_forwards(causal_backbone, synth):
     assert tuning.TuneConfig().cuda_graphs == "auto"
     with pytest.raises(tuning.ConfigError, match="Setting 'cuda_graphs' must be one of auto, off; got 'on'"):

@@ -108,9 +108,11 @@ class _Recorded:
                     encode(*self.inputs)
             torch.cuda.current_stream(device).wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
+            # The outer block gives the thread its stream back even when a failed capture does not.
             # thread_local: a worker's self-measurement records graphs in a thread beside the job loop; a
-            # capture must never make the other thread's CUDA calls fail (at worst it fails itself: eager)
-            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+            # capture must never make the other thread's CUDA calls fail (at worst it fails itself: eager).
+            with torch.cuda.stream(torch.cuda.current_stream(device)), \
+                    torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self.output = encode(*self.inputs)
 
     def __call__(self, x, ids, pool_pos) -> torch.Tensor:
@@ -168,8 +170,8 @@ class StaticShapeForward:
             return None
         try:
             recorded = _Recorded(self.encode, x, ids, pool_pos, self.device)
-        except RuntimeError as exc:  # a CUDA error in capture: the eager forward is still right
-            self._give_up(f"capture failed: {str(exc).splitlines()[0]}")
+        except Exception as exc:  # noqa: BLE001 - whatever broke the capture, the eager forward is still right
+            self._give_up(f"capture failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
             return None
         self.graphs[key] = recorded
         return recorded
