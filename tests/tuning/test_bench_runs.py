@@ -92,6 +92,7 @@ def test_gpu_check_runs_its_every_part_on_the_cpu_in_smoke_mode(tmp_path, monkey
     text = (tmp_path / "results" / "gpu_smoke_cpu.md").read_text()
     for part in ("## Throughput", "| 10 | stage-2 step | fp32 | eager | 1 |",
                  "| 10 | stage-2 step | fp32 | padded | 2 |", "| 10 | CMA-ES generation | fp32 | padded |",
+                 "through `padded` and through `eager`: K = 10 fp32: 0.0e+00.",  # the padded path is exact here
                  "## A job end to end", "| auto | auto |",
                  "## Peak memory", "## Finite-difference agreement with fp32", "| bf16 | fp32 | 1.0000 | 0 |",
                  "## Quality at equal query budgets"):
