@@ -173,4 +173,4 @@ def test_a_job_with_cuda_graphs_matches_the_eager_job(cuda_backbone, synth):
         runs[setting] = tuning.tune(cfg, synth, backbone=cuda_backbone)
     auto, off = runs["auto"], runs["off"]
     assert auto.queries_used == off.queries_used
-    assert [p["train_loss"] for p in auto.history] == pytest.approx([p["train_loss"] for p in off.history], rel=1e-4)
+    assert [p["train_loss"] for p in auto.history] == pytest.approx([p["train_loss"] for p in off.history], rel=1e-3)
