@@ -8,6 +8,22 @@ import os
 
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("WEBAPP_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+
+def _own_share_of_the_stack(process: str) -> None:
+    """pytest -n N (bin/test) runs N test processes, gw0, gw1, ...: each gets its own broker database (two
+    apart, since test_bench_web's stack takes the one below) and its own var folder (test database, media,
+    worker caches), so one process's workers never take another's tasks or files. The processes a test
+    starts inherit the adjusted values; TESTS_PARTITIONED keeps them from being adjusted twice."""
+    n = int(process.removeprefix("gw"))
+    base, db = os.environ["REDIS_URL"].rsplit("/", 1)
+    os.environ["REDIS_URL"] = f"{base}/{(int(db) - 2 * n) % 16}"
+    os.environ["WEBAPP_VAR_DIR"] = os.path.join(os.environ["WEBAPP_VAR_DIR"], process)
+    os.environ["TESTS_PARTITIONED"] = process
+
+
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("TESTS_PARTITIONED"):
+    _own_share_of_the_stack(os.environ["PYTEST_XDIST_WORKER"])
 os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["WEBAPP_VAR_DIR"], "media"))
 
 from webapp.settings import *  # noqa: E402,F401,F403

@@ -3,7 +3,8 @@ core fights the web server, the ingestion worker and other jobs on a shared CPU,
 for its slowest thread (bench/results/threads_cpu.md: beside one busy process 2 threads were twice as slow
 as 1). Intra-op threads are TUNING_THREADS, or the cores divided by the busy processes the deployment starts
 on the machine (WORKER_PROCESSES_ON_MACHINE), at least 1; inter-op threads are 1 (a query is one chain
-of operations)."""
+of operations). numpy's BLAS gets the same share: CMA-ES's eigendecomposition runs there, and with every core
+it dominated method auto's time on a loaded 2-core machine (bench/results/threads_cpu.md)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def tuning_threads() -> int:
 def threads_set() -> int:
     """Set torch's threads in this process (a tuning worker's pool process, before its first job)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     threads = tuning_threads()
     torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")  # kept for the process's life (not used as a context)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already set, or parallel work has started in this process: keep what it has
