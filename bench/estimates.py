@@ -4,10 +4,15 @@ then runs jobs with the worker's own `job_execute`: every method at two budgets 
 (round 1: the first job of each kind on the fresh worker; round 2: after the first round's jobs refined the
 figures). For each job: the estimate the form shows (the time model, webapp/jobs/time_model.py) against its
 real wall time from claim to finish, and the time left the job page shows at 10%, 50% and 90% of the queries
-it spends against the real time left then.
+it spends against the real time left then. Jobs take the launch form's settings for their method (sparse
+adapters without image weights for the forward-only searches: what the worker's start-up measurement times);
+--adapt prompt runs them on the prompt alone. Last, "start in": three jobs queued at once on new images behind
+each other on this one-process worker, what the queue said for the second and third (as they were queued, and
+when the first had spent 10% of its queries) against when they really started.
 
     nice -n 10 .venv/bin/python -m bench estimates [--methods sharpzo,cmaes,...] [--budgets 200,600]
-        [--sizes 3x12,6x30] [--rounds 2] [--data FOLDER]  (default: NEU-DET in ../shared beside the checkout)
+        [--sizes 3x12,6x30] [--rounds 2] [--queue sharpzo,cmaes,zosgd] [--adapt form|prompt]
+        [--data FOLDER]  (default: NEU-DET in ../shared beside the checkout)
 """
 from __future__ import annotations
 
@@ -40,8 +45,9 @@ def _django(var_dir: str) -> None:
     datasets.ingestion_send_after_commit = jobs.job_send_after_commit = lambda *a, **k: None  # no broker
 
 
-def _dataset(user, workspace, root: Path, classes: int, per_class: int):
-    """A dataset version of `classes` classes and `per_class` images each from a folder of real images."""
+def _dataset(user, workspace, root: Path, classes: int, per_class: int, skip: int = 0):
+    """A dataset version of `classes` classes and `per_class` images each from a folder of real images (after the
+    first `skip` of each class: other images, whose features no job has encoded)."""
     from django.core.files.base import ContentFile
 
     from webapp.datasets.services import dataset_upload_create, dataset_version_ingest
@@ -49,26 +55,37 @@ def _dataset(user, workspace, root: Path, classes: int, per_class: int):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for folder in sorted(p for p in root.iterdir() if p.is_dir())[:classes]:
-            for image in sorted(folder.iterdir())[:per_class]:
+            for image in sorted(folder.iterdir())[skip:skip + per_class]:
                 archive.write(image, f"{folder.name}/{image.name}")
-    version = dataset_upload_create(user=user, workspace=workspace, name=f"{root.name} {classes}x{per_class}",
+    version = dataset_upload_create(user=user, workspace=workspace, name=f"{root.name} {classes}x{per_class}+{skip}",
                                     upload=ContentFile(buffer.getvalue(), name="bench.zip"))
     return dataset_version_ingest(version_id=version.pk)
 
 
-def _run_job(user, version, method: str, budget: int, shots: int) -> dict:
-    from webapp.integrations.tuning import queries_to_spend
-    from webapp.jobs.models import Job, MetricPoint
-    from webapp.jobs.queue_outlook import job_model_seconds
-    from webapp.jobs.selectors import job_eta_seconds
+def _launch(user, version, method: str, budget: int, shots: int, adapt: str):
+    """A queued job with the launch form's settings for its method (`adapt` 'form'), or the prompt alone."""
+    from webapp.jobs.forms import DEFAULT_PARAM_BUDGET, adapt_default
     from webapp.jobs.services import job_create, tune_config_from
+
+    values = {"backbone": "demo", "method": method, "budget": budget, "shots": shots}
+    if adapt == "form" and adapt_default(method) == "sparse":
+        values.update(adapt="sparse", param_budget=float(DEFAULT_PARAM_BUDGET))
+    return job_create(user=user, dataset_version=version, config=tune_config_from(values, len(version.class_counts)))
+
+
+def _run_job(job, at_marks=None) -> dict:
+    """Runs a queued job with the worker's own job_execute while a watcher reads its page every 0.2 s: the time
+    left at MARKS of the queries it spends, and `at_marks(mark)` called there (what else the page says then)."""
+    from webapp.integrations.tuning import queries_to_spend
+    from webapp.jobs.estimates import job_time_of
+    from webapp.jobs.models import Job, MetricPoint
+    from webapp.jobs.queue_outlook import job_model_seconds, job_workload
+    from webapp.jobs.selectors import job_eta_seconds
     from webapp.worker.execution import job_execute
 
-    config = tune_config_from({"backbone": "demo", "method": method, "budget": budget, "shots": shots},
-                              len(version.class_counts))
-    job = job_create(user=user, dataset_version=version, config=config)
     estimate = job_model_seconds(job)
-    spend = queries_to_spend(method, budget)
+    parts = job_time_of(backbone=job.backbone, workload=job_workload(job))
+    spend = queries_to_spend(job.method, job.budget)
     seen: dict = {}  # mark -> (seconds since start, time left shown); "first_point" -> (seconds, 0)
     done = threading.Event()
     start = time.perf_counter()
@@ -83,6 +100,8 @@ def _run_job(user, version, method: str, budget: int, shots: int) -> dict:
                 reached = row.status == Job.Status.RUNNING and row.queries_used >= mark * spend
                 if mark not in seen and spend > 1 and reached:
                     seen[mark] = (time.perf_counter() - start, job_eta_seconds(row) or 0.0)
+                    if at_marks is not None:
+                        at_marks(mark)
             time.sleep(0.2)
         connection.close()
 
@@ -94,13 +113,45 @@ def _run_job(user, version, method: str, budget: int, shots: int) -> dict:
     watcher.join(timeout=5)
     first_point = seen.pop("first_point", (None, None))[0]
     left = {mark: (shown, wall - at) for mark, (at, shown) in seen.items()}
-    return {"method": method, "budget": budget, "classes": len(version.class_counts),
+    version = job.dataset_version
+    return {"method": job.method, "budget": job.budget, "classes": len(version.class_counts),
             "images": sum(version.class_counts.values()), "estimate": estimate, "wall": wall, "outcome": outcome,
-            "left": left, "first_point": first_point}
+            "left": left, "first_point": first_point, "started": start, "ended": start + wall,
+            "parts": (parts.startup_s, parts.tuning_s, parts.finishing_s)}
 
 
-def _ratio(estimate: float, real: float) -> str:
-    return f"{estimate / real:.2f}" if real > 0 else "–"
+def _queue_outlook(user, version, methods: list[str], budget: int, shots: int, adapt: str) -> list[dict]:
+    """Jobs queued at once, run one after another as a one-process worker takes them: what the page said of when
+    each should start (as queued; when the job ahead had spent 10% of its queries) against when it started."""
+    from webapp.jobs.models import Job
+    from webapp.jobs.queue_outlook import job_start_in_seconds
+
+    jobs = [_launch(user, version, method, budget, shots, adapt) for method in methods]
+    queued_at = time.perf_counter()
+    said = {job.pk: {"queued": job_start_in_seconds(job)} for job in jobs}
+    rows = []
+    for index, job in enumerate(jobs):
+        behind = jobs[index + 1:]
+
+        def at_marks(mark, behind=behind, asked_at=time.perf_counter):
+            if mark == MARKS[0]:
+                for other in behind:
+                    said[other.pk]["10%"] = (asked_at(), job_start_in_seconds(Job.objects.get(pk=other.pk)))
+
+        result = _run_job(job, at_marks=at_marks)
+        said_now = said[job.pk]
+        row = {"method": job.method, "real": result["started"] - queued_at, "queued": said_now["queued"],
+               "wall": result["wall"], "estimate": result["estimate"]}
+        if "10%" in said_now:
+            asked, seconds = said_now["10%"]
+            row["10%"] = (seconds, result["started"] - asked)
+        rows.append(row)
+        print("queue", job.method, f"{row['queued']:.1f}", f"{row['real']:.1f}", result["outcome"], flush=True)
+    return rows
+
+
+def _ratio(estimate: float, real: float, least: float = 0.0) -> str:
+    return f"{estimate / real:.2f}" if real > least else "–"
 
 
 def main(argv=None) -> None:
@@ -110,6 +161,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="3x12,6x30", help="classes x images per class")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--queue", default="sharpzo,cmaes,zosgd",
+                        help="methods queued at once for 'start in', at the largest budget and size ('' for none)")
+    parser.add_argument("--adapt", choices=("form", "prompt"), default="form")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--name", default="estimates_cpu")
     args = parser.parse_args(argv)
@@ -138,18 +192,27 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     self_measure._measure(HOSTNAME, "demo")  # what the worker's pool process runs when it starts
     measure_s = time.perf_counter() - started
+    measured = WorkerStatus.objects.get(hostname=HOSTNAME).timings.get("demo", {})
 
     results = []
     for round_ in range(1, args.rounds + 1):
         for method in args.methods.split(","):
             for version in versions:
                 for budget in map(int, args.budgets.split(",")):
-                    result = _run_job(user, version, method, budget, args.shots)
+                    result = _run_job(_launch(user, version, method, budget, args.shots, args.adapt))
                     results.append({**result, "round": round_})
                     print(round_, method, budget, result["classes"], f"{result['estimate']:.1f}",
                           f"{result['wall']:.1f}", result["outcome"], flush=True)
 
+    queue = []
+    if args.queue:
+        classes, per_class = max(tuple(map(int, size.split("x"))) for size in args.sizes.split(","))
+        fresh = _dataset(user, workspace, Path(args.data), classes, per_class, skip=per_class)
+        queue = _queue_outlook(user, fresh, args.queue.split(","), max(map(int, args.budgets.split(","))),
+                               args.shots, args.adapt)
+
     rows = [[r["round"], r["method"], r["budget"], f"{r['classes']}x{r['images'] // r['classes']}",
+             " / ".join(f"{part:.1f}" for part in r["parts"]),
              round(r["estimate"], 1), round(r["wall"], 1), _ratio(r["estimate"], r["wall"]),
              "–" if r["first_point"] is None else round(r["first_point"], 1)] for r in results]
     left_rows = []
@@ -162,10 +225,33 @@ def main(argv=None) -> None:
             left_rows.append([r["round"], r["method"], r["budget"], f"{r['classes']}x{r['images'] // r['classes']}",
                               *cells])
 
+    def spread(errors: list[float]) -> str:
+        return f"median |x - 1| {statistics.median(errors):.0%}, worst {max(errors):.0%} ({len(errors)})"
+
     def summary(round_: int) -> str:
         errors = [abs(r["estimate"] / r["wall"] - 1) for r in results if r["round"] == round_ and r["wall"] > 0]
-        return (f"round {round_}: median |estimate/real - 1| {statistics.median(errors):.0%}, worst {max(errors):.0%}"
-                if errors else "")
+        return f"round {round_}: estimate / real, {spread(errors)}" if errors else ""
+
+    def left_summary(round_: int) -> str:
+        ratios = {mark: [abs(shown / real - 1) for r in results if r["round"] == round_
+                         for shown, real in [r["left"].get(mark, (None, 0.0))] if real > 0] for mark in MARKS}
+        return (f"round {round_}: time left shown / real, " + "; ".join(
+            f"at {mark:.0%}: {spread(errors)}" for mark, errors in ratios.items() if errors)) if any(
+            ratios.values()) else ""
+
+    queue_rows = [[r["method"], round(r["estimate"], 1), round(r["wall"], 1),
+                   f"{r['queued']:.1f} / {r['real']:.1f} ({_ratio(r['queued'], r['real'], least=1.0)})",
+                   "–" if "10%" not in r else f"{r['10%'][0]:.1f} / {r['10%'][1]:.1f} ({_ratio(*r['10%'])})"]
+                  for r in queue]
+    start_errors = [abs(shown / real - 1) for r in queue[1:] for shown, real in
+                    [(r["queued"], r["real"]), *([r["10%"]] if "10%" in r else [])] if real > 0]
+    queue_text = ""
+    if queue:
+        queue_text = ("\n\n## Start in: jobs queued at once behind each other (one-process worker, new images)\n\n"
+                      "said s / real s (ratio): as queued, and when the job ahead had spent 10% of its queries\n\n"
+                      + table(["method", "estimate s", "real s", "start in, as queued", "start in, at 10% of the one "
+                               "ahead"], queue_rows)
+                      + (f"\n\nstart in, said / real: {spread(start_errors)}" if start_errors else ""))
 
     figures = WorkerStatus.objects.get(hostname=HOSTNAME).timings.get("demo", {})
     body = (f"Command: `nice -n 10 .venv/bin/python -m bench estimates {' '.join(argv or [])}`. Backbone demo, "
@@ -174,11 +260,14 @@ def main(argv=None) -> None:
             f"took {measure_s:.1f} s (the backbone's loading included).\n\n"
             "## Estimate against real wall time (claim to finish)\n\nRound 1: the first job of each kind on the "
             "fresh worker; round 2: after round 1's jobs refined the figures.\n\n"
-            + table(["round", "method", "budget", "classes x images", "estimate s", "real s", "ratio",
-                     "first point s"], rows)
-            + "\n\n" + "\n".join(filter(None, (summary(1), summary(2))))
+            + table(["round", "method", "budget", "classes x images", "model s: start-up / tuning / finishing",
+                     "estimate s", "real s", "ratio", "first point s"], rows)
+            + "\n\n" + "\n\n".join(filter(None, (summary(1), summary(2))))
             + "\n\n## Time left shown against real, at 10%, 50% and 90% of the queries spent\n\n"
             + "shown s / real s (ratio)\n\n"
             + table(["round", "method", "budget", "classes x images", "10%", "50%", "90%"], left_rows)
+            + "\n\n" + "\n\n".join(filter(None, (left_summary(1), left_summary(2))))
+            + queue_text
+            + f"\n\nThe worker's figures after its start-up measurement: `{measured}`"
             + f"\n\nThe worker's figures at the end: `{figures}`\n")
     write(args.name, "Job time estimates against real wall time (bench/estimates.py)", body)

@@ -65,6 +65,17 @@ def test_the_figures_of_that_backbone_on_that_kind_of_worker_are_used():
     assert estimate.basis.startswith("Measured by 1 cpu worker when it started")
 
 
+def test_before_any_job_finished_the_finishing_is_the_workers_own_measurement(settings):
+    """A worker times a job's finishing when it starts: the first estimates no longer add a guessed 2 s."""
+    settings.WORKER_KIND = "cpu"
+    WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now())
+    worker_status_record_timings(hostname="box", backbone="demo", load_s=4.0, image_s=0.05, overhead_s=0.3,
+                                 query_s={"cmaes": {"a": 0.01, "b": 0.005, "run": 1.0}})
+    estimate = job_estimate(backbone="demo", workload=Workload(method="cmaes", queries=1000, num_classes=4))
+    assert estimate.finishing_seconds == pytest.approx(0.3)
+    assert estimate.seconds == pytest.approx(4.0 + 1.0 + 1000 * 0.03 + 0.3)
+
+
 def test_a_workers_start_up_measurement_and_each_finished_job_move_its_figures():
     worker_status_record_timings(hostname="box", backbone="demo", load_s=4.0, image_s=0.05,
                                  query_s={"sharpzo": {"a": 0.02, "b": 0.01, "run": 1.0}})

@@ -31,15 +31,15 @@ def test_a_queued_job_says_whose_jobs_are_ahead_and_when_it_should_start(make_us
     Job.objects.filter(pk=running.pk).update(queries_used=300, attempts=1, heartbeat_at=timezone.now())
     MetricPoint.objects.create(job=running, seq=1, step=1, stage="s", queries=300, elapsed_s=100.0)  # 3 queries/s
     make_runnable_job(theirs, budget=400)  # 400 x 3 classes / 10 per s = 120 s, and 18 images x 0.5 s = 9 s
-    make_runnable_job(ours, budget=200)  # 60 s + 9 s
+    make_runnable_job(ours, budget=200)  # 60 s: the running job has encoded these images
     mine = make_runnable_job(ours, budget=200)
 
     body = csrf_client(alice).get(f"/jobs/{mine.pk}/metrics.json").json()
     assert body["queue_position"] == 3 and body["queue_others_ahead"] == 1
-    # One busy worker, free in 100 s (300 queries left at 3 per s), then 129 s and 69 s of queued work.
-    assert body["start_in_seconds"] == pytest.approx(298.0)
+    # One busy worker, free in 100 s (300 queries left at 3 per s), then 129 s and 60 s of queued work.
+    assert body["start_in_seconds"] == pytest.approx(289.0)
     assert body["status_text"] == ("Queued, position 3 in the queue (1 of the jobs ahead is from other workspaces); "
-                                   "it should start in about 4 min 58 s")
+                                   "it should start in about 4 min 49 s")
     page = csrf_client(alice).get("/jobs/").content.decode()
     assert "(1 of the jobs ahead is from other workspaces)" in page
 
@@ -151,3 +151,38 @@ def test_the_work_after_a_methods_last_query_stays_in_its_time_left(make_user, s
     Job.objects.filter(pk=job.pk).update(queries_used=1000)
     job.refresh_from_db()
     assert job_eta_seconds(job, now=now) == pytest.approx(5 + 2)
+
+
+def test_jobs_behind_one_on_the_same_images_find_them_encoded(make_user, measured):
+    """Image features are cached per backbone: of the jobs on the same images (18 at 0.5 s), only the first
+    encodes them, the running one included. The queue counted 9 s again for every other job on them."""
+    from webapp.jobs.queue_outlook import job_start_in_seconds
+
+    make_user("alice", workspace="Press line")
+    older, new = (make_ready_version("Press line", per_class=6) for _ in range(2))  # 3 classes, 18 images each
+    running = make_runnable_job(older, status=Job.Status.RUNNING, budget=200)  # no point yet: 9 s + 60 s left
+    Job.objects.filter(pk=running.pk).update(attempts=1, started_at=timezone.now())
+    make_runnable_job(older, budget=100)  # 30 s: the running job encoded its images
+    make_runnable_job(new, budget=200)  # 9 s + 60 s
+    make_runnable_job(new, budget=100)  # 30 s
+    mine = make_runnable_job(new, budget=100)
+    assert job_start_in_seconds(mine) == pytest.approx(69 + 30 + 69 + 30, abs=1.0)
+
+
+def test_time_left_early_in_a_job_blends_its_pace_with_the_model(make_user, measured):
+    """The first points are few (and a search's first generations lack work its later ones do): until a fifth of
+    the budget is spent, a query's seconds move from the model's (0.3 s at 3 classes) to the job's own."""
+    from webapp.jobs.selectors import ETA_MODEL_UNTIL
+
+    job = make_runnable_job(make_ready_version("Press line", per_class=6), status=Job.Status.RUNNING, budget=1000)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(attempts=1, started_at=now, progress_at=now)
+    MetricPoint.objects.create(job=job, seq=1, step=1, stage="s", queries=100, elapsed_s=50.0)  # 0.5 s a query
+    Job.objects.filter(pk=job.pk).update(queries_used=100)
+    job.refresh_from_db()
+    own = 0.1 / ETA_MODEL_UNTIL  # 10% of the budget spent
+    assert job_eta_seconds(job, now=now) == pytest.approx(900 * (own * 0.5 + (1 - own) * 0.3))
+    MetricPoint.objects.create(job=job, seq=2, step=2, stage="s", queries=300, elapsed_s=150.0)
+    Job.objects.filter(pk=job.pk).update(queries_used=300)
+    job.refresh_from_db()
+    assert job_eta_seconds(job, now=now) == pytest.approx(700 * 0.5)  # its own pace alone

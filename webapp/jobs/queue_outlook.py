@@ -1,11 +1,12 @@
 """When a queued job should start: the jobs ahead of it in the shared tuning queue, played out on the
 workers that are busy now (at least one), each job taking the time model's estimate (webapp/jobs/time_model.py)
-and a running job its own time left (webapp.jobs.selectors.job_eta_seconds). A rough forecast for planning,
-said as one."""
+and a running job its own time left (webapp.jobs.selectors.job_eta_seconds); a job behind another on the same
+images and backbone finds their features encoded. A rough forecast for planning, said as one."""
 
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 
 from django.db.models import Q
 
@@ -42,9 +43,12 @@ def job_workload(job: Job, queries: int | None = None) -> Workload:
                        dataset_version_id=job.dataset_version_id)
 
 
-def job_model_seconds(job: Job, cache: dict | None = None) -> float:
-    """The model's whole time for this job (start-up, tuning, finishing), as the form estimated it."""
+def job_model_seconds(job: Job, cache: dict | None = None, *, features_cached: bool = False) -> float:
+    """The model's whole time for this job (start-up, tuning, finishing), as the form estimated it.
+    `features_cached`: a job before it in the queue encodes the same images on the same backbone."""
     workload = job_workload(job)
+    if features_cached:
+        workload = replace(workload, num_images=0)
     key = (job.backbone, workload)
     cache = {} if cache is None else cache
     if key not in cache:
@@ -60,10 +64,15 @@ def job_start_in_seconds(job: Job) -> float | None:
     if job.status != Job.Status.QUEUED:
         return None
     cache: dict = {}
-    running = Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=job.pk).select_related("dataset_version")
+    running = list(Job.objects.filter(status=Job.Status.RUNNING).exclude(pk=job.pk).select_related("dataset_version"))
     # When each busy worker is free again; with none busy, one idle worker takes the queue.
     free_at = [job_eta_seconds(r) or 0.0 for r in running] or [0.0]
     heapq.heapify(free_at)
+    # Image features are cached per backbone: only the first job on a dataset encodes its images.
+    encoded = {(r.dataset_version_id, r.backbone) for r in running}
     for queued in jobs_ahead(job).select_related("dataset_version").order_by("queued_at", "pk"):
-        heapq.heappush(free_at, heapq.heappop(free_at) + job_model_seconds(queued, cache))
+        images = (queued.dataset_version_id, queued.backbone)
+        seconds = job_model_seconds(queued, cache, features_cached=images in encoded)
+        heapq.heappush(free_at, heapq.heappop(free_at) + seconds)
+        encoded.add(images)
     return free_at[0]

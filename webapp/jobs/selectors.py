@@ -105,15 +105,16 @@ ETA_WINDOW_POINTS = 20  # the rate over the latest points follows the stage the 
 
 
 def job_eta_seconds(job: Job, now=None) -> float | None:
-    """A running job's time left, from its measured progress: the queries its method will still spend at
-    its own recent rate (its own clock, resumes included), over its last ETA_WINDOW_POINTS points, since the
-    stages spend queries at different speeds; over the whole run while it has fewer points. Then the
-    finishing (evaluation, storing) by the time model. Before it has a rate of its own (start-up, the
-    zero-shot point, a method that spends no query) it is the model's time less the time since it started.
-    The method's run beyond its queries (the cheaper candidates weighed against its adapter, after its last
-    query) is left until the queries are spent and after: without it a short job said 0 s with seconds to go.
-    Points arrive only at evaluations (minutes apart on a slow worker), so the time left counts down from
-    when the latest ones were stored: it moves every time the page asks. 0 once it should be done."""
+    """A running job's time left, from its measured progress: the queries its method will still spend at its own
+    recent rate (its own clock, resumes included), over its last ETA_WINDOW_POINTS points, since the stages
+    spend queries at different speeds; over the whole run while it has fewer points; blended with the model's
+    figure until a fifth of the budget is spent (blended_seconds_per_query). Then the finishing (evaluation,
+    storing) by the time model. Before it has a rate of its own (start-up, the zero-shot point, a method that
+    spends no query) it is the model's time less the time since it started. The method's run beyond its queries
+    (the cheaper candidates weighed against its adapter, after its last query) is left until the queries are
+    spent and after: without it a short job said 0 s with seconds to go. Points arrive only at evaluations
+    (minutes apart on a slow worker), so the time left counts down from when the latest ones were stored: it
+    moves every time the page asks. 0 once it should be done."""
     if job.status != Job.Status.RUNNING:
         return None
     recent = list(MetricPoint.objects.filter(job=job).order_by("-seq").values_list("queries", "elapsed_s")
@@ -156,11 +157,23 @@ def _eta_from(job: Job, recent: list[tuple[int, float]], now=None, models: dict 
         return max(0.0, model.seconds - since_start)
     (last_q, last_t), (first_q, first_t) = recent[0], recent[-1]
     if len(recent) > ETA_WINDOW_POINTS and last_q > first_q and last_t > first_t:
-        rate = (last_q - first_q) / (last_t - first_t)
+        measured = (last_t - first_t) / (last_q - first_q)
     else:
-        rate = last_q / last_t
-    left = (spend - job.queries_used) / rate + model.run_s + model.finishing_s
+        measured = last_t / last_q
+    per_query = blended_seconds_per_query(measured, model.query_s, spent=job.queries_used, spend=spend)
+    left = (spend - job.queries_used) * per_query + model.run_s + model.finishing_s
     return max(0.0, left - job_seconds_since_progress(job, now))
+
+
+ETA_MODEL_UNTIL = 0.2  # the share of its budget after which a job's time left is its own pace alone
+
+
+def blended_seconds_per_query(measured: float, model: float, *, spent: int, spend: int) -> float:
+    """A query's seconds for the rest of a job: its own pace so far, blended with the model's figure while
+    little of the budget is spent (the first points are few, and the first generations lack work the later
+    ones do), the model's weight falling to 0 at ETA_MODEL_UNTIL of the budget."""
+    own = min(1.0, spent / (ETA_MODEL_UNTIL * spend)) if spend > 0 else 1.0
+    return own * measured + (1 - own) * model
 
 
 def job_seconds_since_progress(job: Job, now=None) -> float:

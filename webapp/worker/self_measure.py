@@ -1,8 +1,9 @@
 """A tuning worker measures itself when it starts, in its pool process, beside the job loop: it loads the
-backbone of WORKER_MEASURE_BACKBONE (the first job finds it loaded), then times image encoding, the query
-function and a short run of each family of methods (webapp/integrations/tuning/speed.py). The figures go to
-its WorkerStatus row (webapp.worker.status.worker_status_record_timings), so the form's estimates are right
-before any job has finished.
+backbone of WORKER_MEASURE_BACKBONE (the first job finds it loaded), then times image encoding, a job's
+finishing, the query function and a short run of each family of methods
+(webapp/integrations/tuning/speed.py). The figures go to its WorkerStatus row
+(webapp.worker.status.worker_status_record_timings), so the form's estimates are right before any job has
+finished.
 
 A job never waits for the measurement beyond the backbone's loading (which it needs anyway): while a job
 runs, the measurement stops and starts again after the job.
@@ -50,7 +51,7 @@ def job_running():
 
 def _measure(hostname: str, backbone: str) -> None:
     from webapp.integrations.backbones import load_plugins
-    from webapp.integrations.tuning.speed import measure_images, measure_load, measure_methods
+    from webapp.integrations.tuning.speed import measure_finishing, measure_images, measure_load, measure_methods
     from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_timings
 
     try:
@@ -62,7 +63,8 @@ def _measure(hostname: str, backbone: str) -> None:
         worker_status_record_timings(hostname=hostname, backbone=backbone, load_s=load_s)
         worker_status_backbone_loaded(hostname=hostname, backbone=backbone)
         _wait_while_a_job_runs()
-        worker_status_record_timings(hostname=hostname, backbone=backbone, image_s=measure_images(loaded))
+        worker_status_record_timings(hostname=hostname, backbone=backbone, image_s=measure_images(loaded),
+                                     overhead_s=measure_finishing(loaded, backbone))
         lines = None
         while lines is None:  # a job stopped it: measured again after the job (it takes seconds)
             _wait_while_a_job_runs()

@@ -53,11 +53,13 @@ def _update_timings(hostname: str, backbone: str, change) -> WorkerStatus:
 
 
 def worker_status_record_timings(*, hostname: str, backbone: str, load_s: float | None = None,
-                                 image_s: float | None = None, query_s: dict | None = None) -> WorkerStatus:
+                                 image_s: float | None = None, overhead_s: float | None = None,
+                                 query_s: dict | None = None) -> WorkerStatus:
     """What a worker measured of itself when it started (webapp/worker/self_measure.py); a figure left out
     keeps its value."""
     def change(figures: dict) -> None:
-        figures.update({name: value for name, value in (("load_s", load_s), ("image_s", image_s)) if value is not None})
+        measured = (("load_s", load_s), ("image_s", image_s), ("overhead_s", overhead_s))
+        figures.update({name: value for name, value in measured if value is not None})
         figures["query_s"] = {**figures.get("query_s", {}), **(query_s or {})}
 
     return _update_timings(hostname, backbone, change)

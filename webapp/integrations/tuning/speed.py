@@ -1,6 +1,7 @@
 """What a worker measures of itself when it starts (webapp/worker/self_measure.py): how long its backbone
-takes to load, how long it takes to encode an image, and each method's figures for the time model
-(webapp/jobs/time_model.py): a query's seconds a + b K for K classes, and a run's seconds beyond its queries.
+takes to load, how long it takes to encode an image, how long a job's finishing takes, and each method's
+figures for the time model (webapp/jobs/time_model.py): a query's seconds a + b K for K classes, and a run's
+seconds beyond its queries.
 Synthetic inputs (random features, plain images): the figures are time only, and they take a few seconds of
 CPU. torch comes with these, so each imports the tuner when called; a web process never calls them.
 
@@ -15,7 +16,15 @@ Methods whose queries run the same code are measured once (a family):
   weighted by the share of the budget each stage spends;
 - a method that spends queries also weighs the cheap candidates beside its adapter (zero-shot, the linear
   probe and Tip-Adapter: tuning/methods/second_opinion.py; auto starts from them): its run seconds are
-  theirs, measured by a run of each of those methods, which spend no query.
+  theirs, measured by a run of each of those methods, which spend no query;
+- CMA-ES's own work each generation (pycma's ask and tell, with the eigendecomposition of its covariance
+  that it does lazily, every few generations) is timed apart, over enough generations to include some: the
+  family's short run is a single generation, before any decomposition, while a CMA-ES job at 1,000 queries
+  and 6 classes spent 15-20% of its time in them (cProfile, load 3: numpy's eigh, 0.1-0.2 s each with
+  OpenBLAS's threads on a busy CPU). It is spread over a generation's queries.
+
+An image's seconds are the median of a few encodings, not the fastest: a job meets the machine's usual load,
+not its quietest moment. The seconds after tuning (evaluating and writing the adapter) are measured too.
 """
 from __future__ import annotations
 
@@ -26,7 +35,11 @@ SHAPE_REPEATS = 3  # other work on a shared CPU only ever adds time: the fastest
 FAMILY_CLASSES = 4  # the class count of the families' short runs
 CALIBRATION_QUERIES = 12  # per family run, or the method's own minimum where that is more
 CALIBRATION_IMAGES = 16
+CALIBRATION_IMAGE_SIDE = 400  # pixels: decoding and resizing a stored image is part of a job's encoding
 IMAGE_REPEATS = 3
+# pycma decomposes its covariance every other generation at these sizes, from the third on: the first ones are
+# left out of the timing, as they are a small part of a job's
+WARM_GENERATIONS, GENERATIONS_TIMED = 2, 4
 FEATURES_PER_CLASS = (16, 8, 8)  # train, validation, test images per class of the synthetic data (16 shots)
 CHEAP_CANDIDATES = ("zeroshot", "linear_probe", "tip_adapter")
 
@@ -52,19 +65,53 @@ def measure_load(backbone_id: str, device: str = "auto"):
 
 
 def measure_images(backbone) -> float:
-    """Seconds to encode one image."""
+    """Seconds to encode one image as a job does: JPEG files read, decoded, resized and encoded in the job's
+    chunks (tuning.data.encode_images). Timed on in-memory images, the figure left out reading and decoding: a
+    first job's encoding took twice as long as it said."""
+    import statistics
+    import tempfile
+    from pathlib import Path
+
     from PIL import Image
 
-    from tuning.data import encode_pil
+    from tuning.data import encode_images
 
-    images = [Image.new("RGB", (256, 256), (i * 15 % 256, 80, 160)) for i in range(CALIBRATION_IMAGES)]
-    encode_pil(backbone, images[:2])  # the first call pays for lazy set-up a job has paid for already
-    timings = []
-    for _ in range(IMAGE_REPEATS):  # other work on a shared CPU only ever adds time: the fastest is the figure
-        started = time.perf_counter()
-        encode_pil(backbone, images)
-        timings.append((time.perf_counter() - started) / len(images))
-    return round(min(timings), 5)
+    with tempfile.TemporaryDirectory(prefix="worker-measure-") as folder:
+        paths = []
+        for i in range(CALIBRATION_IMAGES):
+            noise = Image.effect_noise((CALIBRATION_IMAGE_SIDE, CALIBRATION_IMAGE_SIDE), 40 + i)
+            paths.append(Path(folder) / f"{i}.jpg")
+            Image.merge("RGB", (noise, noise.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise)).save(paths[-1])
+        shas = {path: str(i) for i, path in enumerate(paths)}
+        encode_images(backbone, paths[:2], shas)  # the first call pays for lazy set-up a job has paid for already
+        timings = []
+        for _ in range(IMAGE_REPEATS):
+            started = time.perf_counter()
+            encode_images(backbone, paths, shas)
+            timings.append((time.perf_counter() - started) / len(paths))
+    return round(statistics.median(timings), 5)
+
+
+def measure_finishing(backbone, backbone_id: str) -> float:
+    """Seconds a job spends after tuning, as far as they can be timed without a job: the tuned adapter
+    evaluated on a test split and written to files (finished jobs add the rest: storing it, the report's
+    pictures). Before this, the figure was a guessed 2 s until a job finished."""
+    import tempfile
+    from pathlib import Path
+
+    from tuning.adapter import save_adapter
+    from tuning.config import TuneConfig
+    from tuning.evaluation import evaluate
+    from tuning.tuner import tune
+
+    data = _synthetic_data(backbone, FAMILY_CLASSES)
+    config = TuneConfig.from_dict({"method": "zeroshot", "backbone": backbone_id, "device": str(backbone.device)})
+    adapter = tune(config, data, backbone=backbone).adapter
+    started = time.perf_counter()
+    evaluate(backbone, data.test, adapter=adapter, class_names=data.class_names)
+    with tempfile.TemporaryDirectory(prefix="worker-measure-") as folder:
+        save_adapter(adapter, Path(folder) / "adapter")
+    return round(time.perf_counter() - started, 4)
 
 
 def measure_methods(backbone, backbone_id: str, should_stop=None) -> dict | None:
@@ -85,6 +132,9 @@ def measure_methods(backbone, backbone_id: str, should_stop=None) -> dict | None
         runs[method] = _short_run(backbone, backbone_id, method, stop)
         if runs[method] is None:
             return None
+    cma_bookkeeping = _cma_bookkeeping_per_query(backbone_id, stop)
+    if cma_bookkeeping is None:
+        return None
     candidates = {m: runs[m].elapsed_s for m in CHEAP_CANDIDATES}
     # the candidates' own set-up and zero-shot point are the method's; the zero-shot run is nothing else
     weighed = max(0.0, candidates["linear_probe"] + candidates["tip_adapter"] - candidates["zeroshot"])
@@ -93,7 +143,8 @@ def measure_methods(backbone, backbone_id: str, should_stop=None) -> dict | None
         if method in CHEAP_CANDIDATES:
             lines[method] = {"a": 0.0, "b": 0.0, "run": round(result.elapsed_s, 4)}
         else:
-            lines[method] = {**_scaled(shape, seconds_per_query(result)), "run": round(weighed, 4)}
+            seconds = seconds_per_query(result) + (cma_bookkeeping if method == "cmaes" else 0.0)
+            lines[method] = {**_scaled(shape, seconds), "run": round(weighed, 4)}
     for method, mix in shares.items():
         lines[method] = {part: round(sum(share * lines[family][part] for family, share in mix.items()), 6)
                          for part in ("a", "b")}
@@ -128,6 +179,34 @@ def _query_shape(backbone, backbone_id: str, stop) -> tuple[float, float] | None
     (k0, k1), (s0, s1) = SHAPE_CLASSES, seconds
     slope = max(0.0, (s1 - s0) / (k1 - k0))
     return max(0.0, s0 - slope * k0), slope
+
+
+def _cma_bookkeeping_per_query(backbone_id: str, stop) -> float | None:
+    """pycma's seconds a generation, spread over the generation's queries; None when stopped. Timed on random
+    fitness values at the family run's dimension: the work does not depend on them."""
+    import warnings
+
+    import numpy as np
+
+    from tuning.config import TuneConfig, tuned_dim
+    from tuning.methods.cmaes import new_es
+    from tuning.methods.query_costs import generation_cost
+
+    config = TuneConfig.from_dict({"method": "cmaes", "backbone": backbone_id, "adapt": "sparse", "param_budget": 0.0})
+    dim = tuned_dim(config, FAMILY_CLASSES)
+    es, fitness = new_es(dim, config), np.random.default_rng(0)
+    started = 0.0
+    for generation in range(WARM_GENERATIONS + GENERATIONS_TIMED):
+        if stop():
+            return None
+        if generation == WARM_GENERATIONS:
+            started = time.perf_counter()
+        candidates = es.ask()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            es.tell(candidates, fitness.random(len(candidates)).tolist())
+    per_generation = (time.perf_counter() - started) / GENERATIONS_TIMED
+    return per_generation / generation_cost(config, sharpness_aware=False, dim=dim)
 
 
 def _scaled(shape: tuple[float, float], seconds: float) -> dict:
