@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import traceback
 from pathlib import Path
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 def job_execute(*, job_id: int, worker: str) -> str:
     """Run the job if this delivery can claim it. Returns what happened, for the worker's log."""
+    began = time.perf_counter()  # the job's wall time, from its claim: what the time model estimates
     fence = job_claim(job_id=job_id, worker=worker)
     if fence is None:
         return "not claimed (already taken, finished or cancelled)"
@@ -53,7 +55,7 @@ def job_execute(*, job_id: int, worker: str) -> str:
     pulse = Pulse(fence, sink)
     try:
         with handback.listening(), pulse, self_measure.job_running():
-            return _run(fence, sink, pulse)
+            return _run(fence, sink, pulse, began)
     except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with a plain reason
         if fence.lost:
             return "lost the job to another attempt"
@@ -104,7 +106,7 @@ def _keep_best_so_far(fence: Fence, pulse: Pulse, *, reason: str, detail: str) -
         return False
 
 
-def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
+def _run(fence: Fence, sink: MetricSink, pulse: Pulse, began: float) -> str:
     load_plugins()
     job = Job.objects.select_related("dataset_version__dataset").get(pk=fence.job_id)
     config = TuneConfig.from_record(job.config)
@@ -131,8 +133,8 @@ def _run(fence: Fence, sink: MetricSink, pulse: Pulse) -> str:
         return "lost the job to another attempt"
     try:  # housekeeping: the job has its result already, a hiccup here must not report it as failed
         checkpoint_delete(job.pk)
-        record_job_timings(job=job, config=config, data=data, result=result, finished=finished, startup=startup,
-                           resumed=bool(checkpoint.loaded_from))
+        record_job_timings(job=job, config=config, data=data, result=result, startup=startup,
+                           resumed=bool(checkpoint.loaded_from), wall_s=time.perf_counter() - began)
     except Exception:  # noqa: BLE001
         log.exception("job %s: cleanup after the result failed", job.pk)
     return finished.status

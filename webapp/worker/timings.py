@@ -19,7 +19,10 @@ MIN_IMAGES = 8  # fewer encoded images time the encoding too roughly
 MIN_LOAD_SECONDS = 0.05  # below this the backbone was held already: not a load
 
 
-def record_job_timings(*, job, config, data, result, finished, startup, resumed: bool) -> None:
+def record_job_timings(*, job, config, data, result, startup, resumed: bool, wall_s: float) -> None:
+    """`wall_s`: the attempt's seconds from its claim until now (its result stored): finishing is what tuning and
+    the start-up steps leave of it. The worker-seconds a job is billed start after the claim and stop at the
+    store, which left a tenth of a second out: a third of a Tip-Adapter job."""
     if not job.worker:
         return
     image_delta = config.adapt == "sparse" and (config.param_budget or 0) > 0
@@ -33,7 +36,7 @@ def record_job_timings(*, job, config, data, result, finished, startup, resumed:
     run_s = max(0.0, result.elapsed_s - (query_s or 0.0) * result.queries_used)
     overhead_s = None
     if not resumed:  # a resumed job's worker time holds more than one start-up
-        overhead_s = max(0.0, finished.worker_seconds - result.elapsed_s - sum(startup.seconds.values()))
+        overhead_s = max(0.0, wall_s - result.elapsed_s - sum(startup.seconds.values()))
     worker_status_refine_timings(hostname=job.worker, backbone=config.backbone,
                                  key=query_key(config.method, image_delta), query_s=query_s, run_s=run_s,
                                  num_classes=len(data.class_names), train_images=len(data.train) if image_delta else 0,
