@@ -20,8 +20,9 @@ Methods whose queries run the same code are measured once (a family):
 - CMA-ES's own work each generation (pycma's ask and tell, with the eigendecomposition of its covariance
   that it does lazily, every few generations) is timed apart, over enough generations to include some: the
   family's short run is a single generation, before any decomposition, while a CMA-ES job at 1,000 queries
-  and 6 classes spent 15-20% of its time in them (cProfile, load 3: numpy's eigh, 0.1-0.2 s each with
-  OpenBLAS's threads on a busy CPU). It is spread over a generation's queries.
+  and 6 classes spent 15-20% of its time in them (cProfile, load 3: numpy's eigh, 0.1-0.2 s each, before the
+  worker held OpenBLAS to its share of the cores, webapp/worker/threads.py; about 2 ms since). It is spread
+  over a generation's queries.
 
 An image's seconds are the median of a few encodings, not the fastest: a job meets the machine's usual load,
 not its quietest moment. The seconds after tuning (evaluating and writing the adapter) are measured too.
