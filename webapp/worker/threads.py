@@ -3,8 +3,10 @@ core fights the web server, the ingestion worker and other jobs on a shared CPU,
 for its slowest thread (bench/results/threads_cpu.md: beside one busy process 2 threads were twice as slow
 as 1). Intra-op threads are TUNING_THREADS, or the cores divided by the busy processes the deployment starts
 on the machine (WORKER_PROCESSES_ON_MACHINE), at least 1; inter-op threads are 1 (a query is one chain
-of operations). numpy's BLAS gets the same share: CMA-ES's eigendecomposition runs there, and with every core
-it dominated method auto's time on a loaded 2-core machine (bench/results/threads_cpu.md)."""
+of operations). numpy's BLAS gets the same share: CMA-ES's eigendecompositions run there, and with every core
+they fight the same processes. It matters where they dominate (an auto job on a tiny backbone with cheap
+queries: 19 s against 30 s at load 4); on the demo backbone the queries dominate and `bench threads --blas
+same,all` found no measurable difference (bench/results/threads_auto_cpu.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def tuning_threads() -> int:
 
 
 def threads_set() -> int:
-    """Set torch's threads in this process (a tuning worker's pool process, before its first job)."""
+    """Set torch's and BLAS's threads in this process (a tuning worker's pool process, before its first job)."""
     import torch
     from threadpoolctl import threadpool_limits
 
