@@ -105,6 +105,50 @@ def test_accuracy(bb, data, m: Measurement) -> float:
     return ev.balanced_accuracy if ev.balanced_accuracy is not None else ev.accuracy
 
 
+_backbones: dict = {}
+
+
+def _backbone_of_this_process(backbone: str, device: str, threads: int | None):
+    """The backbone, loaded once per process (a pool process loads its own, with `threads` torch threads)."""
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
+    if (backbone, device) not in _backbones:
+        import tuning
+        _backbones[(backbone, device)] = tuning.load_backbone(backbone, device=device)
+    return _backbones[(backbone, device)]
+
+
+def measure_split(split, backbone: str, device: str, *, shots: int, cache_dir: str, settings: dict, arms: dict,
+                  with_test: bool, threads: int | None = None):
+    """Every arm on one (set, seed) split, each chosen on validation; then, unless with_test is False, the
+    report's read of the test split for the adapters already chosen. Returns (set, seed, {label: Measurement})."""
+    import tuning
+    name, folder, seed = split
+    bb = _backbone_of_this_process(backbone, device, threads)
+    data = tuning.load_image_folder(folder, backbone=bb, shots=shots, seed=seed, cache_dir=cache_dir)
+    measured = {label: tune_arm(bb, data, {**settings, **over}, seed=seed, shots=shots) for label, over in arms.items()}
+    for m in measured.values():
+        if with_test:
+            m.test = test_accuracy(bb, data, m)
+        m.adapter = None  # keep memory flat over many runs, and nothing large to send between processes
+    return name, seed, measured
+
+
+def measure_splits(splits: list, backbone: str, device: str, processes: int, **common):
+    """measure_split over every split: here in order, or in `processes` processes as they finish."""
+    if processes <= 1:
+        for split in splits:
+            yield measure_split(split, backbone, device, **common)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(measure_split, split, backbone, device, threads=1, **common) for split in splits]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def arm_label(items: list[str]) -> str:
     return " ".join(items) if items else "(defaults)"
 
@@ -154,8 +198,6 @@ def verdict_summary(verdicts: list, *, with_test: bool) -> str:
 
 
 def main(argv=None):
-    import tuning
-
     from .quality import CPU_SETTINGS, GPU_SETTINGS, settings_record, with_overrides
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -170,6 +212,8 @@ def main(argv=None):
     ap.add_argument("--arm", action="append", nargs="+", default=[], metavar="KEY=VALUE",
                     help="one arm compared with the base (repeat for more)")
     ap.add_argument("--validation-only", action="store_true", help="never read the test split")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="splits measured side by side, one thread each (a run is too small to use many threads)")
     ap.add_argument("--cache-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "tuning-bench-cache"))
     args = ap.parse_args(argv)
     if not args.arm:
@@ -181,13 +225,14 @@ def main(argv=None):
     if not folders:
         print(f"protocol skipped: no dataset present ({', '.join(absent)})")
         return None
-    bb = tuning.load_backbone(args.backbone, device=args.device)
+    bb = _backbone_of_this_process(args.backbone, args.device, threads=None)
     settings = with_overrides(GPU_SETTINGS if bb.device.type == "cuda" else CPU_SETTINGS, args.set)
     arms = {arm_label(args.base) + " (base)": with_overrides({}, args.base)}
     arms.update({arm_label(items): with_overrides({}, items) for items in args.arm})
     labels = list(arms)
     with_test = not args.validation_only
-    runs, datas = {}, {}
+    runs: dict = {}
+    pool = f"; the runs in {args.processes} processes" if args.processes > 1 else ""
     t0, cpu0, load_start = time.perf_counter(), time.process_time(), load_line()
 
     def flush(done: str) -> str:
@@ -200,22 +245,16 @@ def main(argv=None):
                 + ("the test split is read only by this report, after the runs." if with_test else
                    "the test split was not read.")
                 + f"\n\nProgress: {done}. Wall {time.perf_counter() - t0:.0f} s, CPU {time.process_time() - cpu0:.0f} s"
-                f" (this process), load average (1/5/15 min) {load_start} at the start, {load_line()} now.\n\n"
+                f" (this process{pool}), load average (1/5/15 min) {load_start} at the start, {load_line()} now.\n\n"
                 + body + "\n\n" + verdict_summary(verdicts, with_test=with_test))
         return write(f"protocol_{args.name}", f"Protocol: {args.name}", text)
 
-    for seed in seeds:  # seeds outermost: a run cut short still has every set, with fewer seeds
-        for name, folder in folders.items():
-            data = tuning.load_image_folder(folder, backbone=bb, shots=args.shots, seed=seed, cache_dir=args.cache_dir)
-            datas[(name, seed)] = data
-            for label, over in arms.items():
-                runs[(name, label, seed)] = tune_arm(bb, data, {**settings, **over}, seed=seed, shots=args.shots)
-            if with_test:  # the report's read, after every arm of this split has been chosen on validation
-                for label in labels:
-                    runs[(name, label, seed)].test = test_accuracy(bb, data, runs[(name, label, seed)])
-            for label in labels:
-                runs[(name, label, seed)].adapter = None  # keep memory flat over many runs
-            flush(f"{name} seed {seed} done")
+    splits = [(name, folder, seed) for seed in seeds for name, folder in folders.items()]  # seeds outermost:
+    # a run cut short still has every set, with fewer seeds
+    common = dict(shots=args.shots, cache_dir=args.cache_dir, settings=settings, arms=arms, with_test=with_test)
+    for name, seed, measured in measure_splits(splits, args.backbone, args.device, args.processes, **common):
+        runs.update({(name, label, seed): m for label, m in measured.items()})
+        flush(f"{name} seed {seed} done")
     return flush("complete")
 
 

@@ -175,6 +175,18 @@ def test_protocol_reports_test_differences_after_the_runs(bench_run, tmp_path):
     assert any(v in text for v in (protocol.HELPS, protocol.HURTS, protocol.NONE))
 
 
+
+def test_protocol_measures_splits_side_by_side_in_processes(bench_run, tmp_path):
+    """--processes 2: each split in a process of its own (the shipped demo backbone: a spawned process does not
+    see backbones registered in this one), the same table as in one process."""
+    from bench import protocol
+    args = _protocol_args(bench_run)
+    args[args.index("tiny-causal")] = "demo"
+    protocol.main([*args, "--name", "pool", "--set", "method=cmaes", "--arm", "cma_covariance=diagonal",
+                   "--processes", "2"])
+    text = (tmp_path / "results" / "protocol_pool.md").read_text()
+    assert "Progress: complete" in text and "| cma_covariance=diagonal | 2 |" in text and "2 processes" in text
+
 def _ceiling_args(bench_run):
     args = _protocol_args(bench_run)
     keep = ["--sets", args[1], "--backbone", "tiny-causal", "--shots", "2", "--seeds", "0,1"]
