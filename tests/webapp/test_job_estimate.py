@@ -2,11 +2,13 @@
 what workers measured of themselves when they started, refined by finished jobs; the JSON endpoint the form
 asks as values change, and a time budget in minutes turned into queries by the same model."""
 
+import dataclasses
+
 import pytest
 from django.utils import timezone
 
 from tests.webapp.factories import csrf_client, make_ready_version
-from webapp.jobs.estimates import Workload, job_estimate
+from webapp.jobs.estimates import Workload, job_estimate, workload_of
 from webapp.jobs.models import WorkerStatus
 from webapp.jobs.time_model import DEFAULT_FIGURES, Figures, job_time, queries_in
 from webapp.worker.status import worker_status_record_timings, worker_status_refine_timings
@@ -85,7 +87,8 @@ def test_a_finished_jobs_finishing_is_its_wall_time_less_tuning_and_start_up():
 
     WorkerStatus.objects.create(hostname="box", kind="cpu", last_seen=timezone.now())
     job = SimpleNamespace(worker="box")
-    config = SimpleNamespace(adapt="prompt", param_budget=0.0, method="tip_adapter", budget=2000, backbone="demo")
+    config = SimpleNamespace(adapt="prompt", param_budget=0.0, method="tip_adapter", budget=2000, backbone="demo",
+                             ctx_init="a photo of a")
     data = SimpleNamespace(class_names=["a", "b", "c"], train=[])
     result = SimpleNamespace(queries_used=1, history=[], elapsed_s=0.05)
     startup = SimpleNamespace(seconds={"loading": 0.0, "encoding": 0.02, "zeroshot": 0.03}, encoded=0)
@@ -114,6 +117,29 @@ def test_a_workers_start_up_measurement_and_each_finished_job_move_its_figures()
                      Workload(method="linear_probe", queries=1, num_classes=6, load_backbone=False))
     assert probe.tuning_s == pytest.approx(4.0)
 
+
+def test_longer_class_prompts_make_each_query_dearer_by_their_length():
+    """A query runs the class prompts on sequences cut to the longest one: NEU-DET's folder names ran a fifth to
+    a quarter dearer than the worker's synthetic "class 3" (bench/results/estimates_cpu.md)."""
+    figures = Figures.from_record({**MEASURED, "prompt_tokens": 9})
+    short = Workload(method="sharpzo", queries=1000, num_classes=6, load_backbone=False, prompt_tokens=9)
+    long = dataclasses.replace(short, prompt_tokens=12)
+    assert job_time(figures, short).tuning_s == pytest.approx(1000 * (0.02 + 0.01 * 6))
+    assert job_time(figures, long).tuning_s == pytest.approx(1000 * (0.02 + 0.01 * 6 * 12 / 9))
+    # figures recorded before the length was (and a workload without class names) stay as they were
+    assert job_time(Figures.from_record(MEASURED), long).tuning_s == job_time(figures, short).tuning_s
+    workload = workload_of(method="sharpzo", queries=0, num_classes=2, class_names=["good", "rolled-in_scale"])
+    assert workload.prompt_tokens == 11  # <start> a photo of a rolled - in scale . <end>
+
+
+def test_a_job_with_long_prompts_that_ran_as_predicted_leaves_the_figures_where_they_were():
+    worker_status_record_timings(hostname="box", backbone="demo", query_s={"sharpzo": {"a": 0.02, "b": 0.01}},
+                                 prompt_tokens=9)
+    predicted = 0.02 + 0.01 * 6 * 12 / 9
+    status = worker_status_refine_timings(hostname="box", backbone="demo", key="sharpzo", query_s=predicted,
+                                          run_s=0.0, num_classes=6, prompt_tokens=12)
+    line = status.timings["demo"]["query_s"]["sharpzo"]
+    assert (line["a"], line["b"]) == (pytest.approx(0.02), pytest.approx(0.01))
 
 def test_endpoint_updates_with_budget_and_counts_the_datasets_classes_and_images(alice, settings):
     settings.WORKER_KIND = "cpu"

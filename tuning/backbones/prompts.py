@@ -16,13 +16,9 @@ import torch
 from ..errors import BackboneError
 from .graphed import static_forward
 from .precision import text_forward_precision
+from .prompt_length import prompt_text
 from .substitute import call_with
 from .text_towers import normalize, text_tower
-
-
-def prompt_text(class_name: str) -> str:
-    """Folder names become words: 'rolled-in_scale' -> 'rolled-in scale'."""
-    return class_name.replace("_", " ").strip()
 
 
 class PromptLearner:

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
+from webapp.integrations.tuning import prompt_tokens_estimate
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.time_model import Figures, JobTime, Workload, job_time, queries_in
 
@@ -20,10 +21,11 @@ __all__ = ["Estimate", "Workload", "job_estimate", "job_time_of", "queries_for_m
 
 def workload_of(*, method: str, queries: int, num_classes: int, num_images: int = 0, adapt: str = "prompt",
                 shots: int = 0, param_budget: float = 0.0, backbone: str | None = None,
-                dataset_version_id: int | None = None) -> Workload:
+                dataset_version_id: int | None = None, class_names=(), ctx_init: str | None = None) -> Workload:
     """A job's workload from its settings. Only a sparse adapter that changes image weights runs its training
     split (up to `shots` images a class) through the image tower each query. With `backbone`, start-up leaves
-    out what a worker has already done: the backbone a worker holds, the features a finished job encoded."""
+    out what a worker has already done: the backbone a worker holds, the features a finished job encoded.
+    `class_names` (and the context phrase) give the prompts' length, which a query's cost grows with."""
     image_delta = adapt == "sparse" and (param_budget or 0) > 0
     train = min(shots * num_classes, num_images or shots * num_classes) if image_delta else 0
     held = encoded = False
@@ -32,7 +34,8 @@ def workload_of(*, method: str, queries: int, num_classes: int, num_images: int 
         encoded = dataset_version_id is not None and Job.objects.filter(
             dataset_version_id=dataset_version_id, backbone=backbone, status=Job.Status.COMPLETED).exists()
     return Workload(method=method, queries=queries, num_classes=num_classes, num_images=0 if encoded else num_images,
-                    train_images=train, load_backbone=not held)
+                    train_images=train, load_backbone=not held,
+                    prompt_tokens=prompt_tokens_estimate(class_names, ctx_init))
 
 
 @dataclass(frozen=True)

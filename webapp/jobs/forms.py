@@ -237,7 +237,7 @@ class JobCreateForm(forms.Form):
         workload = workload_of(method=data["method"], queries=0, num_classes=len(counts),
                                num_images=sum(counts.values()), adapt=adapt or "prompt", shots=data["shots"] or 0,
                                param_budget=data.get("param_budget") or 0.0, backbone=data["backbone"],
-                               dataset_version_id=data["dataset_version"].pk)
+                               dataset_version_id=data["dataset_version"].pk, class_names=list(counts))
         try:
             config["budget"] = queries_for_minutes(minutes, backbone=data["backbone"], workload=workload)
         except ValueError as exc:

@@ -40,7 +40,8 @@ def job_workload(job: Job, queries: int | None = None) -> Workload:
     return workload_of(method=job.method, queries=max(queries, 0), num_classes=len(counts),
                        num_images=sum(counts.values()), adapt=config.get("adapt", "prompt"), shots=job.shots,
                        param_budget=config.get("param_budget") or 0.0, backbone=job.backbone if queued else None,
-                       dataset_version_id=job.dataset_version_id)
+                       dataset_version_id=job.dataset_version_id, class_names=list(counts),
+                       ctx_init=config.get("ctx_init"))
 
 
 def job_model_seconds(job: Job, cache: dict | None = None, *, features_cached: bool = False) -> float:

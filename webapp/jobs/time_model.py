@@ -9,8 +9,9 @@ come from here (webapp/jobs/estimates.py reads the figures workers measured and 
                 all of a method that spends no query, such as a linear probe's fits) + queries x a query's
                 seconds; for K classes a query costs a + b K (its K class prompts through the text tower,
                 and the method's own bookkeeping), measured per family of methods that share a query path
-                (webapp/integrations/tuning/speed.py); a sparse adapter that changes image weights also
-                runs its training images each query
+                (webapp/integrations/tuning/speed.py); the class prompts' part grows with the longest
+                prompt's tokens (the worker measured at one length, a dataset's names may be longer); a
+                sparse adapter that changes image weights also runs its training images each query
     finishing = evaluation of zero-shot and the tuned adapter, storing it (seconds per job, measured)
 
 A worker measures every figure when it starts (webapp/worker/self_measure.py) and every finished job
@@ -44,6 +45,7 @@ class Figures:
     overhead_s: float  # seconds per job outside start-up and tuning
     query_s: dict = field(default_factory=dict)  # query_key -> {"a", "b"}: a query's seconds = a + b K
     jobs: int = 0  # finished jobs that refined them
+    prompt_tokens: int = 0  # the prompt length the query figures hold for (0: not recorded, taken as any job's)
     fallback_query: tuple = DEFAULT_FIGURES["cpu"]["query"]  # (a, b) before any method is measured
 
     @classmethod
@@ -54,7 +56,7 @@ class Figures:
                    image_s=float(record.get("image_s", default["image_s"])),
                    overhead_s=float(record.get("overhead_s", default["overhead_s"])),
                    query_s=dict(record.get("query_s") or {}), jobs=int(record.get("jobs", 0)),
-                   fallback_query=default["query"])
+                   prompt_tokens=int(record.get("prompt_tokens", 0)), fallback_query=default["query"])
 
     @classmethod
     def default(cls, kind: str) -> "Figures":
@@ -93,6 +95,7 @@ class Workload:
     num_images: int = 0  # images to encode before tuning (0 when their features are cached)
     train_images: int = 0  # sparse adapters that change image weights: images each query runs; else 0
     load_backbone: bool = True  # False when a worker holds the backbone already
+    prompt_tokens: int = 0  # tokens of the longest class prompt (prompt_tokens_estimate); 0 when unknown
 
     @property
     def key(self) -> str:
@@ -113,9 +116,16 @@ class JobTime:
         return self.startup_s + self.tuning_s + self.finishing_s
 
 
+def prompt_length_ratio(measured_at: int, job: int) -> float:
+    """How much longer a job's class prompts run than those the figures were measured with (1 when either
+    length is unknown)."""
+    return job / measured_at if measured_at > 0 and job > 0 else 1.0
+
+
 def seconds_per_query(figures: Figures, workload: Workload) -> tuple[float, bool]:
     a, b, measured = figures.query_line(workload.key)
-    return a + b * max(workload.num_classes, 1) + workload.train_images * figures.image_s, measured
+    prompts = b * max(workload.num_classes, 1) * prompt_length_ratio(figures.prompt_tokens, workload.prompt_tokens)
+    return a + prompts + workload.train_images * figures.image_s, measured
 
 
 def startup_seconds(figures: Figures, workload: Workload) -> float:
@@ -138,17 +148,17 @@ def queries_in(figures: Figures, workload: Workload, seconds: float) -> int:
 
 
 def refined_line(line: dict | None, *, observed_s: float | None, run_s: float, num_classes: int,
-                 smoothing: float) -> dict:
+                 smoothing: float, length_ratio: float = 1.0) -> dict:
     """A method's figures after a finished job that took `observed_s` a query (None: it spent none) at
-    `num_classes` classes and `run_s` beyond its queries: the line keeps its shape (how cost grows with K,
-    measured at start) and moves toward the observation."""
+    `num_classes` classes, prompts `length_ratio` times as long as the figures', and `run_s` beyond its queries:
+    the line keeps its shape (how cost grows with K, measured at start) and moves toward the observation."""
     line = dict(line or {})
     run = line.get("run")
     line["run"] = round(run_s if run is None else smoothing * run_s + (1 - smoothing) * float(run), 4)
     if observed_s is None:
         return {"a": 0.0, "b": 0.0, **line}
-    predicted = float(line.get("a", 0)) + float(line.get("b", 0)) * num_classes
+    predicted = float(line.get("a", 0)) + float(line.get("b", 0)) * num_classes * length_ratio
     if predicted <= 0:
-        return {**line, "a": 0.0, "b": round(observed_s / max(num_classes, 1), 6)}
+        return {**line, "a": 0.0, "b": round(observed_s / (max(num_classes, 1) * length_ratio), 6)}
     scale = smoothing * observed_s / predicted + (1 - smoothing)
     return {**line, "a": round(float(line["a"]) * scale, 6), "b": round(float(line["b"]) * scale, 6)}

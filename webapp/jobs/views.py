@@ -167,7 +167,7 @@ def job_estimate_view(request: HttpRequest) -> HttpResponseBase:
     workload = workload_of(method=method, queries=0, num_classes=len(counts) or 2, num_images=sum(counts.values()),
                            adapt=adapt, shots=whole_number(request.GET.get("shots")) or 0,
                            param_budget=_fraction(request.GET.get("param_budget")), backbone=backbone,
-                           dataset_version_id=version_id)
+                           dataset_version_id=version_id, class_names=list(counts))
     if minutes is not None:
         try:
             budget = queries_for_minutes(minutes, backbone=backbone, workload=workload)

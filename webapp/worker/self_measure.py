@@ -51,7 +51,13 @@ def job_running():
 
 def _measure(hostname: str, backbone: str) -> None:
     from webapp.integrations.backbones import load_plugins
-    from webapp.integrations.tuning.speed import measure_finishing, measure_images, measure_load, measure_methods
+    from webapp.integrations.tuning.speed import (
+        measure_finishing,
+        measure_images,
+        measure_load,
+        measure_methods,
+        measured_prompt_tokens,
+    )
     from webapp.worker.status import worker_status_backbone_loaded, worker_status_record_timings
 
     try:
@@ -69,7 +75,8 @@ def _measure(hostname: str, backbone: str) -> None:
         while lines is None:  # a job stopped it: measured again after the job (it takes seconds)
             _wait_while_a_job_runs()
             lines = measure_methods(loaded, backbone, should_stop=_job_running.is_set)
-        worker_status_record_timings(hostname=hostname, backbone=backbone, query_s=lines)
+        worker_status_record_timings(hostname=hostname, backbone=backbone, query_s=lines,
+                                     prompt_tokens=measured_prompt_tokens())
         log.info("worker %s measured itself on %s", hostname, backbone)
     except Exception:  # noqa: BLE001 - estimates then use the defaults, and finished jobs measure
         log.warning("worker %s could not measure itself on %s", hostname, backbone, exc_info=True)

@@ -54,11 +54,12 @@ def _update_timings(hostname: str, backbone: str, change) -> WorkerStatus:
 
 def worker_status_record_timings(*, hostname: str, backbone: str, load_s: float | None = None,
                                  image_s: float | None = None, overhead_s: float | None = None,
-                                 query_s: dict | None = None) -> WorkerStatus:
+                                 query_s: dict | None = None, prompt_tokens: int | None = None) -> WorkerStatus:
     """What a worker measured of itself when it started (webapp/worker/self_measure.py); a figure left out
-    keeps its value."""
+    keeps its value. `prompt_tokens`: the class prompts' length the query figures were measured at."""
     def change(figures: dict) -> None:
-        measured = (("load_s", load_s), ("image_s", image_s), ("overhead_s", overhead_s))
+        measured = (("load_s", load_s), ("image_s", image_s), ("overhead_s", overhead_s),
+                    ("prompt_tokens", prompt_tokens))
         figures.update({name: value for name, value in measured if value is not None})
         figures["query_s"] = {**figures.get("query_s", {}), **(query_s or {})}
 
@@ -66,13 +67,14 @@ def worker_status_record_timings(*, hostname: str, backbone: str, load_s: float 
 
 
 def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, query_s: float | None, run_s: float,
-                                 num_classes: int, train_images: int = 0, load_s: float | None = None,
-                                 image_s: float | None = None, overhead_s: float | None = None) -> WorkerStatus:
+                                 num_classes: int, train_images: int = 0, prompt_tokens: int = 0,
+                                 load_s: float | None = None, image_s: float | None = None,
+                                 overhead_s: float | None = None) -> WorkerStatus:
     """Fold a finished job's measured figures into this worker's: its method's figures (time_model.query_key)
     move toward the job's seconds a query and seconds beyond its queries, and the start-up and finishing
     figures toward the job's. A sparse adapter that changes image weights ran `train_images` images a query:
-    the model adds those itself."""
-    from webapp.jobs.time_model import refined_line
+    the model adds those itself, as it scales the prompts' part by the job's `prompt_tokens`."""
+    from webapp.jobs.time_model import prompt_length_ratio, refined_line
 
     def smooth(old, new: float) -> float:
         return round(new if old is None else RATE_SMOOTHING * new + (1 - RATE_SMOOTHING) * float(old), 5)
@@ -85,8 +87,9 @@ def worker_status_refine_timings(*, hostname: str, backbone: str, key: str, quer
         if query_s is not None:
             prompts_s = max(query_s - train_images * float(figures.get("image_s", 0.0)), query_s / 10)
         lines = dict(figures.get("query_s") or {})
+        ratio = prompt_length_ratio(int(figures.get("prompt_tokens", 0)), prompt_tokens)
         lines[key] = refined_line(lines.get(key), observed_s=prompts_s, run_s=run_s, num_classes=num_classes,
-                                  smoothing=RATE_SMOOTHING)
+                                  smoothing=RATE_SMOOTHING, length_ratio=ratio)
         figures["query_s"] = lines
         figures["jobs"] = int(figures.get("jobs", 0)) + 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from webapp.integrations.tuning import queries_to_spend
+from webapp.integrations.tuning import prompt_tokens_estimate, queries_to_spend
 from webapp.integrations.tuning.speed import seconds_per_query
 from webapp.jobs.time_model import query_key
 from webapp.worker.status import worker_status_refine_timings
@@ -40,4 +40,5 @@ def record_job_timings(*, job, config, data, result, startup, resumed: bool, wal
     worker_status_refine_timings(hostname=job.worker, backbone=config.backbone,
                                  key=query_key(config.method, image_delta), query_s=query_s, run_s=run_s,
                                  num_classes=len(data.class_names), train_images=len(data.train) if image_delta else 0,
+                                 prompt_tokens=prompt_tokens_estimate(data.class_names, config.ctx_init),
                                  load_s=load_s, image_s=image_s, overhead_s=overhead_s)

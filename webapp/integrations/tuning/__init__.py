@@ -10,6 +10,7 @@ imported inside the functions of `.adapters`, and only a worker calls those. The
 from __future__ import annotations
 
 from tuning.backbones.ids import parse_backbone_id
+from tuning.backbones.prompt_length import prompt_tokens_estimate
 from tuning.card import DELTA_INDICES, DELTA_PREFIX, AdapterCard, gelu_build_note, tuned_on_a_gelu_build
 from tuning.config import TuneConfig
 from tuning.errors import AdapterError, BackboneError, CheckpointMismatch, ConfigError, DataError, TuningError
@@ -41,5 +42,5 @@ __all__ = ["CURVES", "DELTA_INDICES", "DELTA_PREFIX", "AdapterCard", "AdapterErr
            "MetricPointDict", "NO_QUERY_METHODS", "SHARPNESS_METHODS", "SPARSE_METHODS", "Stage", "TuneConfig",
            "TuningError", "allowed_range", "backbone_for_card", "default_backbone", "default_shots",
            "gelu_build_note", "method_label", "min_images_per_class", "minimum_budget", "parse_backbone_id",
-           "queries_to_spend", "registered_backbones", "sensitivity_groups", "split_sizes", "tune_config",
-           "tune_fields", "tuned_on_a_gelu_build"]
+           "prompt_tokens_estimate", "queries_to_spend", "registered_backbones", "sensitivity_groups",
+           "split_sizes", "tune_config", "tune_fields", "tuned_on_a_gelu_build"]

@@ -251,6 +251,16 @@ def seconds_per_query(result) -> float:
     return max(0.0, last["elapsed_s"] - first["elapsed_s"]) / queries if queries > 0 else 0.0
 
 
+def _synthetic_names(num_classes: int) -> list[str]:
+    return [f"class {i}" for i in range(num_classes)]
+
+
+def measured_prompt_tokens() -> int:
+    """The prompt length the query figures hold for: the synthetic classes' (a job's may be longer)."""
+    from tuning.backbones.prompt_length import prompt_tokens_estimate
+    return prompt_tokens_estimate(_synthetic_names(max(SHAPE_CLASSES)))
+
+
 def _synthetic_data(backbone, num_classes: int):
     import torch
     import torch.nn.functional as F
@@ -265,4 +275,4 @@ def _synthetic_data(backbone, num_classes: int):
         return Split(features, labels, [f"synthetic-{i}" for i in range(len(labels))])
 
     train, val, test = (split(n) for n in FEATURES_PER_CLASS)
-    return FewShotData([f"class {i}" for i in range(num_classes)], train, val, test, backbone_id=backbone.id)
+    return FewShotData(_synthetic_names(num_classes), train, val, test, backbone_id=backbone.id)
