@@ -18,7 +18,11 @@ def _own_share_of_the_stack(process: str) -> None:
     n = int(process.removeprefix("gw"))
     base, db = os.environ["REDIS_URL"].rsplit("/", 1)
     os.environ["REDIS_URL"] = f"{base}/{(int(db) - 2 * n) % 16}"
-    os.environ["WEBAPP_VAR_DIR"] = os.path.join(os.environ["WEBAPP_VAR_DIR"], process)
+    # pytest's first process has imported this module before it starts the test processes, so they inherit its
+    # MEDIA_ROOT as well as its var folder: both move into the process's own folder.
+    for folder in ("WEBAPP_VAR_DIR", "MEDIA_ROOT"):
+        if folder in os.environ:
+            os.environ[folder] = os.path.join(os.environ[folder], process)
     os.environ["TESTS_PARTITIONED"] = process
 
 

@@ -1,6 +1,7 @@
-"""The static-shape text forward (tuning/backbones/graphed.py): padded chunks give exactly the plain path's
-numbers, it is kept away from gradients and swapped tensors, the setting is checked, and on CUDA the recorded
-graphs replay what the eager forward computes (those tests are skipped without a GPU)."""
+"""The static-shape text forward (tuning/backbones/graphed.py): padded chunks give the plain path's numbers (to
+float32 rounding: a CPU's matrix kernels may sum in another order for another row count, as this AMD EPYC's do by
+a few units in the last place), it is kept away from gradients and swapped tensors, the setting is checked, and on
+CUDA the recorded graphs replay what the eager forward computes (those tests are skipped without a GPU)."""
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from tuning.backbones.prompts import PromptLearner
 from tuning.objective import Objective
 
 CLASSES = ["cat", "rolled-in_scale", "a dog with a very long descriptive name", "x", "y"]
+ROUNDING = dict(rtol=1e-5, atol=1e-6)  # a few float32 units in the last place; a wrong row would be off by 0.1
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -43,28 +45,28 @@ def test_chunks_are_padded_to_a_few_sizes():
 
 
 @pytest.mark.parametrize("which", ["causal_backbone", "hf_backbone"])
-def test_padded_chunks_give_exactly_the_plain_features(which, request):
+def test_padded_chunks_give_the_plain_features(which, request):
     bb = request.getfixturevalue(which)
     W = torch.randn(7, 8, generator=torch.Generator().manual_seed(0))
     plain = PromptLearner(bb, CLASSES, intrinsic_dim=8, chunk_rows=16)
     padded, counting = padded_learner(bb, CLASSES, intrinsic_dim=8, chunk_rows=16)
-    assert torch.equal(padded.text_features(W), plain.text_features(W))
+    torch.testing.assert_close(padded.text_features(W), plain.text_features(W), **ROUNDING)
     assert counting.rows == [16, 16, 8]  # 35 prompts: two full chunks and 3 rows padded to 8
 
 
-def test_padded_chunks_give_exactly_the_plain_losses(causal_backbone, synth):
+def test_padded_chunks_give_the_plain_losses(causal_backbone, synth):
     W = torch.randn(7, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     plain = Objective(PromptLearner(causal_backbone, synth.class_names, intrinsic_dim=16, chunk_rows=12), synth, 100)
     learner, counting = padded_learner(causal_backbone, synth.class_names, intrinsic_dim=16, chunk_rows=12)
     padded = Objective(learner, synth, 100)
-    assert torch.equal(padded.losses(W), plain.losses(W))
+    torch.testing.assert_close(padded.losses(W), plain.losses(W), **ROUNDING)
     assert counting.rows == [12, 12, 12, 8]  # 2 w (10 prompts) per chunk of 12, the last w alone
-    assert padded.evaluate(W[0]).train_loss == plain.evaluate(W[0]).train_loss
+    assert padded.evaluate(W[0]).train_loss == pytest.approx(plain.evaluate(W[0]).train_loss, rel=1e-5)
 
 
-def test_a_job_through_the_padded_path_ends_exactly_where_the_plain_one_does(causal_backbone, synth, monkeypatch):
+def test_a_job_through_the_padded_path_ends_where_the_plain_one_does(causal_backbone, synth, monkeypatch):
     """cuda_graphs='auto' with the GPU's capture replaced by the eager padded forward (the only stand-in: no GPU
-    here) against 'off': the same queries, the same adapter, to the last bit."""
+    here) against 'off': the same queries, the same adapter, to float32 rounding."""
     def on_this_cpu(setting, encode, device, max_rows):
         return StaticShapeForward(encode, device, max_rows, capture=False) if setting == "auto" else None
     monkeypatch.setattr("tuning.backbones.prompts.static_forward", on_this_cpu)
@@ -76,9 +78,9 @@ def test_a_job_through_the_padded_path_ends_exactly_where_the_plain_one_does(cau
         runs[setting] = tuning.tune(cfg, synth, backbone=causal_backbone)
     auto, off = runs["auto"], runs["off"]
     assert auto.queries_used == off.queries_used >= 50
-    assert [p["train_loss"] for p in auto.history] == [p["train_loss"] for p in off.history]
-    assert torch.equal(auto.adapter.w, off.adapter.w)
-    assert torch.equal(auto.adapter.class_embeddings, off.adapter.class_embeddings)
+    assert [p["train_loss"] for p in auto.history] == pytest.approx([p["train_loss"] for p in off.history], rel=1e-5)
+    torch.testing.assert_close(auto.adapter.w, off.adapter.w, **ROUNDING)
+    torch.testing.assert_close(auto.adapter.class_embeddings, off.adapter.class_embeddings, **ROUNDING)
 
 
 def test_gradients_and_swapped_tensors_take_the_eager_path(causal_backbone):
@@ -89,9 +91,10 @@ def test_gradients_and_swapped_tensors_take_the_eager_path(causal_backbone):
     T = learner.features_from_contexts(P.clone().requires_grad_(), grad=True)
     assert T.requires_grad and counting.rows == []
     assert torch.equal(T.detach(), plain.features_from_contexts(P, grad=True).detach())
-    # adapt='sparse' with text groups: the text projection swapped for this call only
+    # adapt='sparse' with text groups: the text projection swapped for this call only (a random change: adding a
+    # constant would be lost, the LayerNorm before the projection makes every row sum to zero)
     proj = causal_backbone.model.text_projection
-    changed = {"text_projection": 2 * proj + 0.1}
+    changed = {"text_projection": proj + 0.1 * torch.randn(proj.shape, generator=torch.Generator().manual_seed(2))}
     got = learner.features_from_contexts(P, changed=changed)
     assert counting.rows == []
     assert torch.equal(got, plain.features_from_contexts(P, changed=changed))
