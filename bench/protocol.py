@@ -18,12 +18,14 @@ partial table), with wall and CPU seconds and the load average beside the number
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import common
 from .common import load_line, table, timed, write
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -186,15 +188,55 @@ def report(runs: dict, labels: list[str], sets: list[str], seeds: list[int], *, 
 
 
 def verdict_summary(verdicts: list, *, with_test: bool) -> str:
-    """Per arm: on how many sets it helps / hurts / has no measurable effect."""
+    """Per arm: on which sets it helps / hurts / has no measurable effect, on validation (what moves a default)
+    and, when read, on test."""
     by_arm: dict[str, dict[str, list[str]]] = {}
     for name, label, _, (_, v_val), (_, v_test) in verdicts:
-        key = v_test if with_test else v_val
-        by_arm.setdefault(label, {}).setdefault(key, []).append(name)
-    rows = [[label, *(", ".join(c.get(v, [])) or "-" for v in (HELPS, HURTS, NONE))] for label, c in by_arm.items()]
-    split = "test" if with_test else "validation"
-    return (f"Verdicts over the sets ({split} interval; a default moves only on the validation verdict):\n\n"
-            + table(["arm", HELPS, HURTS, NONE], rows)) if rows else ""
+        by_arm.setdefault(label, {}).setdefault(v_val, []).append(name)
+        if with_test:
+            by_arm[label].setdefault("test " + v_test, []).append(name)
+    kinds = [HELPS, HURTS, NONE] + ([f"test {v}" for v in (HELPS, HURTS, NONE)] if with_test else [])
+    rows = [[label, *(", ".join(c.get(v, [])) or "-" for v in kinds)] for label, c in by_arm.items()]
+    head = [f"validation: {k}" for k in (HELPS, HURTS, NONE)] + kinds[3:]
+    return ("Verdicts over the sets (a default moves only on the validation verdict):\n\n"
+            + table(["arm", *head], rows)) if rows else ""
+
+
+def pooled(runs: dict, labels: list[str], *, with_test: bool) -> str:
+    """Per arm, every (set, seed) pair at once: more pairs give a narrower interval for an effect the sets share
+    (a set's own effect is in its section above)."""
+    base, rows = labels[0], []
+    for label in labels[1:]:
+        pairs = [(runs[key], runs[(key[0], base, key[2])]) for key in runs
+                 if key[1] == label and (key[0], base, key[2]) in runs]
+        if len(pairs) < 2:
+            continue
+        row = [label, len(pairs), *describe([b.val for _, b in pairs], [m.val for m, _ in pairs])]
+        if with_test:
+            row += describe([b.test for _, b in pairs], [m.test for m, _ in pairs])
+        rows.append(row)
+    head = ["arm", "pairs", "val diff vs base (95%)", "val verdict"]
+    head += ["test diff vs base (95%)", "test verdict"] if with_test else []
+    return ("Pooled over every set and seed:\n\n" + table(head, rows)) if rows else ""
+
+
+def save_runs(path: Path, record: dict, runs: dict) -> None:
+    """The measurements behind the tables, so a run cut short goes on with --resume."""
+    rows = [{"set": name, "label": label, "seed": seed, "val": m.val, "test": m.test, "queries": m.queries,
+             "wall_s": m.wall_s, "cpu_s": m.cpu_s} for (name, label, seed), m in runs.items()]
+    path.write_text(json.dumps({**record, "runs": rows}, indent=1))
+
+
+def load_runs(path: Path, record: dict) -> dict:
+    """The runs of an earlier call with the same settings and arms (else none: they measured something else)."""
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    if {k: saved.get(k) for k in record} != record:
+        print(f"{path.name} holds other settings or arms: starting afresh")
+        return {}
+    return {(r["set"], r["label"], r["seed"]): Measurement(r["val"], r["test"], r["queries"], r["wall_s"], r["cpu_s"])
+            for r in saved["runs"]}
 
 
 def main(argv=None):
@@ -212,6 +254,8 @@ def main(argv=None):
     ap.add_argument("--arm", action="append", nargs="+", default=[], metavar="KEY=VALUE",
                     help="one arm compared with the base (repeat for more)")
     ap.add_argument("--validation-only", action="store_true", help="never read the test split")
+    ap.add_argument("--resume", action="store_true", help="keep the splits an earlier call with the same settings "
+                    "and arms measured (bench/results/protocol_<name>.json)")
     ap.add_argument("--processes", type=int, default=1,
                     help="splits measured side by side, one thread each (a run is too small to use many threads)")
     ap.add_argument("--cache-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "tuning-bench-cache"))
@@ -231,7 +275,10 @@ def main(argv=None):
     arms.update({arm_label(items): with_overrides({}, items) for items in args.arm})
     labels = list(arms)
     with_test = not args.validation_only
-    runs: dict = {}
+    record = {"settings": settings, "arms": arms, "backbone": args.backbone, "shots": args.shots,
+              "with_test": with_test}
+    saved = common.RESULTS / f"protocol_{args.name}.json"
+    runs: dict = load_runs(saved, record) if args.resume else {}
     pool = f"; the runs in {args.processes} processes" if args.processes > 1 else ""
     t0, cpu0, load_start = time.perf_counter(), time.process_time(), load_line()
 
@@ -246,13 +293,16 @@ def main(argv=None):
                    "the test split was not read.")
                 + f"\n\nProgress: {done}. Wall {time.perf_counter() - t0:.0f} s, CPU {time.process_time() - cpu0:.0f} s"
                 f" (this process{pool}), load average (1/5/15 min) {load_start} at the start, {load_line()} now.\n\n"
-                + body + "\n\n" + verdict_summary(verdicts, with_test=with_test))
-        return write(f"protocol_{args.name}", f"Protocol: {args.name}", text)
+                + body + "\n\n" + verdict_summary(verdicts, with_test=with_test)
+                + "\n\n" + pooled(runs, labels, with_test=with_test))
+        written = write(f"protocol_{args.name}", f"Protocol: {args.name}", text)
+        save_runs(saved, record, runs)
+        return written
 
-    splits = [(name, folder, seed) for seed in seeds for name, folder in folders.items()]  # seeds outermost:
-    # a run cut short still has every set, with fewer seeds
-    common = dict(shots=args.shots, cache_dir=args.cache_dir, settings=settings, arms=arms, with_test=with_test)
-    for name, seed, measured in measure_splits(splits, args.backbone, args.device, args.processes, **common):
+    splits = [(name, folder, seed) for seed in seeds for name, folder in folders.items()  # seeds outermost: a run
+              if any((name, label, seed) not in runs for label in labels)]  # cut short still has every set
+    per_split = dict(shots=args.shots, cache_dir=args.cache_dir, settings=settings, arms=arms, with_test=with_test)
+    for name, seed, measured in measure_splits(splits, args.backbone, args.device, args.processes, **per_split):
         runs.update({(name, label, seed): m for label, m in measured.items()})
         flush(f"{name} seed {seed} done")
     return flush("complete")

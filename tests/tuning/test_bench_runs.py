@@ -176,6 +176,21 @@ def test_protocol_reports_test_differences_after_the_runs(bench_run, tmp_path):
 
 
 
+def test_protocol_resumes_from_the_runs_it_saved(bench_run, tmp_path, monkeypatch):
+    from bench import protocol
+    args = [*_protocol_args(bench_run), "--name", "again", "--set", "method=zosgd", "--arm", "lr=1",
+            "--validation-only"]
+    protocol.main(args)
+
+    def no_more_runs(*a, **k):
+        raise AssertionError("a split measured again")
+    monkeypatch.setattr(protocol, "measure_split", no_more_runs)
+    protocol.main([*args, "--resume"])  # every split is saved: nothing runs, the tables are whole
+    text = (tmp_path / "results" / "protocol_again.md").read_text()
+    assert "| lr=1 | 2 |" in text and "Pooled over every set and seed" in text and "| lr=1 | 2 |" in text
+    with pytest.raises(AssertionError, match="measured again"):  # another arm: the saved runs are not its
+        protocol.main([*args[:-1], "--arm", "lr=0", "--validation-only", "--resume"])
+
 def test_protocol_measures_splits_side_by_side_in_processes(bench_run, tmp_path):
     """--processes 2: each split in a process of its own (the shipped demo backbone: a spawned process does not
     see backbones registered in this one), the same table as in one process."""
