@@ -66,7 +66,9 @@ def test_padded_chunks_give_the_plain_losses(causal_backbone, synth):
 
 def test_a_job_through_the_padded_path_ends_where_the_plain_one_does(causal_backbone, synth, monkeypatch):
     """cuda_graphs='auto' with the GPU's capture replaced by the eager padded forward (the only stand-in: no GPU
-    here) against 'off': the same queries, the same adapter, to float32 rounding."""
+    here) against 'off': the same queries, and the same losses and adapter up to float32 rounding, which each
+    zeroth-order step magnifies by lr / mu (3,000 here: a few units in the last place became 3e-4 of the loss by
+    the seventh point on one machine, while a wrong row would be off by tenths)."""
     def on_this_cpu(setting, encode, device, max_rows):
         return StaticShapeForward(encode, device, max_rows, capture=False) if setting == "auto" else None
     monkeypatch.setattr("tuning.backbones.prompts.static_forward", on_this_cpu)
@@ -78,9 +80,9 @@ def test_a_job_through_the_padded_path_ends_where_the_plain_one_does(causal_back
         runs[setting] = tuning.tune(cfg, synth, backbone=causal_backbone)
     auto, off = runs["auto"], runs["off"]
     assert auto.queries_used == off.queries_used >= 50
-    assert [p["train_loss"] for p in auto.history] == pytest.approx([p["train_loss"] for p in off.history], rel=1e-5)
-    torch.testing.assert_close(auto.adapter.w, off.adapter.w, **ROUNDING)
-    torch.testing.assert_close(auto.adapter.class_embeddings, off.adapter.class_embeddings, **ROUNDING)
+    assert [p["train_loss"] for p in auto.history] == pytest.approx([p["train_loss"] for p in off.history], rel=1e-2)
+    torch.testing.assert_close(auto.adapter.w, off.adapter.w, rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(auto.adapter.class_embeddings, off.adapter.class_embeddings, rtol=1e-2, atol=1e-2)
 
 
 def test_gradients_and_swapped_tensors_take_the_eager_path(causal_backbone):
