@@ -137,16 +137,16 @@ def measure_split(split, backbone: str, device: str, *, shots: int, cache_dir: s
     return name, seed, measured
 
 
-def measure_splits(splits: list, backbone: str, device: str, processes: int, **common):
+def measure_splits(splits: list, backbone: str, device: str, processes: int, **per_split):
     """measure_split over every split: here in order, or in `processes` processes as they finish."""
     if processes <= 1:
         for split in splits:
-            yield measure_split(split, backbone, device, **common)
+            yield measure_split(split, backbone, device, **per_split)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(measure_split, split, backbone, device, threads=1, **common) for split in splits]
+        futures = [pool.submit(measure_split, split, backbone, device, threads=1, **per_split) for split in splits]
         for future in as_completed(futures):
             yield future.result()
 
