@@ -52,6 +52,7 @@ def _number(x) -> str:
 
 # The seed mechanisms measured under the protocol, 5 seeds on 4 sets (tuning/README.md).
 MECHANISMS = "bench/results/protocol_sharpzo-mechanisms-1000q.md"
+FORM_DEFAULTS = "bench/results/protocol_sharpzo-defaults-2000q.md"  # the same arms at the form's settings
 
 @dataclass
 class TuneConfig:
@@ -128,9 +129,11 @@ class TuneConfig:
     # Stage 1: sharpness-aware CMA-ES
     popsize: int = _f(20, "CMA-ES population size S (paper: 40).", min=2, max=1000)
     sigma0: float = _f(0.4, "CMA-ES initial step size (paper: 0.1, 0.2, 0.4 or 1.0).", min=0.0, max=100.0)
-    rho: float = _f(0.1, "Sharpness radius: candidates are scored at x + rho g/||g|| (paper: 0.05-0.1; "
-                    "0 turns the sharpness-aware shift off). 0 and 0.5 against 0.1: no measurable effect on any of "
-                    f"4 sets, 5 seeds, 1,000 queries ({MECHANISMS}).", min=0.0, max=10.0)
+    rho: float = _f(0.0, "Sharpness radius: candidates are scored at x + rho g/||g|| and the sharpness L(w + "
+                    "rho g/||g||) - L(w) is logged (paper: 0.05-0.1). Off (0) by default: 0, 0.1 and 0.5 showed no "
+                    "measurable effect on any of 4 sets, 5 seeds, at 1,000 and at 2,000 queries "
+                    f"({MECHANISMS}, {FORM_DEFAULTS}); off, no query goes to the shift or to the sharpness curve.",
+                    min=0.0, max=10.0, absent=0.1)
     cma_covariance: str = _f("auto", "CMA-ES covariance model: 'auto' (the default: 'full' up to 512 tuned "
                              "numbers, 'diagonal' above, where many classes make the linear head large), 'full' (d x "
                              "d, as pycma's default; refused where it would need more than 4 GiB) or 'diagonal' "
@@ -177,12 +180,13 @@ class TuneConfig:
                             "(w <- w - lr b with b += g never reset, as the reference SharpZO code's buffer does). "
                             f"running_sum hurts: -3.5 points of validation accuracy over 4 sets ({MECHANISMS}).",
                             choices=("step", "running_sum"), absent="step")
-    mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d + 2 queries with "
-                         "mask_scores 'cge', 2 with 'history'; paper: 200).", min=1, max=1_000_000)
-    sparsity: float = _f(0.25, "Fraction of the d coordinates frozen by the mask (paper: 0.5; chosen on "
-                         "validation on the demo backbone: 0.25 beat 0 and 0.5; under the protocol, 0 scored 1.5 "
-                         f"points higher pooled over 4 sets, no set alone measurable: {MECHANISMS}).", min=0.0,
-                         max=0.99)
+    mask_every: int = _f(200, "Steps between mask refreshes K_mask (a refresh costs 2d queries with mask_scores "
+                         "'cge', none with 'history', plus 2 for the sharpness point when rho > 0; with sparsity "
+                         "and rho both 0 there is no refresh; paper: 200).", min=1, max=1_000_000)
+    sparsity: float = _f(0.0, "Fraction of the d coordinates frozen by the Z-pruning mask (paper: 0.5). Off (0) "
+                         "by default: 0.25 against 0 showed no measurable effect on any of 4 sets, 5 seeds, at 1,000 "
+                         f"and at 2,000 queries ({MECHANISMS}, {FORM_DEFAULTS}); off, stage 2 builds no mask.",
+                         min=0.0, max=0.99, absent=0.25)
     mask_scores: str = _f("history", "Where a mask refresh gets its gradient: 'history' (the average of "
                           "the stage's own step estimates since the last refresh: no query; the first "
                           "K_mask steps run dense) or 'cge' (a CGE sweep at w, 2d queries, as the paper "
@@ -352,7 +356,7 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
 def _stages_fit(cfg: TuneConfig, dim: int):
     """fits(budget, spent): whether one step of each stage fits once `spent` queries are gone; `dim` is the
     length of the tuned vector."""
-    from .methods.query_costs import generation_cost
+    from .methods.query_costs import generation_cost, refresh_cost
 
     if cfg.method == Method.CMAES:  # one generation: S candidates + the mean
         generation = generation_cost(cfg, sharpness_aware=False, dim=dim)
@@ -360,8 +364,8 @@ def _stages_fit(cfg: TuneConfig, dim: int):
     eval_on_first_step = 1 if cfg.eval_every == 1 else 0  # charged on top of the query kept for the final one
     if cfg.method == "coop":  # one forward + backward
         return lambda budget, spent: budget - spent >= 1 + eval_on_first_step + 1
-    # One stage-2 step (2q); sharpzo refreshes its mask before it unless the scores come from the step history.
-    first_refresh = 2 + 2 * dim if cfg.method == Method.SHARPZO and cfg.mask_scores == "cge" else 0
+    # One stage-2 step (2q); sharpzo refreshes before it unless the scores come from the step history.
+    first_refresh = refresh_cost(cfg, dim) if cfg.method == Method.SHARPZO and cfg.mask_scores == "cge" else 0
     stage2 = 2 * cfg.q + first_refresh + eval_on_first_step + 1
     fraction = cfg.stage1_budget_fraction
     if cfg.method != Method.SHARPZO or not (cfg.stage1_generations and fraction):

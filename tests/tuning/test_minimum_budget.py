@@ -89,8 +89,9 @@ def test_sparse_minimum_without_image_delta_counts_the_head_in_a_cge_sweep(extra
     """param_budget=0 (the form's default): no probes, but the joint vector still carries the K*K head,
     and a CGE sweep over it costs 2 queries a coordinate. Counting the prompt alone (the old rule) left
     a job at the minimum without its stage-2 step."""
-    K = len(image_data.class_names)
-    settings = dict(method="sharpzo", adapt="sparse", param_budget=0.0, stage1_budget_fraction=0.5, **extra)
+    K = len(image_data.class_names)  # the sweeps run only with a mask or a shift to feed (rho, sparsity > 0)
+    settings = dict(method="sharpzo", adapt="sparse", param_budget=0.0, stage1_budget_fraction=0.5, rho=0.1,
+                    sparsity=0.25, **extra)
     minimum = minimum_budget(tiny_config(**settings), num_classes=K)
     assert minimum > minimum_budget(tiny_config(**settings))  # the head unknown: a lower bound
     assert _moved(tuning.tune(tiny_config(budget=minimum, **settings), image_data).history) == {"cmaes", "zo"}

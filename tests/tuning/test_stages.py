@@ -45,18 +45,18 @@ def test_budget_respected_and_metrics_reported(method, budget, synth):
 
 
 def test_sharpzo_reports_both_stages_with_sharpness_and_sparsity(synth):
-    r = tuning.tune(tiny_config(budget=600), synth)
+    r = tuning.tune(tiny_config(budget=600, rho=0.1, sparsity=0.25), synth)
     stages = [m["stage"] for m in r.history]
     assert stages[0] == "zeroshot" and "cmaes" in stages and "zo" in stages
     assert stages.index("zo") > max(i for i, s in enumerate(stages) if s == "cmaes")
     assert all(m["sharpness"] is not None for m in r.history if m["stage"] == "cmaes")
     zo = [m for m in r.history if m["stage"] == "zo"]
-    assert {m["sparsity"] for m in zo} == {0.0, tuning.TuneConfig().sparsity}  # dense first window, then masked
+    assert {m["sparsity"] for m in zo} == {0.0, 0.25}  # dense first window, then masked
 
 
 def test_stage1_cost_matches_design(synth):
     cfg = tiny_config(budget=200, stage1_generations=3, stage1_budget_fraction=1.0, method="sharpzo",
-                      stage1_grad="cge")
+                      stage1_grad="cge", rho=0.1)
     r = tuning.tune(cfg, synth)
     cm = [m for m in r.history if m["stage"] == "cmaes"]
     # per generation: 2d (CGE) + S candidates + 2 (mean eval + sharpness point)
@@ -65,7 +65,7 @@ def test_stage1_cost_matches_design(synth):
 
 def test_population_gradient_costs_no_query_and_shifts_from_the_second_generation(synth):
     cfg = tiny_config(budget=200, stage1_generations=4, stage1_budget_fraction=1.0, method="sharpzo",
-                      stage1_grad="population")
+                      stage1_grad="population", rho=0.1)
     cm = [m for m in tuning.tune(cfg, synth).history if m["stage"] == "cmaes"]
     assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [6 + 2] * 3  # S + mean + sharpness
     assert cm[0]["sharpness"] == 0.0  # no earlier generation: no shift yet
@@ -74,7 +74,8 @@ def test_population_gradient_costs_no_query_and_shifts_from_the_second_generatio
 
 def test_history_mask_scores_cost_no_sweep_and_start_dense(synth):
     # Stage 2 alone (no stage 1), so every query after zero-shot is a stage-2 one.
-    cfg = tiny_config(budget=300, stage1_generations=0, mask_scores="history", mask_every=20, eval_every=5)
+    cfg = tiny_config(budget=300, stage1_generations=0, mask_scores="history", mask_every=20, eval_every=5,
+                      rho=0.1, sparsity=0.25)
     zo = [m for m in tuning.tune(cfg, synth).history if m["stage"] == "zo"]
     assert [m["sparsity"] for m in zo[:4]] == [0.0] * 4  # steps 5..20: the first window is dense
     assert all(m["sparsity"] == pytest.approx(cfg.sparsity) for m in zo[4:-1])
@@ -83,6 +84,24 @@ def test_history_mask_scores_cost_no_sweep_and_start_dense(synth):
     step_and_eval = 5 * 2 * cfg.q + 1
     assert costs[:3] == [step_and_eval] * 3
     assert costs[3] == step_and_eval + 2  # the refresh at step 20 pays for the sharpness point only
+
+
+def test_by_default_no_query_goes_to_the_shift_the_sharpness_or_a_mask(synth):
+    # rho = 0 and sparsity = 0 (no measurable effect under the protocol): plain CMA-ES, then plain ZO-SGD.
+    cfg = tiny_config(budget=300, stage1_generations=4, stage1_budget_fraction=1.0, mask_every=5, eval_every=5,
+                      stage1_grad="cge")
+    assert (cfg.rho, cfg.sparsity) == (0.0, 0.0)
+    history = tuning.tune(cfg, synth).history
+    cm = [m for m in history if m["stage"] == "cmaes"]
+    assert [b["queries"] - a["queries"] for a, b in zip(cm, cm[1:])] == [6 + 1] * 3  # S + mean: no CGE, no point
+    zo = [m for m in history if m["stage"] == "zo"]
+    assert [b["queries"] - a["queries"] for a, b in zip(zo, zo[1:-1])] == [5 * 2 * cfg.q + 1] * (len(zo) - 2)
+    assert all(m["sharpness"] is None for m in cm + zo) and all(m["sparsity"] == 0.0 for m in zo)
+
+
+def test_a_record_without_rho_or_sparsity_keeps_the_mechanisms_it_ran_with():
+    old = tuning.TuneConfig.from_record({"method": "sharpzo"})
+    assert (old.rho, old.sparsity) == (0.1, 0.25)
 
 
 def test_should_stop_returns_best_so_far(synth):

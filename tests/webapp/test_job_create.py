@@ -40,7 +40,7 @@ def test_form_folds_advanced_settings_away_with_their_defaults_and_help(alice, v
     page = csrf_client(alice).get("/jobs/new/").content.decode()
     details = page[page.index('<details id="advanced"'):page.index("</details>")]
     assert 'name="sparsity"' in details and f'value="{TuneConfig().sparsity}"' in details
-    assert "Fraction of the d coordinates frozen by the mask" in details  # TuneConfig's help text
+    assert "Fraction of the d coordinates frozen by the Z-pruning mask" in details  # TuneConfig's help text
     assert 'name="budget"' not in details
 
 

@@ -3,7 +3,8 @@
 Each generation: estimate the gradient g at the mean, take the SAM worst-case shift
 eps* = rho g/||g||, score every candidate x_i at x_i + eps* and tell CMA-ES those scores for the
 unshifted x_i, so it minimises the loss over a neighbourhood and prefers flat regions.
-With rho = 0 this is plain CMA-ES (the BBT-like baseline) and no gradient queries are spent.
+With rho = 0 (the default: the shift showed no measurable effect, tuning/README.md) this is plain CMA-ES
+(the BBT-like baseline): no gradient query and no sharpness point are spent.
 
 Query cost per generation: gradient (2d for CGE, 2q for RGE, none for 'population', which reuses
 the previous generation's scores) + S candidates + 1 (mean: train loss and
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from . import estimators
-from .query_costs import generation_cost
+from .query_costs import generation_cost, shifts
 from .search_size import covariance_model
 from .stages import Stage
 
@@ -75,6 +76,7 @@ def run_stage1(run, *, sharpness_aware: bool, query_cap: int, max_generations: i
             es.tell(X, fit)
         remember(X)
         previous = (mean, X, fit)
+    sharpness_aware = shifts(cfg, sharpness_aware)
     cost = generation_cost(cfg, sharpness_aware, run.dim)
     gen_seed = torch.Generator()
     while True:

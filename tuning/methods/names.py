@@ -56,7 +56,7 @@ _DESCRIPTIONS = {
                  "and keeps whichever wins on validation by more than chance",
     Method.CMAES: "CMA-ES: forward-only search over the prompt, and with sparse adapters a linear head",
     Method.LINEAR_PROBE: "Linear probe: logistic regression on the frozen image features (seconds, ignores the budget)",
-    Method.SHARPZO: "SharpZO: sharpness-aware CMA-ES, then sparse ZO-SGD (forward-only)",
+    Method.SHARPZO: "SharpZO: CMA-ES, then ZO-SGD (forward-only; its sharpness shift and mask are settings)",
     Method.TIP_ADAPTER: "Tip-Adapter: the training images as a cache beside the zero-shot prompts (seconds, "
                         "ignores the budget)",
     Method.ZEROSHOT: "Zero-shot: no tuning, the baseline",

@@ -3,7 +3,8 @@
 Every K_mask steps: a gradient G at w gives per-coordinate scores s_i = w_i^2 * zscore(|G|)_i
 (the z-score keeps a single outlier estimate from dominating) and a mask Omega keeping
 (1 - sparsity) of the coordinates; the sharpness L(w + rho G/||G||) - L(w) is logged then
-(2 queries). Each step perturbs and updates only the coordinates in Omega:
+(2 queries, when rho > 0). With sparsity and rho both 0 (the defaults: neither showed a measurable effect,
+tuning/README.md) nothing is refreshed and stage 2 is plain ZO-SGD from stage 1's end point. Each step perturbs and updates only the coordinates in Omega:
 g = [L(w + mu u*Omega) - L(w - mu u*Omega)] / (2 mu) * (u*Omega);  w <- w - lr g   (2q queries).
 Directions come from a generator seeded by (seed, step), so they are regenerated, never stored.
 
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import estimators
+from . import estimators, query_costs
 from .stages import Stage
 
 
@@ -67,7 +68,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
     from_history = sparse and cfg.mask_scores == "history"
     gen = torch.Generator()
     step_cost = 2 * cfg.q
-    refresh_cost = 2 + (0 if from_history else 2 * d)
+    refresh_cost = query_costs.refresh_cost(cfg, d) if sparse else 0  # 0: no mask, no sharpness, no refresh
 
     def state():
         return {**st, "w": [float(x) for x in w], "mask": [float(x) for x in mask],
@@ -79,7 +80,7 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
 
     while True:
         k = st["k"]
-        refresh = sparse and k % cfg.mask_every == 0 and not (from_history and k == 0)
+        refresh = refresh_cost > 0 and k % cfg.mask_every == 0 and not (from_history and k == 0)
         evaluate = (k + 1) % cfg.eval_every == 0
         if refresh and obj.remaining < step_cost + refresh_cost + evaluate + 1 and k > 0:
             refresh = False  # too little budget left for a refresh: keep stepping with the current mask
@@ -97,9 +98,10 @@ def run_stage2(run, w0: torch.Tensor | None, *, sparse: bool) -> bool:
                 G, _ = estimators.cge(obj.losses, w, cfg.mu_cge)
             scores_from = G
             mask = z_pruning_mask(w, G, cfg.sparsity, cfg.mask_rule, cfg.mask_saliency)
-            shift = cfg.rho * G / G.norm() if G.norm() > 0 else torch.zeros_like(G)
-            l_w, l_shift = obj.losses(torch.stack([w, w + shift])).tolist()
-            st["sharpness"] = l_shift - l_w
+            if cfg.rho > 0:
+                shift = cfg.rho * G / G.norm() if G.norm() > 0 else torch.zeros_like(G)
+                l_w, l_shift = obj.losses(torch.stack([w, w + shift])).tolist()
+                st["sharpness"] = l_shift - l_w
         gen.manual_seed(cfg.seed * 1_000_003 + 500_000_000 + k)
         g, _ = estimators.rge(obj.losses, w, cfg.mu, cfg.q, gen, mask=mask if sparse else None,
                               kernel_weighted=(cfg.stage2_estimator == "kernel_rge"), kernel_range=cfg.kernel_range)

@@ -17,7 +17,8 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, method_label, queries_to_spend
+from webapp.integrations.tuning import (NO_QUERY_METHODS, SHARPNESS_METHODS, TuneConfig, method_label,
+                                       queries_to_spend)
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import job_time_of
 from webapp.jobs.health import queue_has_live_worker
@@ -201,14 +202,24 @@ def job_queries_text(job: Job) -> str:
 def job_curves_drawn(job: Job) -> dict:
     """Which of the job page's plots have anything to draw, and in words why not: a plot that stays
     empty with no word reads as a fault."""
-    label = method_label(job.method)
-    sharpness = "" if job.method in SHARPNESS_METHODS else (
-        f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no curve here.")
-    sparsity = ""
-    if job.config.get("adapt") == "sparse" and not job.config.get("param_budget"):
-        sparsity = ("At a 0% share the image model is left exactly as it is (no weight changed): this adapter "
-                    "tunes the prompt and the linear head only, so there is no curve here.")
-    return {"sharpness_note": sharpness, "sparsity_note": sparsity}
+    label, config = method_label(job.method), TuneConfig.from_record(job.config or {})
+    sharpness = sparsity = ""
+    if job.method not in SHARPNESS_METHODS:
+        sharpness = f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no curve here."
+    elif not config.rho:
+        sharpness = ("This job ran with the sharpness radius at 0 (rho, the default: in our measurements the "
+                     "sharpness-aware shift made no measurable difference to accuracy), so it measured no sharpness "
+                     "and there is no curve here. A job launched with rho above 0 under the advanced settings draws one.")
+    if config.adapt == "sparse":
+        if not config.param_budget:
+            sparsity = ("At a 0% share the image model is left exactly as it is (no weight changed): this adapter "
+                        "tunes the prompt and the linear head only, so there is no curve here.")
+    elif job.method not in SHARPNESS_METHODS or not config.sparsity:
+        sparsity = (f"{label} froze none of the adapter's numbers, so there is no curve here. Only SharpZO freezes "
+                    "some (Z-pruning), when its sparsity is above 0: off by default, because in our measurements it "
+                    "made no measurable difference to accuracy.")
+    title = "Image model left unchanged" if config.adapt == "sparse" else "Adapter sparsity (coordinates masked)"
+    return {"sharpness_note": sharpness, "sparsity_note": sparsity, "sparsity_title": title}
 
 
 STARTUP_STEPS = {"loading": "loading the backbone", "encoding": "encoding the images",
