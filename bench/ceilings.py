@@ -111,20 +111,17 @@ def train_row(row: str, start: Classifier, train, val, *, lr: float, epochs: int
     torch.manual_seed(seed)
     model = copy.deepcopy(start)
     (x, y), (xv, yv), K = train, val, start.head.out_features
-    masks = None
-    if row == "full":
-        params = list(model.parameters())
-    elif row == "sparse":
-        masks = sensitivity_masks(model, x, y, sparse_fraction, batch)
-        params = list(model.tower.parameters()) + list(model.head.parameters())
-    elif row == "lora":
-        for p in model.parameters():
-            p.requires_grad_(False)
-        params = add_lora(model.tower, lora_rank) + list(model.head.parameters())
-        for p in model.head.parameters():
-            p.requires_grad_(True)
-    else:
+    if row not in LEARNING_RATES:
         raise ValueError(f"unknown row {row!r}")
+    # The backbone's tower comes frozen (requires_grad False: the product never trains it), so each row says
+    # what it trains; forgetting it once left the tower untouched and the full and sparse rows equal to the probe.
+    for p in model.tower.parameters():
+        p.requires_grad_(row != "lora")
+    for p in model.head.parameters():
+        p.requires_grad_(True)
+    masks = sensitivity_masks(model, x, y, sparse_fraction, batch) if row == "sparse" else None
+    params = add_lora(model.tower, lora_rank) if row == "lora" else list(model.tower.parameters())
+    params += list(model.head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     best = (balanced_accuracy(model, xv, yv, K, batch), 0, copy.deepcopy(model.state_dict()))
     gen = torch.Generator().manual_seed(seed)

@@ -235,6 +235,29 @@ def test_lora_starts_at_the_frozen_weights_and_trains_only_its_factors():
     assert len(params) == 2 and {tuple(p.shape) for p in params} == {(2, 4), (3, 2)}
 
 
+@pytest.mark.parametrize("row", ["full", "sparse", "lora"])
+def test_each_ceiling_row_trains_the_tower_it_says_although_the_backbone_comes_frozen(row):
+    import torch
+
+    from bench.ceilings import Classifier, train_row
+    torch.manual_seed(0)
+    tower = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.GELU(), torch.nn.Linear(5, 4))
+    for p in tower.parameters():
+        p.requires_grad_(False)  # as a loaded backbone's
+    start = Classifier(tower, torch.randn(3, 4), torch.zeros(3))
+    x, y = torch.randn(24, 6), torch.arange(24) % 3
+    *_, trained = train_row(row, start, (x, y), (x, y), lr=1e-2, epochs=2, batch=8, seed=0, sparse_fraction=0.2,
+                            lora_rank=2)
+    assert not torch.allclose(trained.tower(x), start.tower(x))
+    if row == "lora":  # through its factors: the frozen weights stay as they were
+        assert torch.equal(trained.tower[0].parametrizations.weight.original, start.tower[0].weight)
+        return
+    before, after = start.tower.state_dict(), trained.tower.state_dict()
+    changed = sum(int((after[n] != before[n]).sum()) for n in before)
+    entries = sum(p.numel() for p in before.values())
+    assert changed == entries if row == "full" else 0 < changed <= round(0.2 * entries) + 1
+
+
 def test_many_classes_benchmark_compares_every_row_with_inference_and_the_rule_with_full(causal_backbone, tmp_path,
                                                                                            monkeypatch):
     """`python -m bench many_classes` (each row in a fresh process; here in this one, where the tiny backbone is

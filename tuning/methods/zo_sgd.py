@@ -4,7 +4,8 @@ Every K_mask steps: a gradient G at w gives per-coordinate scores s_i = w_i^2 * 
 (the z-score keeps a single outlier estimate from dominating) and a mask Omega keeping
 (1 - sparsity) of the coordinates; the sharpness L(w + rho G/||G||) - L(w) is logged then
 (2 queries, when rho > 0). With sparsity and rho both 0 (the defaults: neither showed a measurable effect,
-tuning/README.md) nothing is refreshed and stage 2 is plain ZO-SGD from stage 1's end point. Each step perturbs and updates only the coordinates in Omega:
+tuning/README.md) nothing is refreshed and stage 2 is plain ZO-SGD from stage 1's end point. Each step
+perturbs and updates only the coordinates in Omega:
 g = [L(w + mu u*Omega) - L(w - mu u*Omega)] / (2 mu) * (u*Omega);  w <- w - lr g   (2q queries).
 Directions come from a generator seeded by (seed, step), so they are regenerated, never stored.
 

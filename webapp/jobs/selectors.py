@@ -17,8 +17,7 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.integrations.tuning import (NO_QUERY_METHODS, SHARPNESS_METHODS, TuneConfig, method_label,
-                                       queries_to_spend)
+from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, TuneConfig, method_label, queries_to_spend
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import job_time_of
 from webapp.jobs.health import queue_has_live_worker
@@ -205,11 +204,13 @@ def job_curves_drawn(job: Job) -> dict:
     label, config = method_label(job.method), TuneConfig.from_record(job.config or {})
     sharpness = sparsity = ""
     if job.method not in SHARPNESS_METHODS:
-        sharpness = f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no curve here."
+        sharpness = (f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no "
+                     "curve here.")
     elif not config.rho:
         sharpness = ("This job ran with the sharpness radius at 0 (rho, the default: in our measurements the "
                      "sharpness-aware shift made no measurable difference to accuracy), so it measured no sharpness "
-                     "and there is no curve here. A job launched with rho above 0 under the advanced settings draws one.")
+                     "and there is no curve here. A job launched with rho above 0 under the advanced settings "
+                     "draws one.")
     if config.adapt == "sparse":
         if not config.param_budget:
             sparsity = ("At a 0% share the image model is left exactly as it is (no weight changed): this adapter "
