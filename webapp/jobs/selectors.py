@@ -204,8 +204,8 @@ def job_curves_drawn(job: Job) -> dict:
     label, config = method_label(job.method), TuneConfig.from_record(job.config or {})
     sharpness = sparsity = ""
     if job.method not in SHARPNESS_METHODS:
-        sharpness = (f"{label} does not measure sharpness (only SharpZO does, in both its stages), so there is no "
-                     "curve here.")
+        sharpness = (f"{label} does not measure sharpness (only SharpZO does, when its radius rho is above 0), so "
+                     "there is no curve here.")
     elif not config.rho:
         sharpness = ("This job ran with the sharpness radius at 0 (rho, the default: in our measurements the "
                      "sharpness-aware shift made no measurable difference to accuracy), so it measured no sharpness "
