@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import common
 from .common import load_line, table, timed, write
+from .protocol_plot import plot_intervals
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SETS = ("neu-det", "xsdd", "bsd_pitting", "demo")  # "demo": the textile set of conformal-clip-data
@@ -235,6 +236,11 @@ def load_runs(path: Path, record: dict) -> dict:
     if {k: saved.get(k) for k in record} != record:
         print(f"{path.name} holds other settings or arms: starting afresh")
         return {}
+    return runs_of(saved)
+
+
+def runs_of(saved: dict) -> dict:
+    """(set, label, seed) -> Measurement, from a result file's JSON."""
     return {(r["set"], r["label"], r["seed"]): Measurement(r["val"], r["test"], r["queries"], r["wall_s"], r["cpu_s"])
             for r in saved["runs"]}
 
@@ -295,6 +301,10 @@ def main(argv=None):
                 f" (this process{pool}), load average (1/5/15 min) {load_start} at the start, {load_line()} now.\n\n"
                 + body + "\n\n" + verdict_summary(verdicts, with_test=with_test)
                 + "\n\n" + pooled(runs, labels, with_test=with_test))
+        drawn = plot_intervals(runs, labels, list(folders), common.RESULTS / f"protocol_{args.name}.png",
+                               with_test=with_test, title=f"Protocol: {args.name}")
+        if drawn:
+            text += f"\n\nThe intervals as a picture: protocol_{args.name}.png."
         written = write(f"protocol_{args.name}", f"Protocol: {args.name}", text)
         save_runs(saved, record, runs)
         return written

@@ -173,6 +173,12 @@ def test_protocol_reports_test_differences_after_the_runs(bench_run, tmp_path):
     text = (tmp_path / "results" / "protocol_tested.md").read_text()
     assert "test diff vs base (95%)" in text and "| cma_covariance=diagonal | 2 |" in text
     assert any(v in text for v in (protocol.HELPS, protocol.HURTS, protocol.NONE))
+    picture = tmp_path / "results" / "protocol_tested.png"
+    assert "protocol_tested.png" in text and picture.read_bytes()[:4] == b"\x89PNG"
+    picture.unlink()  # drawn again from the saved runs alone, as for a file written before the picture existed
+    from bench import protocol_plot
+    protocol_plot.main([str(tmp_path / "results" / "protocol_tested.json")])
+    assert picture.read_bytes()[:4] == b"\x89PNG"
 
 
 
