@@ -53,6 +53,8 @@ def _number(x) -> str:
 # The seed mechanisms measured under the protocol, 5 seeds on 4 sets (tuning/README.md).
 MECHANISMS = "bench/results/protocol_sharpzo-mechanisms-1000q.md"
 FORM_DEFAULTS = "bench/results/protocol_sharpzo-defaults-2000q.md"  # the same arms at the form's settings
+AUTO_SEARCHES = "bench/results/protocol_auto-searches-2000q.md"
+AUTO_SEARCH_CHOICES = ("sharpzo,cmaes", "zosgd,cmaes", "cmaes", "zosgd")
 
 @dataclass
 class TuneConfig:
@@ -216,6 +218,10 @@ class TuneConfig:
                          "the one chosen, when it is the final winner, is fitted again on all of them. 0: compare them "
                          "on the validation images only and keep the fit on the training images (before this "
                          "setting). 1 is not allowed.", min=0, max=20, absent=0)
+    auto_searches: str = _f("sharpzo,cmaes", "Method 'auto': the forward-only searches that share the budget left "
+                            "after the quick candidates, in equal parts and in this order, each from the warm start "
+                            f"(pooled protocol: {AUTO_SEARCHES}).", choices=AUTO_SEARCH_CHOICES,
+                            absent="sharpzo,cmaes")
     tip_cache: bool = _f(False, "Add a Tip-Adapter cache over the training images' features on top of what "
                          "the method tuned; its two constants are chosen on validation, and it is kept only "
                          "when it scores higher there (method 'tip_adapter' always tries it).", absent=False)
@@ -337,9 +343,10 @@ def minimum_budget(cfg: TuneConfig, image_blocks: int | None = None, num_classes
     or mask_scores 'cge') runs over the joint vector, whose head it sizes (`tuned_dim`)."""
     if cfg.method in NO_QUERY_METHODS:
         return 1
-    if cfg.method == "auto":  # SharpZO and CMA-ES over the prompt and head, each in half of what zero-shot leaves
-        searches = [dataclasses.replace(cfg, method=m, adapt="sparse", param_budget=0.0) for m in ("sharpzo", "cmaes")]
-        return 1 + 2 * max(minimum_budget(s, image_blocks, num_classes) - 1 for s in searches)
+    if cfg.method == "auto":  # its searches over the prompt and head, each in an equal part of what zero-shot leaves
+        searches = [dataclasses.replace(cfg, method=m, adapt="sparse", param_budget=0.0)
+                    for m in cfg.auto_searches.split(",")]
+        return 1 + len(searches) * max(minimum_budget(s, image_blocks, num_classes) - 1 for s in searches)
     groups = sensitivity_groups(cfg, image_blocks) or 0
 
     def before_stages(budget: int) -> int:  # the zero-shot evaluation, then the probes that fit in what it leaves

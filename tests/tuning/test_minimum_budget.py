@@ -98,9 +98,11 @@ def test_sparse_minimum_without_image_delta_counts_the_head_in_a_cge_sweep(extra
     assert _moved(tuning.tune(tiny_config(budget=minimum - 1, **settings), image_data).history) != {"cmaes", "zo"}
 
 
-def test_the_minimum_budget_of_auto_moves_both_of_its_searches(synth):
-    minimum = minimum_budget(tiny_config(method="auto"), num_classes=len(synth.class_names))
-    result = tuning.tune(tiny_config(method="auto", budget=minimum), synth)
-    assert _moved(result.history) == {"cmaes", "zo"}  # SharpZO's two stages; CMA-ES's generations are 'cmaes' too
+@pytest.mark.parametrize("searches", ["sharpzo,cmaes", "zosgd,cmaes"])
+def test_the_minimum_budget_of_auto_moves_both_of_its_searches(synth, searches):
+    cfg = tiny_config(method="auto", auto_searches=searches)
+    minimum = minimum_budget(cfg, num_classes=len(synth.class_names))
+    result = tuning.tune(tiny_config(method="auto", auto_searches=searches, budget=minimum), synth)
+    assert _moved(result.history) == {"cmaes", "zo"}  # ZO-SGD steps are 'zo'; CMA-ES's generations are 'cmaes'
     searched = [e for e in result.leaderboard.entries if "@" in e.key]
-    assert [e.method for e in searched] == ["sharpzo", "cmaes"] and all(e.queries > 1 for e in searched)
+    assert [e.method for e in searched] == searches.split(",") and all(e.queries > 1 for e in searched)

@@ -7,8 +7,9 @@ and return the winner by the choice rule (choice.py).
    predictions names the warm start. Each is still fitted on the training images alone for what follows, so
    the validation images stay unseen by the warm start. (`auto_folds=0`, jobs from before it: on validation.)
 2. The budget left goes to the searches over the prompt and the linear head (the joint vector of
-   tuning/sparse/joint_objective.py without an image-side delta), in equal shares: SharpZO, then CMA-ES.
-   Both start from the warm start itself: the objective is anchored on its logits (JointObjective.anchor_on),
+   tuning/sparse/joint_objective.py without an image-side delta), in equal shares: those of `auto_searches`
+   (SharpZO, then CMA-ES by default).
+   Each starts from the warm start itself: the objective is anchored on its logits (JointObjective.anchor_on),
    so w = 0 is the probe (or cache) and the search moves the prompt and head from there, instead of starting
    at zero-shot and first rediscovering what the probe knew.
 3. The choice rule over the warm start and the searches, on the validation images, picks the adapter; a search's
@@ -63,7 +64,16 @@ def _cmaes(run, started_at: int, cap: int) -> bool:
     return run_stage1(run, sharpness_aware=False, query_cap=cap, max_generations=cap + 1, patience=0) is not None
 
 
-SEARCHES = {Method.SHARPZO: _sharpzo, Method.CMAES: _cmaes}  # in the order they run (and the rule meets them)
+def _zosgd(run, started_at: int, cap: int) -> bool:
+    return run_stage2(run, torch.zeros(run.dim, dtype=torch.float64), sparse=False)
+
+
+SEARCH_RUNS = {Method.SHARPZO: _sharpzo, Method.CMAES: _cmaes, Method.ZOSGD: _zosgd}
+
+
+def searches_of(cfg) -> dict:
+    """{method: its search}, in the order they run (and the choice rule meets them): cfg.auto_searches."""
+    return {Method(m): SEARCH_RUNS[Method(m)] for m in cfg.auto_searches.split(",")}
 
 
 def run_auto(run) -> bool:
@@ -80,11 +90,12 @@ def run_auto(run) -> bool:
     start = next(s for s in starts if s.entry.key == warm)
     obj.anchor_on(start.logits_of)
 
-    share = (cfg.budget - obj.queries) // len(SEARCHES) if state["current"] is None else state["share"]
+    searches = searches_of(cfg)
+    share = (cfg.budget - obj.queries) // len(searches) if state["current"] is None else state["share"]
     state["share"] = share
     searched = [Entry.from_dict(d) for d in state["searches"]]
     finished = True
-    for i, (method, search) in enumerate(SEARCHES.items()):
+    for i, (method, search) in enumerate(searches.items()):
         key = f"{method.value}@{warm}"
         if any(e.key == key for e in searched):
             continue
@@ -94,7 +105,7 @@ def run_auto(run) -> bool:
             run.best, run.best_features = None, None
             run.save("started", {})
         began = state["started"]
-        cap = cfg.budget if i == len(SEARCHES) - 1 else began["queries"] + share
+        cap = cfg.budget if i == len(searches) - 1 else began["queries"] + share
         with spending_cap(obj, cap):
             finished = search(run, began["queries"], cap)
         entry = _search_entry(run, key, method, warm, began)

@@ -11,8 +11,8 @@ Methods whose queries run the same code are measured once (a family):
   function alone, timed at two class counts;
 - a short run of each family's method at one class count scales that line to what its queries cost with
   their bookkeeping (CMA-ES generations, ZO-SGD steps, CoOp's backward pass);
-- SharpZO's queries are CMA-ES's (stage 1) and ZO-SGD's (stage 2), and auto's are those of its two
-  searches, SharpZO and CMA-ES in equal shares (tuning/methods/auto.py): their lines are their families'
+- SharpZO's queries are CMA-ES's (stage 1) and ZO-SGD's (stage 2), and auto's are those of its searches
+  in equal shares (the default `auto_searches`, tuning/methods/auto.py): their lines are their families'
   weighted by the share of the budget each stage spends;
 - a method that spends queries also weighs the cheap candidates beside its adapter (zero-shot, the linear
   probe and Tip-Adapter: tuning/methods/second_opinion.py; auto starts from them): its run seconds are
@@ -50,9 +50,12 @@ def budget_shares() -> dict[str, dict[str, float]]:
     tuner's defaults: SharpZO's stage 1 spends at most stage1_budget_fraction of it."""
     from tuning.config import TuneConfig
 
-    stage1 = TuneConfig().stage1_budget_fraction
-    return {"sharpzo": {"cmaes": stage1, "zosgd": 1 - stage1},
-            "auto": {"cmaes": 0.5 + 0.5 * stage1, "zosgd": 0.5 * (1 - stage1)}}
+    defaults = TuneConfig()
+    stage1 = defaults.stage1_budget_fraction
+    sharpzo = {"cmaes": stage1, "zosgd": 1 - stage1}
+    searches = [sharpzo if m == "sharpzo" else {m: 1.0} for m in defaults.auto_searches.split(",")]
+    auto = {family: sum(s.get(family, 0.0) for s in searches) / len(searches) for family in ("cmaes", "zosgd")}
+    return {"sharpzo": sharpzo, "auto": auto}
 
 
 def measure_load(backbone_id: str, device: str = "auto"):
