@@ -34,8 +34,8 @@ from torch.nn.utils import parametrize
 from .common import load_line, table, write
 from .protocol import dataset_folders, describe
 
-# The grid that found headroom (tuning/README.md): a shorter, lower one (6 epochs, batch 32, rates 3 to 10 times lower) chose
-# its highest rate and late epochs, and found none on test.
+# The grid that found headroom (tuning/README.md): a shorter, lower one (6 epochs, batch 32, rates 3 to 10 times
+# lower) chose its highest rate and late epochs, and found none on test.
 LEARNING_RATES = {"full": (1e-4, 3e-4), "sparse": (1e-3, 3e-3), "lora": (1e-3, 3e-3)}
 
 
