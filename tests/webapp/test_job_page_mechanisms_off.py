@@ -35,3 +35,9 @@ def test_an_old_sharpzo_job_without_the_two_settings_still_draws_both_plots(make
     page = _page(alice, job)
     assert 'id="plot-sharpness"' in page and 'id="plot-sparsity"' in page
     assert 'id="sharpness-note"' not in page
+
+
+def test_a_job_whose_record_names_a_setting_this_version_lacks_still_shows_its_page(make_user):
+    alice = make_user("alice", workspace="Press line")
+    job = make_finished_job("Press line", user=alice, config={"method": "sharpzo", "a_removed_setting": 1})
+    assert 'id="plot-sharpness"' in _page(alice, job)  # read as it ran: the oldest settings, rho 0.1

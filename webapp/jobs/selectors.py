@@ -17,7 +17,14 @@ from webapp.accounts.access import get_for_user, visible
 from webapp.core.broker import tuning_jobs_with_a_message
 from webapp.core.cost import worker_cost
 from webapp.core.numbers import human_duration
-from webapp.integrations.tuning import NO_QUERY_METHODS, SHARPNESS_METHODS, TuneConfig, method_label, queries_to_spend
+from webapp.integrations.tuning import (
+    NO_QUERY_METHODS,
+    SHARPNESS_METHODS,
+    ConfigError,
+    TuneConfig,
+    method_label,
+    queries_to_spend,
+)
 from webapp.jobs import curve_shape
 from webapp.jobs.estimates import job_time_of
 from webapp.jobs.health import queue_has_live_worker
@@ -198,10 +205,19 @@ def job_queries_text(job: Job) -> str:
     return f"{job.queries_used:,} of {job.budget:,} queries"
 
 
+def _config_as_run(job: Job) -> TuneConfig:
+    """The settings the job ran with; a record this version cannot read (a setting since removed) still shows
+    its page, read as the oldest settings (the fields' `absent` values)."""
+    try:
+        return TuneConfig.from_record(job.config or {})
+    except ConfigError:
+        return TuneConfig.from_record({})
+
+
 def job_curves_drawn(job: Job) -> dict:
     """Which of the job page's plots have anything to draw, and in words why not: a plot that stays
     empty with no word reads as a fault."""
-    label, config = method_label(job.method), TuneConfig.from_record(job.config or {})
+    label, config = method_label(job.method), _config_as_run(job)
     sharpness = sparsity = ""
     if job.method not in SHARPNESS_METHODS:
         sharpness = (f"{label} does not measure sharpness (only SharpZO does, when its radius rho is above 0), so "
